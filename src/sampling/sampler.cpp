@@ -1,0 +1,184 @@
+// Sampler: llama.cpp's default chain, in its order:
+//   repetition penalty -> (greedy | top-k -> top-p -> min-p -> temperature -> softmax -> draw).
+// Every stage works in place on `candidates_`, shrinking a prefix [0, num_kept) of it, so a call
+// allocates nothing once the scratch has grown to the vocabulary size.
+#include "sampling/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "base/check.h"
+
+namespace tessera {
+namespace {
+
+using Candidate = std::pair<float, int32_t>;  // (logit, later probability; token id)
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr uint64_t kRandomSeed = 0xFFFFFFFFu;
+// NOTE: the first top-p sort step; doubling from here keeps a typical nucleus (tens to a few
+// hundred tokens) to one or two partial sorts instead of sorting the whole vocabulary.
+constexpr size_t kTopPFirstSortSize = 64;
+
+// Highest logit first; ties go to the lower id so results never depend on sort stability.
+bool higher_logit(const Candidate& a, const Candidate& b) {
+  return a.first > b.first || (a.first == b.first && a.second < b.second);
+}
+
+uint64_t seed_or_random(uint64_t seed) {
+  if (seed != kRandomSeed) return seed;
+  std::random_device device;  // 32 bits a call
+  return (static_cast<uint64_t>(device()) << 32) | device();
+}
+
+// A double in [0, 1) from the top 53 bits. NOTE: written out rather than
+// std::uniform_real_distribution, whose algorithm differs between standard libraries, so that a
+// seed gives the same tokens everywhere.
+double uniform_01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
+float max_logit(std::span<const Candidate> kept, bool sorted) {
+  if (sorted) return kept.front().first;
+  float max = kNegInf;
+  for (const Candidate& c : kept) max = std::max(max, c.first);
+  return max;
+}
+
+// llama.cpp's rule, once per distinct id among the last `last_n` ids of `history`.
+// `candidates` is still indexed by id here. An id is marked as done by storing its complement
+// (negative) in place of itself, then unmarked in a second pass: no set, no allocation.
+void apply_repetition_penalty(std::vector<Candidate>& candidates, std::span<const int32_t> history,
+                              float penalty, int32_t last_n) {
+  if (penalty == 1.0f || last_n == 0 || history.empty()) return;
+  const size_t window = last_n < 0 ? history.size() : std::min(history.size(), size_t(last_n));
+  const std::span<const int32_t> recent = history.last(window);
+  const auto vocab_size = static_cast<int32_t>(candidates.size());
+  // Ids outside the logits row (e.g. a tokenizer with more tokens than the output layer) have
+  // no logit to penalise; they are skipped rather than treated as a broken invariant.
+  for (int32_t id : recent) {
+    if (id < 0 || id >= vocab_size) continue;
+    Candidate& c = candidates[size_t(id)];
+    if (c.second < 0) continue;  // already penalised
+    c.first = c.first > 0.0f ? c.first / penalty : c.first * penalty;
+    c.second = ~c.second;
+  }
+  for (int32_t id : recent) {
+    if (id < 0 || id >= vocab_size) continue;
+    Candidate& c = candidates[size_t(id)];
+    if (c.second < 0) c.second = ~c.second;
+  }
+}
+
+// Highest logit, lowest id on ties. All -inf (or all NaN) gives id 0.
+int32_t argmax(std::span<const Candidate> candidates) {
+  const Candidate* best = &candidates.front();
+  for (const Candidate& c : candidates) {
+    if (c.first > best->first) best = &c;
+  }
+  return best->second;
+}
+
+// Keeps the k highest logits, sorted. Returns the new number kept.
+size_t apply_top_k(std::span<Candidate> kept, int32_t top_k, bool* sorted) {
+  if (top_k <= 0 || size_t(top_k) >= kept.size()) return kept.size();
+  std::partial_sort(kept.begin(), kept.begin() + top_k, kept.end(), higher_logit);
+  *sorted = true;
+  return size_t(top_k);
+}
+
+// Keeps the smallest highest-first prefix whose probability (softmax over `kept`) reaches p;
+// at least one token. Sorts only as far as the prefix needs, doubling each step.
+size_t apply_top_p(std::span<Candidate> kept, float top_p, bool* sorted) {
+  if (!(top_p < 1.0f)) return kept.size();  // also disables on NaN
+  const float max = max_logit(kept, *sorted);
+  double sum = 0.0;
+  for (const Candidate& c : kept) sum += std::exp(c.first - max);
+  const double target = double(top_p) * sum;
+
+  size_t sorted_end = *sorted ? kept.size() : 0;
+  double cumulative = 0.0;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    if (i == sorted_end) {
+      sorted_end = std::min(kept.size(), std::max(2 * i, kTopPFirstSortSize));
+      // Everything before i is already >= everything after it, so sorting the rest suffices.
+      std::partial_sort(kept.begin() + i, kept.begin() + sorted_end, kept.end(), higher_logit);
+    }
+    cumulative += std::exp(kept[i].first - max);
+    if (cumulative >= target) {
+      *sorted = true;
+      return i + 1;
+    }
+  }
+  return kept.size();  // rounding left the total a hair short of p*sum: keep everything
+}
+
+// Drops tokens whose probability is below min_p times the most likely one's, i.e. whose logit
+// is below max + log(min_p). The most likely token always stays.
+size_t apply_min_p(std::span<Candidate> kept, float min_p, bool sorted) {
+  if (!(min_p > 0.0f)) return kept.size();
+  const float threshold = max_logit(kept, sorted) + std::log(std::min(min_p, 1.0f));
+  if (sorted) {
+    size_t num_kept = 1;
+    while (num_kept < kept.size() && kept[num_kept].first >= threshold) ++num_kept;
+    return num_kept;
+  }
+  size_t num_kept = 0;  // stable compaction keeps ids in order, hence draws reproducible
+  for (const Candidate& c : kept) {
+    if (c.first >= threshold) kept[num_kept++] = c;
+  }
+  return num_kept;
+}
+
+// Softmax of logit / temperature over `kept`, then one draw.
+int32_t draw(std::span<Candidate> kept, float temperature, bool sorted, std::mt19937_64& rng) {
+  const float max = max_logit(kept, sorted);
+  if (max == kNegInf) return kept.front().second;  // nothing possible; stay deterministic
+  const float inv_temperature = 1.0f / temperature;
+  double sum = 0.0;
+  for (Candidate& c : kept) {
+    c.first = std::exp((c.first - max) * inv_temperature);
+    sum += c.first;
+  }
+  const double target = uniform_01(rng) * sum;
+  double cumulative = 0.0;
+  int32_t last_possible = kept.front().second;
+  for (const Candidate& c : kept) {
+    if (c.first == 0.0f) continue;
+    cumulative += c.first;
+    last_possible = c.second;
+    if (target < cumulative) return c.second;
+  }
+  return last_possible;  // target rounded up onto the total
+}
+
+}  // namespace
+
+Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(seed_or_random(params.seed)) {
+  // Requests are validated where they enter the server; a bad penalty here is our bug.
+  TS_CHECK(params_.repetition_penalty > 0.0f && std::isfinite(params_.repetition_penalty),
+           "repetition_penalty must be positive and finite, got %g", double(params_.repetition_penalty));
+}
+
+int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
+  TS_CHECK(!logits.empty(), "sample() needs a non-empty logits row");
+  TS_CHECK(logits.size() <= size_t(std::numeric_limits<int32_t>::max()), "vocabulary too large");
+  // Grows once to the vocabulary size, then is reused: no allocation in steady state.
+  candidates_.resize(logits.size());
+  for (size_t id = 0; id < logits.size(); ++id) {
+    // NaN would break the sort's ordering and the softmax; it means "impossible".
+    const float logit = std::isnan(logits[id]) ? kNegInf : logits[id];
+    candidates_[id] = {logit, static_cast<int32_t>(id)};
+  }
+  apply_repetition_penalty(candidates_, history, params_.repetition_penalty, params_.repetition_last_n);
+
+  std::span<Candidate> kept(candidates_);
+  if (params_.temperature <= 0.0f) return argmax(kept);
+
+  bool sorted = false;  // true once `kept` is in higher_logit order
+  kept = kept.first(apply_top_k(kept, params_.top_k, &sorted));
+  kept = kept.first(apply_top_p(kept, params_.top_p, &sorted));
+  kept = kept.first(apply_min_p(kept, params_.min_p, sorted));
+  return draw(kept, params_.temperature, sorted, rng_);
+}
+
+}  // namespace tessera

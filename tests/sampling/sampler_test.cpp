@@ -1,0 +1,322 @@
+// Sampler: each stage of the chain on hand-built logits whose probabilities are known exactly.
+#include "sampling/sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace tessera {
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// Every filter off: plain softmax sampling at temperature 1.
+SamplingParams plain_params(uint64_t seed = 1234) {
+  SamplingParams params;
+  params.temperature = 1.0f;
+  params.top_k = 0;
+  params.top_p = 1.0f;
+  params.min_p = 0.0f;
+  params.repetition_penalty = 1.0f;
+  params.seed = seed;
+  return params;
+}
+
+SamplingParams greedy_params() {
+  SamplingParams params = plain_params();
+  params.temperature = 0.0f;
+  return params;
+}
+
+// Logits whose softmax is exactly `probs` (up to float rounding).
+std::vector<float> logits_from_probs(const std::vector<double>& probs) {
+  std::vector<float> logits;
+  for (double p : probs) logits.push_back(static_cast<float>(std::log(p)));
+  return logits;
+}
+
+std::vector<double> softmax(std::span<const float> logits, double temperature) {
+  double max = logits[0];
+  for (float l : logits) max = std::max(max, double(l));
+  std::vector<double> probs;
+  double sum = 0.0;
+  for (float l : logits) sum += probs.emplace_back(std::exp((l - max) / temperature));
+  for (double& p : probs) p /= sum;
+  return probs;
+}
+
+std::vector<double> frequencies(Sampler& sampler, std::span<const float> logits, int num_draws,
+                                std::span<const int32_t> history = {}) {
+  std::vector<double> counts(logits.size(), 0.0);
+  for (int i = 0; i < num_draws; ++i) counts[size_t(sampler.sample(logits, history))] += 1.0;
+  for (double& c : counts) c /= num_draws;
+  return counts;
+}
+
+TEST(Sampler, GreedyPicksArgmaxAndIgnoresTemperature) {
+  const std::vector<float> logits = {0.1f, 2.5f, -1.0f, 2.4f, 0.0f};
+  for (float temperature : {0.0f, -1.0f}) {
+    SamplingParams params = greedy_params();
+    params.temperature = temperature;
+    params.top_k = 2;  // filters cannot change the argmax
+    Sampler sampler(params);
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(sampler.sample(logits, {}), 1);
+  }
+}
+
+TEST(Sampler, GreedyBreaksTiesTowardsLowestId) {
+  Sampler sampler(greedy_params());
+  EXPECT_EQ(sampler.sample(std::vector<float>{1.0f, 3.0f, 3.0f, 3.0f}, {}), 1);
+}
+
+TEST(Sampler, LeavesLogitsUnmodified) {
+  const std::vector<float> logits = {1.0f, 2.0f, 3.0f, 0.5f};
+  std::vector<float> copy = logits;
+  SamplingParams params = plain_params();
+  params.top_k = 3;
+  params.top_p = 0.9f;
+  params.min_p = 0.1f;
+  params.repetition_penalty = 1.3f;
+  Sampler sampler(params);
+  const std::vector<int32_t> history = {2, 0};
+  sampler.sample(copy, history);
+  EXPECT_EQ(copy, logits);
+}
+
+TEST(Sampler, SameSeedGivesSameSequenceDifferentSeedsDiffer) {
+  const std::vector<float> logits = {0.0f, 0.3f, 0.1f, -0.2f, 0.5f, 0.4f, 0.2f, 0.0f};
+  auto draws = [&](uint64_t seed) {
+    SamplingParams params = plain_params(seed);
+    params.top_k = 6;
+    params.top_p = 0.95f;
+    Sampler sampler(params);
+    std::vector<int32_t> ids;
+    for (int i = 0; i < 1000; ++i) ids.push_back(sampler.sample(logits, {}));
+    return ids;
+  };
+  EXPECT_EQ(draws(42), draws(42));
+  EXPECT_NE(draws(42), draws(43));
+}
+
+TEST(Sampler, RandomSeedStillSamplesValidIds) {
+  Sampler sampler(plain_params(0xFFFFFFFFu));
+  const std::vector<float> logits = {0.0f, 1.0f, 2.0f};
+  for (int i = 0; i < 100; ++i) {
+    const int32_t id = sampler.sample(logits, {});
+    EXPECT_GE(id, 0);
+    EXPECT_LT(id, 3);
+  }
+}
+
+TEST(Sampler, EmpiricalDistributionMatchesSoftmax) {
+  const std::vector<float> logits = {1.0f, 0.0f, 2.0f, -1.0f, 0.5f, 1.5f, -3.0f, 0.2f};
+  constexpr int kNumDraws = 100000;
+  for (float temperature : {1.0f, 0.5f, 2.0f}) {
+    SamplingParams params = plain_params(7);
+    params.temperature = temperature;
+    Sampler sampler(params);
+    const std::vector<double> expected = softmax(logits, temperature);
+    const std::vector<double> observed = frequencies(sampler, logits, kNumDraws);
+    for (size_t id = 0; id < logits.size(); ++id) {
+      // Five standard deviations of a binomial proportion, plus a floor for tiny probabilities.
+      const double sigma = std::sqrt(expected[id] * (1.0 - expected[id]) / kNumDraws);
+      EXPECT_NEAR(observed[id], expected[id], 5.0 * sigma + 1e-4) << "id " << id << " T " << temperature;
+    }
+  }
+}
+
+TEST(Sampler, TopKOneEqualsGreedy) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  SamplingParams params = plain_params(9);
+  params.top_k = 1;
+  Sampler top1(params);
+  Sampler greedy(greedy_params());
+  for (int row = 0; row < 200; ++row) {
+    std::vector<float> logits(100);
+    for (float& l : logits) l = normal(rng);
+    EXPECT_EQ(top1.sample(logits, {}), greedy.sample(logits, {}));
+  }
+}
+
+TEST(Sampler, TopKKeepsOnlyTheKMostLikelyInProportion) {
+  const std::vector<float> logits = logits_from_probs({0.1, 0.4, 0.2, 0.3});
+  SamplingParams params = plain_params(5);
+  params.top_k = 2;
+  Sampler sampler(params);
+  const std::vector<double> observed = frequencies(sampler, logits, 50000);
+  EXPECT_EQ(observed[0], 0.0);
+  EXPECT_EQ(observed[2], 0.0);
+  EXPECT_NEAR(observed[1], 4.0 / 7.0, 0.01);
+  EXPECT_NEAR(observed[3], 3.0 / 7.0, 0.01);
+}
+
+TEST(Sampler, TopKLargerThanVocabularyIsTheWholeVocabulary) {
+  const std::vector<float> logits = {0.5f, 0.0f, 1.0f};
+  SamplingParams params = plain_params(11);
+  params.top_k = 1000;
+  Sampler sampler(params);
+  const std::vector<double> expected = softmax(logits, 1.0);
+  const std::vector<double> observed = frequencies(sampler, logits, 50000);
+  for (size_t id = 0; id < logits.size(); ++id) EXPECT_NEAR(observed[id], expected[id], 0.01);
+}
+
+TEST(Sampler, TopPCutsTheTailExactly) {
+  // Sorted probabilities 0.4, 0.3, 0.2, 0.1 (ids 2, 0, 3, 1); cumulative 0.4, 0.7, 0.9, 1.0.
+  const std::vector<float> logits = logits_from_probs({0.3, 0.1, 0.4, 0.2});
+  struct Case {
+    float top_p;
+    std::array<bool, 4> kept;  // by id
+  };
+  const Case cases[] = {
+      {0.35f, {false, false, true, false}},  // 0.4 already reaches p
+      {0.65f, {true, false, true, false}},   // needs 0.4 + 0.3
+      {0.75f, {true, false, true, true}},    // needs 0.4 + 0.3 + 0.2
+      {0.95f, {true, true, true, true}},
+      {0.0f, {false, false, true, false}},  // at least one token
+  };
+  for (const Case& c : cases) {
+    SamplingParams params = plain_params(13);
+    params.top_p = c.top_p;
+    Sampler sampler(params);
+    const std::vector<double> observed = frequencies(sampler, logits, 40000);
+    double kept_mass = 0.0;
+    for (size_t id = 0; id < 4; ++id) kept_mass += c.kept[id] ? std::exp(double(logits[id])) : 0.0;
+    for (size_t id = 0; id < 4; ++id) {
+      if (!c.kept[id]) {
+        EXPECT_EQ(observed[id], 0.0) << "p " << c.top_p << " id " << id;
+      } else {  // the kept set is renormalised
+        EXPECT_NEAR(observed[id], std::exp(double(logits[id])) / kept_mass, 0.01) << "p " << c.top_p << " id " << id;
+      }
+    }
+  }
+}
+
+TEST(Sampler, TopPOverALargeVocabularySortsOnlyAsFarAsNeeded) {
+  // 1000 tokens: the first 100 share 90% of the mass, so top_p = 0.85 keeps part of them only.
+  std::vector<double> probs(1000, 0.1 / 900.0);
+  for (size_t id = 0; id < 100; ++id) probs[id] = 0.9 / 100.0 * (1.0 + 0.001 * double(100 - id));
+  double total = 0.0;
+  for (double p : probs) total += p;
+  for (double& p : probs) p /= total;
+  const std::vector<float> logits = logits_from_probs(probs);
+  SamplingParams params = plain_params(17);
+  params.top_p = 0.85f;
+  Sampler sampler(params);
+  const std::vector<double> observed = frequencies(sampler, logits, 20000);
+  double cumulative = 0.0;
+  for (size_t id = 0; id < 1000; ++id) {
+    cumulative += probs[id];  // ids are already in descending order of probability
+    if (cumulative - probs[id] >= 0.85 + 1e-6) {
+      EXPECT_EQ(observed[id], 0.0) << "id " << id;
+    }
+  }
+}
+
+TEST(Sampler, MinPDropsTokensBelowAFractionOfTheMostLikely) {
+  // max 0.5; min_p 0.25 -> threshold 0.125: keeps 0.5, 0.3, 0.15; drops 0.05.
+  const std::vector<float> logits = logits_from_probs({0.15, 0.5, 0.05, 0.3});
+  SamplingParams params = plain_params(19);
+  params.min_p = 0.25f;
+  Sampler sampler(params);
+  const std::vector<double> observed = frequencies(sampler, logits, 50000);
+  EXPECT_EQ(observed[2], 0.0);
+  EXPECT_NEAR(observed[0], 0.15 / 0.95, 0.01);
+  EXPECT_NEAR(observed[1], 0.50 / 0.95, 0.01);
+  EXPECT_NEAR(observed[3], 0.30 / 0.95, 0.01);
+
+  params.min_p = 0.7f;  // threshold 0.35: only the most likely survives
+  Sampler strict(params);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(strict.sample(logits, {}), 1);
+}
+
+TEST(Sampler, MinPAfterTopKUsesTheSortedPath) {
+  const std::vector<float> logits = logits_from_probs({0.15, 0.5, 0.05, 0.3});
+  SamplingParams params = plain_params(23);
+  params.top_k = 3;       // drops 0.05
+  params.min_p = 0.5f;    // threshold 0.25: drops 0.15 too
+  Sampler sampler(params);
+  const std::vector<double> observed = frequencies(sampler, logits, 40000);
+  EXPECT_EQ(observed[0], 0.0);
+  EXPECT_EQ(observed[2], 0.0);
+  EXPECT_NEAR(observed[1], 0.5 / 0.8, 0.01);
+}
+
+TEST(Sampler, RepetitionPenaltyFlipsTheChoice) {
+  SamplingParams params = greedy_params();
+  params.repetition_penalty = 1.5f;
+  Sampler sampler(params);
+  const std::vector<int32_t> history = {0};
+  // Positive logit is divided: 2.0 / 1.5 = 1.33 < 1.5.
+  EXPECT_EQ(sampler.sample(std::vector<float>{2.0f, 1.5f}, {}), 0);
+  EXPECT_EQ(sampler.sample(std::vector<float>{2.0f, 1.5f}, history), 1);
+  // Negative logit is multiplied: -1.0 * 1.5 = -1.5 < -1.2.
+  EXPECT_EQ(sampler.sample(std::vector<float>{-1.0f, -1.2f}, {}), 0);
+  EXPECT_EQ(sampler.sample(std::vector<float>{-1.0f, -1.2f}, history), 1);
+}
+
+TEST(Sampler, RepetitionPenaltyAppliesOncePerDistinctId) {
+  SamplingParams params = greedy_params();
+  params.repetition_penalty = 1.2f;
+  Sampler sampler(params);
+  // Once: 2.0 / 1.2 = 1.67 > 1.5 keeps id 0. Three times would give 1.16 and pick id 1.
+  const std::vector<int32_t> history = {0, 0, 1, 0};
+  EXPECT_EQ(sampler.sample(std::vector<float>{2.0f, 1.5f * 1.2f}, history), 0);
+  // And the marks are cleared between calls: the same call again gives the same answer.
+  EXPECT_EQ(sampler.sample(std::vector<float>{2.0f, 1.5f * 1.2f}, history), 0);
+}
+
+TEST(Sampler, RepetitionPenaltyLooksOnlyAtTheLastN) {
+  SamplingParams params = greedy_params();
+  params.repetition_penalty = 1.5f;
+  params.repetition_last_n = 2;
+  const std::vector<float> logits = {2.0f, 1.5f, 0.0f};
+  const std::vector<int32_t> old_repeat = {0, 2, 2};
+  EXPECT_EQ(Sampler(params).sample(logits, old_repeat), 0);  // id 0 is outside the window
+  params.repetition_last_n = -1;
+  EXPECT_EQ(Sampler(params).sample(logits, old_repeat), 1);  // -1: the whole history
+  params.repetition_last_n = 0;
+  EXPECT_EQ(Sampler(params).sample(logits, std::vector<int32_t>{0}), 0);  // 0: disabled
+}
+
+TEST(Sampler, RepetitionPenaltyIgnoresIdsOutsideTheVocabulary) {
+  SamplingParams params = greedy_params();
+  params.repetition_penalty = 1.5f;
+  Sampler sampler(params);
+  const std::vector<int32_t> history = {-3, 7, 0};
+  EXPECT_EQ(sampler.sample(std::vector<float>{2.0f, 1.5f}, history), 1);
+}
+
+TEST(Sampler, NaNLogitsAreNeverChosen) {
+  const std::vector<float> logits = {kNaN, 1.0f, kNaN, 0.5f};
+  EXPECT_EQ(Sampler(greedy_params()).sample(logits, {}), 1);
+  SamplingParams params = plain_params(29);
+  params.top_k = 3;
+  params.top_p = 0.99f;
+  params.min_p = 0.01f;
+  Sampler sampler(params);
+  for (int i = 0; i < 1000; ++i) {
+    const int32_t id = sampler.sample(logits, {});
+    EXPECT_TRUE(id == 1 || id == 3) << id;
+  }
+}
+
+TEST(Sampler, AllImpossibleLogitsStillReturnAnId) {
+  const std::vector<float> logits = {kNaN, -std::numeric_limits<float>::infinity(), kNaN};
+  EXPECT_EQ(Sampler(greedy_params()).sample(logits, {}), 0);
+  const int32_t id = Sampler(plain_params()).sample(logits, {});
+  EXPECT_GE(id, 0);
+  EXPECT_LT(id, 3);
+}
+
+TEST(SamplerDeathTest, EmptyLogitsStopTheProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  Sampler sampler(plain_params());
+  EXPECT_DEATH(sampler.sample(std::span<const float>(), {}), "non-empty logits");
+}
+
+}  // namespace
+}  // namespace tessera
