@@ -1,0 +1,64 @@
+// `tessera info`: what a GGUF model file holds.
+#include <cstdio>
+#include <map>
+
+#include "commands.h"
+#include "model/model_config.h"
+#include "model_loading.h"
+
+namespace tessera::app {
+namespace {
+
+void print_config(const ModelConfig& c) {
+  std::printf("architecture:     %s\n", c.architecture.c_str());
+  if (!c.name.empty()) std::printf("name:             %s\n", c.name.c_str());
+  std::printf("layers:           %d\n", c.num_layers);
+  std::printf("hidden dim:       %d\n", c.hidden_dim);
+  std::printf("ffn dim:          %d\n", c.ffn_dim);
+  std::printf("heads / kv heads: %d / %d (head dim %d)\n", c.num_heads, c.num_kv_heads, c.head_dim);
+  std::printf("vocab size:       %d\n", c.vocab_size);
+  std::printf("context length:   %d\n", c.context_length);
+  std::printf("rms norm eps:     %g\n", static_cast<double>(c.rms_norm_eps));
+  std::printf("rope:             %s, base %g, dims %d, freq scale %g\n",
+              c.rope.order == kernels::RopeOrder::kNormal ? "normal" : "neox", static_cast<double>(c.rope.freq_base),
+              c.rope.rot_dims, static_cast<double>(c.rope.freq_scale));
+  std::printf("tied embeddings:  %s\n", c.tied_embeddings ? "yes" : "no");
+}
+
+int run_info(std::string model_path) {
+  if (model_path.empty()) model_path = default_model_path();
+  auto loaded = load_model(model_path, /*with_weights=*/true);
+  if (!loaded.ok()) return fail(loaded.status().message());
+  const gguf::GgufFile& file = *loaded->file;
+  std::printf("file:             %s (GGUF v%u, %.2f MiB)\n", file.path().c_str(), file.version(),
+              static_cast<double>(file.file_bytes()) / (1024.0 * 1024.0));
+  print_config(loaded->model->config());
+  int64_t num_params = 0;
+  std::map<std::string, std::pair<int, uint64_t>> by_type;  // type name -> (tensor count, bytes)
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    num_params += t.num_elements();
+    auto& entry = by_type[std::string(dtype_name(t.type))];
+    entry.first += 1;
+    entry.second += t.num_bytes;
+  }
+  std::printf("parameters:       %lld (%.3f M)\n", static_cast<long long>(num_params), static_cast<double>(num_params) / 1e6);
+  std::printf("tensors:          %zu\n", file.tensors().size());
+  for (const auto& [name, entry] : by_type) {
+    std::printf("  %-6s %4d tensors, %10.3f MiB\n", name.c_str(), entry.first,
+                static_cast<double>(entry.second) / (1024.0 * 1024.0));
+  }
+  std::printf("vocab:            %d tokens, bos %d, eos %d, add_bos %s\n", loaded->tokenizer->vocab_size(),
+              loaded->tokenizer->bos_id(), loaded->tokenizer->eos_id(), loaded->tokenizer->add_bos() ? "yes" : "no");
+  return 0;
+}
+
+}  // namespace
+
+Command add_info_command(CLI::App& app) {
+  auto model_path = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("info", "Show a model's architecture, hyper-parameters and tensor types");
+  cmd->add_option("-m,--model", *model_path, "GGUF model file");
+  return {cmd, [model_path] { return run_info(*model_path); }};
+}
+
+}  // namespace tessera::app

@@ -1,0 +1,27 @@
+// The `tessera` subcommands. Each registers its flags on the CLI11 app and runs with them;
+// a command is flag parsing + wiring of src/ modules, nothing more.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace tessera::app {
+
+// A registered subcommand: its CLI11 node and the action to run when it was chosen.
+struct Command {
+  CLI::App* cli = nullptr;
+  std::function<int()> run;  // returns the process exit code
+};
+
+Command add_generate_command(CLI::App& app);
+Command add_tokenize_command(CLI::App& app);
+Command add_info_command(CLI::App& app);
+
+// Path of the default model: ../shared/models/TinyStories-656K-Q8_0.gguf next to the project.
+std::string default_model_path();
+
+// Prints "tessera: <message>" to stderr and returns exit code 1.
+int fail(const std::string& message);
+
+}  // namespace tessera::app

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what Tessera needs to build and test on Debian 12 (skips packages already present).
+set -euo pipefail
+packages=(cmake g++ make libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "${missing[@]}"
+fi

@@ -1,0 +1,81 @@
+// Dispatch layer of the op surface: splits work across the thread pool and calls the kernel.
+// NOTE: only the scalar reference exists today; SIMD variants plug in here behind cpuid dispatch.
+#include "kernels/kernels.h"
+
+#include <algorithm>
+
+#include "base/check.h"
+#include "kernels/ref/ref_kernels.h"
+#include "tensor/quant.h"
+
+namespace tessera::kernels {
+
+size_t matmul_scratch_bytes(DType weight_type, int64_t num_cols, int64_t num_tokens) {
+  const DType act_type = vec_dot_type(weight_type);
+  if (act_type == DType::kF32) return 0;
+  return row_bytes(act_type, num_cols) * static_cast<size_t>(num_tokens);
+}
+
+void matmul(const MatrixView& weight, const float* x, int64_t num_tokens, float* out, void* scratch,
+            ThreadPool& pool) {
+  const DType act_type = vec_dot_type(weight.type);
+  const uint8_t* x_converted = reinterpret_cast<const uint8_t*>(x);
+  size_t x_row_bytes = static_cast<size_t>(weight.num_cols) * sizeof(float);
+  if (act_type != DType::kF32) {
+    TS_CHECK(scratch != nullptr, "matmul of %s weights needs scratch", std::string(dtype_name(weight.type)).c_str());
+    x_row_bytes = row_bytes(act_type, weight.num_cols);
+    auto* dst = static_cast<uint8_t*>(scratch);
+    pool.parallel_for(num_tokens, [&](int64_t begin, int64_t end, int) {
+      for (int64_t t = begin; t < end; ++t) {
+        quantize_row_ref(act_type, x + t * weight.num_cols, dst + static_cast<size_t>(t) * x_row_bytes,
+                         weight.num_cols);
+      }
+    });
+    x_converted = dst;
+  }
+  pool.parallel_for(weight.num_rows, [&](int64_t begin, int64_t end, int) {
+    ref::matmul_rows(weight, x_converted, x_row_bytes, num_tokens, begin, end, out);
+  });
+}
+
+void get_rows(const MatrixView& table, std::span<const int32_t> ids, float* out) { ref::get_rows(table, ids, out); }
+
+void rms_norm(const float* x, const float* weight, int64_t num_tokens, int64_t dim, float eps, float* out) {
+  ref::rms_norm(x, weight, num_tokens, dim, eps, out);
+}
+
+void rope(float* x, std::span<const int32_t> positions, int64_t num_heads, int64_t head_dim,
+          const RopeParams& params) {
+  ref::rope(x, positions, num_heads, head_dim, params);
+}
+
+void silu_mul(const float* gate, const float* up, int64_t n, float* out) { ref::silu_mul(gate, up, n, out); }
+
+void softmax(float* x, int64_t n) { ref::softmax(x, n); }
+
+void add_inplace(float* out, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] += x[i];
+}
+
+size_t attention_scratch_floats(int64_t max_context, const ThreadPool& pool) {
+  return static_cast<size_t>(max_context) * static_cast<size_t>(pool.num_threads());
+}
+
+void paged_attention(const float* q, int64_t num_tokens, int64_t num_heads, std::span<const int32_t> positions,
+                     const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* out,
+                     float* scratch, ThreadPool& pool) {
+  TS_CHECK(num_heads % kv.num_kv_heads == 0, "heads %lld not a multiple of kv heads %d",
+           static_cast<long long>(num_heads), kv.num_kv_heads);
+  const int64_t head_dim = kv.head_dim;
+  const int32_t max_position = *std::max_element(positions.begin(), positions.end());
+  pool.parallel_for(num_tokens * num_heads, [&](int64_t begin, int64_t end, int thread_id) {
+    float* scores = scratch + static_cast<size_t>(thread_id) * static_cast<size_t>(max_position + 1);
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t t = item / num_heads, h = item % num_heads;
+      ref::attention_head(q + (t * num_heads + h) * head_dim, positions[t], h, num_heads, kv, block_table, scale,
+                          scores, out + (t * num_heads + h) * head_dim);
+    }
+  });
+}
+
+}  // namespace tessera::kernels

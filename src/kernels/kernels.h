@@ -1,0 +1,82 @@
+// The op surface of the engine: every numeric operation the model runs, as pure functions over
+// plain pointers and views. Kernels know nothing about requests, blocks or files.
+// Each op has a scalar reference in kernels/ref/ (the test oracle); faster variants must match it.
+// Shapes use [rows, cols] with cols contiguous; all activations are f32.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "base/thread_pool.h"
+#include "tensor/tensor_view.h"
+
+namespace tessera::kernels {
+
+// Bytes of scratch matmul() needs to convert `num_tokens` activation rows of `num_cols` for `type`.
+size_t matmul_scratch_bytes(DType weight_type, int64_t num_cols, int64_t num_tokens);
+
+// out[t, r] = sum_c weight[r, c] * x[t, c] for t < num_tokens, r < weight.num_rows.
+//   x:   [num_tokens, weight.num_cols] f32;  out: [num_tokens, weight.num_rows] f32.
+// The activations are first converted to vec_dot_type(weight.type) (Q8_0/Q8_1/Q8_K/F16/BF16),
+// as llama.cpp does, into `scratch` (matmul_scratch_bytes() bytes, 64-byte aligned).
+void matmul(const MatrixView& weight, const float* x, int64_t num_tokens, float* out, void* scratch,
+            ThreadPool& pool);
+
+// out[t, :] = the f32 values of row ids[t] of `table` (embedding lookup in any dtype).
+void get_rows(const MatrixView& table, std::span<const int32_t> ids, float* out);
+
+// out[t, :] = x[t, :] / sqrt(mean(x[t, :]^2) + eps) * weight[:]   (x, out: [num_tokens, dim]).
+void rms_norm(const float* x, const float* weight, int64_t num_tokens, int64_t dim, float eps, float* out);
+
+enum class RopeOrder {
+  kNormal,  // rotate adjacent pairs (x[2i], x[2i+1]): llama, mistral
+  kNeox,    // rotate halves (x[i], x[i + rot_dims/2]): gpt-neox, qwen2, phi3, gemma
+};
+
+struct RopeParams {
+  int32_t rot_dims = 0;        // leading dims of each head that rotate (rope.dimension_count)
+  float freq_base = 10000.0f;  // theta_i = pos * freq_scale * freq_base^(-2i/rot_dims)
+  float freq_scale = 1.0f;     // 1 / linear scaling factor
+  RopeOrder order = RopeOrder::kNormal;
+};
+
+// Rotates in place x: [num_tokens, num_heads, head_dim] with positions[t] for token t.
+void rope(float* x, std::span<const int32_t> positions, int64_t num_heads, int64_t head_dim,
+          const RopeParams& params);
+
+// out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)); n elements.
+void silu_mul(const float* gate, const float* up, int64_t n, float* out);
+
+// x[0..n) = softmax(x) in place (max-subtracted, sum in double as ggml does).
+void softmax(float* x, int64_t n);
+
+// out[i] += x[i] for n elements.
+void add_inplace(float* out, const float* x, int64_t n);
+
+}  // namespace tessera::kernels
+
+namespace tessera::kernels {
+
+// One layer's paged KV cache, as attention reads it.
+struct PagedKvLayer {
+  const float* k = nullptr;  // [num_blocks, block_size, num_kv_heads, head_dim] f32
+  const float* v = nullptr;  // [num_blocks, block_size, num_kv_heads, head_dim] f32
+  int32_t block_size = 16;   // tokens per block
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+};
+
+// Causal attention for `num_tokens` consecutive query tokens of ONE sequence.
+//   q:   [num_tokens, num_heads, head_dim] f32 (already rotated)
+//   positions[t]: absolute position of query t; it attends to cached positions 0..positions[t].
+//   block_table: the sequence's block ids; position p lives in block block_table[p / block_size].
+//   out: [num_tokens, num_heads * head_dim] f32.
+// GQA: query head h reads kv head h / (num_heads / num_kv_heads).
+// scratch: attention_scratch_floats(max_context, pool) floats.
+size_t attention_scratch_floats(int64_t max_context, const ThreadPool& pool);
+void paged_attention(const float* q, int64_t num_tokens, int64_t num_heads, std::span<const int32_t> positions,
+                     const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* out,
+                     float* scratch, ThreadPool& pool);
+
+}  // namespace tessera::kernels

@@ -1,0 +1,29 @@
+// Scalar reference kernels: obviously-correct, never optimised; the oracle for every fast path.
+// Single-threaded; the dispatch layer (kernels.cpp) splits work across threads.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "kernels/kernels.h"
+
+namespace tessera::kernels::ref {
+
+// Rows [row_begin, row_end) of out[t, r] = dot(weight.row(r), x_converted[t]), where the
+// activation rows were converted to vec_dot_type(weight.type), each `x_row_bytes` long.
+void matmul_rows(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes, int64_t num_tokens,
+                 int64_t row_begin, int64_t row_end, float* out);
+
+void get_rows(const MatrixView& table, std::span<const int32_t> ids, float* out);
+void rms_norm(const float* x, const float* weight, int64_t num_tokens, int64_t dim, float eps, float* out);
+void rope(float* x, std::span<const int32_t> positions, int64_t num_heads, int64_t head_dim,
+          const RopeParams& params);
+void silu_mul(const float* gate, const float* up, int64_t n, float* out);
+void softmax(float* x, int64_t n);
+
+// One (query token, head) pair of paged_attention; scores: [positions + 1] floats of scratch.
+void attention_head(const float* q_head, int32_t position, int64_t head, int64_t num_heads,
+                    const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* scores,
+                    float* out_head);
+
+}  // namespace tessera::kernels::ref

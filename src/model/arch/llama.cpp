@@ -1,0 +1,175 @@
+// The llama forward pass, read top to bottom:
+//   x = embed(tokens)
+//   per layer: x += Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
+//              x += Wdown · (silu(Wgate·norm(x)) * Wup·norm(x))
+//   logits = Wout · norm(x)   (only for the rows the batch asks for)
+#include "model/arch/llama.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "base/check.h"
+#include "kernels/kernels.h"
+#include "model/weight_loader.h"
+
+namespace tessera {
+
+Expected<std::unique_ptr<Model>> LlamaModel::create(std::shared_ptr<const gguf::GgufFile> file, ModelConfig config,
+                                                    const ModelOptions& options) {
+  std::unique_ptr<LlamaModel> model(new LlamaModel());
+  model->file_ = std::move(file);
+  model->config_ = std::move(config);
+  model->max_batch_tokens_ = std::max(1, options.max_batch_tokens);
+  model->max_context_ = options.max_context > 0 ? options.max_context : model->config_.context_length;
+  TS_RETURN_IF_ERROR(model->load_weights());
+  return std::unique_ptr<Model>(std::move(model));
+}
+
+Status LlamaModel::load_weights() {
+  const ModelConfig& c = config_;
+  const gguf::GgufFile& f = *file_;
+  TS_ASSIGN_OR_RETURN(token_embedding_, load_matrix(f, "token_embd.weight", c.vocab_size, c.hidden_dim));
+  if (c.tied_embeddings) {
+    output_ = token_embedding_;
+  } else {
+    TS_ASSIGN_OR_RETURN(output_, load_matrix(f, "output.weight", c.vocab_size, c.hidden_dim));
+  }
+  TS_ASSIGN_OR_RETURN(output_norm_, load_vector(f, "output_norm.weight", c.hidden_dim));
+  layers_.resize(static_cast<size_t>(c.num_layers));
+  for (int32_t i = 0; i < c.num_layers; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    LayerWeights& l = layers_[static_cast<size_t>(i)];
+    TS_ASSIGN_OR_RETURN(l.attn_norm, load_vector(f, p + "attn_norm.weight", c.hidden_dim));
+    TS_ASSIGN_OR_RETURN(l.attn_q, load_matrix(f, p + "attn_q.weight", c.q_dim(), c.hidden_dim));
+    TS_ASSIGN_OR_RETURN(l.attn_k, load_matrix(f, p + "attn_k.weight", c.kv_dim(), c.hidden_dim));
+    TS_ASSIGN_OR_RETURN(l.attn_v, load_matrix(f, p + "attn_v.weight", c.kv_dim(), c.hidden_dim));
+    TS_ASSIGN_OR_RETURN(l.attn_output, load_matrix(f, p + "attn_output.weight", c.hidden_dim, c.q_dim()));
+    TS_ASSIGN_OR_RETURN(l.ffn_norm, load_vector(f, p + "ffn_norm.weight", c.hidden_dim));
+    TS_ASSIGN_OR_RETURN(l.ffn_gate, load_matrix(f, p + "ffn_gate.weight", c.ffn_dim, c.hidden_dim));
+    TS_ASSIGN_OR_RETURN(l.ffn_up, load_matrix(f, p + "ffn_up.weight", c.ffn_dim, c.hidden_dim));
+    TS_ASSIGN_OR_RETURN(l.ffn_down, load_matrix(f, p + "ffn_down.weight", c.hidden_dim, c.ffn_dim));
+  }
+  return Status();
+}
+
+void LlamaModel::allocate_workspace(ThreadPool& pool) {
+  if (workspace_threads_ == pool.num_threads()) return;
+  const ModelConfig& c = config_;
+  const size_t t = static_cast<size_t>(max_batch_tokens_);
+  ws_.x.assign(t * c.hidden_dim, 0.0f);
+  ws_.normed.assign(t * c.hidden_dim, 0.0f);
+  ws_.q.assign(t * c.q_dim(), 0.0f);
+  ws_.k.assign(t * c.kv_dim(), 0.0f);
+  ws_.v.assign(t * c.kv_dim(), 0.0f);
+  ws_.attn.assign(t * c.q_dim(), 0.0f);
+  ws_.proj.assign(t * c.hidden_dim, 0.0f);
+  ws_.gate.assign(t * c.ffn_dim, 0.0f);
+  ws_.up.assign(t * c.ffn_dim, 0.0f);
+  ws_.logit_in.assign(t * c.hidden_dim, 0.0f);
+  ws_.scores.assign(kernels::attention_scratch_floats(max_context_, pool), 0.0f);
+  size_t scratch = kernels::matmul_scratch_bytes(output_.type, c.hidden_dim, max_batch_tokens_);
+  for (const LayerWeights& l : layers_) {
+    for (const MatrixView* w : {&l.attn_q, &l.attn_k, &l.attn_v, &l.attn_output, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) {
+      scratch = std::max(scratch, kernels::matmul_scratch_bytes(w->type, w->num_cols, max_batch_tokens_));
+    }
+  }
+  ws_.matmul_scratch.assign(scratch, 0);
+  workspace_threads_ = pool.num_threads();
+}
+
+void LlamaModel::forward(const ForwardBatch& batch, KvStorage& kv, float* logits, ThreadPool& pool) {
+  allocate_workspace(pool);
+  for (int32_t p : batch.positions) TS_CHECK(p >= 0 && p < max_context_, "position %d outside context %d", p, max_context_);
+  int32_t logits_written = 0;
+  // NOTE: chunks run one after another through all layers, so a later chunk sees the K/V an
+  // earlier chunk wrote: chunking is invisible in the result.
+  for (int32_t begin = 0; begin < batch.num_tokens(); begin += max_batch_tokens_) {
+    const int32_t end = std::min(batch.num_tokens(), begin + max_batch_tokens_);
+    forward_chunk(batch, begin, end, kv, logits, logits_written, pool);
+  }
+  TS_CHECK(logits_written == static_cast<int32_t>(batch.logit_rows.size()), "logit rows out of order");
+}
+
+void LlamaModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32_t end, KvStorage& kv, float* logits,
+                               int32_t& logits_written, ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const int32_t n = end - begin;
+  const std::span<const int32_t> ids(batch.token_ids.data() + begin, static_cast<size_t>(n));
+  for (int32_t id : ids) TS_CHECK(id >= 0 && id < c.vocab_size, "token id %d outside vocabulary", id);
+  kernels::get_rows(token_embedding_, ids, ws_.x.data());
+
+  for (int32_t layer = 0; layer < c.num_layers; ++layer) {
+    attention_block(batch, begin, end, layer, kv, pool);
+    ffn_block(n, layer, pool);
+  }
+
+  // Final norm and output head, only for rows whose logits were requested.
+  int32_t num_rows = 0;
+  while (logits_written + num_rows < static_cast<int32_t>(batch.logit_rows.size())) {
+    const int32_t row = batch.logit_rows[static_cast<size_t>(logits_written + num_rows)];
+    if (row < begin || row >= end) break;
+    std::copy_n(ws_.x.data() + static_cast<size_t>(row - begin) * c.hidden_dim, c.hidden_dim,
+                ws_.normed.data() + static_cast<size_t>(num_rows) * c.hidden_dim);
+    ++num_rows;
+  }
+  if (num_rows == 0) return;
+  kernels::rms_norm(ws_.normed.data(), output_norm_.data(), num_rows, c.hidden_dim, c.rms_norm_eps, ws_.logit_in.data());
+  kernels::matmul(output_, ws_.logit_in.data(), num_rows, logits + static_cast<size_t>(logits_written) * c.vocab_size,
+                  ws_.matmul_scratch.data(), pool);
+  logits_written += num_rows;
+}
+
+void LlamaModel::attention_block(const ForwardBatch& batch, int32_t begin, int32_t end, int32_t layer, KvStorage& kv,
+                                 ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const LayerWeights& w = layers_[static_cast<size_t>(layer)];
+  const int32_t n = end - begin;
+  void* scratch = ws_.matmul_scratch.data();
+  kernels::rms_norm(ws_.x.data(), w.attn_norm.data(), n, c.hidden_dim, c.rms_norm_eps, ws_.normed.data());
+  kernels::matmul(w.attn_q, ws_.normed.data(), n, ws_.q.data(), scratch, pool);
+  kernels::matmul(w.attn_k, ws_.normed.data(), n, ws_.k.data(), scratch, pool);
+  kernels::matmul(w.attn_v, ws_.normed.data(), n, ws_.v.data(), scratch, pool);
+  const std::span<const int32_t> positions(batch.positions.data() + begin, static_cast<size_t>(n));
+  kernels::rope(ws_.q.data(), positions, c.num_heads, c.head_dim, c.rope);
+  kernels::rope(ws_.k.data(), positions, c.num_kv_heads, c.head_dim, c.rope);
+
+  // Write this chunk's K/V into its slots before attending, so a token sees itself.
+  float* k_cache = kv.k_layer(layer);
+  float* v_cache = kv.v_layer(layer);
+  const size_t kv_dim = static_cast<size_t>(c.kv_dim());
+  for (int32_t t = 0; t < n; ++t) {
+    const size_t slot = static_cast<size_t>(batch.slot_mapping[static_cast<size_t>(begin + t)]);
+    TS_CHECK(slot < static_cast<size_t>(kv.num_blocks()) * kv.block_size(), "slot %zu outside the KV pool", slot);
+    std::copy_n(ws_.k.data() + t * kv_dim, kv_dim, k_cache + slot * kv_dim);
+    std::copy_n(ws_.v.data() + t * kv_dim, kv_dim, v_cache + slot * kv_dim);
+  }
+
+  const kernels::PagedKvLayer kv_layer = kv.layer_view(layer);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  for (const SequenceInBatch& seq : batch.sequences) {
+    // The part of this sequence that falls inside the chunk [begin, end).
+    const int32_t first = std::max(seq.first_token, begin);
+    const int32_t last = std::min(seq.first_token + seq.num_tokens, end);
+    if (first >= last) continue;
+    const size_t q_offset = static_cast<size_t>(first - begin) * c.q_dim();
+    kernels::paged_attention(ws_.q.data() + q_offset, last - first, c.num_heads,
+                             std::span<const int32_t>(batch.positions.data() + first, static_cast<size_t>(last - first)),
+                             kv_layer, seq.block_table, scale, ws_.attn.data() + q_offset, ws_.scores.data(), pool);
+  }
+  kernels::matmul(w.attn_output, ws_.attn.data(), n, ws_.proj.data(), scratch, pool);
+  kernels::add_inplace(ws_.x.data(), ws_.proj.data(), static_cast<int64_t>(n) * c.hidden_dim);
+}
+
+void LlamaModel::ffn_block(int32_t n, int32_t layer, ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const LayerWeights& w = layers_[static_cast<size_t>(layer)];
+  void* scratch = ws_.matmul_scratch.data();
+  kernels::rms_norm(ws_.x.data(), w.ffn_norm.data(), n, c.hidden_dim, c.rms_norm_eps, ws_.normed.data());
+  kernels::matmul(w.ffn_gate, ws_.normed.data(), n, ws_.gate.data(), scratch, pool);
+  kernels::matmul(w.ffn_up, ws_.normed.data(), n, ws_.up.data(), scratch, pool);
+  kernels::silu_mul(ws_.gate.data(), ws_.up.data(), static_cast<int64_t>(n) * c.ffn_dim, ws_.gate.data());
+  kernels::matmul(w.ffn_down, ws_.gate.data(), n, ws_.proj.data(), scratch, pool);
+  kernels::add_inplace(ws_.x.data(), ws_.proj.data(), static_cast<int64_t>(n) * c.hidden_dim);
+}
+
+}  // namespace tessera

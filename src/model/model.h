@@ -1,0 +1,48 @@
+// Model: a loaded network that turns a ForwardBatch into logits, reading and writing KV through
+// KvStorage. One implementation per architecture family under model/arch/.
+// Knows nothing about requests, scheduling or sampling.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "gguf/gguf_file.h"
+#include "model/forward_batch.h"
+#include "model/kv_storage.h"
+#include "model/model_config.h"
+
+namespace tessera {
+
+struct ModelOptions {
+  int32_t max_batch_tokens = 512;  // activations are sized for this many tokens per forward chunk
+  int32_t max_context = 0;         // longest sequence the workspace must serve; 0 = config.context_length
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // Opens `path`, validates config and every weight's type and shape, and builds the model.
+  static Expected<std::unique_ptr<Model>> load(const std::string& path, const ModelOptions& options = {});
+  // Same over an already opened file (the model keeps it alive).
+  static Expected<std::unique_ptr<Model>> load(std::shared_ptr<const gguf::GgufFile> file,
+                                               const ModelOptions& options = {});
+
+  const ModelConfig& config() const { return config_; }
+  const gguf::GgufFile& file() const { return *file_; }
+  int32_t max_context() const { return max_context_; }
+
+  // Runs every token of `batch`: writes its K/V at batch.slot_mapping and returns in `logits`
+  // ([batch.logit_rows.size(), vocab_size] f32) the logits of the requested rows.
+  virtual void forward(const ForwardBatch& batch, KvStorage& kv, float* logits, ThreadPool& pool) = 0;
+
+ protected:
+  ModelConfig config_;
+  std::shared_ptr<const gguf::GgufFile> file_;
+  int32_t max_context_ = 0;
+};
+
+}  // namespace tessera
