@@ -30,6 +30,10 @@ class GgufWriter {
   Status write(const std::string& path) const;
 
  private:
+  // Header, metadata (general.alignment forced to alignment_), tensor infos and the padding
+  // up to the data section; the tensors' bytes follow, each padded to alignment_.
+  std::string header_bytes() const;
+
   struct PendingTensor {
     std::string name;
     DType type;
