@@ -5,6 +5,7 @@
 #include "sampling/sampler.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -17,9 +18,12 @@ using Candidate = std::pair<float, int32_t>;  // (logit, later probability; toke
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr uint64_t kRandomSeed = 0xFFFFFFFFu;
-// NOTE: the first top-p sort step; doubling from here keeps a typical nucleus (tens to a few
-// hundred tokens) to one or two partial sorts instead of sorting the whole vocabulary.
-constexpr size_t kTopPFirstSortSize = 64;
+// Top-p over an unsorted vocabulary: logits within 32 of the maximum fall into buckets 1/32
+// wide; everything lower (probability ratio < e^-32) shares the last bucket.
+constexpr size_t kNumBuckets = 1024;
+constexpr float kBucketsPerLogit = 32.0f;
+// Below this many candidates a selection just sorts what is left.
+constexpr size_t kSortBelow = 64;
 
 // Highest logit first; ties go to the lower id so results never depend on sort stability.
 bool higher_logit(const Candidate& a, const Candidate& b) {
@@ -33,8 +37,7 @@ uint64_t seed_or_random(uint64_t seed) {
 }
 
 // A double in [0, 1) from the top 53 bits. NOTE: written out rather than
-// std::uniform_real_distribution, whose algorithm differs between standard libraries, so that a
-// seed gives the same tokens everywhere.
+// std::uniform_real_distribution, whose algorithm is left to each standard library.
 double uniform_01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
 float max_logit(std::span<const Candidate> kept, bool sorted) {
@@ -78,6 +81,19 @@ int32_t argmax(std::span<const Candidate> candidates) {
   return best->second;
 }
 
+// The same on a raw logits row; NaN never compares greater, so it never wins.
+int32_t argmax(std::span<const float> logits) {
+  size_t best_id = 0;
+  float best = kNegInf;
+  for (size_t id = 0; id < logits.size(); ++id) {
+    if (logits[id] > best) {
+      best = logits[id];
+      best_id = id;
+    }
+  }
+  return static_cast<int32_t>(best_id);
+}
+
 // Keeps the k highest logits, sorted. Returns the new number kept.
 size_t apply_top_k(std::span<Candidate> kept, int32_t top_k, bool* sorted) {
   if (top_k <= 0 || size_t(top_k) >= kept.size()) return kept.size();
@@ -86,30 +102,81 @@ size_t apply_top_k(std::span<Candidate> kept, int32_t top_k, bool* sorted) {
   return size_t(top_k);
 }
 
-// Keeps the smallest highest-first prefix whose probability (softmax over `kept`) reaches p;
-// at least one token. Sorts only as far as the prefix needs, doubling each step.
-size_t apply_top_p(std::span<Candidate> kept, float top_p, bool* sorted) {
-  if (!(top_p < 1.0f)) return kept.size();  // also disables on NaN
-  const float max = max_logit(kept, *sorted);
+double mass(std::span<const Candidate> part, float max) {
   double sum = 0.0;
-  for (const Candidate& c : kept) sum += std::exp(c.first - max);
-  const double target = double(top_p) * sum;
+  for (const Candidate& c : part) sum += std::exp(c.first - max);
+  return sum;
+}
 
-  size_t sorted_end = *sorted ? kept.size() : 0;
-  double cumulative = 0.0;
-  for (size_t i = 0; i < kept.size(); ++i) {
-    if (i == sorted_end) {
-      sorted_end = std::min(kept.size(), std::max(2 * i, kTopPFirstSortSize));
-      // Everything before i is already >= everything after it, so sorting the rest suffices.
-      std::partial_sort(kept.begin() + i, kept.begin() + sorted_end, kept.end(), higher_logit);
-    }
-    cumulative += std::exp(kept[i].first - max);
-    if (cumulative >= target) {
-      *sorted = true;
-      return i + 1;
+// Moves the smallest highest-first set whose probability mass reaches `target` to the front
+// of `kept` (not in order) and returns its size: a quickselect that halves the range each step
+// and keeps the mass of what it has settled on. O(n) expected.
+size_t select_heaviest(std::span<Candidate> kept, float max, double target) {
+  size_t lo = 0;            // [0, lo) is surely in, with mass `settled`
+  size_t hi = kept.size();  // the set lies within [0, hi)
+  double settled = 0.0;
+  while (hi - lo > kSortBelow) {
+    const size_t mid = lo + (hi - lo) / 2;
+    std::nth_element(kept.begin() + lo, kept.begin() + mid, kept.begin() + hi, higher_logit);
+    const double upper = mass(kept.subspan(lo, mid - lo), max);
+    if (settled + upper >= target) {
+      hi = mid;
+    } else {
+      settled += upper;
+      lo = mid;
     }
   }
-  return kept.size();  // rounding left the total a hair short of p*sum: keep everything
+  std::sort(kept.begin() + lo, kept.begin() + hi, higher_logit);
+  for (size_t i = lo; i < hi; ++i) {
+    settled += std::exp(kept[i].first - max);
+    if (settled >= target) return i + 1;
+  }
+  return hi;  // rounding left the total a hair short of target: keep the whole range
+}
+
+size_t logit_bucket(float logit, float max) {
+  const float scaled = (max - logit) * kBucketsPerLogit;  // >= 0; +inf for a -inf logit
+  return scaled < float(kNumBuckets - 1) ? size_t(scaled) : kNumBuckets - 1;
+}
+
+// Keeps the smallest highest-first set whose probability (softmax over `kept`) reaches p;
+// at least one token. Leaves `kept` in order if it was.
+// NOTE: unsorted input (no top-k) is the costly case: the nucleus of a flat distribution can
+// hold thousands of tokens, and sorting or even quickselecting 128K candidates costs
+// milliseconds. A histogram of probability mass over logit buckets finds the bucket where the
+// cumulative mass crosses p in one pass; only that bucket's tokens are then selected exactly.
+size_t apply_top_p(std::span<Candidate> kept, float top_p, bool sorted) {
+  if (!(top_p < 1.0f)) return kept.size();  // also disables on NaN
+  const float max = max_logit(kept, sorted);
+  if (max == kNegInf) return kept.size();  // nothing is possible; draw() copes
+  const double clamped_p = std::max(double(top_p), 0.0);
+
+  if (sorted) {  // after top-k: walk the prefix
+    const double target = clamped_p * mass(kept, max);
+    double cumulative = 0.0;
+    for (size_t i = 0; i < kept.size(); ++i) {
+      cumulative += std::exp(kept[i].first - max);
+      if (cumulative >= target) return i + 1;
+    }
+    return kept.size();
+  }
+
+  std::array<double, kNumBuckets> bucket_mass{};  // 8 KiB on the stack, not the heap
+  for (const Candidate& c : kept) bucket_mass[logit_bucket(c.first, max)] += std::exp(c.first - max);
+  double total = 0.0;
+  for (double m : bucket_mass) total += m;
+  const double target = clamped_p * total;
+  size_t boundary = 0;  // the bucket in which the cumulative mass reaches target
+  double settled = 0.0;
+  while (boundary + 1 < kNumBuckets && settled + bucket_mass[boundary] < target) settled += bucket_mass[boundary++];
+
+  auto above_end = std::partition(kept.begin(), kept.end(),
+                                  [&](const Candidate& c) { return logit_bucket(c.first, max) < boundary; });
+  auto boundary_end = std::partition(above_end, kept.end(),
+                                     [&](const Candidate& c) { return logit_bucket(c.first, max) == boundary; });
+  const auto num_above = size_t(above_end - kept.begin());
+  const std::span<Candidate> in_boundary(above_end, boundary_end);
+  return num_above + select_heaviest(in_boundary, max, target - settled);
 }
 
 // Drops tokens whose probability is below min_p times the most likely one's, i.e. whose logit
@@ -122,7 +189,7 @@ size_t apply_min_p(std::span<Candidate> kept, float min_p, bool sorted) {
     while (num_kept < kept.size() && kept[num_kept].first >= threshold) ++num_kept;
     return num_kept;
   }
-  size_t num_kept = 0;  // stable compaction keeps ids in order, hence draws reproducible
+  size_t num_kept = 0;  // stable compaction: the draw sees the order earlier stages left
   for (const Candidate& c : kept) {
     if (c.first >= threshold) kept[num_kept++] = c;
   }
@@ -162,6 +229,10 @@ Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(seed_or_r
 int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
   TS_CHECK(!logits.empty(), "sample() needs a non-empty logits row");
   TS_CHECK(logits.size() <= size_t(std::numeric_limits<int32_t>::max()), "vocabulary too large");
+  const bool greedy = params_.temperature <= 0.0f;
+  const bool penalised = params_.repetition_penalty != 1.0f && params_.repetition_last_n != 0 && !history.empty();
+  if (greedy && !penalised) return argmax(logits);  // nothing to rewrite: skip the copy
+
   // Grows once to the vocabulary size, then is reused: no allocation in steady state.
   candidates_.resize(logits.size());
   for (size_t id = 0; id < logits.size(); ++id) {
@@ -172,11 +243,11 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   apply_repetition_penalty(candidates_, history, params_.repetition_penalty, params_.repetition_last_n);
 
   std::span<Candidate> kept(candidates_);
-  if (params_.temperature <= 0.0f) return argmax(kept);
+  if (greedy) return argmax(kept);
 
   bool sorted = false;  // true once `kept` is in higher_logit order
   kept = kept.first(apply_top_k(kept, params_.top_k, &sorted));
-  kept = kept.first(apply_top_p(kept, params_.top_p, &sorted));
+  kept = kept.first(apply_top_p(kept, params_.top_p, sorted));
   kept = kept.first(apply_min_p(kept, params_.min_p, sorted));
   return draw(kept, params_.temperature, sorted, rng_);
 }

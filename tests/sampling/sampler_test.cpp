@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
+#include <numeric>
+#include <random>
 #include <vector>
 
 namespace tessera {
@@ -195,25 +198,74 @@ TEST(Sampler, TopPCutsTheTailExactly) {
   }
 }
 
-TEST(Sampler, TopPOverALargeVocabularySortsOnlyAsFarAsNeeded) {
-  // 1000 tokens: the first 100 share 90% of the mass, so top_p = 0.85 keeps part of them only.
-  std::vector<double> probs(1000, 0.1 / 900.0);
-  for (size_t id = 0; id < 100; ++id) probs[id] = 0.9 / 100.0 * (1.0 + 0.001 * double(100 - id));
-  double total = 0.0;
-  for (double p : probs) total += p;
-  for (double& p : probs) p /= total;
-  const std::vector<float> logits = logits_from_probs(probs);
-  SamplingParams params = plain_params(17);
-  params.top_p = 0.85f;
-  Sampler sampler(params);
-  const std::vector<double> observed = frequencies(sampler, logits, 20000);
+// The top-k then top-p survivors by definition: sort everything, cut at k, walk the prefix.
+std::vector<bool> reference_kept(std::span<const float> logits, int32_t top_k, double top_p) {
+  std::vector<int32_t> order(logits.size());
+  std::iota(order.begin(), order.end(), 0);
+  auto logit = [&](int32_t id) { return std::isnan(logits[size_t(id)]) ? -INFINITY : logits[size_t(id)]; };
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logit(a) > logit(b) || (logit(a) == logit(b) && a < b); });
+  if (top_k > 0 && size_t(top_k) < order.size()) order.resize(size_t(top_k));
+  const double max = logit(order[0]);
+  double sum = 0.0;
+  for (int32_t id : order) sum += std::exp(logit(id) - max);
+  std::vector<bool> kept(logits.size(), false);
   double cumulative = 0.0;
-  for (size_t id = 0; id < 1000; ++id) {
-    cumulative += probs[id];  // ids are already in descending order of probability
-    if (cumulative - probs[id] >= 0.85 + 1e-6) {
-      EXPECT_EQ(observed[id], 0.0) << "id " << id;
+  for (int32_t id : order) {
+    kept[size_t(id)] = true;
+    cumulative += std::exp(logit(id) - max);
+    if (cumulative >= top_p * sum) break;
+  }
+  return kept;
+}
+
+// Which ids a sampler ever draws. At a huge temperature (applied after the filters) the draw is
+// near uniform over the survivors, so with ~25 draws per survivor each one shows up (a miss: ~e^-25).
+std::vector<bool> observed_kept(SamplingParams params, std::span<const float> logits, int num_draws) {
+  params.temperature = 1e4f;
+  Sampler sampler(params);
+  std::vector<bool> seen(logits.size(), false);
+  for (int i = 0; i < num_draws; ++i) seen[size_t(sampler.sample(logits, {}))] = true;
+  return seen;
+}
+
+TEST(Sampler, TopPOverALargeUnsortedVocabularyMatchesTheDefinition) {
+  constexpr size_t kVocabSize = 600;
+  std::mt19937 rng(31);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<std::vector<float>> rows;
+  rows.emplace_back(kVocabSize, 0.0f);  // flat: one histogram bucket holds everything, ties by id
+  std::vector<float>& spread = rows.emplace_back(kVocabSize);
+  for (float& l : spread) l = normal(rng);
+  std::vector<float>& coarse = rows.emplace_back(kVocabSize);  // few distinct values, many ties
+  for (float& l : coarse) l = std::round(normal(rng) * 0.5f);
+  coarse[5] = kNaN;
+  coarse[6] = -INFINITY;
+  std::vector<float>& clustered = rows.emplace_back(kVocabSize);  // wide and narrow gaps
+  for (size_t id = 0; id < kVocabSize; ++id) clustered[id] = id % 3 == 0 ? 8.0f + 0.001f * float(id) : -40.0f + normal(rng);
+
+  for (size_t row = 0; row < rows.size(); ++row) {
+    for (int32_t top_k : {0, 450}) {  // unsorted (histogram) and sorted (after top-k) paths
+      for (float top_p : {0.02f, 0.3f, 0.5f, 0.9f, 0.999f}) {
+        SamplingParams params = plain_params(37);
+        params.top_k = top_k;
+        params.top_p = top_p;
+        const std::vector<bool> expected = reference_kept(rows[row], top_k, top_p);
+        const auto num_expected = std::count(expected.begin(), expected.end(), true);
+        const std::vector<bool> observed = observed_kept(params, rows[row], int(25 * num_expected + 200));
+        EXPECT_EQ(observed, expected) << "row " << row << " top_k " << top_k << " top_p " << top_p
+                                      << " expected " << num_expected << " kept";
+      }
     }
   }
+}
+
+TEST(Sampler, TopPOfZeroKeepsOnlyTheMostLikely) {
+  std::vector<float> logits(300, 1.0f);
+  logits[123] = 1.5f;
+  SamplingParams params = plain_params(41);
+  params.top_p = 0.0f;
+  Sampler sampler(params);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(sampler.sample(logits, {}), 123);
 }
 
 TEST(Sampler, MinPDropsTokensBelowAFractionOfTheMostLikely) {
