@@ -1,0 +1,207 @@
+#include "sched/scheduler.h"
+
+#include <algorithm>
+#include <string>
+
+#include "base/check.h"
+
+namespace tessera {
+
+Status validate_scheduler_config(const SchedulerConfig& c) {
+  if (c.max_num_batched_tokens < 1) return invalid_argument("max_num_batched_tokens must be >= 1");
+  if (c.max_num_seqs < 1) return invalid_argument("max_num_seqs must be >= 1");
+  if (c.block_size < 1) return invalid_argument("block_size must be >= 1");
+  if (c.num_blocks < 2) return invalid_argument("num_blocks must be >= 2 (block 0 is reserved)");
+  if (c.max_model_len < 1) return invalid_argument("max_model_len must be >= 1");
+  if (c.long_prefill_token_threshold < 0) return invalid_argument("long_prefill_token_threshold must be >= 0");
+  return Status::ok_status();
+}
+
+// The step schedule() is building.
+struct Scheduler::StepState {
+  SchedulerOutput output;
+  int32_t token_budget = 0;           // tokens still free this step
+  std::vector<Request*> scheduled;    // aligned with output.num_scheduled_tokens
+};
+
+Scheduler::Scheduler(const SchedulerConfig& config)
+    : config_(config), kv_cache_manager_(config.block_size, config.num_blocks, config.enable_prefix_caching) {
+  const Status status = validate_scheduler_config(config);
+  TS_CHECK(status.ok(), "bad scheduler config: %s", status.message().c_str());
+}
+
+Status Scheduler::add_request(RequestParams params) {
+  const std::string name = "request " + std::to_string(params.request_id);
+  if (requests_.contains(params.request_id)) return invalid_argument(name + ": id already in use");
+  if (params.prompt_token_ids.empty()) return invalid_argument(name + ": empty prompt");
+  if (params.max_tokens < 1) return invalid_argument(name + ": max_tokens must be >= 1");
+  const int64_t num_prompt_tokens = static_cast<int64_t>(params.prompt_token_ids.size());
+  const int64_t max_num_tokens = num_prompt_tokens + params.max_tokens;
+  if (max_num_tokens > config_.max_model_len) {
+    return out_of_range(name + ": prompt of " + std::to_string(num_prompt_tokens) + " tokens + max_tokens " +
+                        std::to_string(params.max_tokens) + " exceeds max_model_len " +
+                        std::to_string(config_.max_model_len));
+  }
+  // The last sampled token never needs KV: the request ends with it.
+  const int32_t num_blocks_needed = kv_cache_manager_.num_blocks_for(max_num_tokens - 1);
+  if (num_blocks_needed > config_.num_blocks - 1) {
+    return {StatusCode::kResourceExhausted, name + ": needs " + std::to_string(num_blocks_needed) +
+                                                " KV blocks, the whole pool has " +
+                                                std::to_string(config_.num_blocks - 1)};
+  }
+  const RequestId request_id = params.request_id;
+  auto request = std::make_unique<Request>(std::move(params), num_arrivals_++);
+  waiting_.push_back(request.get());
+  requests_.emplace(request_id, std::move(request));
+  return Status::ok_status();
+}
+
+Status Scheduler::abort_request(RequestId request_id) {
+  auto it = requests_.find(request_id);
+  if (it == requests_.end()) return not_found("request " + std::to_string(request_id) + " is not live");
+  finish_request(it->second.get(), RequestStatus::kFinishedAborted);
+  return Status::ok_status();
+}
+
+SchedulerOutput Scheduler::schedule() {
+  StepState step;
+  step.token_budget = config_.max_num_batched_tokens;
+  step.output.finished_request_ids.swap(finished_request_ids_);
+  schedule_running(step);
+  // NOTE: a step that had to preempt admits nobody: the new request would likely be preempted next.
+  if (step.output.preempted_request_ids.empty()) schedule_waiting(step);
+
+  // The tokens are as good as computed once scheduled: the next step starts after them.
+  for (size_t i = 0; i < step.scheduled.size(); ++i) {
+    Request* request = step.scheduled[i];
+    request->set_num_computed_tokens(request->num_computed_tokens() + step.output.num_scheduled_tokens[i].num_tokens);
+  }
+  step.output.total_num_scheduled_tokens = config_.max_num_batched_tokens - step.token_budget;
+  return std::move(step.output);
+}
+
+int32_t Scheduler::clamp_num_new_tokens(const Request& request, int32_t num_computed_tokens,
+                                        int32_t token_budget) const {
+  int32_t num_new_tokens = request.num_tokens() - num_computed_tokens;
+  if (config_.long_prefill_token_threshold > 0) {
+    num_new_tokens = std::min(num_new_tokens, config_.long_prefill_token_threshold);
+  }
+  return std::min(num_new_tokens, token_budget);
+}
+
+void Scheduler::schedule_running(StepState& step) {
+  size_t index = 0;
+  while (index < running_.size() && step.token_budget > 0) {
+    Request* request = running_[index];
+    const int32_t num_new_tokens = clamp_num_new_tokens(*request, request->num_computed_tokens(), step.token_budget);
+    if (num_new_tokens <= 0) {  // nothing to run: the runner sampled no token for it last step
+      ++index;
+      continue;
+    }
+    std::optional<std::vector<int32_t>> new_block_ids;
+    while (!(new_block_ids = kv_cache_manager_.allocate_slots(request->kv_view(), num_new_tokens))) {
+      if (preempt_newest(step) == request) break;
+    }
+    if (!new_block_ids) break;  // it preempted itself: everyone after it is gone too
+    step.output.cached_requests.push_back({request->request_id(), std::move(*new_block_ids),
+                                           request->num_computed_tokens()});
+    step.output.num_scheduled_tokens.push_back({request->request_id(), num_new_tokens});
+    step.scheduled.push_back(request);
+    step.token_budget -= num_new_tokens;
+    ++index;
+  }
+}
+
+void Scheduler::schedule_waiting(StepState& step) {
+  while (!waiting_.empty() && step.token_budget > 0 &&
+         static_cast<int32_t>(running_.size()) < config_.max_num_seqs) {
+    Request* request = waiting_.front();
+    const ComputedBlocks computed = kv_cache_manager_.get_computed_blocks(request->kv_view());
+    const int32_t num_new_tokens = clamp_num_new_tokens(*request, computed.num_computed_tokens, step.token_budget);
+    std::optional<std::vector<int32_t>> new_block_ids = kv_cache_manager_.allocate_slots(
+        request->kv_view(), num_new_tokens, computed.num_computed_tokens, computed.blocks);
+    if (!new_block_ids) break;  // first come, first served: nobody overtakes the head
+    waiting_.pop_front();
+    running_.push_back(request);
+    request->set_status(RequestStatus::kRunning);
+    request->set_num_computed_tokens(computed.num_computed_tokens);
+    const std::span<const int32_t> token_ids = request->all_token_ids();
+    step.output.new_requests.push_back({request->request_id(), {token_ids.begin(), token_ids.end()},
+                                        kv_cache_manager_.get_block_ids(request->request_id()),
+                                        computed.num_computed_tokens, request->sampling_params()});
+    step.output.num_scheduled_tokens.push_back({request->request_id(), num_new_tokens});
+    step.scheduled.push_back(request);
+    step.token_budget -= num_new_tokens;
+  }
+}
+
+Request* Scheduler::preempt_newest(StepState& step) {
+  TS_CHECK(!running_.empty(), "preemption with nothing running");
+  Request* victim = running_.back();
+  running_.pop_back();
+  kv_cache_manager_.free(victim->request_id());
+  victim->preempt();
+  waiting_.push_front(victim);
+  step.output.preempted_request_ids.push_back(victim->request_id());
+  return victim;
+}
+
+std::vector<RequestUpdate> Scheduler::update_from_output(const SchedulerOutput& scheduler_output,
+                                                         const RunnerOutput& runner_output) {
+  const std::vector<ScheduledTokens>& scheduled = scheduler_output.num_scheduled_tokens;
+  TS_CHECK(runner_output.sampled_token_ids.size() == scheduled.size(), "runner output for %zu requests, %zu ran",
+           runner_output.sampled_token_ids.size(), scheduled.size());
+  std::vector<RequestUpdate> updates;
+  updates.reserve(scheduled.size());
+  for (size_t i = 0; i < scheduled.size(); ++i) {
+    auto it = requests_.find(scheduled[i].request_id);
+    if (it == requests_.end()) continue;  // aborted after it was scheduled
+    Request* request = it->second.get();
+    RequestUpdate update{request->request_id(), {}, request->status()};
+    // Tokens sampled in the middle of the known tokens (a prompt chunk) mean nothing.
+    if (request->num_computed_tokens() == request->num_tokens()) {
+      for (int32_t token_id : runner_output.sampled_token_ids[i]) {
+        update.new_token_ids.push_back(token_id);
+        if (std::optional<RequestStatus> finished = request->append_output_token(token_id)) {
+          update.status = *finished;
+          break;
+        }
+      }
+    }
+    if (is_finished(update.status)) finish_request(request, update.status);
+    updates.push_back(std::move(update));
+  }
+  return updates;
+}
+
+void Scheduler::finish_request(Request* request, RequestStatus status) {
+  const RequestId request_id = request->request_id();
+  if (auto it = std::find(running_.begin(), running_.end(), request); it != running_.end()) {
+    running_.erase(it);
+  } else if (auto wit = std::find(waiting_.begin(), waiting_.end(), request); wit != waiting_.end()) {
+    waiting_.erase(wit);
+  }
+  kv_cache_manager_.free(request_id);
+  request->set_status(status);
+  finished_request_ids_.push_back(request_id);
+  requests_.erase(request_id);  // destroys *request
+}
+
+std::vector<RequestId> Scheduler::waiting_request_ids() const {
+  std::vector<RequestId> ids;
+  for (const Request* request : waiting_) ids.push_back(request->request_id());
+  return ids;
+}
+
+std::vector<RequestId> Scheduler::running_request_ids() const {
+  std::vector<RequestId> ids;
+  for (const Request* request : running_) ids.push_back(request->request_id());
+  return ids;
+}
+
+const Request* Scheduler::find_request(RequestId request_id) const {
+  auto it = requests_.find(request_id);
+  return it == requests_.end() ? nullptr : it->second.get();
+}
+
+}  // namespace tessera

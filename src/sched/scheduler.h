@@ -1,0 +1,90 @@
+// Scheduler: continuous batching. Owns the waiting and running queues and the KV block tables;
+// each step decides which requests run how many tokens. Knows nothing about tensors or models:
+// tests drive it with fake sampled tokens.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "base/status.h"
+#include "kv/kv_cache_manager.h"
+#include "sched/request.h"
+#include "sched/scheduler_output.h"
+
+namespace tessera {
+
+struct SchedulerConfig {
+  int32_t max_num_batched_tokens = 2048;     // token budget of one step, over all requests
+  int32_t max_num_seqs = 64;                 // running requests at most
+  int32_t block_size = 16;                   // tokens per KV block
+  int32_t num_blocks = 0;                    // KV blocks in the pool, the null block included
+  int32_t max_model_len = 4096;              // prompt + output tokens of one request at most
+  bool enable_prefix_caching = true;
+  int32_t long_prefill_token_threshold = 0;  // tokens of one request per step at most; 0 = no cap
+};
+
+// Checks a config built from user flags.
+Status validate_scheduler_config(const SchedulerConfig& config);
+
+// What a step did to one request it ran.
+struct RequestUpdate {
+  RequestId request_id = 0;
+  std::vector<int32_t> new_token_ids;  // tokens appended this step (empty mid-prompt)
+  RequestStatus status = RequestStatus::kRunning;  // a finished status means the scheduler dropped it
+};
+
+// Scheduling rules (vLLM v1): there is no prefill or decode phase. Running requests, oldest first,
+// each get min(num_tokens - num_computed_tokens, remaining budget) tokens, so decodes are served
+// before new prompts and long prompts are chunked. When blocks run out, the newest running
+// request is preempted (blocks freed, recomputed later) until the current one fits or is itself
+// the one preempted. Waiting requests are admitted in order while budget, max_num_seqs and blocks
+// allow, and not at all in a step that preempted.
+class Scheduler {
+ public:
+  explicit Scheduler(const SchedulerConfig& config);  // config must pass validate_scheduler_config
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a request. Rejects (and forgets) one that is malformed or could never run: longer than
+  // max_model_len, or needing more blocks than the whole pool even alone.
+  Status add_request(RequestParams params);
+  // Drops a request in any state and frees its blocks. NotFound when unknown or already finished.
+  Status abort_request(RequestId request_id);
+
+  SchedulerOutput schedule();
+  // Appends the sampled tokens of the step `scheduler_output` described, finishes requests that
+  // stop, and frees their blocks. Returns one update per request that ran.
+  std::vector<RequestUpdate> update_from_output(const SchedulerOutput& scheduler_output,
+                                                const RunnerOutput& runner_output);
+
+  bool has_unfinished_requests() const { return !requests_.empty(); }
+  int32_t num_waiting_requests() const { return static_cast<int32_t>(waiting_.size()); }
+  int32_t num_running_requests() const { return static_cast<int32_t>(running_.size()); }
+  std::vector<RequestId> waiting_request_ids() const;  // front first
+  std::vector<RequestId> running_request_ids() const;  // oldest first
+  const Request* find_request(RequestId request_id) const;
+  const KvCacheManager& kv_cache_manager() const { return kv_cache_manager_; }
+  const SchedulerConfig& config() const { return config_; }
+
+ private:
+  struct StepState;  // the step being built by schedule()
+  void schedule_running(StepState& step);
+  void schedule_waiting(StepState& step);
+  // Preempts the newest running request; returns it.
+  Request* preempt_newest(StepState& step);
+  int32_t clamp_num_new_tokens(const Request& request, int32_t num_computed_tokens, int32_t token_budget) const;
+  void finish_request(Request* request, RequestStatus status);
+
+  SchedulerConfig config_;
+  KvCacheManager kv_cache_manager_;
+  std::unordered_map<RequestId, std::unique_ptr<Request>> requests_;  // every live request, owned
+  std::deque<Request*> waiting_;                                       // admission order, front first
+  std::vector<Request*> running_;                                      // oldest first; preemption pops the back
+  std::vector<RequestId> finished_request_ids_;                        // for the next SchedulerOutput
+  int64_t num_arrivals_ = 0;
+};
+
+}  // namespace tessera
