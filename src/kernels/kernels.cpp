@@ -27,7 +27,7 @@ void matmul(const MatrixView& weight, const float* x, int64_t num_tokens, float*
     auto* dst = static_cast<uint8_t*>(scratch);
     pool.parallel_for(num_tokens, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
-        quantize_row_ref(act_type, x + t * weight.num_cols, dst + static_cast<size_t>(t) * x_row_bytes,
+        quantize_activation_row(act_type, x + t * weight.num_cols, dst + static_cast<size_t>(t) * x_row_bytes,
                          weight.num_cols);
       }
     });

@@ -37,3 +37,14 @@ DType vec_dot_type(DType weight_type);
 float vec_dot_ref(DType weight_type, int64_t n, const void* weight_row, const void* act_row);
 
 }  // namespace tessera
+
+namespace tessera {
+
+// Converts one activation row to `act_type` (a vec_dot_type) the way llama.cpp's CPU backend
+// converts matmul inputs (its from_float), which differs from quantize_row_ref for Q8_0/Q8_1:
+// the scale inverse is 127/amax and values round half to EVEN (SIMD rounding), where the
+// weight quantizer uses 1/(amax/127) and rounds half away from zero. Bit-matching this keeps
+// quantized models on llama.cpp's exact path. Other types use quantize_row_ref.
+void quantize_activation_row(DType act_type, const float* src, void* dst, int64_t n);
+
+}  // namespace tessera

@@ -16,7 +16,8 @@ GoldenFile load_golden(const std::string& name) {
   GoldenFile golden;
   const std::string model_file = doc.at("model_file").get<std::string>();
   const bool synthetic = name.rfind("synthetic/", 0) == 0;
-  golden.model_path = shared_dir() + "/models/" + (synthetic ? "synthetic/" : "") + model_file;
+  const bool has_folder = model_file.find('/') != std::string::npos;
+  golden.model_path = shared_dir() + "/models/" + (synthetic && !has_folder ? "synthetic/" : "") + model_file;
   for (const auto& c : doc.at("cases")) {
     GoldenCase gc;
     gc.prompt = c.at("prompt").get<std::string>();

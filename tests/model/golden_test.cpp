@@ -24,23 +24,33 @@ struct GoldenParam {
   bool exact_ids;           // all 32 free-running ids must match
 };
 
-// NOTE: tolerances are what our reference kernels reach against llama.cpp (measured, with
-// margin); quantized runs differ because llama.cpp sums blocks in a different order.
+// A step whose top-5 logits are all within this of llama.cpp's counts as "on the same path".
+constexpr float kCloseLogit = 1e-3f;
+// Share of teacher-forced steps (over all cases of a file) that must be that close.
+constexpr double kMinCloseShare = 0.5;
+
+// NOTE on tolerances (measured, see docs/correctness.md): f32 models agree with llama.cpp to
+// 6e-5 at every step (the golden files print 6 significant digits). Quantized models agree to
+// 5e-5 on most steps, but llama.cpp's SIMD float sums (softmax exp, f16 dots, accumulation order)
+// differ from ours in the last bit, and now and then that flips the rounding of one 8-bit
+// activation; on these tiny models one such flip moves a logit by up to ~0.15. So quantized runs
+// are checked twice: a loose bound on every step, and a majority of steps on the exact path.
+constexpr float kQuantizedTolerance = 0.3f;
 const GoldenParam kGoldenParams[] = {
-    {"stories260K-f32", 2e-3f, true},
-    {"stories260K-Q8_0", 2e-2f, false},
-    {"stories260K-Q4_0", 2e-2f, false},
-    {"stories260K-Q4_K_M", 2e-2f, false},
-    {"TinyStories-656K-f32", 2e-3f, true},
-    {"TinyStories-656K-Q8_0", 2e-2f, false},
-    {"TinyStories-656K-Q4_0", 2e-2f, false},
-    {"TinyStories-656K-Q4_K_M", 2e-2f, false},
-    {"synthetic/synth-kq-d256-f32", 2e-3f, true},
-    {"synthetic/synth-kq-d256-Q2_K", 2e-2f, false},
-    {"synthetic/synth-kq-d256-Q3_K_M", 2e-2f, false},
-    {"synthetic/synth-kq-d256-Q4_K_M", 2e-2f, false},
-    {"synthetic/synth-kq-d256-Q5_K_M", 2e-2f, false},
-    {"synthetic/synth-kq-d256-Q6_K", 2e-2f, false},
+    {"stories260K-f32", 2e-4f, true},
+    {"stories260K-Q8_0", kQuantizedTolerance, false},
+    {"stories260K-Q4_0", kQuantizedTolerance, false},
+    {"stories260K-Q4_K_M", kQuantizedTolerance, false},
+    {"TinyStories-656K-f32", 2e-4f, true},
+    {"TinyStories-656K-Q8_0", kQuantizedTolerance, false},
+    {"TinyStories-656K-Q4_0", kQuantizedTolerance, false},
+    {"TinyStories-656K-Q4_K_M", kQuantizedTolerance, false},
+    {"synthetic/synth-kq-d256-f32", 2e-4f, true},
+    {"synthetic/synth-kq-d256-Q2_K", kQuantizedTolerance, false},
+    {"synthetic/synth-kq-d256-Q3_K_M", kQuantizedTolerance, false},
+    {"synthetic/synth-kq-d256-Q4_K_M", kQuantizedTolerance, false},
+    {"synthetic/synth-kq-d256-Q5_K_M", kQuantizedTolerance, false},
+    {"synthetic/synth-kq-d256-Q6_K", kQuantizedTolerance, false},
 };
 
 class GoldenTest : public ::testing::TestWithParam<GoldenParam> {
@@ -77,14 +87,19 @@ class GoldenTest : public ::testing::TestWithParam<GoldenParam> {
 TEST_P(GoldenTest, TeacherForcedTop5LogitsMatchReference) {
   const float tolerance = GetParam().logit_tolerance;
   const int32_t vocab = model_->config().vocab_size;
+  int num_steps = 0, num_close_steps = 0;
   for (const GoldenCase& c : golden_.cases) {
     const size_t steps = c.generated_ids.size();
     const std::vector<float> logits = teacher_forced_logits(c, steps);
     float worst = 0.0f;
     for (size_t step = 0; step < steps; ++step) {
+      float step_worst = 0.0f;
       for (const auto& [id, expected] : c.top5[step]) {
-        worst = std::max(worst, std::fabs(logits[step * vocab + id] - expected));
+        step_worst = std::max(step_worst, std::fabs(logits[step * vocab + id] - expected));
       }
+      worst = std::max(worst, step_worst);
+      num_steps += 1;
+      num_close_steps += step_worst < kCloseLogit ? 1 : 0;
     }
     EXPECT_LT(worst, tolerance) << "prompt '" << c.prompt << "'";
     float worst_first = 0.0f;
@@ -93,6 +108,10 @@ TEST_P(GoldenTest, TeacherForcedTop5LogitsMatchReference) {
     std::printf("[ golden   ] %s '%s': max |dlogit| top5 %.5f, first step all-vocab %.5f\n", GetParam().name,
                 c.prompt.c_str(), worst, worst_first);
   }
+  const double close_share = static_cast<double>(num_close_steps) / num_steps;
+  std::printf("[ golden   ] %s: %d of %d steps within %.0e of llama.cpp\n", GetParam().name, num_close_steps,
+              num_steps, static_cast<double>(kCloseLogit));
+  EXPECT_GE(close_share, kMinCloseShare);
 }
 
 TEST_P(GoldenTest, FreeRunningGreedyIdsMatchReference) {
@@ -105,21 +124,19 @@ TEST_P(GoldenTest, FreeRunningGreedyIdsMatchReference) {
     auto result = generator.generate(c.prompt_ids, static_cast<int32_t>(c.generated_ids.size()), sampler,
                                      [](int32_t) { return false; }, [&](int32_t id) { ids.push_back(id); });
     ASSERT_TRUE(result.ok()) << result.status().message();
-    size_t compare = ids.size();
-    if (!GetParam().exact_ids) {
-      // Up to (and including) the first near-tie step: past it the reference itself is fragile.
-      const float near_tie = 2.0f * GetParam().logit_tolerance;
-      for (size_t step = 0; step < c.generated_ids.size(); ++step) {
-        if (c.margin(step) < near_tie) {
-          compare = step;
-          break;
-        }
-      }
-    }
     ASSERT_EQ(ids.size(), c.generated_ids.size());
-    for (size_t step = 0; step < compare; ++step) {
-      ASSERT_EQ(ids[step], c.generated_ids[step]) << "prompt '" << c.prompt << "' diverges at step " << step;
+    // The first divergence, if any, must fall on a step where llama.cpp itself had a near-tie
+    // (top-1/top-2 margin below the logit tolerance); after it the paths legitimately differ.
+    size_t step = 0;
+    while (step < ids.size() && ids[step] == c.generated_ids[step]) ++step;
+    if (step < ids.size()) {
+      EXPECT_FALSE(GetParam().exact_ids) << "prompt '" << c.prompt << "' diverges at step " << step;
+      EXPECT_LT(c.margin(step), GetParam().logit_tolerance)
+          << "prompt '" << c.prompt << "' diverges at step " << step << " where the reference margin is "
+          << c.margin(step);
     }
+    std::printf("[ golden   ] %s '%s': free-running ids equal for %zu of %zu steps\n", GetParam().name,
+                c.prompt.c_str(), step, ids.size());
   }
 }
 

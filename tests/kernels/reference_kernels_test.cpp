@@ -1,0 +1,183 @@
+// The reference kernels against hand-computed values and naive restatements of their math.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "tensor/quant.h"
+
+namespace tessera::kernels {
+namespace {
+
+std::vector<float> random_vector(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+TEST(RmsNorm, NormalisesEachRowAndAppliesWeight) {
+  const std::vector<float> x = {3.0f, 4.0f, 0.0f, 0.0f, 1.0f, 1.0f};  // 2 rows of 3
+  const std::vector<float> w = {1.0f, 2.0f, 0.5f};
+  std::vector<float> out(6);
+  rms_norm(x.data(), w.data(), 2, 3, 0.0f, out.data());
+  const float inv_rms0 = 1.0f / std::sqrt(25.0f / 3.0f);
+  EXPECT_FLOAT_EQ(out[0], 3.0f * inv_rms0);
+  EXPECT_FLOAT_EQ(out[1], 8.0f * inv_rms0);
+  EXPECT_FLOAT_EQ(out[2], 0.0f);
+  const float inv_rms1 = 1.0f / std::sqrt(2.0f / 3.0f);
+  EXPECT_FLOAT_EQ(out[4], 2.0f * inv_rms1);
+}
+
+TEST(Rope, NormalOrderRotatesAdjacentPairsByPositionTimesFrequency) {
+  std::vector<float> x = {1.0f, 0.0f, 1.0f, 0.0f};  // one head of dim 4
+  RopeParams p;
+  p.rot_dims = 4;
+  p.freq_base = 100.0f;
+  const int32_t pos[] = {3};
+  rope(x.data(), pos, 1, 4, p);
+  EXPECT_NEAR(x[0], std::cos(3.0f), 1e-6);
+  EXPECT_NEAR(x[1], std::sin(3.0f), 1e-6);
+  EXPECT_NEAR(x[2], std::cos(3.0f / 10.0f), 1e-6);  // theta = pos * base^(-2/4)
+  EXPECT_NEAR(x[3], std::sin(3.0f / 10.0f), 1e-6);
+}
+
+TEST(Rope, NeoxOrderRotatesHalves) {
+  std::vector<float> x = {1.0f, 1.0f, 0.0f, 0.0f};  // pairs are (x0, x2) and (x1, x3)
+  RopeParams p;
+  p.rot_dims = 4;
+  p.freq_base = 100.0f;
+  p.order = RopeOrder::kNeox;
+  const int32_t pos[] = {2};
+  rope(x.data(), pos, 1, 4, p);
+  EXPECT_NEAR(x[0], std::cos(2.0f), 1e-6);
+  EXPECT_NEAR(x[2], std::sin(2.0f), 1e-6);
+  EXPECT_NEAR(x[1], std::cos(0.2f), 1e-6);
+  EXPECT_NEAR(x[3], std::sin(0.2f), 1e-6);
+}
+
+TEST(Rope, PartialRotationLeavesTrailingDimsAlone) {
+  std::vector<float> x = {1.0f, 2.0f, 5.0f, 7.0f};
+  RopeParams p;
+  p.rot_dims = 2;
+  const int32_t pos[] = {1};
+  rope(x.data(), pos, 1, 4, p);
+  EXPECT_FLOAT_EQ(x[2], 5.0f);
+  EXPECT_FLOAT_EQ(x[3], 7.0f);
+}
+
+TEST(Softmax, SumsToOneAndSurvivesLargeLogits) {
+  std::vector<float> x = {1000.0f, 1000.0f, -1000.0f};
+  softmax(x.data(), 3);
+  EXPECT_FLOAT_EQ(x[0], 0.5f);
+  EXPECT_FLOAT_EQ(x[1], 0.5f);
+  EXPECT_FLOAT_EQ(x[2], 0.0f);
+}
+
+TEST(SiluMul, MatchesDefinition) {
+  const float g[] = {-2.0f, 0.0f, 3.0f}, u[] = {1.0f, 5.0f, 2.0f};
+  float out[3];
+  silu_mul(g, u, 3, out);
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(out[i], g[i] / (1.0f + std::exp(-g[i])) * u[i], 1e-6);
+}
+
+TEST(Matmul, F32EqualsNaiveProductForManyShapes) {
+  ThreadPool pool(2);
+  for (auto [rows, cols, tokens] : {std::tuple{1, 1, 1}, {7, 5, 3}, {64, 33, 1}, {3, 128, 9}}) {
+    const auto w = random_vector(static_cast<size_t>(rows * cols), 1);
+    const auto x = random_vector(static_cast<size_t>(tokens * cols), 2);
+    MatrixView view{DType::kF32, rows, cols, reinterpret_cast<const uint8_t*>(w.data()), cols * sizeof(float)};
+    std::vector<float> out(static_cast<size_t>(tokens * rows));
+    matmul(view, x.data(), tokens, out.data(), nullptr, pool);
+    for (int t = 0; t < tokens; ++t) {
+      for (int r = 0; r < rows; ++r) {
+        double expected = 0.0;
+        for (int c = 0; c < cols; ++c) expected += static_cast<double>(w[r * cols + c]) * x[t * cols + c];
+        EXPECT_NEAR(out[t * rows + r], expected, 1e-4) << rows << "x" << cols << " t" << t << " r" << r;
+      }
+    }
+  }
+}
+
+TEST(Matmul, Q8_0WeightsQuantizeActivationsLikeTheReferenceDot) {
+  ThreadPool pool(2);
+  const int rows = 5, cols = 64, tokens = 2;
+  const auto w = random_vector(rows * cols, 3);
+  const auto x = random_vector(tokens * cols, 4);
+  std::vector<uint8_t> wq(row_bytes(DType::kQ8_0, cols) * rows);
+  for (int r = 0; r < rows; ++r) quantize_row_ref(DType::kQ8_0, w.data() + r * cols, wq.data() + r * row_bytes(DType::kQ8_0, cols), cols);
+  MatrixView view{DType::kQ8_0, rows, cols, wq.data(), row_bytes(DType::kQ8_0, cols)};
+  std::vector<uint8_t> scratch(matmul_scratch_bytes(DType::kQ8_0, cols, tokens));
+  std::vector<float> out(tokens * rows);
+  matmul(view, x.data(), tokens, out.data(), scratch.data(), pool);
+  std::vector<uint8_t> xq(row_bytes(DType::kQ8_0, cols));
+  for (int t = 0; t < tokens; ++t) {
+    quantize_activation_row(DType::kQ8_0, x.data() + t * cols, xq.data(), cols);
+    for (int r = 0; r < rows; ++r) {
+      EXPECT_EQ(out[t * rows + r], vec_dot_ref(DType::kQ8_0, cols, view.row(r), xq.data()));
+    }
+  }
+}
+
+// Plain causal attention over contiguous K/V, the restatement paged_attention must equal.
+std::vector<float> contiguous_attention(const std::vector<float>& q, const std::vector<float>& k,
+                                        const std::vector<float>& v, int num_tokens, int num_heads, int num_kv_heads,
+                                        int head_dim, int first_position) {
+  std::vector<float> out(static_cast<size_t>(num_tokens * num_heads * head_dim), 0.0f);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  for (int t = 0; t < num_tokens; ++t) {
+    const int context = first_position + t + 1;
+    for (int h = 0; h < num_heads; ++h) {
+      const int kvh = h / (num_heads / num_kv_heads);
+      std::vector<double> s(static_cast<size_t>(context));
+      double max_s = -1e30, sum = 0.0;
+      for (int p = 0; p < context; ++p) {
+        double dot = 0.0;
+        for (int d = 0; d < head_dim; ++d) {
+          dot += q[(t * num_heads + h) * head_dim + d] * k[(p * num_kv_heads + kvh) * head_dim + d];
+        }
+        s[p] = dot * scale;
+        max_s = std::max(max_s, s[p]);
+      }
+      for (double& x : s) sum += (x = std::exp(x - max_s));
+      for (int p = 0; p < context; ++p) {
+        for (int d = 0; d < head_dim; ++d) {
+          out[(t * num_heads + h) * head_dim + d] +=
+              static_cast<float>(s[p] / sum) * v[(p * num_kv_heads + kvh) * head_dim + d];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+TEST(PagedAttention, ScatteredBlocksEqualContiguousAttention) {
+  ThreadPool pool(2);
+  const int num_heads = 4, num_kv_heads = 2, head_dim = 8, block_size = 4, context = 11, num_tokens = 3;
+  const int kv_dim = num_kv_heads * head_dim;
+  const auto k = random_vector(context * kv_dim, 5);
+  const auto v = random_vector(context * kv_dim, 6);
+  const auto q = random_vector(num_tokens * num_heads * head_dim, 7);
+  const std::vector<int32_t> block_table = {5, 0, 3};  // positions 0-3 in block 5, 4-7 in 0, 8-10 in 3
+  std::vector<float> k_pool(6 * block_size * kv_dim, NAN), v_pool(6 * block_size * kv_dim, NAN);
+  for (int p = 0; p < context; ++p) {
+    const int slot = block_table[p / block_size] * block_size + p % block_size;
+    std::copy_n(k.begin() + p * kv_dim, kv_dim, k_pool.begin() + slot * kv_dim);
+    std::copy_n(v.begin() + p * kv_dim, kv_dim, v_pool.begin() + slot * kv_dim);
+  }
+  PagedKvLayer layer{k_pool.data(), v_pool.data(), block_size, num_kv_heads, head_dim};
+  const int32_t positions[] = {8, 9, 10};
+  std::vector<float> scratch(attention_scratch_floats(context, pool));
+  std::vector<float> out(num_tokens * num_heads * head_dim);
+  paged_attention(q.data(), num_tokens, num_heads, positions, layer, block_table, 1.0f / std::sqrt(8.0f), out.data(),
+                  scratch.data(), pool);
+  const auto expected = contiguous_attention(q, k, v, num_tokens, num_heads, num_kv_heads, head_dim, 8);
+  for (size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i], expected[i], 1e-5) << i;
+}
+
+}  // namespace
+}  // namespace tessera::kernels
