@@ -1,10 +1,12 @@
 // Dispatch layer of the op surface: splits work across the thread pool and calls the kernel.
-// NOTE: only the scalar reference exists today; SIMD variants plug in here behind cpuid dispatch.
+// NOTE: the function of the active ISA comes from its KernelTable; a null entry falls back to
+// the scalar reference in kernels/ref/.
 #include "kernels/kernels.h"
 
 #include <algorithm>
 
 #include "base/check.h"
+#include "kernels/cpu/kernel_table.h"
 #include "kernels/ref/ref_kernels.h"
 #include "tensor/quant.h"
 
@@ -18,6 +20,7 @@ size_t matmul_scratch_bytes(DType weight_type, int64_t num_cols, int64_t num_tok
 
 void matmul(const MatrixView& weight, const float* x, int64_t num_tokens, float* out, void* scratch,
             ThreadPool& pool) {
+  const KernelTable& table = kernel_table(active_isa());
   const DType act_type = vec_dot_type(weight.type);
   const uint8_t* x_converted = reinterpret_cast<const uint8_t*>(x);
   size_t x_row_bytes = static_cast<size_t>(weight.num_cols) * sizeof(float);
@@ -25,16 +28,20 @@ void matmul(const MatrixView& weight, const float* x, int64_t num_tokens, float*
     TS_CHECK(scratch != nullptr, "matmul of %s weights needs scratch", std::string(dtype_name(weight.type)).c_str());
     x_row_bytes = row_bytes(act_type, weight.num_cols);
     auto* dst = static_cast<uint8_t*>(scratch);
+    const QuantizeActivationFn quantize =
+        table.quantize_activation != nullptr ? table.quantize_activation : &quantize_activation_row;
     pool.parallel_for(num_tokens, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
-        quantize_activation_row(act_type, x + t * weight.num_cols, dst + static_cast<size_t>(t) * x_row_bytes,
+        quantize(act_type, x + t * weight.num_cols, dst + static_cast<size_t>(t) * x_row_bytes,
                          weight.num_cols);
       }
     });
     x_converted = dst;
   }
+  MatmulRowsFn rows_fn = table.matmul_rows[static_cast<size_t>(weight.type)];
+  if (rows_fn == nullptr) rows_fn = &ref::matmul_rows;
   pool.parallel_for(weight.num_rows, [&](int64_t begin, int64_t end, int) {
-    ref::matmul_rows(weight, x_converted, x_row_bytes, num_tokens, begin, end, out);
+    rows_fn(weight, x_converted, x_row_bytes, num_tokens, begin, end, out);
   });
 }
 

@@ -1,0 +1,40 @@
+// KernelTable: the per-ISA function pointers behind the op surface (kernels.h). A null entry
+// means "use the scalar reference". Each ISA folder fills what it implements; kernels.cpp picks
+// the table of active_isa(). Every entry must match kernels/ref/ (tests force each ISA).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cpu/cpu_features.h"
+#include "tensor/tensor_view.h"
+
+namespace tessera::kernels {
+
+// out[t, r] (row stride weight.num_rows) for t < num_tokens, r in [row_begin, row_end), from
+// activations already converted to vec_dot_type(weight.type), rows of x_row_bytes.
+// Same contract as ref::matmul_rows.
+using MatmulRowsFn = void (*)(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes,
+                              int64_t num_tokens, int64_t row_begin, int64_t row_end, float* out);
+// Converts one activation row like quantize_activation_row (tensor/quant.h), bit for bit.
+using QuantizeActivationFn = void (*)(DType act_type, const float* src, void* dst, int64_t n);
+
+inline constexpr int kNumDTypeIds = 40;  // covers every GGUF type id we know (BF16 = 30)
+
+struct KernelTable {
+  MatmulRowsFn matmul_rows[kNumDTypeIds] = {};     // by weight DType id
+  QuantizeActivationFn quantize_activation = nullptr;
+};
+
+// The table for `isa` (built once; entries an ISA lacks stay null).
+const KernelTable& kernel_table(Isa isa);
+
+// Filled by the ISA folders (x86/avx2, x86/avx512). One call per op family file.
+void register_avx2_float_matmul(KernelTable& table);    // F32, F16, BF16 weights
+void register_avx2_legacy_matmul(KernelTable& table);   // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 weights
+void register_avx2_kquant_matmul(KernelTable& table);   // Q2_K..Q6_K weights
+void register_avx512_float_matmul(KernelTable& table);
+void register_avx512_legacy_matmul(KernelTable& table);
+void register_avx512_kquant_matmul(KernelTable& table);
+
+}  // namespace tessera::kernels
