@@ -7,8 +7,11 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
+#include <tuple>
 
 #include "golden.h"
+#include "kernels/cpu/cpu_features.h"
 #include "model/model.h"
 #include "runtime/generator.h"
 
@@ -53,14 +56,26 @@ const GoldenParam kGoldenParams[] = {
     {"synthetic/synth-kq-d256-Q6_K", kQuantizedTolerance, false},
 };
 
-class GoldenTest : public ::testing::TestWithParam<GoldenParam> {
+// Every golden file runs once per instruction set (skipped where the CPU lacks it), so each
+// SIMD kernel table is held to the same tolerances as the scalar reference.
+using kernels::Isa;
+const Isa kIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512};
+
+class GoldenTest : public ::testing::TestWithParam<std::tuple<GoldenParam, Isa>> {
  protected:
+  static const GoldenParam& param() { return std::get<0>(GetParam()); }
+
   void SetUp() override {
-    golden_ = testing::load_golden(GetParam().name);
+    const Isa isa = std::get<1>(GetParam());
+    if (!kernels::isa_supported(isa)) GTEST_SKIP() << kernels::isa_name(isa) << " not supported by this CPU";
+    kernels::set_isa_override(isa);
+    golden_ = testing::load_golden(param().name);
     auto model = Model::load(golden_.model_path);
     ASSERT_TRUE(model.ok()) << model.status().message();
     model_ = std::move(model).value();
   }
+
+  void TearDown() override { kernels::set_isa_override(std::nullopt); }
 
   // Logits after every prefix prompt + generated[0..i) for i < steps, from ONE batched forward.
   std::vector<float> teacher_forced_logits(const GoldenCase& c, size_t steps) {
@@ -85,7 +100,7 @@ class GoldenTest : public ::testing::TestWithParam<GoldenParam> {
 };
 
 TEST_P(GoldenTest, TeacherForcedTop5LogitsMatchReference) {
-  const float tolerance = GetParam().logit_tolerance;
+  const float tolerance = param().logit_tolerance;
   const int32_t vocab = model_->config().vocab_size;
   int num_steps = 0, num_close_steps = 0;
   for (const GoldenCase& c : golden_.cases) {
@@ -105,11 +120,11 @@ TEST_P(GoldenTest, TeacherForcedTop5LogitsMatchReference) {
     float worst_first = 0.0f;
     for (int32_t id = 0; id < vocab; ++id) worst_first = std::max(worst_first, std::fabs(logits[id] - c.first_step_logits[id]));
     EXPECT_LT(worst_first, tolerance) << "whole first-step logit vector, prompt '" << c.prompt << "'";
-    std::printf("[ golden   ] %s '%s': max |dlogit| top5 %.5f, first step all-vocab %.5f\n", GetParam().name,
+    std::printf("[ golden   ] %s '%s': max |dlogit| top5 %.5f, first step all-vocab %.5f\n", param().name,
                 c.prompt.c_str(), worst, worst_first);
   }
   const double close_share = static_cast<double>(num_close_steps) / num_steps;
-  std::printf("[ golden   ] %s: %d of %d steps within %.0e of llama.cpp\n", GetParam().name, num_close_steps,
+  std::printf("[ golden   ] %s: %d of %d steps within %.0e of llama.cpp\n", param().name, num_close_steps,
               num_steps, static_cast<double>(kCloseLogit));
   EXPECT_GE(close_share, kMinCloseShare);
 }
@@ -130,19 +145,21 @@ TEST_P(GoldenTest, FreeRunningGreedyIdsMatchReference) {
     size_t step = 0;
     while (step < ids.size() && ids[step] == c.generated_ids[step]) ++step;
     if (step < ids.size()) {
-      EXPECT_FALSE(GetParam().exact_ids) << "prompt '" << c.prompt << "' diverges at step " << step;
-      EXPECT_LT(c.margin(step), GetParam().logit_tolerance)
+      EXPECT_FALSE(param().exact_ids) << "prompt '" << c.prompt << "' diverges at step " << step;
+      EXPECT_LT(c.margin(step), param().logit_tolerance)
           << "prompt '" << c.prompt << "' diverges at step " << step << " where the reference margin is "
           << c.margin(step);
     }
-    std::printf("[ golden   ] %s '%s': free-running ids equal for %zu of %zu steps\n", GetParam().name,
+    std::printf("[ golden   ] %s '%s': free-running ids equal for %zu of %zu steps\n", param().name,
                 c.prompt.c_str(), step, ids.size());
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModels, GoldenTest, ::testing::ValuesIn(kGoldenParams),
-                         [](const ::testing::TestParamInfo<GoldenParam>& info) {
-                           std::string name = info.param.name;
+INSTANTIATE_TEST_SUITE_P(AllModels, GoldenTest,
+                         ::testing::Combine(::testing::ValuesIn(kGoldenParams), ::testing::ValuesIn(kIsas)),
+                         [](const ::testing::TestParamInfo<std::tuple<GoldenParam, Isa>>& info) {
+                           std::string name = std::string(std::get<0>(info.param).name) + "_" +
+                                              std::string(kernels::isa_name(std::get<1>(info.param)));
                            std::replace_if(name.begin(), name.end(), [](char ch) { return !std::isalnum(ch); }, '_');
                            return name;
                          });

@@ -1,0 +1,191 @@
+// Q8_0 / Q4_0 weight x Q8_0 activation matmul and the Q8_0/Q8_1 activation quantizer, written
+// once with 256-bit integer intrinsics and included by the AVX2 and the AVX-512 legacy files.
+// NOTE: everything here has internal linkage (anonymous namespace): each including file is
+// compiled with different ISA flags, and a shared inline symbol could let the linker pick the
+// AVX-512 copy for the AVX2 table (an ODR violation that would crash on AVX2-only CPUs).
+// With AVX512_VNNI + AVX512VL the int8 dot product is one vpdpbusd; otherwise the classic
+// maddubs + madd pair.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/kernel_table.h"
+#include "tensor/quant.h"
+#include "tensor/quant_blocks.h"
+
+namespace tessera::kernels {
+namespace {
+
+inline float load_f16(uint16_t h) { return _cvtsh_ss(h); }
+
+// 8 int32 partial sums of w[j] * a[j] (signed bytes). The sign trick moves w's sign onto a so
+// the unsigned x signed byte multiply applies (|w| <= 127, so maddubs cannot saturate).
+inline __m256i dot_i8x32(__m256i w, __m256i a) {
+  const __m256i w_abs = _mm256_sign_epi8(w, w);
+  const __m256i a_signed = _mm256_sign_epi8(a, w);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), w_abs, a_signed);
+#else
+  const __m256i pairs = _mm256_maddubs_epi16(w_abs, a_signed);
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+#endif
+}
+
+inline float horizontal_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// The 32 weights of a block as signed bytes.
+inline __m256i load_weights(const BlockQ8_0& block) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs));
+}
+inline __m256i load_weights(const BlockQ4_0& block) {
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block.qs));
+  // Low nibbles are elements 0..15, high nibbles 16..31.
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+  const __m256i nibbles = _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+  return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
+}
+
+// kRows weight rows x kTokens activation rows: every loaded (and unpacked) block is reused
+// kRows or kTokens times. Per block the int32 dot is scaled in float lanes with FMA (as ggml).
+template <typename WBlock, int kRows, int kTokens>
+void legacy_tile(const uint8_t* const* w_rows, const uint8_t* x, size_t x_row_bytes, int64_t num_blocks, float* out,
+                 int64_t out_stride) {
+  __m256 acc[kRows][kTokens];
+  for (int r = 0; r < kRows; ++r)
+    for (int t = 0; t < kTokens; ++t) acc[r][t] = _mm256_setzero_ps();
+  const BlockQ8_0* a[kTokens];
+  for (int t = 0; t < kTokens; ++t) a[t] = reinterpret_cast<const BlockQ8_0*>(x + static_cast<size_t>(t) * x_row_bytes);
+  const WBlock* w[kRows];
+  for (int r = 0; r < kRows; ++r) w[r] = reinterpret_cast<const WBlock*>(w_rows[r]);
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    __m256i a_q[kTokens];
+    float a_d[kTokens];
+    for (int t = 0; t < kTokens; ++t) {
+      a_q[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
+      a_d[t] = load_f16(a[t][b].d);
+    }
+    for (int r = 0; r < kRows; ++r) {
+      const __m256i w_q = load_weights(w[r][b]);
+      const float w_d = load_f16(w[r][b].d);
+      for (int t = 0; t < kTokens; ++t) {
+        const __m256 products = _mm256_cvtepi32_ps(dot_i8x32(w_q, a_q[t]));
+        acc[r][t] = _mm256_fmadd_ps(products, _mm256_set1_ps(w_d * a_d[t]), acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < kRows; ++r)
+    for (int t = 0; t < kTokens; ++t) out[t * out_stride + r] = horizontal_sum(acc[r][t]);
+}
+
+template <typename WBlock, int kTokens>
+void legacy_rows_for_tokens(const MatrixView& weight, const uint8_t* x, size_t x_row_bytes, int64_t row_begin,
+                            int64_t row_end, float* out) {
+  constexpr int kRowTile = 4;
+  const int64_t num_blocks = weight.num_cols / kLegacyBlockSize;
+  int64_t r = row_begin;
+  for (; r + kRowTile <= row_end; r += kRowTile) {
+    const uint8_t* rows[kRowTile] = {weight.row(r), weight.row(r + 1), weight.row(r + 2), weight.row(r + 3)};
+    legacy_tile<WBlock, kRowTile, kTokens>(rows, x, x_row_bytes, num_blocks, out + r, weight.num_rows);
+  }
+  for (; r < row_end; ++r) {
+    const uint8_t* rows[1] = {weight.row(r)};
+    legacy_tile<WBlock, 1, kTokens>(rows, x, x_row_bytes, num_blocks, out + r, weight.num_rows);
+  }
+}
+
+// MatmulRowsFn for WBlock weights; tokens go in tiles of up to kMaxTokens.
+template <typename WBlock, int kMaxTokens>
+void legacy_matmul_rows(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes, int64_t num_tokens,
+                        int64_t row_begin, int64_t row_end, float* out) {
+  int64_t t = 0;
+  for (; t + kMaxTokens <= num_tokens; t += kMaxTokens) {
+    legacy_rows_for_tokens<WBlock, kMaxTokens>(weight, x_converted + t * x_row_bytes, x_row_bytes, row_begin, row_end,
+                                               out + t * weight.num_rows);
+  }
+  const uint8_t* x = x_converted + t * x_row_bytes;
+  float* o = out + t * weight.num_rows;
+  switch (num_tokens - t) {
+    case 0: break;
+    case 1: legacy_rows_for_tokens<WBlock, 1>(weight, x, x_row_bytes, row_begin, row_end, o); break;
+    case 2: legacy_rows_for_tokens<WBlock, 2>(weight, x, x_row_bytes, row_begin, row_end, o); break;
+    case 3: legacy_rows_for_tokens<WBlock, 3>(weight, x, x_row_bytes, row_begin, row_end, o); break;
+    default: legacy_rows_for_tokens<WBlock, 1>(weight, x, x_row_bytes, row_begin, row_end, o); break;
+  }
+}
+
+// One block of 32 floats to int8, bit for bit as quantize_activation_row: d = amax / 127,
+// q = round-half-even(x * (127 / amax)) with a separate (unfused) multiply. Returns d and,
+// through *sum, the sum of the quants (for Q8_1).
+inline float quantize_q8_block_simd(const float* x, int8_t* qs, int* sum) {
+  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+  __m256 v[4];
+  __m256 amax = _mm256_setzero_ps();
+  for (int i = 0; i < 4; ++i) {
+    v[i] = _mm256_loadu_ps(x + 8 * i);
+    amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_mask, v[i]));
+  }
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  const float absolute_max = _mm_cvtss_f32(m);
+  const float d = absolute_max / 127.0f;
+  const float inverse = absolute_max != 0.0f ? 127.0f / absolute_max : 0.0f;
+  const __m256 mul = _mm256_set1_ps(inverse);
+  __m256i q[4];
+  for (int i = 0; i < 4; ++i) {
+    const __m256 scaled = _mm256_round_ps(_mm256_mul_ps(v[i], mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    q[i] = _mm256_cvtps_epi32(scaled);
+  }
+  // packs interleave 128-bit lanes; the final permute restores element order.
+  const __m256i q01 = _mm256_packs_epi32(q[0], q[1]);
+  const __m256i q23 = _mm256_packs_epi32(q[2], q[3]);
+  __m256i bytes = _mm256_packs_epi16(q01, q23);
+  bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), bytes);
+  if (sum != nullptr) {
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    *sum = _mm_cvtsi128_si32(s4);
+  }
+  return d;
+}
+
+inline uint16_t store_f16(float f) {
+  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+// QuantizeActivationFn: Q8_0 / Q8_1 here, every other type via the reference.
+void quantize_activation_simd(DType act_type, const float* src, void* dst, int64_t n) {
+  if ((act_type != DType::kQ8_0 && act_type != DType::kQ8_1) || n % kLegacyBlockSize != 0) {
+    quantize_activation_row(act_type, src, dst, n);
+    return;
+  }
+  const int64_t num_blocks = n / kLegacyBlockSize;
+  if (act_type == DType::kQ8_0) {
+    auto* blocks = static_cast<BlockQ8_0*>(dst);
+    for (int64_t b = 0; b < num_blocks; ++b) {
+      blocks[b].d = store_f16(quantize_q8_block_simd(src + b * kLegacyBlockSize, blocks[b].qs, nullptr));
+    }
+  } else {
+    auto* blocks = static_cast<BlockQ8_1*>(dst);
+    for (int64_t b = 0; b < num_blocks; ++b) {
+      int sum = 0;
+      const float d = quantize_q8_block_simd(src + b * kLegacyBlockSize, blocks[b].qs, &sum);
+      blocks[b].d = store_f16(d);
+      blocks[b].s = store_f16(d * static_cast<float>(sum));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tessera::kernels

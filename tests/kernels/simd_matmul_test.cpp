@@ -1,0 +1,150 @@
+// The SIMD KernelTable entries of every ISA this CPU supports against the scalar reference:
+// matmul_rows over many shapes (float summation order differs, so a relative tolerance of the
+// sum of |w * a|), and quantize_activation bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/kernel_table.h"
+#include "kernels/ref/ref_kernels.h"
+#include "tensor/quant.h"
+
+namespace tessera::kernels {
+namespace {
+
+std::vector<float> random_vector(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+std::vector<Isa> simd_isas() {
+  std::vector<Isa> isas;
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (isa_supported(isa)) isas.push_back(isa);
+  }
+  return isas;
+}
+
+const DType kWeightTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ4_0, DType::kQ4_1,
+                              DType::kQ5_0, DType::kQ5_1, DType::kQ8_0};
+
+// Runs one shape through `fn` and the reference; checks every output element.
+void check_shape(Isa isa, DType type, MatmulRowsFn fn, int64_t rows, int64_t cols, int64_t tokens, uint32_t seed) {
+  const DType act_type = vec_dot_type(type);
+  const std::vector<float> w_f32 = random_vector(static_cast<size_t>(rows * cols), seed);
+  const std::vector<float> x_f32 = random_vector(static_cast<size_t>(tokens * cols), seed + 1);
+  const size_t w_row_bytes = row_bytes(type, cols);
+  const size_t x_row_bytes = row_bytes(act_type, cols);
+  std::vector<uint8_t> w(w_row_bytes * rows), x(x_row_bytes * tokens);
+  for (int64_t r = 0; r < rows; ++r) quantize_row_ref(type, &w_f32[r * cols], &w[r * w_row_bytes], cols);
+  for (int64_t t = 0; t < tokens; ++t) quantize_activation_row(act_type, &x_f32[t * cols], &x[t * x_row_bytes], cols);
+  // The values the kernels actually multiply, for the error bound.
+  std::vector<float> w_values(static_cast<size_t>(rows * cols)), x_values(static_cast<size_t>(tokens * cols));
+  for (int64_t r = 0; r < rows; ++r) dequantize_row_ref(type, &w[r * w_row_bytes], &w_values[r * cols], cols);
+  for (int64_t t = 0; t < tokens; ++t) dequantize_row_ref(act_type, &x[t * x_row_bytes], &x_values[t * cols], cols);
+
+  const MatrixView weight{type, rows, cols, w.data(), w_row_bytes};
+  std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size(), NAN);
+  ref::matmul_rows(weight, x.data(), x_row_bytes, tokens, 0, rows, expected.data());
+  // Two row ranges, so a range not starting at 0 is covered too.
+  const int64_t split = rows / 3;
+  fn(weight, x.data(), x_row_bytes, tokens, 0, split, actual.data());
+  fn(weight, x.data(), x_row_bytes, tokens, split, rows, actual.data());
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t r = 0; r < rows; ++r) {
+      double magnitude = 0.0;
+      for (int64_t c = 0; c < cols; ++c) magnitude += std::fabs(static_cast<double>(w_values[r * cols + c]) * x_values[t * cols + c]);
+      const float got = actual[t * rows + r], want = expected[t * rows + r];
+      ASSERT_LE(std::fabs(static_cast<double>(got) - want), 1e-5 * magnitude + 1e-30)
+          << isa_name(isa) << " " << dtype_name(type) << " rows " << rows << " cols " << cols << " tokens " << tokens
+          << " at token " << t << " row " << r << ": got " << got << " want " << want;
+    }
+  }
+}
+
+TEST(SimdMatmul, EveryImplementedTypeMatchesReference) {
+  const int64_t row_counts[] = {1, 2, 3, 4, 5, 7, 8, 13, 67};
+  const int64_t col_counts[] = {32, 64, 96, 160, 256, 4096};
+  int checked = 0;
+  for (Isa isa : simd_isas()) {
+    const KernelTable& table = kernel_table(isa);
+    for (DType type : kWeightTypes) {
+      const MatmulRowsFn fn = table.matmul_rows[static_cast<int>(type)];
+      if (fn == nullptr) continue;
+      uint32_t seed = 1;
+      for (int64_t rows : row_counts) {
+        for (int64_t cols : col_counts) {
+          for (int64_t tokens = 1; tokens <= 9; ++tokens) {
+            // The widest shapes only for a few token counts: they dominate the run time.
+            if (cols == 4096 && rows > 8 && tokens > 2) continue;
+            check_shape(isa, type, fn, rows, cols, tokens, seed++);
+          }
+        }
+      }
+      ++checked;
+    }
+  }
+  std::printf("[ simd     ] %d (ISA, weight type) kernels checked\n", checked);
+}
+
+TEST(SimdMatmul, FloatTypesHandleColumnsOffTheVectorWidth) {
+  for (Isa isa : simd_isas()) {
+    const KernelTable& table = kernel_table(isa);
+    for (DType type : {DType::kF32, DType::kF16, DType::kBF16}) {
+      const MatmulRowsFn fn = table.matmul_rows[static_cast<int>(type)];
+      if (fn == nullptr) continue;
+      for (int64_t cols : {1, 7, 9, 17, 33, 100}) check_shape(isa, type, fn, 6, cols, 5, static_cast<uint32_t>(cols));
+    }
+  }
+}
+
+TEST(SimdQuantizeActivation, BitExactWithQuantizeActivationRow) {
+  const int64_t n = 32 * 64;
+  std::vector<std::vector<float>> inputs;
+  inputs.push_back(random_vector(n, 7));
+  inputs.push_back(std::vector<float>(n, 0.0f));
+  {
+    // Ties: blocks whose amax is 127 (inverse exactly 1) holding k + 0.5 values, and blocks of
+    // mixed signed zeros, tiny and huge values.
+    std::vector<float> v(n);
+    for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>(i % 64) - 31.5f;
+    for (int64_t b = 0; b < n / 32; ++b) v[b * 32] = (b % 2 == 0) ? 127.0f : -127.0f;
+    inputs.push_back(v);
+    std::vector<float> w(n);
+    for (int64_t i = 0; i < n; ++i) {
+      const int kind = static_cast<int>(i % 5);
+      w[i] = kind == 0 ? -0.0f : kind == 1 ? 1e-30f : kind == 2 ? -3e30f : kind == 3 ? 1e-42f : 0.5f;
+    }
+    inputs.push_back(w);
+    std::vector<float> scaled = random_vector(n, 9);
+    for (int64_t i = 0; i < n; ++i) scaled[i] *= 1e-6f * static_cast<float>(1 + i % 97);
+    inputs.push_back(scaled);
+  }
+  for (Isa isa : simd_isas()) {
+    const QuantizeActivationFn fn = kernel_table(isa).quantize_activation;
+    if (fn == nullptr) continue;
+    for (DType type : {DType::kQ8_0, DType::kQ8_1, DType::kF16, DType::kBF16}) {
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        for (int64_t len : {int64_t{32}, int64_t{96}, n}) {
+          const size_t bytes = row_bytes(type, len);
+          std::vector<uint8_t> want(bytes, 0xAB), got(bytes, 0xCD);
+          quantize_activation_row(type, inputs[k].data(), want.data(), len);
+          fn(type, inputs[k].data(), got.data(), len);
+          EXPECT_EQ(0, std::memcmp(want.data(), got.data(), bytes))
+              << isa_name(isa) << " " << dtype_name(type) << " input " << k << " length " << len;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tessera::kernels
