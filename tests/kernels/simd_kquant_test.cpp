@@ -98,7 +98,9 @@ TEST(SimdKquantMatmul, TableEntriesMatchReferenceOverShapesAndRowRanges) {
         expect_close(p, part, want, tokens, begin, end, "range");
         for (int64_t t = 0; t < tokens; ++t) {
           for (int64_t r = 0; r < rows; ++r) {
-            if (r < begin || r >= end) ASSERT_EQ(part[static_cast<size_t>(t * rows + r)], 12345.0f);
+            if (r < begin || r >= end) {
+              ASSERT_EQ(part[static_cast<size_t>(t * rows + r)], 12345.0f);
+            }
           }
         }
       }
