@@ -3,8 +3,9 @@
 // NOTE: everything here has internal linkage (anonymous namespace): each including file is
 // compiled with different ISA flags, and a shared inline symbol could let the linker pick the
 // AVX-512 copy for the AVX2 table (an ODR violation that would crash on AVX2-only CPUs).
-// With AVX512_VNNI + AVX512VL the int8 dot product is one vpdpbusd; otherwise the classic
-// maddubs + madd pair.
+// With AVX512_VNNI + AVX512VL each block's int8 dot is one vpdpbusd on biased-unsigned weights
+// (the bias correction is computed once per activation block and shared by all rows);
+// otherwise the classic sign trick + maddubs + madd.
 #pragma once
 
 #include <immintrin.h>
@@ -21,17 +22,17 @@ namespace {
 
 inline float load_f16(uint16_t h) { return _cvtsh_ss(h); }
 
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define TESSERA_LEGACY_VNNI 1
+#endif
+
 // 8 int32 partial sums of w[j] * a[j] (signed bytes). The sign trick moves w's sign onto a so
 // the unsigned x signed byte multiply applies (|w| <= 127, so maddubs cannot saturate).
 inline __m256i dot_i8x32(__m256i w, __m256i a) {
   const __m256i w_abs = _mm256_sign_epi8(w, w);
   const __m256i a_signed = _mm256_sign_epi8(a, w);
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), w_abs, a_signed);
-#else
   const __m256i pairs = _mm256_maddubs_epi16(w_abs, a_signed);
   return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-#endif
 }
 
 inline float horizontal_sum(__m256 v) {
@@ -41,17 +42,37 @@ inline float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// The 32 weights of a block as signed bytes.
-inline __m256i load_weights(const BlockQ8_0& block) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs));
-}
-inline __m256i load_weights(const BlockQ4_0& block) {
-  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block.qs));
-  // Low nibbles are elements 0..15, high nibbles 16..31.
-  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-  const __m256i nibbles = _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
-  return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
-}
+// The 32 weights of a block as bytes: signed (w) without VNNI; with VNNI unsigned w + kBias
+// (vpdpbusd multiplies unsigned by signed bytes), the bias removed once per activation block.
+template <typename WBlock>
+struct WeightBytes;
+template <>
+struct WeightBytes<BlockQ8_0> {
+  static constexpr int8_t kBias = -128;  // 0x80 as a byte: the unsigned bias 128
+  static __m256i load(const BlockQ8_0& block) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs));
+#if defined(TESSERA_LEGACY_VNNI)
+    return _mm256_xor_si256(w, _mm256_set1_epi8(kBias));  // w + 128 as an unsigned byte
+#else
+    return w;
+#endif
+  }
+};
+template <>
+struct WeightBytes<BlockQ4_0> {
+  static constexpr int8_t kBias = 8;
+  static __m256i load(const BlockQ4_0& block) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block.qs));
+    // Low nibbles are elements 0..15, high nibbles 16..31.
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+    const __m256i nibbles = _mm256_and_si256(both, _mm256_set1_epi8(0x0F));  // q = w + 8
+#if defined(TESSERA_LEGACY_VNNI)
+    return nibbles;
+#else
+    return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
+#endif
+  }
+};
 
 // kRows weight rows x kTokens activation rows: every loaded (and unpacked) block is reused
 // kRows or kTokens times. Per block the int32 dot is scaled in float lanes with FMA (as ggml).
@@ -68,15 +89,29 @@ void legacy_tile(const uint8_t* const* w_rows, const uint8_t* x, size_t x_row_by
   for (int64_t b = 0; b < num_blocks; ++b) {
     __m256i a_q[kTokens];
     float a_d[kTokens];
+#if defined(TESSERA_LEGACY_VNNI)
+    // -bias * sum(a) per lane group, the starting value of every row's dot with this block:
+    // sum((w + bias) * a) - bias * sum(a) = sum(w * a). Shared by all kRows rows.
+    __m256i a_bias[kTokens];
+    const __m256i bias_bytes = _mm256_set1_epi8(WeightBytes<WBlock>::kBias);
+#endif
     for (int t = 0; t < kTokens; ++t) {
       a_q[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
       a_d[t] = load_f16(a[t][b].d);
+#if defined(TESSERA_LEGACY_VNNI)
+      a_bias[t] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                   _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias_bytes, a_q[t]));
+#endif
     }
     for (int r = 0; r < kRows; ++r) {
-      const __m256i w_q = load_weights(w[r][b]);
+      const __m256i w_q = WeightBytes<WBlock>::load(w[r][b]);
       const float w_d = load_f16(w[r][b].d);
       for (int t = 0; t < kTokens; ++t) {
+#if defined(TESSERA_LEGACY_VNNI)
+        const __m256 products = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(a_bias[t], w_q, a_q[t]));
+#else
         const __m256 products = _mm256_cvtepi32_ps(dot_i8x32(w_q, a_q[t]));
+#endif
         acc[r][t] = _mm256_fmadd_ps(products, _mm256_set1_ps(w_d * a_d[t]), acc[r][t]);
       }
     }
