@@ -1,0 +1,71 @@
+// Engine: the public entry point for serving many requests on one model. Callers add requests,
+// call step() (or let a loop do it) and read each completion's new tokens from the outputs.
+// Hides the scheduler, KV cache, model runner and model behind one small API.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"  // NOTE: Status/Expected are shared with src/base until status.h moves here
+#include "tessera/request.h"
+#include "tessera/sampling_params.h"
+
+namespace tessera {
+
+class EngineCore;
+
+struct EngineConfig {
+  std::string model_path;               // GGUF file
+  int64_t kv_cache_memory_bytes = 0;    // KV pool budget; 0 = kv_cache_memory_fraction of free RAM
+  double kv_cache_memory_fraction = 0.1;// of MemAvailable, when no byte budget is given
+  int32_t block_size = 16;              // tokens per KV block
+  int32_t max_num_seqs = 64;            // running requests at most
+  int32_t max_num_batched_tokens = 2048;// tokens of one step at most, over all requests
+  int32_t max_model_len = 0;            // prompt + output of one request at most; 0 = the model's context
+  bool enable_prefix_caching = true;
+  int32_t num_threads = 1;              // threads of the forward pass
+};
+
+// Counters over the engine's life, for benchmarks and tests.
+struct EngineStats {
+  int32_t num_kv_blocks = 0;            // blocks in the pool, the null block included
+  int32_t num_free_kv_blocks = 0;       // free now (cached-but-unreferenced blocks count as free)
+  int32_t peak_kv_blocks_in_use = 0;    // most blocks referenced at the end of any step
+  int64_t num_steps = 0;                // steps that ran a forward pass
+  int64_t num_preemptions = 0;          // requests preempted, summed over steps
+  int64_t num_prompt_tokens = 0;        // prompt tokens of admitted completions
+  int64_t num_computed_tokens = 0;      // tokens run through the model (recompute included)
+  int64_t num_output_tokens = 0;        // tokens sampled
+  double prefix_cache_hit_rate = 0.0;   // hit tokens / queried tokens at admission
+  double kv_waste = 0.0;                // share of allocated KV slots holding no token, mean over steps
+};
+
+class Engine {
+ public:
+  static Expected<std::unique_ptr<Engine>> create(const EngineConfig& config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Queues a request of params.n completions; rejects malformed ones and ones that could never fit.
+  Expected<EngineRequestId> add_request(std::span<const int32_t> prompt_token_ids, const GenerationParams& params);
+  // Ends every completion of the request and frees its blocks; NotFound when unknown or finished.
+  Status abort(EngineRequestId request_id);
+  // One iteration: schedule, run the model once over all scheduled tokens, sample, update.
+  // Returns what each completion that ran (or was aborted) got this step.
+  std::vector<RequestOutput> step();
+  bool has_unfinished_requests() const;
+
+  EngineStats stats() const;
+  int32_t vocab_size() const;
+  int32_t eos_token_id() const;
+
+ private:
+  explicit Engine(std::unique_ptr<EngineCore> core);
+  std::unique_ptr<EngineCore> core_;
+};
+
+}  // namespace tessera

@@ -1,0 +1,233 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "base/check.h"
+#include "tokenizer/tokenizer.h"
+
+namespace tessera {
+namespace {
+
+constexpr int32_t kMaxCompletionsPerRequest = 256;
+
+// MemAvailable from /proc/meminfo in bytes; 0 when unknown.
+int64_t available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string line;
+  while (std::getline(meminfo, line)) {
+    if (line.rfind("MemAvailable:", 0) != 0) continue;
+    std::istringstream fields(line.substr(13));
+    int64_t kib = 0;
+    fields >> kib;
+    return kib * 1024;
+  }
+  return 0;
+}
+
+FinishReason finish_reason_of(RequestStatus status) {
+  switch (status) {
+    case RequestStatus::kFinishedStopped: return FinishReason::kStop;
+    case RequestStatus::kFinishedLength: return FinishReason::kLength;
+    case RequestStatus::kFinishedAborted: return FinishReason::kAbort;
+    default: return FinishReason::kNone;
+  }
+}
+
+SamplingParams to_sampling_params(const GenerationParams& p, int32_t index) {
+  SamplingParams s;
+  s.temperature = p.temperature;
+  s.top_k = p.top_k;
+  s.top_p = p.top_p;
+  s.min_p = p.min_p;
+  s.repetition_penalty = p.repetition_penalty;
+  s.repetition_last_n = p.repetition_last_n;
+  s.seed = p.seed == 0xFFFFFFFFu ? p.seed : p.seed + static_cast<uint64_t>(index);
+  return s;
+}
+
+}  // namespace
+
+const char* to_string(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kNone: return "none";
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kAbort: return "abort";
+  }
+  return "?";
+}
+
+Expected<int32_t> compute_num_kv_blocks(const EngineConfig& config, size_t bytes_per_block, int32_t max_model_len) {
+  int64_t budget = config.kv_cache_memory_bytes;
+  if (budget <= 0) {
+    if (!(config.kv_cache_memory_fraction > 0.0 && config.kv_cache_memory_fraction <= 1.0)) {
+      return invalid_argument("kv_cache_memory_fraction must be in (0, 1]");
+    }
+    budget = static_cast<int64_t>(static_cast<double>(available_memory_bytes()) * config.kv_cache_memory_fraction);
+  }
+  const int64_t blocks_per_seq = (max_model_len + config.block_size - 1) / config.block_size;
+  const int64_t most_useful = static_cast<int64_t>(config.max_num_seqs) * blocks_per_seq + 1;
+  const int64_t num_blocks = std::min(budget / static_cast<int64_t>(bytes_per_block), most_useful);
+  if (num_blocks < 2) {
+    return Status(StatusCode::kResourceExhausted, "KV cache budget of " + std::to_string(budget) +
+                                                      " bytes holds fewer than 2 blocks of " +
+                                                      std::to_string(bytes_per_block) + " bytes");
+  }
+  return static_cast<int32_t>(std::min<int64_t>(num_blocks, INT32_MAX));
+}
+
+Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& config) {
+  if (config.num_threads < 1) return invalid_argument("num_threads must be >= 1");
+  if (config.block_size < 1) return invalid_argument("block_size must be >= 1");
+  auto core = std::unique_ptr<EngineCore>(new EngineCore());
+  ModelOptions options;
+  options.max_batch_tokens = std::clamp(config.max_num_batched_tokens, 1, 512);
+  options.max_context = config.max_model_len;
+  TS_ASSIGN_OR_RETURN(core->model_, Model::load(config.model_path, options));
+  const ModelConfig& mc = core->model_->config();
+  if (auto tokenizer = Tokenizer::from_gguf(core->model_->file()); tokenizer.ok()) {
+    core->eos_token_id_ = (*tokenizer)->eos_id();
+  }
+  const int32_t max_model_len = core->model_->max_context();
+  const size_t bytes_per_block = KvStorage::bytes_per_block(mc.num_layers, config.block_size, mc.num_kv_heads, mc.head_dim);
+  TS_ASSIGN_OR_RETURN(const int32_t num_blocks, compute_num_kv_blocks(config, bytes_per_block, max_model_len));
+
+  SchedulerConfig sc;
+  sc.max_num_batched_tokens = config.max_num_batched_tokens;
+  sc.max_num_seqs = config.max_num_seqs;
+  sc.block_size = config.block_size;
+  sc.num_blocks = num_blocks;
+  sc.max_model_len = max_model_len;
+  sc.enable_prefix_caching = config.enable_prefix_caching;
+  TS_RETURN_IF_ERROR(validate_scheduler_config(sc));
+
+  core->kv_storage_ = std::make_unique<KvStorage>(mc.num_layers, num_blocks, config.block_size, mc.num_kv_heads, mc.head_dim);
+  core->pool_ = std::make_unique<ThreadPool>(config.num_threads);
+  core->scheduler_ = std::make_unique<Scheduler>(sc);
+  core->runner_ = std::make_unique<ModelRunner>(*core->model_, *core->kv_storage_, *core->pool_);
+  core->stats_.num_kv_blocks = num_blocks;
+  return core;
+}
+
+Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> prompt_token_ids,
+                                                  const GenerationParams& params) {
+  if (params.n < 1 || params.n > kMaxCompletionsPerRequest) {
+    return invalid_argument("n must be between 1 and " + std::to_string(kMaxCompletionsPerRequest));
+  }
+  const int32_t vocab = model_->config().vocab_size;
+  for (int32_t id : prompt_token_ids) {
+    if (id < 0 || id >= vocab) return invalid_argument("prompt token id " + std::to_string(id) + " is outside the vocabulary");
+  }
+  const EngineRequestId parent_id = next_request_id_++;
+  std::vector<RequestId>& children = children_[parent_id];
+  for (int32_t index = 0; index < params.n; ++index) {
+    RequestParams rp;
+    rp.request_id = next_completion_id_++;
+    rp.prompt_token_ids.assign(prompt_token_ids.begin(), prompt_token_ids.end());
+    rp.max_tokens = params.max_tokens;
+    rp.stop_token_ids = params.stop_token_ids;
+    rp.eos_token_id = eos_token_id_;
+    rp.ignore_eos = params.ignore_eos;
+    rp.sampling_params = std::make_shared<const SamplingParams>(to_sampling_params(params, index));
+    if (Status s = scheduler_->add_request(std::move(rp)); !s.ok()) {
+      for (RequestId child : children) {
+        (void)scheduler_->abort_request(child);
+        completions_.erase(child);
+      }
+      children_.erase(parent_id);
+      return s;
+    }
+    children.push_back(next_completion_id_ - 1);
+    completions_[next_completion_id_ - 1] = {parent_id, index};
+  }
+  stats_.num_prompt_tokens += static_cast<int64_t>(prompt_token_ids.size()) * params.n;
+  return parent_id;
+}
+
+Status EngineCore::abort(EngineRequestId request_id) {
+  auto it = children_.find(request_id);
+  if (it == children_.end()) return not_found("request " + std::to_string(request_id) + " is unknown or finished");
+  for (RequestId child : it->second) {
+    auto completion = completions_.find(child);
+    if (completion == completions_.end()) continue;  // that completion already finished
+    (void)scheduler_->abort_request(child);
+    pending_outputs_.push_back({request_id, completion->second.index, {}, FinishReason::kAbort});
+    completions_.erase(completion);
+  }
+  children_.erase(it);
+  return Status();
+}
+
+std::vector<RequestOutput> EngineCore::step() {
+  std::vector<RequestOutput> outputs = std::move(pending_outputs_);
+  pending_outputs_.clear();
+  const SchedulerOutput scheduler_output = scheduler_->schedule();
+  // Runs even when nothing is scheduled, so the runner drops finished requests' state.
+  const RunnerOutput runner_output = runner_->execute(scheduler_output);
+  const std::vector<RequestUpdate> updates = scheduler_->update_from_output(scheduler_output, runner_output);
+  record_step_metrics(scheduler_output);
+  for (const RequestUpdate& update : updates) {
+    auto it = completions_.find(update.request_id);
+    if (it == completions_.end()) continue;
+    const Completion completion = it->second;
+    stats_.num_output_tokens += static_cast<int64_t>(update.new_token_ids.size());
+    outputs.push_back({completion.parent_id, completion.index, update.new_token_ids, finish_reason_of(update.status)});
+    if (!is_finished(update.status)) continue;
+    completions_.erase(it);
+    std::vector<RequestId>& siblings = children_[completion.parent_id];
+    const bool any_live = std::any_of(siblings.begin(), siblings.end(),
+                                      [&](RequestId id) { return completions_.count(id) != 0; });
+    if (!any_live) children_.erase(completion.parent_id);
+  }
+  return outputs;
+}
+
+void EngineCore::record_step_metrics(const SchedulerOutput& scheduler_output) {
+  stats_.num_preemptions += static_cast<int64_t>(scheduler_output.preempted_request_ids.size());
+  if (scheduler_output.empty()) return;
+  ++stats_.num_steps;
+  stats_.num_computed_tokens += scheduler_output.total_num_scheduled_tokens;
+  const KvCacheManager& kv = scheduler_->kv_cache_manager();
+  const int32_t in_use = kv.block_pool().num_blocks() - 1 - kv.block_pool().get_num_free_blocks();
+  stats_.peak_kv_blocks_in_use = std::max(stats_.peak_kv_blocks_in_use, in_use);
+  int64_t allocated_slots = 0, used_slots = 0;
+  for (RequestId id : scheduler_->running_request_ids()) {
+    allocated_slots += static_cast<int64_t>(kv.get_block_ids(id).size()) * kv.block_size();
+    used_slots += scheduler_->find_request(id)->num_computed_tokens();
+  }
+  if (allocated_slots > 0) {
+    kv_waste_sum_ += 1.0 - static_cast<double>(used_slots) / static_cast<double>(allocated_slots);
+    ++num_waste_steps_;
+  }
+}
+
+EngineStats EngineCore::stats() const {
+  EngineStats s = stats_;
+  s.num_free_kv_blocks = scheduler_->kv_cache_manager().block_pool().get_num_free_blocks();
+  s.prefix_cache_hit_rate = scheduler_->kv_cache_manager().prefix_cache_stats().hit_rate();
+  s.kv_waste = num_waste_steps_ == 0 ? 0.0 : kv_waste_sum_ / static_cast<double>(num_waste_steps_);
+  return s;
+}
+
+// ---- Engine: the public face, forwarding to EngineCore ----
+
+Expected<std::unique_ptr<Engine>> Engine::create(const EngineConfig& config) {
+  TS_ASSIGN_OR_RETURN(auto core, EngineCore::create(config));
+  return std::unique_ptr<Engine>(new Engine(std::move(core)));
+}
+Engine::Engine(std::unique_ptr<EngineCore> core) : core_(std::move(core)) {}
+Engine::~Engine() = default;
+Expected<EngineRequestId> Engine::add_request(std::span<const int32_t> prompt_token_ids, const GenerationParams& params) {
+  return core_->add_request(prompt_token_ids, params);
+}
+Status Engine::abort(EngineRequestId request_id) { return core_->abort(request_id); }
+std::vector<RequestOutput> Engine::step() { return core_->step(); }
+bool Engine::has_unfinished_requests() const { return core_->has_unfinished_requests(); }
+EngineStats Engine::stats() const { return core_->stats(); }
+int32_t Engine::vocab_size() const { return core_->model().config().vocab_size; }
+int32_t Engine::eos_token_id() const { return core_->eos_token_id(); }
+
+}  // namespace tessera

@@ -1,0 +1,72 @@
+#include "runtime/model_runner.h"
+
+#include "base/check.h"
+
+namespace tessera {
+
+ModelRunner::ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool) : model_(model), kv_(kv), pool_(pool) {}
+
+void ModelRunner::update_states(const SchedulerOutput& out) {
+  for (RequestId id : out.finished_request_ids) requests_.erase(id);
+  for (RequestId id : out.preempted_request_ids) requests_.erase(id);
+  for (const NewRequestData& r : out.new_requests) {
+    TS_CHECK(r.sampling_params != nullptr, "request %lld has no sampling params", static_cast<long long>(r.request_id));
+    const auto* params = static_cast<const SamplingParams*>(r.sampling_params.get());
+    requests_.erase(r.request_id);  // a resumed request starts over
+    RequestState state{r.token_ids, r.block_ids, r.num_computed_tokens, Sampler(*params)};
+    requests_.emplace(r.request_id, std::move(state));
+  }
+  for (const CachedRequestData& r : out.cached_requests) {
+    auto it = requests_.find(r.request_id);
+    TS_CHECK(it != requests_.end(), "cached request %lld unknown to the runner", static_cast<long long>(r.request_id));
+    RequestState& state = it->second;
+    state.block_ids.insert(state.block_ids.end(), r.new_block_ids.begin(), r.new_block_ids.end());
+    state.num_computed_tokens = r.num_computed_tokens;
+  }
+}
+
+void ModelRunner::build_batch(const SchedulerOutput& out) {
+  batch_.clear();
+  logit_row_of_.assign(out.num_scheduled_tokens.size(), -1);
+  // NOTE: scheduled order, never map order: a request may read prefix-cache blocks that an
+  // earlier request in this very batch writes.
+  for (size_t i = 0; i < out.num_scheduled_tokens.size(); ++i) {
+    const ScheduledTokens& s = out.num_scheduled_tokens[i];
+    RequestState& state = requests_.at(s.request_id);
+    const int32_t start = state.num_computed_tokens;
+    const int32_t end = start + s.num_tokens;
+    TS_CHECK(end <= static_cast<int32_t>(state.token_ids.size()), "request %lld scheduled past its tokens",
+             static_cast<long long>(s.request_id));
+    const bool want_logits = end == static_cast<int32_t>(state.token_ids.size());
+    if (want_logits) logit_row_of_[i] = static_cast<int32_t>(batch_.logit_rows.size());
+    const std::span<const int32_t> tokens(state.token_ids.data() + start, static_cast<size_t>(s.num_tokens));
+    batch_.add_sequence(tokens, start, state.block_ids, kv_.block_size(), want_logits);
+  }
+}
+
+RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
+  update_states(out);
+  RunnerOutput result;
+  result.sampled_token_ids.resize(out.num_scheduled_tokens.size());
+  if (out.empty()) return result;
+  build_batch(out);
+
+  const size_t vocab = static_cast<size_t>(model_.config().vocab_size);
+  const size_t needed = batch_.logit_rows.size() * vocab;
+  if (logits_.size() < needed) logits_.resize(needed);
+  model_.forward(batch_, kv_, logits_.data(), pool_);
+
+  for (size_t i = 0; i < out.num_scheduled_tokens.size(); ++i) {
+    const ScheduledTokens& s = out.num_scheduled_tokens[i];
+    RequestState& state = requests_.at(s.request_id);
+    state.num_computed_tokens += s.num_tokens;
+    if (logit_row_of_[i] < 0) continue;
+    const std::span<const float> row(logits_.data() + static_cast<size_t>(logit_row_of_[i]) * vocab, vocab);
+    const int32_t token = state.sampler.sample(row, state.token_ids);
+    state.token_ids.push_back(token);
+    result.sampled_token_ids[i].push_back(token);
+  }
+  return result;
+}
+
+}  // namespace tessera

@@ -1,0 +1,51 @@
+// ModelRunner: the worker side of the scheduler/worker split. Keeps each running request's token
+// ids, block table and Sampler; turns one SchedulerOutput into one ForwardBatch, runs the model
+// and samples. Knows nothing about queues, budgets or how blocks were chosen.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "model/forward_batch.h"
+#include "model/kv_storage.h"
+#include "model/model.h"
+#include "sampling/sampler.h"
+#include "sched/scheduler_output.h"
+
+namespace tessera {
+
+class ModelRunner {
+ public:
+  // `model`, `kv` and `pool` are borrowed and must outlive the runner.
+  ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool);
+
+  // Runs one step. SchedulerOutput::new_requests must carry a `const SamplingParams` as their
+  // sampling_params. Returns one entry per scheduled request, in scheduled order.
+  RunnerOutput execute(const SchedulerOutput& scheduler_output);
+
+  int32_t num_requests() const { return static_cast<int32_t>(requests_.size()); }
+  bool has_request(RequestId request_id) const { return requests_.count(request_id) != 0; }
+
+ private:
+  struct RequestState {
+    std::vector<int32_t> token_ids;  // prompt then every sampled token
+    std::vector<int32_t> block_ids;  // block table: position p lives in block_ids[p / block_size]
+    int32_t num_computed_tokens = 0; // tokens whose KV is written (after the last executed step)
+    Sampler sampler;                 // per-request RNG and scratch
+  };
+  void update_states(const SchedulerOutput& scheduler_output);
+  // Lays out the scheduled requests in scheduled order into batch_ and fills logit_row_of_.
+  void build_batch(const SchedulerOutput& scheduler_output);
+
+  Model& model_;
+  KvStorage& kv_;
+  ThreadPool& pool_;
+  std::unordered_map<RequestId, RequestState> requests_;  // every request the scheduler has running
+  ForwardBatch batch_;                 // rebuilt each step, capacity reused
+  std::vector<int32_t> logit_row_of_;  // [num scheduled] row in logits_ of each request, -1 = none
+  std::vector<float> logits_;          // [num logit rows, vocab_size] f32, grown on demand
+};
+
+}  // namespace tessera
