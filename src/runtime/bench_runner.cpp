@@ -1,0 +1,172 @@
+#include "runtime/bench_runner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include "base/memory_bandwidth.h"
+#include "base/thread_pool.h"
+#include "base/timer.h"
+#include "model/forward_batch.h"
+#include "model/kv_storage.h"
+#include "model/model.h"
+
+namespace tessera {
+namespace {
+
+constexpr int32_t kBlockSize = 16;
+
+std::string params_label(uint64_t n) {
+  char buf[32];
+  if (n >= 1000000000ull) {
+    std::snprintf(buf, sizeof(buf), "%.1fB", static_cast<double>(n) / 1e9);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.0fM", static_cast<double>(n) / 1e6);
+  }
+  return buf;
+}
+
+std::string file_type_label(const gguf::GgufFile& file) {
+  if (auto ft = file.get_int("general.file_type")) {
+    switch (*ft) {
+      case 0: return "all F32";
+      case 1: return "F16";
+      case 2: return "Q4_0";
+      case 3: return "Q4_1";
+      case 7: return "Q8_0";
+      case 8: return "Q5_0";
+      case 9: return "Q5_1";
+      case 10: return "Q2_K - Medium";
+      case 12: return "Q3_K - Medium";
+      case 15: return "Q4_K - Medium";
+      case 17: return "Q5_K - Medium";
+      case 18: return "Q6_K";
+      case 32: return "BF16";
+      default: break;
+    }
+  }
+  // No file type: name the type holding most bytes.
+  std::vector<std::pair<uint64_t, DType>> by_type;
+  for (const auto& t : file.tensors()) {
+    auto it = std::find_if(by_type.begin(), by_type.end(), [&](const auto& p) { return p.second == t.type; });
+    if (it == by_type.end()) by_type.push_back({t.num_bytes, t.type}); else it->first += t.num_bytes;
+  }
+  if (by_type.empty()) return "?";
+  return std::string(dtype_name(std::max_element(by_type.begin(), by_type.end())->second));
+}
+
+void finish(BenchRecord& r, int32_t tokens) {
+  for (int64_t ns : r.samples_ns) r.samples_ts.push_back(1e9 * tokens / static_cast<double>(std::max<int64_t>(ns, 1)));
+  const double n = static_cast<double>(r.samples_ts.size());
+  r.avg_ts = std::accumulate(r.samples_ts.begin(), r.samples_ts.end(), 0.0) / n;
+  if (r.samples_ts.size() > 1) {
+    double ss = 0.0;
+    for (double v : r.samples_ts) ss += (v - r.avg_ts) * (v - r.avg_ts);
+    r.stddev_ts = std::sqrt(ss / (n - 1.0));
+  }
+}
+
+}  // namespace
+
+std::string BenchRecord::test_name() const {
+  return n_prompt > 0 ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen);
+}
+
+uint64_t weights_bytes_per_token(const gguf::GgufFile& file) {
+  const bool tied = file.find_tensor("output.weight") == nullptr;
+  uint64_t total = 0;
+  for (const auto& t : file.tensors()) {
+    if (t.name == "token_embd.weight") {
+      const int64_t rows = t.shape.size() >= 2 ? t.shape[1] : 1;
+      total += tied ? t.num_bytes : t.num_bytes / static_cast<uint64_t>(std::max<int64_t>(rows, 1));
+    } else {
+      total += t.num_bytes;
+    }
+  }
+  return total;
+}
+
+Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
+  if (p.n_prompt < 0 || p.n_gen < 0) return invalid_argument("-p and -n must be >= 0");
+  if (p.n_prompt == 0 && p.n_gen == 0) return invalid_argument("nothing to run: -p and -n are both 0");
+  if (p.repetitions < 1) return invalid_argument("-r must be >= 1");
+  if (p.n_threads < 0 || p.n_threads > 1024) return invalid_argument("-t must be between 1 and 1024");
+  const unsigned hw = std::thread::hardware_concurrency();
+  const int threads = p.n_threads > 0 ? p.n_threads : static_cast<int>(hw == 0 ? 1 : hw);
+  ThreadPool pool(threads);
+
+  // Bandwidth first, before the model's pages compete for memory.
+  double read_gbs = 0.0;
+  if (p.n_gen > 0) read_gbs = measure_read_bandwidth_gbs(pool, p.bandwidth_bytes);
+
+  ModelOptions options;
+  options.max_batch_tokens = std::max(1, p.n_prompt);
+  options.max_context = std::max({p.n_prompt, p.n_gen, 1});
+  auto loaded = Model::load(p.model_path, options);
+  if (!loaded.ok()) return loaded.status();
+  Model& model = **loaded;
+  const ModelConfig& c = model.config();
+  const int32_t context = options.max_context;
+  const int32_t num_blocks = (context + kBlockSize - 1) / kBlockSize;
+  KvStorage kv(c.num_layers, num_blocks, kBlockSize, c.num_kv_heads, c.head_dim);
+  std::vector<int32_t> block_table(static_cast<size_t>(num_blocks));
+  std::iota(block_table.begin(), block_table.end(), 0);
+  std::vector<float> logits(static_cast<size_t>(c.vocab_size));
+  std::mt19937_64 rng(p.seed);
+  std::uniform_int_distribution<int32_t> token(0, c.vocab_size - 1);
+
+  BenchRecord base;
+  base.model_filename = std::filesystem::path(p.model_path).filename().string();
+  for (const auto& t : model.file().tensors()) {
+    base.model_size += t.num_bytes;
+    base.model_n_params += static_cast<uint64_t>(t.num_elements());
+  }
+  base.model_type = "llama " + params_label(base.model_n_params) + " " + file_type_label(model.file());
+  base.n_threads = threads;
+
+  std::vector<BenchRecord> records;
+  ForwardBatch batch;
+  if (p.n_prompt > 0) {
+    BenchRecord r = base;
+    r.n_prompt = p.n_prompt;
+    std::vector<int32_t> prompt(static_cast<size_t>(p.n_prompt));
+    for (int rep = -1; rep < p.repetitions; ++rep) {  // rep -1: warm-up
+      for (int32_t& t : prompt) t = token(rng);
+      batch.clear();
+      batch.add_sequence(prompt, 0, block_table, kBlockSize, /*want_logits=*/true);
+      const int64_t start = now_us();
+      model.forward(batch, kv, logits.data(), pool);
+      if (rep >= 0) r.samples_ns.push_back((now_us() - start) * 1000);
+    }
+    finish(r, p.n_prompt);
+    records.push_back(std::move(r));
+  }
+  if (p.n_gen > 0) {
+    BenchRecord r = base;
+    r.n_gen = p.n_gen;
+    for (int rep = -1; rep < p.repetitions; ++rep) {
+      const int32_t steps = rep < 0 ? std::min(p.n_gen, 8) : p.n_gen;  // a short warm-up
+      int32_t next = token(rng);
+      const int64_t start = now_us();
+      for (int32_t pos = 0; pos < steps; ++pos) {
+        batch.clear();
+        const int32_t one[1] = {next};
+        batch.add_sequence(one, pos, block_table, kBlockSize, /*want_logits=*/true);
+        model.forward(batch, kv, logits.data(), pool);
+        next = token(rng);  // like llama-bench: a random next token, no sampling cost
+      }
+      if (rep >= 0) r.samples_ns.push_back((now_us() - start) * 1000);
+    }
+    finish(r, p.n_gen);
+    r.weights_bytes_per_token = weights_bytes_per_token(model.file());
+    r.measured_read_gbs = read_gbs;
+    if (read_gbs > 0) r.roofline_pct = 100.0 * static_cast<double>(r.weights_bytes_per_token) * r.avg_ts / (read_gbs * 1e9);
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+}  // namespace tessera

@@ -1,0 +1,54 @@
+// BenchRunner: llama-bench-style speed tests of one model. A pp test is one forward of n_prompt
+// random tokens into an empty KV cache (logits of the last token only); a tg test is n_gen
+// single-token forwards from position 0. Each test runs once as a warm-up, then `repetitions`
+// times; avg_ts / stddev_ts are the mean and sample standard deviation of the per-repetition
+// tokens/s, as llama-bench defines them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "gguf/gguf_file.h"
+
+namespace tessera {
+
+struct BenchParams {
+  std::string model_path;
+  int32_t n_prompt = 128;    // 0: no pp test
+  int32_t n_gen = 64;        // 0: no tg test
+  int32_t n_threads = 0;     // 0: all cores
+  int32_t repetitions = 5;
+  size_t bandwidth_bytes = size_t{1} << 30;  // buffer of the read-bandwidth measurement (tg only)
+  uint64_t seed = 1234;      // of the random token ids
+};
+
+struct BenchRecord {
+  std::string model_filename;
+  std::string model_type;    // "llama 135M Q8_0", like llama-bench
+  uint64_t model_size = 0;   // bytes of all tensors
+  uint64_t model_n_params = 0;
+  int32_t n_prompt = 0;
+  int32_t n_gen = 0;
+  int32_t n_threads = 0;
+  std::vector<int64_t> samples_ns;  // wall time of each repetition
+  std::vector<double> samples_ts;   // tokens/s of each repetition
+  double avg_ts = 0.0;
+  double stddev_ts = 0.0;
+  // tg only (0 for pp):
+  uint64_t weights_bytes_per_token = 0;
+  double measured_read_gbs = 0.0;
+  double roofline_pct = 0.0;        // weights_bytes_per_token * avg_ts / measured read bandwidth, in %
+
+  std::string test_name() const;  // "pp128" or "tg64"
+};
+
+// Bytes of weights one decode step streams: every 2-D matrix except the embedding table, of
+// which one row is read (the whole table when it doubles as the output head), plus 1-D tensors.
+uint64_t weights_bytes_per_token(const gguf::GgufFile& file);
+
+// Runs the pp test (when n_prompt > 0) and the tg test (when n_gen > 0), in that order.
+Expected<std::vector<BenchRecord>> run_bench(const BenchParams& params);
+
+}  // namespace tessera

@@ -1,0 +1,122 @@
+// `tessera synth` models of the tiny shape load and generate; the bench runner returns sane
+// records on them. No timing assertions: the machine is shared.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+#include "base/memory_bandwidth.h"
+#include "gguf/gguf_file.h"
+#include "model/model.h"
+#include "runtime/bench_runner.h"
+#include "runtime/generator.h"
+#include "runtime/synth_model.h"
+
+namespace tessera {
+namespace {
+
+const std::string kVocab = std::string(TESSERA_SHARED_DIR) + "/models/vocab/ggml-vocab-llama-spm.gguf";
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("tessera_synth_" + std::to_string(getpid()) + "_" + name)).string();
+}
+
+TEST(SynthModelTest, TensorTypesFollowLlamaCpp) {
+  // use_more_bits over 22 layers: first 2, last 3 (>= 19) and every third in between.
+  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.0.attn_v.weight", 2048, 0, 22, false), DType::kQ6_K);
+  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.2.attn_v.weight", 2048, 2, 22, false), DType::kQ4_K);
+  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.4.ffn_down.weight", 5632, 4, 22, false), DType::kQ6_K);
+  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.20.ffn_down.weight", 5632, 20, 22, false), DType::kQ6_K);
+  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.5.ffn_up.weight", 2048, 5, 22, false), DType::kQ4_K);
+  // Rows of 576 are not a multiple of 256: Q4_K -> Q5_0, Q6_K -> Q8_0.
+  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.5.ffn_up.weight", 576, 5, 30, false), DType::kQ5_0);
+  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.0.attn_v.weight", 576, 0, 30, false), DType::kQ8_0);
+  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.0.ffn_down.weight", 1536, 0, 30, false), DType::kQ6_K);
+  // The output head.
+  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_0, "output.weight", 2048, 0, 22, true), DType::kQ6_K);
+  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_0, "token_embd.weight", 576, 0, 30, true), DType::kQ8_0);
+  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_0, "token_embd.weight", 2048, 0, 22, false), DType::kQ4_0);
+  EXPECT_EQ(synth_tensor_type(SynthType::kQ8_0, "output.weight", 2048, 0, 22, true), DType::kQ8_0);
+  EXPECT_EQ(synth_tensor_type(SynthType::kF16, "output.weight", 2048, 0, 22, true), DType::kF16);
+}
+
+class SynthTinyTest : public ::testing::TestWithParam<SynthType> {};
+
+TEST_P(SynthTinyTest, LoadsGeneratesAndBenches) {
+  SynthOptions options;
+  options.shape = *synth_shape("tiny");
+  options.type = GetParam();
+  options.vocab_path = kVocab;
+  options.num_threads = 2;
+  const std::string path = temp_path(synth_type_name(GetParam()) + ".gguf");
+  ASSERT_TRUE(write_synth_model(options, path).ok());
+
+  auto file = gguf::GgufFile::open(path);
+  ASSERT_TRUE(file.ok()) << file.status().message();
+  EXPECT_EQ((*file)->get_int("general.file_type"), static_cast<int64_t>(GetParam()));
+  ASSERT_NE((*file)->get_array("tokenizer.ggml.tokens"), nullptr);
+  EXPECT_EQ((*file)->get_array("tokenizer.ggml.tokens")->size(), 32000u);
+  EXPECT_EQ((*file)->get_int("llama.embedding_length"), 256);
+
+  ModelOptions model_options;
+  model_options.max_context = 64;
+  auto model = Model::load(path, model_options);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  EXPECT_EQ((*model)->config().vocab_size, 32000);
+  ThreadPool pool(2);
+  Generator generator(**model, pool, 64);
+  SamplingParams sampling;
+  sampling.temperature = 0.0f;
+  Sampler sampler(sampling);
+  auto result = generator.generate({1, 100, 200, 300}, 4, sampler, [](int32_t) { return false; }, [](int32_t) {});
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  ASSERT_EQ(result->tokens.size(), 4u);
+  for (int32_t id : result->tokens) EXPECT_TRUE(id >= 0 && id < 32000);
+
+  BenchParams params;
+  params.model_path = path;
+  params.n_prompt = 8;
+  params.n_gen = 4;
+  params.n_threads = 2;
+  params.repetitions = 1;
+  params.bandwidth_bytes = size_t{16} << 20;
+  auto records = run_bench(params);
+  ASSERT_TRUE(records.ok()) << records.status().message();
+  ASSERT_EQ(records->size(), 2u);
+  const BenchRecord& pp = (*records)[0];
+  const BenchRecord& tg = (*records)[1];
+  EXPECT_EQ(pp.test_name(), "pp8");
+  EXPECT_EQ(tg.test_name(), "tg4");
+  EXPECT_EQ(pp.n_threads, 2);
+  EXPECT_EQ(pp.model_size, tg.model_size);
+  EXPECT_GT(pp.model_size, 0u);
+  EXPECT_LE(pp.model_size, (*file)->file_bytes());
+  for (const BenchRecord* r : {&pp, &tg}) {
+    ASSERT_EQ(r->samples_ts.size(), 1u);
+    EXPECT_GT(r->avg_ts, 0.0);
+    EXPECT_EQ(r->stddev_ts, 0.0);
+    EXPECT_DOUBLE_EQ(r->avg_ts, r->samples_ts[0]);
+  }
+  EXPECT_EQ(pp.weights_bytes_per_token, 0u);
+  // Untied: output head whole, one embedding row.
+  EXPECT_EQ(tg.weights_bytes_per_token, weights_bytes_per_token(**file));
+  const auto* embd = (*file)->find_tensor("token_embd.weight");
+  ASSERT_NE(embd, nullptr);
+  EXPECT_EQ(tg.weights_bytes_per_token, pp.model_size - embd->num_bytes + embd->num_bytes / 32000);
+  EXPECT_GT(tg.measured_read_gbs, 0.0);
+  EXPECT_GT(tg.roofline_pct, 0.0);
+  std::filesystem::remove(path);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, SynthTinyTest, ::testing::Values(SynthType::kQ8_0, SynthType::kQ4_K_M, SynthType::kF16),
+                         [](const auto& info) { return synth_type_name(info.param); });
+
+TEST(MemoryBandwidthTest, PositiveAndFinite) {
+  ThreadPool pool(2);
+  const double gbs = measure_read_bandwidth_gbs(pool, size_t{8} << 20, 2);
+  EXPECT_GT(gbs, 0.0);
+  EXPECT_LT(gbs, 1e5);
+}
+
+}  // namespace
+}  // namespace tessera
