@@ -1,4 +1,4 @@
-// Q8_0 / Q4_0 weight x Q8_0 activation matmul and the Q8_0/Q8_1 activation quantizer, written
+// Q8_0 / Q4_0 / Q5_0 weight x Q8_0 activation and Q4_1 / Q5_1 x Q8_1 matmul and the Q8_0/Q8_1 activation quantizer, written
 // once with 256-bit integer intrinsics and included by the AVX2 and the AVX-512 legacy files.
 // NOTE: everything here has internal linkage (anonymous namespace): each including file is
 // compiled with different ISA flags, and a shared inline symbol could let the linker pick the
@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cpu/kernel_table.h"
 #include "tensor/quant.h"
@@ -42,82 +43,158 @@ inline float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// The 32 weights of a block as bytes: signed (w) without VNNI; with VNNI unsigned w + kBias
-// (vpdpbusd multiplies unsigned by signed bytes), the bias removed once per activation block.
+// The 32 weights of a block as unsigned bytes q = w + kBias (vpdpbusd and maddubs multiply
+// unsigned by signed bytes); the bias is removed once per activation block. Types with an
+// offset m (Q4_1, Q5_1) have kBias 0 and kHasOffset.
+inline __m256i unpack_nibbles(const uint8_t* qs) {
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  // Low nibbles are elements 0..15, high nibbles 16..31.
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// 0x10 in byte j where bit j of the little-endian qh is set (ggml's bytes_from_bits_32).
+inline __m256i unpack_fifth_bits(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, sizeof(bits));
+  const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+  __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuffle);
+  // Byte k of every 8 has all bits but bit k set: all ones exactly when bit k is set.
+  bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1)), _mm256_set1_epi8(0x10));
+}
+
 template <typename WBlock>
 struct WeightBytes;
 template <>
 struct WeightBytes<BlockQ8_0> {
-  static constexpr int8_t kBias = -128;  // 0x80 as a byte: the unsigned bias 128
+  using ABlock = BlockQ8_0;
+  static constexpr int kBias = 128;
+  static constexpr bool kHasOffset = false;
+  static __m256i load_signed(const BlockQ8_0& block) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs));
+  }
   static __m256i load(const BlockQ8_0& block) {
-    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs));
-#if defined(TESSERA_LEGACY_VNNI)
-    return _mm256_xor_si256(w, _mm256_set1_epi8(kBias));  // w + 128 as an unsigned byte
-#else
-    return w;
-#endif
+    return _mm256_xor_si256(load_signed(block), _mm256_set1_epi8(static_cast<char>(0x80)));  // w + 128
   }
 };
 template <>
 struct WeightBytes<BlockQ4_0> {
-  static constexpr int8_t kBias = 8;
-  static __m256i load(const BlockQ4_0& block) {
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block.qs));
-    // Low nibbles are elements 0..15, high nibbles 16..31.
-    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-    const __m256i nibbles = _mm256_and_si256(both, _mm256_set1_epi8(0x0F));  // q = w + 8
-#if defined(TESSERA_LEGACY_VNNI)
-    return nibbles;
-#else
-    return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
-#endif
+  using ABlock = BlockQ8_0;
+  static constexpr int kBias = 8;
+  static constexpr bool kHasOffset = false;
+  static __m256i load(const BlockQ4_0& block) { return unpack_nibbles(block.qs); }
+};
+template <>
+struct WeightBytes<BlockQ5_0> {
+  using ABlock = BlockQ8_0;
+  static constexpr int kBias = 16;
+  static constexpr bool kHasOffset = false;
+  static __m256i load(const BlockQ5_0& block) {
+    return _mm256_or_si256(unpack_nibbles(block.qs), unpack_fifth_bits(block.qh));
+  }
+};
+template <>
+struct WeightBytes<BlockQ4_1> {
+  using ABlock = BlockQ8_1;
+  static constexpr int kBias = 0;
+  static constexpr bool kHasOffset = true;
+  static __m256i load(const BlockQ4_1& block) { return unpack_nibbles(block.qs); }
+};
+template <>
+struct WeightBytes<BlockQ5_1> {
+  using ABlock = BlockQ8_1;
+  static constexpr int kBias = 0;
+  static constexpr bool kHasOffset = true;
+  static __m256i load(const BlockQ5_1& block) {
+    return _mm256_or_si256(unpack_nibbles(block.qs), unpack_fifth_bits(block.qh));
   }
 };
 
+// Signed weights for the non-VNNI sign trick (Q8_0 loads them directly).
+template <typename WBlock>
+inline __m256i load_signed_weights(const WBlock& block) {
+  if constexpr (std::is_same_v<WBlock, BlockQ8_0>) {
+    return WeightBytes<WBlock>::load_signed(block);
+  } else {
+    return _mm256_sub_epi8(WeightBytes<WBlock>::load(block), _mm256_set1_epi8(WeightBytes<WBlock>::kBias));
+  }
+}
+
 // kRows weight rows x kTokens activation rows: every loaded (and unpacked) block is reused
-// kRows or kTokens times. Per block the int32 dot is scaled in float lanes with FMA (as ggml).
+// kRows or kTokens times. Per block the int32 dot is scaled in float lanes with FMA (as ggml);
+// the offset term m * s of Q4_1/Q5_1 goes to a scalar sum per output.
 template <typename WBlock, int kRows, int kTokens>
 void legacy_tile(const uint8_t* const* w_rows, const uint8_t* x, size_t x_row_bytes, int64_t num_blocks, float* out,
                  int64_t out_stride) {
+  using Traits = WeightBytes<WBlock>;
+  using ABlock = typename Traits::ABlock;
   __m256 acc[kRows][kTokens];
+  float offset[kRows][kTokens] = {};
   for (int r = 0; r < kRows; ++r)
     for (int t = 0; t < kTokens; ++t) acc[r][t] = _mm256_setzero_ps();
-  const BlockQ8_0* a[kTokens];
-  for (int t = 0; t < kTokens; ++t) a[t] = reinterpret_cast<const BlockQ8_0*>(x + static_cast<size_t>(t) * x_row_bytes);
+  const ABlock* a[kTokens];
+  for (int t = 0; t < kTokens; ++t) a[t] = reinterpret_cast<const ABlock*>(x + static_cast<size_t>(t) * x_row_bytes);
   const WBlock* w[kRows];
   for (int r = 0; r < kRows; ++r) w[r] = reinterpret_cast<const WBlock*>(w_rows[r]);
   for (int64_t b = 0; b < num_blocks; ++b) {
     __m256i a_q[kTokens];
     float a_d[kTokens];
+    float a_s[kTokens];
 #if defined(TESSERA_LEGACY_VNNI)
     // -bias * sum(a) per lane group, the starting value of every row's dot with this block:
     // sum((w + bias) * a) - bias * sum(a) = sum(w * a). Shared by all kRows rows.
     __m256i a_bias[kTokens];
-    const __m256i bias_bytes = _mm256_set1_epi8(WeightBytes<WBlock>::kBias);
 #endif
     for (int t = 0; t < kTokens; ++t) {
       a_q[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
       a_d[t] = load_f16(a[t][b].d);
+      if constexpr (Traits::kHasOffset) a_s[t] = load_f16(a[t][b].s);
 #if defined(TESSERA_LEGACY_VNNI)
-      a_bias[t] = _mm256_sub_epi32(_mm256_setzero_si256(),
-                                   _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias_bytes, a_q[t]));
+      if constexpr (Traits::kBias != 0) {
+        const __m256i bias_bytes = _mm256_set1_epi8(static_cast<char>(Traits::kBias));
+        a_bias[t] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                     _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias_bytes, a_q[t]));
+      } else {
+        a_bias[t] = _mm256_setzero_si256();
+      }
 #endif
     }
     for (int r = 0; r < kRows; ++r) {
-      const __m256i w_q = WeightBytes<WBlock>::load(w[r][b]);
+#if defined(TESSERA_LEGACY_VNNI)
+      const __m256i w_q = Traits::load(w[r][b]);
+#else
+      // Unsigned weights (no bias) go straight into maddubs; biased ones take the sign trick.
+      __m256i w_q;
+      if constexpr (Traits::kBias != 0) {
+        w_q = load_signed_weights(w[r][b]);
+      } else {
+        w_q = Traits::load(w[r][b]);
+      }
+#endif
       const float w_d = load_f16(w[r][b].d);
       for (int t = 0; t < kTokens; ++t) {
 #if defined(TESSERA_LEGACY_VNNI)
-        const __m256 products = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(a_bias[t], w_q, a_q[t]));
+        const __m256i dot = _mm256_dpbusd_epi32(a_bias[t], w_q, a_q[t]);
 #else
-        const __m256 products = _mm256_cvtepi32_ps(dot_i8x32(w_q, a_q[t]));
+        __m256i dot;
+        if constexpr (Traits::kBias != 0) {
+          dot = dot_i8x32(w_q, a_q[t]);
+        } else {
+          // q <= 31, so 2 * 31 * 127 fits maddubs' int16 without saturating.
+          dot = _mm256_madd_epi16(_mm256_maddubs_epi16(w_q, a_q[t]), _mm256_set1_epi16(1));
+        }
 #endif
-        acc[r][t] = _mm256_fmadd_ps(products, _mm256_set1_ps(w_d * a_d[t]), acc[r][t]);
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(w_d * a_d[t]), acc[r][t]);
+      }
+      if constexpr (Traits::kHasOffset) {
+        const float w_m = load_f16(w[r][b].m);
+        for (int t = 0; t < kTokens; ++t) offset[r][t] += w_m * a_s[t];
       }
     }
   }
   for (int r = 0; r < kRows; ++r)
-    for (int t = 0; t < kTokens; ++t) out[t * out_stride + r] = horizontal_sum(acc[r][t]);
+    for (int t = 0; t < kTokens; ++t) out[t * out_stride + r] = horizontal_sum(acc[r][t]) + offset[r][t];
 }
 
 template <typename WBlock, int kTokens>

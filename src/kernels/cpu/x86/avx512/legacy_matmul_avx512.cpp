@@ -13,6 +13,9 @@ void register_avx512_legacy_matmul(KernelTable& table) {
   constexpr int kMaxTokens = 4;
   table.matmul_rows[static_cast<int>(DType::kQ8_0)] = legacy_matmul_rows<BlockQ8_0, kMaxTokens>;
   table.matmul_rows[static_cast<int>(DType::kQ4_0)] = legacy_matmul_rows<BlockQ4_0, kMaxTokens>;
+  table.matmul_rows[static_cast<int>(DType::kQ5_0)] = legacy_matmul_rows<BlockQ5_0, kMaxTokens>;
+  table.matmul_rows[static_cast<int>(DType::kQ4_1)] = legacy_matmul_rows<BlockQ4_1, kMaxTokens>;
+  table.matmul_rows[static_cast<int>(DType::kQ5_1)] = legacy_matmul_rows<BlockQ5_1, kMaxTokens>;
   table.quantize_activation = quantize_activation_simd;
 }
 
