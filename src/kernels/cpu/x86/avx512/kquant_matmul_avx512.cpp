@@ -50,93 +50,135 @@ inline __m128i unpack_k4_scales(const uint8_t* packed) {
                        static_cast<int>(u[0]));
 }
 
+// Each kernel computes the dots of one weight row with kTokens activation rows at once: the
+// weight quants and scales are decoded once per block and reused for every token.
+
 // Q4_K and Q5_K; kHigh selects Q5_K's 5th bit.
-template <bool kHigh, typename Block>
-float dot_k4_style(int64_t num_blocks, const Block* w, const BlockQ8_K* a) {
+template <bool kHigh, int kTokens, typename Block>
+void dot_k4_style(int64_t num_blocks, const Block* w, const BlockQ8_K* const* a, float* result) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   const __m512i m1 = _mm512_set1_epi8(0x01);
   const __m512i index[4] = {scale_index(0, 16), scale_index(2, 16), scale_index(4, 16), scale_index(6, 16)};
-  __m512 acc = _mm512_setzero_ps();
-  __m128 acc_mins = _mm_setzero_ps();
+  __m512 acc[kTokens];
+  __m128 acc_mins[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm512_setzero_ps(), acc_mins[t] = _mm_setzero_ps();
   for (int64_t b = 0; b < num_blocks; ++b) {
-    const float d = a[b].d * f16(w[b].d);
-    const float dmin = -a[b].d * f16(w[b].dmin);
+    const float wd = f16(w[b].d);
+    const float wdmin = -f16(w[b].dmin);
     const __m256i scales_mins = _mm256_cvtepu8_epi16(unpack_k4_scales(w[b].scales));
-    const __m128i bsum_lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[b].bsums));
-    const __m128i bsum_hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[b].bsums + 8));
-    const __m128i mins =
-        _mm_madd_epi16(_mm256_extracti128_si256(scales_mins, 1), _mm_hadd_epi16(bsum_lo, bsum_hi));
-    acc_mins = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins), acc_mins);
+    const __m128i mins16 = _mm256_extracti128_si256(scales_mins, 1);
     const __m512i scales = _mm512_castsi256_si512(scales_mins);
     [[maybe_unused]] __m512i high_bits;
     if constexpr (kHigh) high_bits = shift_high_half(bcast256(w[b].qh), 1);
-    __m512i sum = _mm512_setzero_si512();
+    __m512i sum[kTokens];
+    for (int t = 0; t < kTokens; ++t) {
+      const __m128i bsum_lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[t][b].bsums));
+      const __m128i bsum_hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[t][b].bsums + 8));
+      const __m128i mins = _mm_madd_epi16(mins16, _mm_hadd_epi16(bsum_lo, bsum_hi));
+      acc_mins[t] = _mm_fmadd_ps(_mm_set1_ps(wdmin * a[t][b].d), _mm_cvtepi32_ps(mins), acc_mins[t]);
+      sum[t] = _mm512_setzero_si512();
+    }
     for (int j = 0; j < 4; ++j) {
       // Lower half: low nibbles (group 2j); upper half: high nibbles (group 2j + 1).
       __m512i q = _mm512_and_si512(shift_high_half(bcast256(w[b].qs + 32 * j), 4), m4);
       if constexpr (kHigh)
         q = _mm512_or_si512(q, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(high_bits, 2 * j), m1), 4));
-      const __m512i prod = _mm512_maddubs_epi16(q, load(a[b].qs + 64 * j));
-      sum = _mm512_dpwssd_epi32(sum, prod, _mm512_permutexvar_epi16(index[j], scales));
+      const __m512i sc = _mm512_permutexvar_epi16(index[j], scales);
+      for (int t = 0; t < kTokens; ++t)
+        sum[t] = _mm512_dpwssd_epi32(sum[t], _mm512_maddubs_epi16(q, load(a[t][b].qs + 64 * j)), sc);
     }
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sum), acc);
+    for (int t = 0; t < kTokens; ++t)
+      acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(wd * a[t][b].d), _mm512_cvtepi32_ps(sum[t]), acc[t]);
   }
-  return _mm512_reduce_add_ps(acc) + _mm_cvtss_f32(_mm_hadd_ps(_mm_hadd_ps(acc_mins, acc_mins), acc_mins));
+  for (int t = 0; t < kTokens; ++t) {
+    const __m128 m = _mm_hadd_ps(acc_mins[t], acc_mins[t]);
+    result[t] = _mm512_reduce_add_ps(acc[t]) + _mm_cvtss_f32(_mm_hadd_ps(m, m));
+  }
 }
 
-float dot_q4_K(int64_t n, const BlockQ4_K* w, const BlockQ8_K* a) { return dot_k4_style<false>(n, w, a); }
-float dot_q5_K(int64_t n, const BlockQ5_K* w, const BlockQ8_K* a) { return dot_k4_style<true>(n, w, a); }
+template <int kTokens>
+void dot_q4_K(int64_t n, const BlockQ4_K* w, const BlockQ8_K* const* a, float* result) {
+  dot_k4_style<false, kTokens>(n, w, a, result);
+}
+template <int kTokens>
+void dot_q5_K(int64_t n, const BlockQ5_K* w, const BlockQ8_K* const* a, float* result) {
+  dot_k4_style<true, kTokens>(n, w, a, result);
+}
 
-float dot_q6_K(int64_t num_blocks, const BlockQ6_K* w, const BlockQ8_K* a) {
+template <int kTokens>
+void dot_q6_K(int64_t num_blocks, const BlockQ6_K* w, const BlockQ8_K* const* a, float* result) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   const __m512i m3 = _mm512_set1_epi8(0x03);
   const __m512i index[4] = {scale_index(0, 8), scale_index(4, 8), scale_index(8, 8), scale_index(12, 8)};
-  __m512 acc = _mm512_setzero_ps();
+  __m512 acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < num_blocks; ++b) {
-    const float d = a[b].d * f16(w[b].d);
+    const float wd = f16(w[b].d);
     const __m256i scales16 =
         _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales)));
-    // sum_g scale[g] * 32 * bsum[g]: the bias of 32 of every quant, subtracted at the end.
-    const __m256i bias = _mm256_madd_epi16(scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].bsums)));
     const __m512i scales = _mm512_castsi256_si512(scales16);
-    __m512i sum = _mm512_setzero_si512();
+    __m512i sum[kTokens];
+    for (int t = 0; t < kTokens; ++t) {
+      // -32 * sum_g scale[g] * bsum[g]: the bias of 32 of every quant, applied once.
+      const __m256i bias =
+          _mm256_madd_epi16(scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].bsums)));
+      sum[t] = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(bias, 5)));
+    }
     for (int c = 0; c < 2; ++c) {
       const __m512i ql = load(w[b].ql + 64 * c);  // elements 128c + [0, 64) low, [64, 128) high nibbles
       const __m512i qh = shift_high_half(bcast256(w[b].qh + 32 * c), 2);  // bits 0-1: [0,32) | [32,64)
       const __m512i q01 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh, m3), 4));
       const __m512i q23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 4), m3), 4));
-      const int8_t* q8 = a[b].qs + 128 * c;
-      sum = _mm512_dpwssd_epi32(sum, _mm512_maddubs_epi16(q01, load(q8)), _mm512_permutexvar_epi16(index[2 * c], scales));
-      sum = _mm512_dpwssd_epi32(sum, _mm512_maddubs_epi16(q23, load(q8 + 64)),
-                                _mm512_permutexvar_epi16(index[2 * c + 1], scales));
+      const __m512i sc01 = _mm512_permutexvar_epi16(index[2 * c], scales);
+      const __m512i sc23 = _mm512_permutexvar_epi16(index[2 * c + 1], scales);
+      for (int t = 0; t < kTokens; ++t) {
+        const int8_t* q8 = a[t][b].qs + 128 * c;
+        sum[t] = _mm512_dpwssd_epi32(sum[t], _mm512_maddubs_epi16(q01, load(q8)), sc01);
+        sum[t] = _mm512_dpwssd_epi32(sum[t], _mm512_maddubs_epi16(q23, load(q8 + 64)), sc23);
+      }
     }
-    const __m512i fixed = _mm512_sub_epi32(sum, _mm512_zextsi256_si512(_mm256_slli_epi32(bias, 5)));
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(fixed), acc);
+    for (int t = 0; t < kTokens; ++t)
+      acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(wd * a[t][b].d), _mm512_cvtepi32_ps(sum[t]), acc[t]);
   }
-  return _mm512_reduce_add_ps(acc);
+  for (int t = 0; t < kTokens; ++t) result[t] = _mm512_reduce_add_ps(acc[t]);
 }
 
-template <typename Block, float (*Dot)(int64_t, const Block*, const BlockQ8_K*)>
+// Rows outer, tokens inner in groups of up to 4 that share each decoded weight block.
+template <typename Block, template <int> class Dot>
 void matmul_rows(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes, int64_t num_tokens,
                  int64_t row_begin, int64_t row_end, float* out) {
   const int64_t num_blocks = weight.num_cols / kQK_K;
   for (int64_t r = row_begin; r < row_end; ++r) {
     const auto* w = reinterpret_cast<const Block*>(weight.row(r));
-    for (int64_t t = 0; t < num_tokens; ++t) {
-      const auto* x = reinterpret_cast<const BlockQ8_K*>(x_converted + static_cast<size_t>(t) * x_row_bytes);
-      out[t * weight.num_rows + r] = Dot(num_blocks, w, x);
+    for (int64_t t0 = 0; t0 < num_tokens; t0 += 4) {
+      const int count = static_cast<int>(num_tokens - t0 < 4 ? num_tokens - t0 : 4);
+      const BlockQ8_K* x[4];
+      for (int t = 0; t < count; ++t)
+        x[t] = reinterpret_cast<const BlockQ8_K*>(x_converted + static_cast<size_t>(t0 + t) * x_row_bytes);
+      float result[4];
+      switch (count) {
+        case 4: Dot<4>::run(num_blocks, w, x, result); break;
+        case 3: Dot<3>::run(num_blocks, w, x, result); break;
+        case 2: Dot<2>::run(num_blocks, w, x, result); break;
+        default: Dot<1>::run(num_blocks, w, x, result); break;
+      }
+      for (int t = 0; t < count; ++t) out[(t0 + t) * weight.num_rows + r] = result[t];
     }
   }
 }
+
+template <int kTokens> struct Q4K { static void run(int64_t n, const BlockQ4_K* w, const BlockQ8_K* const* a, float* r) { dot_q4_K<kTokens>(n, w, a, r); } };
+template <int kTokens> struct Q5K { static void run(int64_t n, const BlockQ5_K* w, const BlockQ8_K* const* a, float* r) { dot_q5_K<kTokens>(n, w, a, r); } };
+template <int kTokens> struct Q6K { static void run(int64_t n, const BlockQ6_K* w, const BlockQ8_K* const* a, float* r) { dot_q6_K<kTokens>(n, w, a, r); } };
 
 }  // namespace
 
 void register_avx512_kquant_matmul(KernelTable& table) {
   if (!cpu_features().avx512vnni) return;  // keeps the AVX2 kernels
-  table.matmul_rows[static_cast<int>(DType::kQ4_K)] = matmul_rows<BlockQ4_K, dot_q4_K>;
-  table.matmul_rows[static_cast<int>(DType::kQ5_K)] = matmul_rows<BlockQ5_K, dot_q5_K>;
-  table.matmul_rows[static_cast<int>(DType::kQ6_K)] = matmul_rows<BlockQ6_K, dot_q6_K>;
+  table.matmul_rows[static_cast<int>(DType::kQ4_K)] = matmul_rows<BlockQ4_K, Q4K>;
+  table.matmul_rows[static_cast<int>(DType::kQ5_K)] = matmul_rows<BlockQ5_K, Q5K>;
+  table.matmul_rows[static_cast<int>(DType::kQ6_K)] = matmul_rows<BlockQ6_K, Q6K>;
 }
 
 }  // namespace tessera::kernels
