@@ -83,24 +83,31 @@ inline __m128i mins_dot_k4(__m128i mins16, const int16_t* bsums) {
   return _mm_madd_epi16(mins16, _mm_hadd_epi16(lo, hi));
 }
 
+// The Q4_K/Q5_K/Q6_K kernels compute the dots of one weight row with kTokens activation rows
+// at once: the weight quants and scales are decoded once per block and reused for every token.
+
 // Q4_K and Q5_K share everything but the 5th bit; kHigh selects Q5_K.
-template <bool kHigh, typename Block>
-float dot_k4_style(int64_t num_blocks, const Block* w, const BlockQ8_K* a) {
+template <bool kHigh, int kTokens, typename Block>
+void dot_k4_style(int64_t num_blocks, const Block* w, const BlockQ8_K* const* a, float* result) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   const __m256i m1 = _mm256_set1_epi8(0x01);
-  __m256 acc = _mm256_setzero_ps();
-  __m128 acc_mins = _mm_setzero_ps();
+  __m256 acc[kTokens];
+  __m128 acc_mins[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps(), acc_mins[t] = _mm_setzero_ps();
   for (int64_t b = 0; b < num_blocks; ++b) {
-    const float d = a[b].d * f16(w[b].d);
-    const float dmin = -a[b].d * f16(w[b].dmin);
+    const float wd = f16(w[b].d);
+    const float wdmin = -f16(w[b].dmin);
     const __m256i scales_mins = _mm256_cvtepu8_epi16(unpack_k4_scales(w[b].scales));
-    const __m128i mins = mins_dot_k4(_mm256_extracti128_si256(scales_mins, 1), a[b].bsums);
-    acc_mins = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins), acc_mins);
+    const __m128i mins16 = _mm256_extracti128_si256(scales_mins, 1);
     const __m256i scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(scales_mins));
     [[maybe_unused]] __m256i high_bits;
     if constexpr (kHigh) high_bits = load(w[b].qh);
-    const int8_t* q8 = a[b].qs;
-    __m256i sum = _mm256_setzero_si256();
+    __m256i sum[kTokens];
+    for (int t = 0; t < kTokens; ++t) {
+      const __m128i mins = mins_dot_k4(mins16, a[t][b].bsums);
+      acc_mins[t] = _mm_fmadd_ps(_mm_set1_ps(wdmin * a[t][b].d), _mm_cvtepi32_ps(mins), acc_mins[t]);
+      sum[t] = _mm256_setzero_si256();
+    }
     for (int j = 0; j < 4; ++j) {
       const __m256i bytes = load(w[b].qs + 32 * j);
       __m256i lo = _mm256_and_si256(bytes, m4);
@@ -110,27 +117,35 @@ float dot_k4_style(int64_t num_blocks, const Block* w, const BlockQ8_K* a) {
         hi = _mm256_or_si256(hi,
                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high_bits, 2 * j + 1), m1), 4));
       }
-      sum = _mm256_add_epi32(sum, dot32(lo, q8 + 64 * j, bcast_i16(scales, 2 * j)));
-      sum = _mm256_add_epi32(sum, dot32(hi, q8 + 64 * j + 32, bcast_i16(scales, 2 * j + 1)));
+      const __m256i sc_lo = bcast_i16(scales, 2 * j);
+      const __m256i sc_hi = bcast_i16(scales, 2 * j + 1);
+      for (int t = 0; t < kTokens; ++t) {
+        const int8_t* q8 = a[t][b].qs + 64 * j;
+        sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(dot32(lo, q8, sc_lo), dot32(hi, q8 + 32, sc_hi)));
+      }
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sum), acc);
+    for (int t = 0; t < kTokens; ++t)
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(wd * a[t][b].d), _mm256_cvtepi32_ps(sum[t]), acc[t]);
   }
-  return hsum(acc) + hsum(acc_mins);
+  for (int t = 0; t < kTokens; ++t) result[t] = hsum(acc[t]) + hsum(acc_mins[t]);
 }
 
-float dot_q4_K(int64_t n, const BlockQ4_K* w, const BlockQ8_K* a) { return dot_k4_style<false>(n, w, a); }
-float dot_q5_K(int64_t n, const BlockQ5_K* w, const BlockQ8_K* a) { return dot_k4_style<true>(n, w, a); }
-
-float dot_q6_K(int64_t num_blocks, const BlockQ6_K* w, const BlockQ8_K* a) {
+template <int kTokens>
+void dot_q6_K(int64_t num_blocks, const BlockQ6_K* w, const BlockQ8_K* const* a, float* result) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   const __m256i m3 = _mm256_set1_epi8(0x03);
-  const __m256i m32 = _mm256_set1_epi8(32);
-  __m256 acc = _mm256_setzero_ps();
+  __m256 acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < num_blocks; ++b) {
-    const float d = a[b].d * f16(w[b].d);
+    const float wd = f16(w[b].d);
     const __m128i scales8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales));
-    const int8_t* q8 = a[b].qs;
-    __m256i sum = _mm256_setzero_si256();
+    const __m256i scales16 = _mm256_cvtepi8_epi16(scales8);
+    __m256i sum[kTokens];
+    for (int t = 0; t < kTokens; ++t) {
+      // -32 * sum_g scale[g] * bsum[g]: the bias of 32 of every quant, applied once.
+      const __m256i bias = _mm256_madd_epi16(scales16, load(a[t][b].bsums));
+      sum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(bias, 5));
+    }
     for (int c = 0; c < 2; ++c) {
       const __m256i ql0 = load(w[b].ql + 64 * c);
       const __m256i ql1 = load(w[b].ql + 64 * c + 32);
@@ -145,16 +160,30 @@ float dot_q6_K(int64_t num_blocks, const BlockQ6_K* w, const BlockQ8_K* a) {
                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4)),
       };
       for (int s = 0; s < 4; ++s) {
-        const __m256i act = load(q8 + 128 * c + 32 * s);
-        // (q - 32) * a as q * a - 32 * a: maddubs needs its first operand unsigned.
-        const __m256i prod = _mm256_sub_epi16(_mm256_maddubs_epi16(q[s], act), _mm256_maddubs_epi16(m32, act));
-        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(prod, pair_scales(scales8, 4 * c + s)));
+        const __m256i sc = pair_scales(scales8, 4 * c + s);
+        for (int t = 0; t < kTokens; ++t)
+          sum[t] = _mm256_add_epi32(sum[t], dot32(q[s], a[t][b].qs + 128 * c + 32 * s, sc));
       }
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sum), acc);
+    for (int t = 0; t < kTokens; ++t)
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(wd * a[t][b].d), _mm256_cvtepi32_ps(sum[t]), acc[t]);
   }
-  return hsum(acc);
+  for (int t = 0; t < kTokens; ++t) result[t] = hsum(acc[t]);
 }
+
+template <int kTokens> struct Q4K {
+  static void run(int64_t n, const BlockQ4_K* w, const BlockQ8_K* const* a, float* r) {
+    dot_k4_style<false, kTokens>(n, w, a, r);
+  }
+};
+template <int kTokens> struct Q5K {
+  static void run(int64_t n, const BlockQ5_K* w, const BlockQ8_K* const* a, float* r) {
+    dot_k4_style<true, kTokens>(n, w, a, r);
+  }
+};
+template <int kTokens> struct Q6K {
+  static void run(int64_t n, const BlockQ6_K* w, const BlockQ8_K* const* a, float* r) { dot_q6_K<kTokens>(n, w, a, r); }
+};
 
 float dot_q3_K(int64_t num_blocks, const BlockQ3_K* w, const BlockQ8_K* a) {
   const __m256i m3 = _mm256_set1_epi8(0x03);
@@ -225,14 +254,38 @@ void matmul_rows(const MatrixView& weight, const uint8_t* x_converted, size_t x_
   }
 }
 
+// Rows outer, tokens inner in groups of up to 4 that share each decoded weight block.
+template <typename Block, template <int> class Dot>
+void matmul_rows_multi(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes,
+                       int64_t num_tokens, int64_t row_begin, int64_t row_end, float* out) {
+  const int64_t num_blocks = weight.num_cols / kQK_K;
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const auto* w = reinterpret_cast<const Block*>(weight.row(r));
+    for (int64_t t0 = 0; t0 < num_tokens; t0 += 4) {
+      const int count = static_cast<int>(num_tokens - t0 < 4 ? num_tokens - t0 : 4);
+      const BlockQ8_K* x[4];
+      for (int t = 0; t < count; ++t)
+        x[t] = reinterpret_cast<const BlockQ8_K*>(x_converted + static_cast<size_t>(t0 + t) * x_row_bytes);
+      float result[4];
+      switch (count) {
+        case 4: Dot<4>::run(num_blocks, w, x, result); break;
+        case 3: Dot<3>::run(num_blocks, w, x, result); break;
+        case 2: Dot<2>::run(num_blocks, w, x, result); break;
+        default: Dot<1>::run(num_blocks, w, x, result); break;
+      }
+      for (int t = 0; t < count; ++t) out[(t0 + t) * weight.num_rows + r] = result[t];
+    }
+  }
+}
+
 }  // namespace
 
 void register_avx2_kquant_matmul(KernelTable& table) {
   table.matmul_rows[static_cast<int>(DType::kQ2_K)] = matmul_rows<BlockQ2_K, dot_q2_K>;
   table.matmul_rows[static_cast<int>(DType::kQ3_K)] = matmul_rows<BlockQ3_K, dot_q3_K>;
-  table.matmul_rows[static_cast<int>(DType::kQ4_K)] = matmul_rows<BlockQ4_K, dot_q4_K>;
-  table.matmul_rows[static_cast<int>(DType::kQ5_K)] = matmul_rows<BlockQ5_K, dot_q5_K>;
-  table.matmul_rows[static_cast<int>(DType::kQ6_K)] = matmul_rows<BlockQ6_K, dot_q6_K>;
+  table.matmul_rows[static_cast<int>(DType::kQ4_K)] = matmul_rows_multi<BlockQ4_K, Q4K>;
+  table.matmul_rows[static_cast<int>(DType::kQ5_K)] = matmul_rows_multi<BlockQ5_K, Q5K>;
+  table.matmul_rows[static_cast<int>(DType::kQ6_K)] = matmul_rows_multi<BlockQ6_K, Q6K>;
 }
 
 }  // namespace tessera::kernels
