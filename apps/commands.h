@@ -17,6 +17,7 @@ struct Command {
 Command add_generate_command(CLI::App& app);
 Command add_tokenize_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
+Command add_bench_throughput_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       tessera::app::add_generate_command(app),
       tessera::app::add_tokenize_command(app),
       tessera::app::add_info_command(app),
+      tessera::app::add_bench_throughput_command(app),
       tessera::app::add_synth_command(app),
       tessera::app::add_bench_command(app),
   };

@@ -1,0 +1,148 @@
+// `tessera bench-throughput`: offline throughput like vLLM's benchmark_throughput. N random-token
+// prompts (the first P tokens shared by all), submitted at once, each generating exactly O tokens.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "base/timer.h"
+#include "commands.h"
+#include "tessera/engine.h"
+
+namespace tessera::app {
+namespace {
+
+struct BenchFlags {
+  std::string model_path;
+  int32_t num_prompts = 64;
+  int32_t input_len = 128;
+  int32_t output_len = 64;
+  int32_t prefix_len = 0;               // leading prompt tokens shared by every request
+  int32_t max_num_seqs = 64;
+  int32_t max_num_batched_tokens = 2048;
+  int64_t kv_cache_memory = 0;          // bytes; 0 = a share of free RAM
+  bool no_prefix_caching = false;
+  int32_t num_threads = 0;              // 0: all cores
+  uint32_t seed = 0;
+  std::string output_format = "text";   // text | json
+};
+
+Status validate(const BenchFlags& f) {
+  if (f.num_prompts < 1) return invalid_argument("--num-prompts must be >= 1");
+  if (f.input_len < 1) return invalid_argument("--input-len must be >= 1");
+  if (f.output_len < 1) return invalid_argument("--output-len must be >= 1");
+  if (f.prefix_len < 0 || f.prefix_len > f.input_len) return invalid_argument("--prefix-len must be in [0, --input-len]");
+  if (f.num_threads < 0 || f.num_threads > 1024) return invalid_argument("-t must be between 1 and 1024");
+  if (f.kv_cache_memory < 0) return invalid_argument("--kv-cache-memory must be >= 0");
+  if (f.output_format != "text" && f.output_format != "json") return invalid_argument("-o must be text or json");
+  return Status();
+}
+
+std::vector<std::vector<int32_t>> make_prompts(const BenchFlags& f, int32_t vocab_size) {
+  std::mt19937 rng(f.seed);
+  // Ids 0..2 are usually <unk>, <s>, </s>: keep random prompts to ordinary tokens.
+  const int32_t low = vocab_size > 8 ? 3 : 0;
+  std::uniform_int_distribution<int32_t> token(low, vocab_size - 1);
+  std::vector<int32_t> prefix(static_cast<size_t>(f.prefix_len));
+  for (int32_t& t : prefix) t = token(rng);
+  std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(f.num_prompts), prefix);
+  for (auto& prompt : prompts) {
+    while (static_cast<int32_t>(prompt.size()) < f.input_len) prompt.push_back(token(rng));
+  }
+  return prompts;
+}
+
+int run_bench(BenchFlags f) {
+  if (Status s = validate(f); !s.ok()) return fail(s.message());
+  if (f.model_path.empty()) f.model_path = default_model_path();
+  EngineConfig config;
+  config.model_path = f.model_path;
+  config.kv_cache_memory_bytes = f.kv_cache_memory;
+  config.max_num_seqs = f.max_num_seqs;
+  config.max_num_batched_tokens = f.max_num_batched_tokens;
+  config.max_model_len = f.input_len + f.output_len;
+  config.enable_prefix_caching = !f.no_prefix_caching;
+  const unsigned cores = std::thread::hardware_concurrency();
+  config.num_threads = f.num_threads > 0 ? f.num_threads : (cores == 0 ? 1 : static_cast<int32_t>(cores));
+  auto engine = Engine::create(config);
+  if (!engine.ok()) return fail(engine.status().message());
+
+  const auto prompts = make_prompts(f, (*engine)->vocab_size());
+  GenerationParams params;
+  params.temperature = 0.0f;
+  params.max_tokens = f.output_len;
+  params.ignore_eos = true;
+  const int64_t start_us = now_us();
+  for (const auto& prompt : prompts) {
+    auto id = (*engine)->add_request(prompt, params);
+    if (!id.ok()) return fail(id.status().message());
+  }
+  int64_t num_output_tokens = 0;
+  while ((*engine)->has_unfinished_requests()) {
+    for (const RequestOutput& out : (*engine)->step()) num_output_tokens += static_cast<int64_t>(out.new_token_ids.size());
+  }
+  const double elapsed_s = static_cast<double>(now_us() - start_us) / 1e6;
+  const EngineStats stats = (*engine)->stats();
+  const int64_t num_prompt_tokens = static_cast<int64_t>(f.num_prompts) * f.input_len;
+  // Prompt tokens actually run through the model: all computed tokens minus decode steps (each
+  // output token but the first is fed back once). Exact when nothing was preempted.
+  const int64_t prefill_tokens = stats.num_computed_tokens - (num_output_tokens - f.num_prompts);
+  const double prefill_saved = 1.0 - static_cast<double>(prefill_tokens) / static_cast<double>(num_prompt_tokens);
+
+  nlohmann::json out;
+  out["model"] = f.model_path;
+  out["num_prompts"] = f.num_prompts;
+  out["input_len"] = f.input_len;
+  out["output_len"] = f.output_len;
+  out["prefix_len"] = f.prefix_len;
+  out["max_num_seqs"] = f.max_num_seqs;
+  out["max_num_batched_tokens"] = f.max_num_batched_tokens;
+  out["threads"] = config.num_threads;
+  out["elapsed_s"] = elapsed_s;
+  out["requests_per_s"] = f.num_prompts / elapsed_s;
+  out["output_tokens_per_s"] = static_cast<double>(num_output_tokens) / elapsed_s;
+  out["total_tokens_per_s"] = static_cast<double>(num_prompt_tokens + num_output_tokens) / elapsed_s;
+  out["num_output_tokens"] = num_output_tokens;
+  out["num_steps"] = stats.num_steps;
+  out["num_kv_blocks"] = stats.num_kv_blocks;
+  out["peak_kv_blocks_in_use"] = stats.peak_kv_blocks_in_use;
+  out["num_preemptions"] = stats.num_preemptions;
+  out["prefix_cache_hit_rate"] = stats.prefix_cache_hit_rate;
+  out["prefill_tokens_saved"] = prefill_saved;
+  out["kv_waste"] = stats.kv_waste;
+  if (f.output_format == "json") {
+    std::puts(out.dump().c_str());
+    return 0;
+  }
+  std::printf("Throughput: %.2f requests/s, %.1f output tokens/s, %.1f total tokens/s (%.2f s, %lld steps)\n",
+              f.num_prompts / elapsed_s, static_cast<double>(num_output_tokens) / elapsed_s,
+              static_cast<double>(num_prompt_tokens + num_output_tokens) / elapsed_s, elapsed_s,
+              static_cast<long long>(stats.num_steps));
+  std::printf("KV cache: %d blocks, peak %d in use, waste %.2f%%, %lld preemptions\n", stats.num_kv_blocks,
+              stats.peak_kv_blocks_in_use, 100.0 * stats.kv_waste, static_cast<long long>(stats.num_preemptions));
+  std::printf("Prefix cache: hit rate %.2f%%, prefill tokens saved %.2f%%\n", 100.0 * stats.prefix_cache_hit_rate,
+              100.0 * prefill_saved);
+  return 0;
+}
+
+}  // namespace
+
+Command add_bench_throughput_command(CLI::App& app) {
+  auto flags = std::make_shared<BenchFlags>();
+  CLI::App* cmd = app.add_subcommand("bench-throughput", "Offline throughput benchmark (like vLLM's benchmark_throughput)");
+  cmd->add_option("-m,--model", flags->model_path, "GGUF model file (default: TinyStories-656K-Q8_0)");
+  cmd->add_option("--num-prompts", flags->num_prompts, "Requests, all submitted at once")->capture_default_str();
+  cmd->add_option("--input-len", flags->input_len, "Prompt tokens per request")->capture_default_str();
+  cmd->add_option("--output-len", flags->output_len, "Output tokens per request (EOS ignored)")->capture_default_str();
+  cmd->add_option("--prefix-len", flags->prefix_len, "Leading prompt tokens shared by all requests")->capture_default_str();
+  cmd->add_option("--max-num-seqs", flags->max_num_seqs, "Running requests at most")->capture_default_str();
+  cmd->add_option("--max-num-batched-tokens", flags->max_num_batched_tokens, "Tokens per step at most")->capture_default_str();
+  cmd->add_option("--kv-cache-memory", flags->kv_cache_memory, "KV cache bytes (0: 10% of free RAM)")->capture_default_str();
+  cmd->add_flag("--no-prefix-caching", flags->no_prefix_caching, "Turn prefix caching off");
+  cmd->add_option("-t,--threads", flags->num_threads, "Threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--seed", flags->seed, "Seed of the random prompts")->capture_default_str();
+  cmd->add_option("-o,--output", flags->output_format, "Output format: text or json")->capture_default_str();
+  return {cmd, [flags] { return run_bench(*flags); }};
+}
+
+}  // namespace tessera::app
