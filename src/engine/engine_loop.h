@@ -1,0 +1,61 @@
+// EngineLoop: runs an Engine on its own thread so that many callers (server handlers, embedders)
+// can submit and abort requests concurrently. Owns the Engine: only the loop thread touches it;
+// callers talk to it through a locked command queue and get tokens back through a callback.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "tessera/engine.h"
+
+namespace tessera {
+
+class EngineLoop {
+ public:
+  // Called on the loop thread for every output of every step; must be quick and must not call
+  // back into the loop's blocking methods (add_request, wait_until_idle).
+  using OutputCallback = std::function<void(const RequestOutput&)>;
+
+  EngineLoop(std::unique_ptr<Engine> engine, OutputCallback on_output);
+  ~EngineLoop();  // finishes the step in flight, fails queued adds, then stops and joins
+  EngineLoop(const EngineLoop&) = delete;
+  EngineLoop& operator=(const EngineLoop&) = delete;
+
+  // Thread-safe. Blocks until the loop thread has admitted or rejected the request.
+  Expected<EngineRequestId> add_request(std::vector<int32_t> prompt_token_ids, GenerationParams params);
+  // Thread-safe, non-blocking; unknown or finished ids are ignored.
+  void abort(EngineRequestId request_id);
+  // Thread-safe. Returns once no command is queued and no request is unfinished.
+  void wait_until_idle();
+  // The engine's counters as of the last completed step.
+  EngineStats stats();
+
+ private:
+  struct Command {
+    std::vector<int32_t> prompt_token_ids;                  // add: the prompt
+    GenerationParams params;                                // add: its parameters
+    std::promise<Expected<EngineRequestId>>* reply = nullptr;  // add: where the id goes; null = abort
+    EngineRequestId abort_id = 0;                           // abort: the request
+  };
+  void run();
+  void apply(std::deque<Command>& commands);
+
+  std::unique_ptr<Engine> engine_;
+  OutputCallback on_output_;
+  std::mutex mutex_;                   // guards everything below
+  std::condition_variable wake_cv_;    // the loop waits here for commands or stop_
+  std::condition_variable idle_cv_;    // wait_until_idle waits here
+  std::deque<Command> commands_;       // submitted, not yet applied
+  bool idle_ = true;                   // no commands and no unfinished requests
+  bool stop_ = false;
+  EngineStats stats_;                  // copied after each step
+  std::thread thread_;                 // started last, in the constructor body
+};
+
+}  // namespace tessera
