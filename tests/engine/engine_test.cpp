@@ -201,6 +201,42 @@ TEST(Engine, ParallelCompletionsSharePromptBlocks) {
   }
 }
 
+TEST(Engine, SeededSamplingIsBatchInvariant) {
+  EngineConfig config;
+  config.model_path = model_path("TinyStories-656K-f32.gguf");
+  config.kv_cache_memory_bytes = 16 << 20;
+  config.max_model_len = 256;
+  config.max_num_batched_tokens = 24;
+  auto engine = make_engine(config);
+  const auto requests = make_requests(12, engine->vocab_size(), 99);
+  auto sampled = [&](int32_t i) {
+    GenerationParams p;
+    p.temperature = 1.0f;
+    p.max_tokens = 12;
+    p.ignore_eos = true;
+    p.seed = 1000 + static_cast<uint64_t>(i);
+    p.n = 2;
+    return p;
+  };
+  std::vector<std::vector<int32_t>> alone;
+  for (int32_t i = 0; i < 12; ++i) {
+    auto single = make_engine(config);
+    const EngineRequestId id = *single->add_request(requests[static_cast<size_t>(i)].prompt, sampled(i));
+    auto tokens = drain(*single);
+    alone.push_back(tokens[{id, 0}]);
+    alone.push_back(tokens[{id, 1}]);
+  }
+  std::vector<EngineRequestId> ids;
+  for (int32_t i = 0; i < 12; ++i) ids.push_back(*engine->add_request(requests[static_cast<size_t>(i)].prompt, sampled(i)));
+  auto together = drain(*engine);
+  for (size_t i = 0; i < 12; ++i) {
+    const auto first = std::make_pair(ids[i], 0), second = std::make_pair(ids[i], 1);
+    EXPECT_EQ(together[first], alone[2 * i]) << "request " << i;
+    EXPECT_EQ(together[second], alone[2 * i + 1]) << "request " << i;
+    EXPECT_NE(together[first], together[second]) << "completions use seeds seed and seed + 1";
+  }
+}
+
 TEST(Engine, RejectsBadRequests) {
   EngineConfig config;
   config.model_path = model_path("stories260K-f32.gguf");
