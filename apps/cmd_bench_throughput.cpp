@@ -22,6 +22,7 @@ struct BenchFlags {
   int32_t max_num_batched_tokens = 2048;
   int64_t kv_cache_memory = 0;          // bytes; 0 = a share of free RAM
   bool no_prefix_caching = false;
+  int32_t block_size = 16;              // tokens per KV block
   int32_t num_threads = 0;              // 0: all cores
   uint32_t seed = 0;
   std::string output_format = "text";   // text | json
@@ -33,6 +34,7 @@ Status validate(const BenchFlags& f) {
   if (f.output_len < 1) return invalid_argument("--output-len must be >= 1");
   if (f.prefix_len < 0 || f.prefix_len > f.input_len) return invalid_argument("--prefix-len must be in [0, --input-len]");
   if (f.num_threads < 0 || f.num_threads > 1024) return invalid_argument("-t must be between 1 and 1024");
+  if (f.block_size < 1 || f.block_size > 1024) return invalid_argument("--block-size must be between 1 and 1024");
   if (f.kv_cache_memory < 0) return invalid_argument("--kv-cache-memory must be >= 0");
   if (f.output_format != "text" && f.output_format != "json") return invalid_argument("-o must be text or json");
   return Status();
@@ -59,6 +61,7 @@ int run_bench(BenchFlags f) {
   config.model_path = f.model_path;
   config.kv_cache_memory_bytes = f.kv_cache_memory;
   config.max_num_seqs = f.max_num_seqs;
+  config.block_size = f.block_size;
   config.max_num_batched_tokens = f.max_num_batched_tokens;
   config.max_model_len = f.input_len + f.output_len;
   config.enable_prefix_caching = !f.no_prefix_caching;
@@ -96,6 +99,7 @@ int run_bench(BenchFlags f) {
   out["output_len"] = f.output_len;
   out["prefix_len"] = f.prefix_len;
   out["max_num_seqs"] = f.max_num_seqs;
+  out["block_size"] = f.block_size;
   out["max_num_batched_tokens"] = f.max_num_batched_tokens;
   out["threads"] = config.num_threads;
   out["elapsed_s"] = elapsed_s;
@@ -138,6 +142,7 @@ Command add_bench_throughput_command(CLI::App& app) {
   cmd->add_option("--max-num-seqs", flags->max_num_seqs, "Running requests at most")->capture_default_str();
   cmd->add_option("--max-num-batched-tokens", flags->max_num_batched_tokens, "Tokens per step at most")->capture_default_str();
   cmd->add_option("--kv-cache-memory", flags->kv_cache_memory, "KV cache bytes (0: 10% of free RAM)")->capture_default_str();
+  cmd->add_option("--block-size", flags->block_size, "Tokens per KV block")->capture_default_str();
   cmd->add_flag("--no-prefix-caching", flags->no_prefix_caching, "Turn prefix caching off");
   cmd->add_option("-t,--threads", flags->num_threads, "Threads (0: all cores)")->capture_default_str();
   cmd->add_option("--seed", flags->seed, "Seed of the random prompts")->capture_default_str();
