@@ -1,17 +1,13 @@
 #include "runtime/generator.h"
 
-#include <chrono>
+#include "base/timer.h"
+
 #include <numeric>
 
 namespace tessera {
 namespace {
 
 constexpr int32_t kBlockSize = 16;
-
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 int32_t blocks_for(int32_t positions) { return (positions + kBlockSize - 1) / kBlockSize; }
 
