@@ -40,6 +40,7 @@ class GgufFile {
   uint32_t version() const { return version_; }
   uint64_t file_bytes() const { return size_bytes_; }
   uint32_t alignment() const { return alignment_; }  // general.alignment, default 32
+  uint64_t data_offset() const { return data_offset_; }  // start of the tensor data section, in file bytes
 
   // Metadata, in file order.
   const std::vector<MetadataEntry>& metadata() const { return metadata_; }

@@ -1,0 +1,129 @@
+// Writes the seed corpora of the fuzz targets into <out>/<target>/ (built at fuzz time, never
+// committed): small GGUFs rebuilt from the real files under ../shared/models (every metadata key,
+// long arrays cut, every tensor kept in the directory but shrunk to one block), truncated real
+// files, tokenizer test strings, and valid server requests.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf_file.h"
+#include "gguf/gguf_writer.h"
+#include "tensor/dtype.h"
+
+namespace fs = std::filesystem;
+using namespace tessera;
+
+namespace {
+
+constexpr size_t kMaxArrayElements = 600;  // keeps the 512-token toy vocabularies whole
+constexpr size_t kTruncatedBytes = 3000;
+
+void write_file(const fs::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+gguf::MetadataValue shortened(gguf::MetadataValue value) {
+  if (value.type != gguf::ValueType::kArray) return value;
+  auto& array = std::get<gguf::ArrayValue>(value.data);
+  if (array.ints.size() > kMaxArrayElements) array.ints.resize(kMaxArrayElements);
+  if (array.floats.size() > kMaxArrayElements) array.floats.resize(kMaxArrayElements);
+  if (array.strings.size() > kMaxArrayElements) array.strings.resize(kMaxArrayElements);
+  return value;
+}
+
+// The file's metadata and tensor directory with every tensor one block long.
+bool write_shrunk_gguf(const fs::path& source, const fs::path& out) {
+  auto file = gguf::GgufFile::open(source.string());
+  if (!file.ok()) {
+    std::fprintf(stderr, "skipping %s: %s\n", source.c_str(), file.status().message().c_str());
+    return false;
+  }
+  gguf::GgufWriter writer((*file)->alignment());
+  for (const auto& entry : (*file)->metadata()) writer.set(entry.key, shortened(entry.value));
+  for (const auto& info : (*file)->tensors()) {
+    const int64_t elements = dtype_block_size(info.type);
+    const std::string zeros(row_bytes(info.type, elements), '\0');
+    if (!writer.add_tensor(info.name, info.type, {elements}, zeros.data(), zeros.size()).ok()) return false;
+  }
+  write_file(out, writer.to_bytes());
+  return true;
+}
+
+void gguf_seeds(const fs::path& models, const fs::path& out) {
+  int count = 0;
+  for (const fs::path& dir : {models, models / "synthetic", models / "vocab"}) {
+    if (!fs::is_directory(dir)) continue;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (entry.path().extension() != ".gguf") continue;
+      const std::string stem = dir.filename().string() + "-" + entry.path().stem().string();
+      if (write_shrunk_gguf(entry.path(), out / (stem + ".gguf"))) ++count;
+      std::string prefix = read_file(entry.path());
+      prefix.resize(std::min(prefix.size(), kTruncatedBytes));
+      write_file(out / (stem + ".truncated"), prefix);
+      ++count;
+    }
+  }
+  std::printf("gguf: %d seeds\n", count);
+}
+
+// Splits llama.cpp's vocab test inputs (separated by "\n__ggml_vocab_test__\n").
+void tokenizer_seeds(const fs::path& vocab_dir, const fs::path& out) {
+  const std::string separator = "\n__ggml_vocab_test__\n";
+  int count = 0;
+  for (const char* name : {"ggml-vocab-llama-spm.gguf.inp", "ggml-vocab-gpt-2.gguf.inp"}) {
+    const std::string all = read_file(vocab_dir / name);
+    size_t start = 0;
+    while (start < all.size()) {
+      size_t end = all.find(separator, start);
+      if (end == std::string::npos) end = all.size();
+      const char flags = static_cast<char>(count % 4);  // add_special / parse_special
+      write_file(out / ("text-" + std::to_string(count++)), flags + all.substr(start, end - start));
+      start = end + separator.size();
+    }
+  }
+  write_file(out / ("special-" + std::to_string(count++)), "\x03<s>Hello</s> <|endoftext|> <unk>");
+  std::printf("tokenizer: %d seeds\n", count);
+}
+
+// Valid requests of every endpoint; line 1 of each seed is the route (see serve_fuzz.cpp).
+void serve_seeds(const fs::path& out) {
+  const std::vector<std::string> requests = {
+      "completions\n{\"prompt\": \"Once upon a time\", \"max_tokens\": 16}",
+      "completions\n{\"prompt\": [1, 2, 3], \"max_tokens\": 4, \"temperature\": 0, \"n\": 2, \"stop\": [\"\\n\"]}",
+      "completions\n{\"model\": \"m\", \"prompt\": \"Hi\", \"stream\": true, \"top_p\": 0.9, \"top_k\": 5, \"seed\": 7,"
+      " \"logprobs\": 2, \"presence_penalty\": 0.5, \"frequency_penalty\": 0.5, \"echo\": false}",
+      "chat\n{\"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}], \"max_tokens\": 8}",
+      "chat\n{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief\"}, {\"role\": \"user\", \"content\": \"Hi\"},"
+      " {\"role\": \"assistant\", \"content\": \"Hello\"}], \"stream\": true, \"stream_options\": {\"include_usage\": true},"
+      " \"max_completion_tokens\": 4, \"stop\": \"x\", \"logprobs\": true, \"top_logprobs\": 3}",
+      "tokenize\n{\"prompt\": \"Hello world\", \"add_special\": true}",
+      "detokenize\n{\"tokens\": [1, 2, 3]}",
+  };
+  for (size_t i = 0; i < requests.size(); ++i) write_file(out / ("request-" + std::to_string(i)), requests[i]);
+  std::printf("serve: %zu seeds\n", requests.size());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
+    return 1;
+  }
+  const fs::path out = argv[1];
+  const fs::path models = fs::path(TESSERA_SHARED_DIR) / "models";
+  for (const char* target : {"gguf", "tokenizer", "serve"}) fs::create_directories(out / target);
+  gguf_seeds(models, out / "gguf");
+  tokenizer_seeds(models / "vocab", out / "tokenizer");
+  serve_seeds(out / "serve");
+  return 0;
+}
