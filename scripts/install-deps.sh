@@ -2,7 +2,9 @@
 # Installs what Tessera needs to build and test on Debian 12 (skips packages already present).
 set -euo pipefail
 # clang + libclang-rt-14-dev (libFuzzer, only "recommended" by clang) build scripts/fuzz.sh.
-packages=(cmake g++ make libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev clang libclang-rt-14-dev)
+# libcpp-httplib-dev (+ pkg-config to find it): the HTTP server and the bench-serve client.
+packages=(cmake g++ make libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev clang libclang-rt-14-dev
+          pkg-config libcpp-httplib-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
