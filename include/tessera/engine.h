@@ -26,6 +26,8 @@ struct EngineConfig {
   int32_t max_num_batched_tokens = 2048;// tokens of one step at most, over all requests
   int32_t max_model_len = 0;            // prompt + output of one request at most; 0 = the model's context
   bool enable_prefix_caching = true;
+  int32_t max_waiting_requests = 4096;  // completions waiting for admission at most (a request of n counts n),
+                                        // preempted ones included; add_request beyond it: kResourceExhausted; 0 = no limit
   int32_t num_threads = 1;              // threads of the forward pass
 };
 

@@ -14,6 +14,7 @@ enum class FinishReason : uint8_t {
   kStop,    // sampled a stop token id or EOS
   kLength,  // reached max_tokens or the model's context
   kAbort,   // aborted by the caller
+  kTimeout, // ran past GenerationParams::timeout_ms (the engine aborted it)
 };
 
 const char* to_string(FinishReason reason);

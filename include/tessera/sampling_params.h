@@ -20,6 +20,8 @@ struct GenerationParams {
   float min_p = 0.05f;                  // 0.0 disables
   float repetition_penalty = 1.0f;      // 1.0 disables
   int32_t repetition_last_n = 64;       // tokens the penalty looks back over (-1: all)
+  int64_t timeout_ms = 0;               // wall-clock limit from add_request to the last token; 0 = none.
+                                        // Past it every completion ends with FinishReason::kTimeout
   uint64_t seed = 0xFFFFFFFFu;          // 0xFFFFFFFF: random; completion i uses seed + i
 };
 

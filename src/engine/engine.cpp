@@ -6,6 +6,7 @@
 #include <string>
 
 #include "base/check.h"
+#include "base/timer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tessera {
@@ -56,6 +57,7 @@ const char* to_string(FinishReason reason) {
     case FinishReason::kStop: return "stop";
     case FinishReason::kLength: return "length";
     case FinishReason::kAbort: return "abort";
+    case FinishReason::kTimeout: return "timeout";
   }
   return "?";
 }
@@ -82,6 +84,7 @@ Expected<int32_t> compute_num_kv_blocks(const EngineConfig& config, size_t bytes
 Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& config) {
   if (config.num_threads < 1) return invalid_argument("num_threads must be >= 1");
   if (config.block_size < 1) return invalid_argument("block_size must be >= 1");
+  if (config.max_waiting_requests < 0) return invalid_argument("max_waiting_requests must be >= 0 (0 = no limit)");
   auto core = std::unique_ptr<EngineCore>(new EngineCore());
   ModelOptions options;
   options.max_batch_tokens = std::clamp(config.max_num_batched_tokens, 1, 512);
@@ -109,6 +112,7 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
   core->scheduler_ = std::make_unique<Scheduler>(sc);
   core->runner_ = std::make_unique<ModelRunner>(*core->model_, *core->kv_storage_, *core->pool_);
   core->stats_.num_kv_blocks = num_blocks;
+  core->max_waiting_requests_ = config.max_waiting_requests;
   return core;
 }
 
@@ -116,6 +120,16 @@ Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> promp
                                                   const GenerationParams& params) {
   if (params.n < 1 || params.n > kMaxCompletionsPerRequest) {
     return invalid_argument("n must be between 1 and " + std::to_string(kMaxCompletionsPerRequest));
+  }
+  if (params.timeout_ms < 0) return invalid_argument("timeout_ms must be >= 0 (0 = no timeout)");
+  // NOTE: checked before anything is queued, so a full queue rejects the whole request, never part
+  // of its n completions. The server maps kResourceExhausted to 503.
+  const int32_t num_waiting = scheduler_->num_waiting_requests();
+  if (max_waiting_requests_ > 0 && num_waiting + params.n > max_waiting_requests_) {
+    return Status(StatusCode::kResourceExhausted,
+                  "waiting queue is full: " + std::to_string(num_waiting) + " completions wait, " +
+                      std::to_string(params.n) + " more would pass max_waiting_requests = " +
+                      std::to_string(max_waiting_requests_) + "; retry later");
   }
   const int32_t vocab = model_->config().vocab_size;
   for (int32_t id : prompt_token_ids) {
@@ -144,24 +158,48 @@ Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> promp
     completions_[next_completion_id_ - 1] = {parent_id, index};
   }
   stats_.num_prompt_tokens += static_cast<int64_t>(prompt_token_ids.size()) * params.n;
+  if (params.timeout_ms > 0) deadlines_us_[parent_id] = now_us() + params.timeout_ms * 1000;
   return parent_id;
 }
 
 Status EngineCore::abort(EngineRequestId request_id) {
+  if (children_.count(request_id) == 0) {
+    return not_found("request " + std::to_string(request_id) + " is unknown or finished");
+  }
+  abort_with_reason(request_id, FinishReason::kAbort);
+  return Status();
+}
+
+void EngineCore::abort_with_reason(EngineRequestId request_id, FinishReason reason) {
   auto it = children_.find(request_id);
-  if (it == children_.end()) return not_found("request " + std::to_string(request_id) + " is unknown or finished");
+  TS_CHECK(it != children_.end(), "abort of unknown request %lld", static_cast<long long>(request_id));
   for (RequestId child : it->second) {
     auto completion = completions_.find(child);
     if (completion == completions_.end()) continue;  // that completion already finished
     (void)scheduler_->abort_request(child);
-    pending_outputs_.push_back({request_id, completion->second.index, {}, FinishReason::kAbort});
+    RequestOutput output;
+    output.request_id = request_id;
+    output.index = completion->second.index;
+    output.finish_reason = reason;
+    pending_outputs_.push_back(std::move(output));
     completions_.erase(completion);
   }
   children_.erase(it);
-  return Status();
+  deadlines_us_.erase(request_id);
+}
+
+void EngineCore::expire_deadlines() {
+  if (deadlines_us_.empty()) return;
+  const int64_t now = now_us();
+  std::vector<EngineRequestId> expired;
+  for (const auto& [request_id, deadline_us] : deadlines_us_) {
+    if (now >= deadline_us) expired.push_back(request_id);
+  }
+  for (EngineRequestId request_id : expired) abort_with_reason(request_id, FinishReason::kTimeout);
 }
 
 std::vector<RequestOutput> EngineCore::step() {
+  expire_deadlines();
   std::vector<RequestOutput> outputs = std::move(pending_outputs_);
   pending_outputs_.clear();
   const SchedulerOutput scheduler_output = scheduler_->schedule();
@@ -180,7 +218,10 @@ std::vector<RequestOutput> EngineCore::step() {
     std::vector<RequestId>& siblings = children_[completion.parent_id];
     const bool any_live = std::any_of(siblings.begin(), siblings.end(),
                                       [&](RequestId id) { return completions_.count(id) != 0; });
-    if (!any_live) children_.erase(completion.parent_id);
+    if (!any_live) {
+      children_.erase(completion.parent_id);
+      deadlines_us_.erase(completion.parent_id);
+    }
   }
   return outputs;
 }

@@ -41,6 +41,10 @@ class EngineCore {
  private:
   EngineCore() = default;
   void record_step_metrics(const SchedulerOutput& scheduler_output);
+  // Ends every live completion of a public request, reporting `reason` at the next step().
+  void abort_with_reason(EngineRequestId request_id, FinishReason reason);
+  // Ends the requests whose timeout_ms has passed (FinishReason::kTimeout).
+  void expire_deadlines();
 
   // One completion of a public request, as the scheduler's request `RequestId` runs it.
   struct Completion {
@@ -58,6 +62,8 @@ class EngineCore {
   std::unordered_map<RequestId, Completion> completions_;                 // live scheduler requests
   std::unordered_map<EngineRequestId, std::vector<RequestId>> children_;  // live public requests
   std::vector<RequestOutput> pending_outputs_;  // aborts, reported by the next step()
+  std::unordered_map<EngineRequestId, int64_t> deadlines_us_;  // live requests with a timeout: now_us() deadline
+  int32_t max_waiting_requests_ = 0;            // EngineConfig::max_waiting_requests; 0 = no limit
   EngineRequestId next_request_id_ = 1;
   RequestId next_completion_id_ = 1;
 

@@ -7,12 +7,15 @@
 #include <string>
 #include <vector>
 
-#include "model/kv_storage.h"
-#include "model/model.h"
+#include "engine/engine_test_util.h"
 #include "tessera/engine.h"
 
 namespace tessera {
 namespace {
+
+using testing::drain;
+using testing::greedy;
+using testing::make_engine;
 
 std::string model_path(const std::string& name) { return std::string(TESSERA_SHARED_DIR) + "/models/" + name; }
 
@@ -39,35 +42,6 @@ std::vector<TestRequest> make_requests(int32_t count, int32_t vocab, uint32_t se
   return requests;
 }
 
-GenerationParams greedy(int32_t max_tokens) {
-  GenerationParams p;
-  p.temperature = 0.0f;
-  p.max_tokens = max_tokens;
-  p.ignore_eos = true;
-  return p;
-}
-
-std::unique_ptr<Engine> make_engine(EngineConfig config) {
-  auto engine = Engine::create(config);
-  EXPECT_TRUE(engine.ok()) << engine.status().message();
-  return std::move(engine).value();
-}
-
-// Drains the engine; returns each (request, completion index)'s tokens and checks no block leaked.
-std::map<std::pair<EngineRequestId, int32_t>, std::vector<int32_t>> drain(Engine& engine) {
-  std::map<std::pair<EngineRequestId, int32_t>, std::vector<int32_t>> tokens;
-  int32_t guard = 0;
-  while (engine.has_unfinished_requests() && ++guard < 100000) {
-    for (const RequestOutput& out : engine.step()) {
-      auto& t = tokens[{out.request_id, out.index}];
-      t.insert(t.end(), out.new_token_ids.begin(), out.new_token_ids.end());
-    }
-  }
-  const EngineStats stats = engine.stats();
-  EXPECT_EQ(stats.num_free_kv_blocks, stats.num_kv_blocks - 1) << "KV blocks leaked";
-  return tokens;
-}
-
 // Runs every request at once under `config`; returns outputs in request order.
 std::vector<std::vector<int32_t>> run_together(const EngineConfig& config, const std::vector<TestRequest>& requests,
                                                EngineStats* stats = nullptr) {
@@ -83,13 +57,6 @@ std::vector<std::vector<int32_t>> run_together(const EngineConfig& config, const
   std::vector<std::vector<int32_t>> outputs;
   for (EngineRequestId id : ids) outputs.push_back(tokens[{id, 0}]);
   return outputs;
-}
-
-size_t bytes_per_block(const std::string& path, int32_t block_size) {
-  auto model = Model::load(path);
-  EXPECT_TRUE(model.ok());
-  const ModelConfig& c = (*model)->config();
-  return KvStorage::bytes_per_block(c.num_layers, block_size, c.num_kv_heads, c.head_dim);
 }
 
 class EngineBatchInvariance : public ::testing::TestWithParam<std::string> {};
@@ -134,7 +101,7 @@ TEST_P(EngineBatchInvariance, GreedyOutputsMatchRunningAlone) {
     EngineConfig config = base;
     config.max_num_batched_tokens = v.max_num_batched_tokens;
     config.enable_prefix_caching = v.prefix_caching;
-    if (v.num_kv_blocks > 0) config.kv_cache_memory_bytes = static_cast<int64_t>(bytes_per_block(path, 16)) * v.num_kv_blocks;
+    if (v.num_kv_blocks > 0) config.kv_cache_memory_bytes = static_cast<int64_t>(testing::kv_bytes_per_block(path, 16)) * v.num_kv_blocks;
     EngineStats stats;
     const auto together = run_together(config, requests, &stats);
     for (size_t i = 0; i < requests.size(); ++i) EXPECT_EQ(together[i], alone[i]) << "request " << i;

@@ -1,0 +1,140 @@
+// Resource limits of the engine: the waiting-queue cap (max_waiting_requests -> kResourceExhausted,
+// nothing half-queued) and the per-request timeout (timeout_ms -> FinishReason::kTimeout in any
+// state, blocks freed, other requests untouched).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/timer.h"
+#include "engine/engine_test_util.h"
+
+namespace tessera {
+namespace {
+
+using testing::collect;
+using testing::drain;
+using testing::EngineTokens;
+using testing::greedy;
+using testing::make_engine;
+
+EngineConfig small_config() {
+  EngineConfig config;
+  config.model_path = testing::engine_model_path("stories260K-f32.gguf");
+  config.kv_cache_memory_bytes = 16 << 20;
+  config.max_model_len = 128;
+  return config;
+}
+
+std::vector<int32_t> prompt_for(int32_t i) {
+  std::vector<int32_t> prompt;
+  for (int32_t k = 0; k < 4 + i % 9; ++k) prompt.push_back(3 + (i * 29 + k * 13) % 400);
+  return prompt;
+}
+
+TEST(EngineLimits, FullWaitingQueueRejectsWithResourceExhausted) {
+  EngineConfig config = small_config();
+  config.max_waiting_requests = 3;
+  auto engine = make_engine(config);
+  std::vector<EngineRequestId> admitted;
+  for (int32_t i = 0; i < 3; ++i) admitted.push_back(*engine->add_request(prompt_for(i), greedy(6)));
+  auto full = engine->add_request(prompt_for(3), greedy(6));
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(full.status().message().find("max_waiting_requests = 3"), std::string::npos) << full.status().message();
+  EngineTokens tokens;
+  collect(engine->step(), tokens);  // all three admitted to running: the queue is empty again
+  GenerationParams four = greedy(6);
+  four.n = 4;
+  EXPECT_EQ(engine->add_request(prompt_for(4), four).status().code(), StatusCode::kResourceExhausted)
+      << "n counts: 4 completions never fit a queue of 3";
+  GenerationParams three = greedy(6);
+  three.n = 3;
+  auto fits = engine->add_request(prompt_for(5), three);
+  ASSERT_TRUE(fits.ok()) << fits.status().message();
+  EngineTokens rest = drain(*engine);
+  for (auto& [key, t] : rest) tokens[key].insert(tokens[key].end(), t.begin(), t.end());
+  for (EngineRequestId id : admitted) EXPECT_EQ((tokens[{id, 0}].size()), 6u);
+  for (int32_t index = 0; index < 3; ++index) EXPECT_EQ((tokens[{*fits, index}].size()), 6u);
+}
+
+TEST(EngineLimits, ZeroMeansNoQueueLimitAndNegativeIsRejected) {
+  EngineConfig config = small_config();
+  config.max_waiting_requests = 0;
+  auto engine = make_engine(config);
+  for (int32_t i = 0; i < 300; ++i) ASSERT_TRUE(engine->add_request(prompt_for(i), greedy(1)).ok());
+  (void)drain(*engine);
+  config.max_waiting_requests = -1;
+  auto bad = Engine::create(config);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(EngineLimits, TimeoutWhileQueuedAndMidDecodeEndsWithTimeout) {
+  EngineConfig config = small_config();
+  config.max_num_seqs = 1;
+  auto engine = make_engine(config);
+  const std::vector<int32_t> reference_prompt = prompt_for(0);
+  const EngineRequestId plain = *engine->add_request(reference_prompt, greedy(40));
+  GenerationParams timed = greedy(100);
+  timed.timeout_ms = 200;
+  timed.n = 2;
+  const int64_t start_us = now_us();
+  const EngineRequestId queued = *engine->add_request(prompt_for(1), timed);  // waits behind `plain`
+  EngineTokens tokens;
+  std::map<std::pair<EngineRequestId, int32_t>, FinishReason> reasons;
+  auto step = [&] {
+    for (const RequestOutput& out : engine->step()) {
+      auto& t = tokens[{out.request_id, out.index}];
+      t.insert(t.end(), out.new_token_ids.begin(), out.new_token_ids.end());
+      if (out.finished()) reasons[{out.request_id, out.index}] = out.finish_reason;
+    }
+  };
+  step();
+  if (now_us() - start_us > 150'000) GTEST_SKIP() << "machine too slow for a 200 ms timeout test";
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  step();
+  for (int32_t index = 0; index < 2; ++index) {
+    EXPECT_EQ((reasons[{queued, index}]), FinishReason::kTimeout);
+    EXPECT_TRUE((tokens[{queued, index}].empty())) << "it never left the queue";
+  }
+  EXPECT_FALSE(engine->abort(queued).ok()) << "a timed-out request is finished";
+  while (engine->has_unfinished_requests()) step();
+  EXPECT_EQ((reasons[{plain, 0}]), FinishReason::kLength);
+  EXPECT_EQ((tokens[{plain, 0}].size()), 40u) << "the request without a timeout ran to the end";
+
+  // Mid-decode: a running request past its deadline stops at the next step with what it has.
+  timed.n = 1;
+  const int64_t decode_start_us = now_us();
+  const EngineRequestId running = *engine->add_request(prompt_for(2), timed);
+  step();
+  step();
+  if (now_us() - decode_start_us > 150'000) GTEST_SKIP() << "machine too slow for a 200 ms timeout test";
+  ASSERT_EQ((tokens[{running, 0}].size()), 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  step();
+  EXPECT_EQ((reasons[{running, 0}]), FinishReason::kTimeout);
+  EXPECT_EQ((tokens[{running, 0}].size()), 2u);
+  EXPECT_FALSE(engine->has_unfinished_requests());
+  const EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.num_free_kv_blocks, stats.num_kv_blocks - 1);
+}
+
+TEST(EngineLimits, GenerousTimeoutChangesNothing) {
+  auto engine = make_engine(small_config());
+  GenerationParams params = greedy(12);
+  const EngineRequestId untimed = *engine->add_request(prompt_for(3), params);
+  params.timeout_ms = 600'000;
+  const EngineRequestId timed = *engine->add_request(prompt_for(3), params);
+  EngineTokens tokens = drain(*engine);
+  EXPECT_EQ((tokens[{timed, 0}]), (tokens[{untimed, 0}]));
+  EXPECT_EQ((tokens[{timed, 0}].size()), 12u);
+  params.timeout_ms = -1;
+  EXPECT_EQ(engine->add_request(prompt_for(3), params).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tessera

@@ -1,0 +1,65 @@
+// Shared helpers of the engine tests: greedy params, engine creation, draining an engine while
+// checking that every KV block went back to the pool, and KV pool sizing in blocks.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/kv_storage.h"
+#include "model/model.h"
+#include "tessera/engine.h"
+
+namespace tessera::testing {
+
+inline std::string engine_model_path(const std::string& name) {
+  return std::string(TESSERA_SHARED_DIR) + "/models/" + name;
+}
+
+inline GenerationParams greedy(int32_t max_tokens) {
+  GenerationParams p;
+  p.temperature = 0.0f;
+  p.max_tokens = max_tokens;
+  p.ignore_eos = true;
+  return p;
+}
+
+inline std::unique_ptr<Engine> make_engine(const EngineConfig& config) {
+  auto engine = Engine::create(config);
+  EXPECT_TRUE(engine.ok()) << engine.status().message();
+  return engine.ok() ? std::move(engine).value() : nullptr;
+}
+
+// Tokens of each (request, completion index), accumulated over steps.
+using EngineTokens = std::map<std::pair<EngineRequestId, int32_t>, std::vector<int32_t>>;
+
+inline void collect(const std::vector<RequestOutput>& outputs, EngineTokens& tokens) {
+  for (const RequestOutput& out : outputs) {
+    auto& t = tokens[{out.request_id, out.index}];
+    t.insert(t.end(), out.new_token_ids.begin(), out.new_token_ids.end());
+  }
+}
+
+// Steps the engine until it is idle; checks that no KV block leaked.
+inline EngineTokens drain(Engine& engine) {
+  EngineTokens tokens;
+  int32_t guard = 0;
+  while (engine.has_unfinished_requests() && ++guard < 100000) collect(engine.step(), tokens);
+  const EngineStats stats = engine.stats();
+  EXPECT_EQ(stats.num_free_kv_blocks, stats.num_kv_blocks - 1) << "KV blocks leaked";
+  return tokens;
+}
+
+// Bytes of one KV block of `path`'s model, to size a pool in blocks.
+inline size_t kv_bytes_per_block(const std::string& path, int32_t block_size) {
+  auto model = Model::load(path);
+  EXPECT_TRUE(model.ok());
+  const ModelConfig& c = (*model)->config();
+  return KvStorage::bytes_per_block(c.num_layers, block_size, c.num_kv_heads, c.head_dim);
+}
+
+}  // namespace tessera::testing
