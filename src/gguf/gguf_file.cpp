@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "gguf/gguf_format.h"
@@ -18,6 +21,46 @@ int64_t TensorInfo::num_elements() const {
   int64_t count = 1;
   for (int64_t dim : shape) count *= dim;  // no overflow: the reader checked the product
   return count;
+}
+
+namespace {
+
+uint64_t physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_bytes = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page_bytes > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_bytes) : 0;
+}
+
+uint64_t address_space_limit_bytes() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
+  return static_cast<uint64_t>(limit.rlim_cur);
+}
+
+std::string gib(uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.2f GiB", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
+  return text;
+}
+
+}  // namespace
+
+Status check_mappable_size(const std::string& path, uint64_t file_bytes, uint64_t memory_bytes,
+                           uint64_t address_space_bytes) {
+  if (memory_bytes > 0 && file_bytes > memory_bytes) {
+    return {StatusCode::kResourceExhausted, path + ": file of " + std::to_string(file_bytes) + " bytes (" +
+                                                gib(file_bytes) + ") is larger than this machine's memory (" +
+                                                gib(memory_bytes) + "); it cannot be served from RAM"};
+  }
+  if (address_space_bytes > 0 && file_bytes > address_space_bytes) {
+    return {StatusCode::kResourceExhausted, path + ": file of " + std::to_string(file_bytes) +
+                                                " bytes is larger than this process's address-space limit of " +
+                                                std::to_string(address_space_bytes) + " bytes (ulimit -v)"};
+  }
+  if (file_bytes > std::numeric_limits<size_t>::max()) {
+    return {StatusCode::kResourceExhausted, path + ": file of " + std::to_string(file_bytes) + " bytes cannot be mapped"};
+  }
+  return Status::ok_status();
 }
 
 Expected<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path) {
@@ -36,6 +79,12 @@ Expected<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path) {
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
     return io_error(path + ": not a regular file");
+  }
+  if (Status fits = check_mappable_size(path, static_cast<uint64_t>(st.st_size), physical_memory_bytes(),
+                                        address_space_limit_bytes());
+      !fits.ok()) {
+    ::close(fd);
+    return fits;
   }
   std::unique_ptr<GgufFile> file(new GgufFile());
   file->path_ = path;

@@ -25,10 +25,18 @@ struct TensorInfo {
   int64_t num_elements() const;
 };
 
+// Whether a file of `file_bytes` may be mapped for serving: not larger than physical memory
+// (every token would page weights from disk) nor than the process's address-space limit
+// (`ulimit -v`; 0 = none). kResourceExhausted with a message naming the path otherwise.
+Status check_mappable_size(const std::string& path, uint64_t file_bytes, uint64_t memory_bytes,
+                           uint64_t address_space_bytes);
+
 class GgufFile {
  public:
-  // Maps and validates `path`. Errors: not_found / io_error / corrupt_data / unsupported,
-  // each message starting with the path.
+  // Maps and validates `path`. Errors: not_found / io_error / corrupt_data / unsupported, and
+  // resource_exhausted for a file larger than this machine's memory or address-space limit
+  // (checked before mapping), each message starting with the path. Maps exactly the file's
+  // size and bounds-checks every offset against it, so a truncated file is rejected, never read past its end.
   static Expected<std::unique_ptr<GgufFile>> open(const std::string& path);
   // Same checks over bytes already in memory (used by tests and fuzzers; bytes are copied).
   static Expected<std::unique_ptr<GgufFile>> from_bytes(std::string_view bytes, std::string name = "<memory>");
