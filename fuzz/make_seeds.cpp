@@ -94,19 +94,23 @@ void tokenizer_seeds(const fs::path& vocab_dir, const fs::path& out) {
   std::printf("tokenizer: %d seeds\n", count);
 }
 
-// Valid requests of every endpoint; line 1 of each seed is the route (see serve_fuzz.cpp).
+// Valid requests of every endpoint; byte 0 of each seed selects the endpoint (see serve_fuzz.cpp).
 void serve_seeds(const fs::path& out) {
   const std::vector<std::string> requests = {
-      "completions\n{\"prompt\": \"Once upon a time\", \"max_tokens\": 16}",
-      "completions\n{\"prompt\": [1, 2, 3], \"max_tokens\": 4, \"temperature\": 0, \"n\": 2, \"stop\": [\"\\n\"]}",
-      "completions\n{\"model\": \"m\", \"prompt\": \"Hi\", \"stream\": true, \"top_p\": 0.9, \"top_k\": 5, \"seed\": 7,"
+      "0{\"prompt\": \"Once upon a time\", \"max_tokens\": 16}",
+      "0{\"prompt\": [1, 2, 3], \"max_tokens\": 4, \"temperature\": 0, \"n\": 2, \"stop\": [\"\\n\"]}",
+      "0{\"model\": \"m\", \"prompt\": \"Hi\", \"stream\": true, \"top_p\": 0.9, \"top_k\": 5, \"seed\": 7,"
       " \"logprobs\": 2, \"presence_penalty\": 0.5, \"frequency_penalty\": 0.5, \"echo\": false}",
-      "chat\n{\"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}], \"max_tokens\": 8}",
-      "chat\n{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief\"}, {\"role\": \"user\", \"content\": \"Hi\"},"
+      "1{\"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}], \"max_tokens\": 8}",
+      "1{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief\"}, {\"role\": \"user\", \"content\": \"Hi\"},"
       " {\"role\": \"assistant\", \"content\": \"Hello\"}], \"stream\": true, \"stream_options\": {\"include_usage\": true},"
       " \"max_completion_tokens\": 4, \"stop\": \"x\", \"logprobs\": true, \"top_logprobs\": 3}",
-      "tokenize\n{\"prompt\": \"Hello world\", \"add_special\": true}",
-      "detokenize\n{\"tokens\": [1, 2, 3]}",
+      "0{\"prompt\": [\"a\", \"b\"], \"min_p\": 0.1, \"repetition_penalty\": 1.1, \"stop_token_ids\": [2]}",
+      "0{\"prompt\": [[1, 2], [3]], \"max_tokens\": 2}",
+      "1{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"Hi\"}]}]}",
+      "2{\"prompt\": \"Hello world\", \"add_special_tokens\": true}",
+      "2{\"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}",
+      "3{\"tokens\": [1, 2, 3]}",
   };
   for (size_t i = 0; i < requests.size(); ++i) write_file(out / ("request-" + std::to_string(i)), requests[i]);
   std::printf("serve: %zu seeds\n", requests.size());
