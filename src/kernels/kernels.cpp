@@ -7,6 +7,7 @@
 
 #include "base/check.h"
 #include "kernels/cpu/kernel_table.h"
+#include "kernels/cpu/repack.h"
 #include "kernels/ref/ref_kernels.h"
 #include "tensor/quant.h"
 
@@ -38,12 +39,28 @@ void matmul(const MatrixView& weight, const float* x, int64_t num_tokens, float*
     });
     x_converted = dst;
   }
+  if (weight.interleaved_rows > 0) {
+    // Whole tiles per thread.
+    MatmulRowsFn rows_fn = table.matmul_rows_repacked[static_cast<size_t>(weight.type)];
+    if (rows_fn == nullptr) rows_fn = &repacked_matmul_rows_portable;
+    const int64_t tile = weight.interleaved_rows;
+    pool.parallel_for(weight.num_rows / tile, [&](int64_t begin, int64_t end, int) {
+      rows_fn(weight, x_converted, x_row_bytes, num_tokens, begin * tile, end * tile, out);
+    });
+    return;
+  }
   MatmulRowsFn rows_fn = table.matmul_rows[static_cast<size_t>(weight.type)];
   if (rows_fn == nullptr) rows_fn = &ref::matmul_rows;
   pool.parallel_for(weight.num_rows, [&](int64_t begin, int64_t end, int) {
     rows_fn(weight, x_converted, x_row_bytes, num_tokens, begin, end, out);
   });
 }
+
+bool prefers_repacked(const MatrixView& weight) {
+  return repackable(weight) && kernel_table(active_isa()).matmul_rows_repacked[static_cast<size_t>(weight.type)] != nullptr;
+}
+
+MatrixView repack_weight(const MatrixView& weight, uint8_t* dst) { return repack(weight, dst); }
 
 void get_rows(const MatrixView& table, std::span<const int32_t> ids, float* out) { ref::get_rows(table, ids, out); }
 

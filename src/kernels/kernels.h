@@ -23,6 +23,13 @@ size_t matmul_scratch_bytes(DType weight_type, int64_t num_cols, int64_t num_tok
 void matmul(const MatrixView& weight, const float* x, int64_t num_tokens, float* out, void* scratch,
             ThreadPool& pool);
 
+// Load-time weight repacking (kernels/cpu/repack.h). True when the active ISA has a faster
+// kernel for a repacked copy of `weight`; repack_weight then writes that copy to dst
+// (weight.num_rows * weight.row_stride_bytes bytes, 64-byte aligned) and returns its view, which
+// only matmul() may read. Results stay within the matmul tests' tolerance of the reference.
+bool prefers_repacked(const MatrixView& weight);
+MatrixView repack_weight(const MatrixView& weight, uint8_t* dst);
+
 // out[t, :] = the f32 values of row ids[t] of `table` (embedding lookup in any dtype).
 void get_rows(const MatrixView& table, std::span<const int32_t> ids, float* out);
 

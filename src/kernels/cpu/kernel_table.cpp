@@ -16,6 +16,7 @@ KernelTable build(Isa isa) {
     register_avx512_float_matmul(table);
     register_avx512_legacy_matmul(table);
     register_avx512_kquant_matmul(table);
+    register_avx512_repacked_matmul(table);
   }
   return table;
 }

@@ -24,6 +24,9 @@ inline constexpr int kNumDTypeIds = 40;  // covers every GGUF type id we know (B
 struct KernelTable {
   MatmulRowsFn matmul_rows[kNumDTypeIds] = {};     // by weight DType id
   QuantizeActivationFn quantize_activation = nullptr;
+  // by weight DType id, for weights repacked by kernels/cpu/repack.h (row ranges whole tiles);
+  // a null entry falls back to repacked_matmul_rows_portable.
+  MatmulRowsFn matmul_rows_repacked[kNumDTypeIds] = {};
 };
 
 // The table for `isa` (built once; entries an ISA lacks stay null).
@@ -36,5 +39,6 @@ void register_avx2_kquant_matmul(KernelTable& table);   // Q2_K..Q6_K weights
 void register_avx512_float_matmul(KernelTable& table);
 void register_avx512_legacy_matmul(KernelTable& table);
 void register_avx512_kquant_matmul(KernelTable& table);
+void register_avx512_repacked_matmul(KernelTable& table);  // repacked Q4_0, Q8_0 weights
 
 }  // namespace tessera::kernels

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/huge_page_buffer.h"
 #include "model/model.h"
 #include "tensor/tensor_view.h"
 
@@ -61,6 +62,9 @@ class LlamaModel final : public Model {
   MatrixView output_;                // [vocab_size, hidden_dim]; token_embedding_ when tied
   std::vector<float> output_norm_;   // [hidden_dim] f32
   std::vector<LayerWeights> layers_; // [num_layers]
+  // The bytes of output_ and every layer matrix, off the mmapped file and repacked for the
+  // kernels where they prefer it (make_weights_resident); token_embedding_ stays in the file.
+  HugePageBuffer resident_weights_;
   Workspace ws_;
   int workspace_threads_ = 0;        // pool size the attention scratch was sized for
 };

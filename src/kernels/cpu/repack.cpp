@@ -1,0 +1,125 @@
+#include "kernels/cpu/repack.h"
+
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "base/check.h"
+#include "kernels/ref/ref_kernels.h"
+#include "tensor/quant.h"
+#include "tensor/quant_blocks.h"
+
+namespace tessera::kernels {
+namespace {
+
+constexpr int kGroupBytes = 4 * kRepackRows;  // one 4-element group of 16 rows: a 512-bit register
+
+template <typename Block>
+constexpr int kNumGroups = std::is_same_v<Block, BlockQ8_0> ? 8 : 4;
+
+// Byte k of group g of a block of row-major `block`, in the repacked (unsigned) encoding.
+template <typename Block>
+uint8_t packed_byte(const Block& block, int g, int k) {
+  if constexpr (std::is_same_v<Block, BlockQ8_0>) {
+    return static_cast<uint8_t>(block.qs[4 * g + k] ^ 0x80);  // q + 128
+  } else {
+    return block.qs[4 * g + k];  // nibbles already hold q + 8
+  }
+}
+
+template <typename Block>
+void repack_tile(const MatrixView& w, int64_t tile, uint8_t* dst) {
+  const int64_t num_blocks = w.num_cols / kLegacyBlockSize;
+  const size_t quant_bytes = size_t{kGroupBytes} * kNumGroups<Block>;
+  uint8_t* quants = dst;
+  auto* scales = reinterpret_cast<uint16_t*>(dst + static_cast<size_t>(num_blocks) * quant_bytes);
+  for (int r = 0; r < kRepackRows; ++r) {
+    const auto* row = reinterpret_cast<const Block*>(w.row(tile * kRepackRows + r));
+    for (int64_t b = 0; b < num_blocks; ++b) {
+      uint8_t* block_dst = quants + static_cast<size_t>(b) * quant_bytes;
+      for (int g = 0; g < kNumGroups<Block>; ++g) {
+        for (int k = 0; k < 4; ++k) block_dst[g * kGroupBytes + 4 * r + k] = packed_byte(row[b], g, k);
+      }
+      scales[b * kRepackRows + r] = row[b].d;
+    }
+  }
+}
+
+// Inverse of repack_tile: rows 0..15 of the tile, row-major, into dst (16 rows of row_stride_bytes).
+template <typename Block>
+void unpack_tile(const MatrixView& w, const uint8_t* tile_src, uint8_t* dst) {
+  const int64_t num_blocks = w.num_cols / kLegacyBlockSize;
+  const size_t quant_bytes = size_t{kGroupBytes} * kNumGroups<Block>;
+  const auto* scales = reinterpret_cast<const uint16_t*>(tile_src + static_cast<size_t>(num_blocks) * quant_bytes);
+  for (int r = 0; r < kRepackRows; ++r) {
+    auto* row = reinterpret_cast<Block*>(dst + static_cast<size_t>(r) * w.row_stride_bytes);
+    for (int64_t b = 0; b < num_blocks; ++b) {
+      const uint8_t* block_src = tile_src + static_cast<size_t>(b) * quant_bytes;
+      for (int g = 0; g < kNumGroups<Block>; ++g) {
+        for (int k = 0; k < 4; ++k) {
+          const uint8_t byte = block_src[g * kGroupBytes + 4 * r + k];
+          if constexpr (std::is_same_v<Block, BlockQ8_0>) {
+            row[b].qs[4 * g + k] = static_cast<int8_t>(byte ^ 0x80);
+          } else {
+            row[b].qs[4 * g + k] = byte;
+          }
+        }
+      }
+      row[b].d = scales[b * kRepackRows + r];
+    }
+  }
+}
+
+}  // namespace
+
+bool repackable(const MatrixView& weight) {
+  return weight.interleaved_rows == 0 && (weight.type == DType::kQ4_0 || weight.type == DType::kQ8_0) &&
+         weight.num_rows % kRepackRows == 0 && weight.num_cols % kLegacyBlockSize == 0 &&
+         weight.row_stride_bytes == row_bytes(weight.type, weight.num_cols);
+}
+
+size_t repacked_block_quant_bytes(DType type) {
+  return type == DType::kQ8_0 ? size_t{kGroupBytes} * 8 : size_t{kGroupBytes} * 4;
+}
+
+MatrixView repack(const MatrixView& weight, uint8_t* dst) {
+  TS_CHECK(repackable(weight), "matrix of %s [%lld, %lld] cannot be repacked", std::string(dtype_name(weight.type)).c_str(),
+           static_cast<long long>(weight.num_rows), static_cast<long long>(weight.num_cols));
+  const size_t tile_bytes = weight.row_stride_bytes * kRepackRows;
+  for (int64_t tile = 0; tile < weight.num_rows / kRepackRows; ++tile) {
+    uint8_t* tile_dst = dst + static_cast<size_t>(tile) * tile_bytes;
+    if (weight.type == DType::kQ8_0) {
+      repack_tile<BlockQ8_0>(weight, tile, tile_dst);
+    } else {
+      repack_tile<BlockQ4_0>(weight, tile, tile_dst);
+    }
+  }
+  MatrixView view = weight;
+  view.data = dst;
+  view.interleaved_rows = kRepackRows;
+  return view;
+}
+
+void repacked_matmul_rows_portable(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes,
+                                   int64_t num_tokens, int64_t row_begin, int64_t row_end, float* out) {
+  TS_CHECK(row_begin % kRepackRows == 0 && row_end % kRepackRows == 0, "row range not whole tiles");
+  const size_t tile_bytes = weight.row_stride_bytes * kRepackRows;
+  std::vector<uint8_t> rows(tile_bytes);
+  std::vector<float> tile_out(static_cast<size_t>(num_tokens) * kRepackRows);
+  for (int64_t tile = row_begin / kRepackRows; tile < row_end / kRepackRows; ++tile) {
+    const uint8_t* src = weight.data + static_cast<size_t>(tile) * tile_bytes;
+    if (weight.type == DType::kQ8_0) {
+      unpack_tile<BlockQ8_0>(weight, src, rows.data());
+    } else {
+      unpack_tile<BlockQ4_0>(weight, src, rows.data());
+    }
+    const MatrixView tile_view{weight.type, kRepackRows, weight.num_cols, rows.data(), weight.row_stride_bytes};
+    ref::matmul_rows(tile_view, x_converted, x_row_bytes, num_tokens, 0, kRepackRows, tile_out.data());
+    for (int64_t t = 0; t < num_tokens; ++t) {
+      std::memcpy(out + t * weight.num_rows + tile * kRepackRows, tile_out.data() + t * kRepackRows,
+                  kRepackRows * sizeof(float));
+    }
+  }
+}
+
+}  // namespace tessera::kernels

@@ -1,0 +1,134 @@
+// Matmul of repacked Q4_0 / Q8_0 weights (kernels/cpu/repack.h) x Q8_0 activations with
+// AVX-512 VNNI. One 512-bit register holds one 4-element group of 16 rows, so each vpdpbusd
+// advances 16 row dot products at once, with the activation group broadcast: no horizontal sums
+// anywhere, and the 16 results of a tile are one vector store.
+// NOTE: a tile of 16 rows x up to kMaxTokens tokens: each weight block is loaded (and its nibbles
+// unpacked) once and reused for every token of the tile, which is what makes prefill a GEMM
+// rather than repeated matrix-vector products. Row tiles are the outer loop, so a tile's weights
+// (num_cols / 32 x 288 or 544 bytes) stay in L1/L2 while every token tile passes over them.
+// GCC 12's AVX-512 headers self-initialise their "undefined" vectors, which its own
+// -Wuninitialized then reports at every use.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/kernel_table.h"
+#include "kernels/cpu/repack.h"
+#include "tensor/quant_blocks.h"
+
+namespace tessera::kernels {
+namespace {
+
+constexpr int kMaxTokens = 8;
+
+// Per activation block: its scale in f32 and -bias * (sum of its quants), the term that turns
+// the dot with biased unsigned weights into the signed one.
+struct ActivationBlockInfo {
+  float scale;
+  int32_t bias_correction;
+};
+
+template <bool kIsQ4>
+void fill_activation_info(const uint8_t* x, size_t x_row_bytes, int64_t num_tokens, int64_t num_blocks,
+                          ActivationBlockInfo* info) {
+  constexpr int kBias = kIsQ4 ? 8 : 128;
+  const __m256i ones = _mm256_set1_epi8(1);
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(x + static_cast<size_t>(t) * x_row_bytes);
+    for (int64_t b = 0; b < num_blocks; ++b) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[b].qs));
+      const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
+      __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
+      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+      info[t * num_blocks + b] = {_cvtsh_ss(blocks[b].d), -kBias * _mm_cvtsi128_si32(s)};
+    }
+  }
+}
+
+// Tokens [0, kTokens) of the activation rows x against one tile. out: row stride out_stride.
+template <bool kIsQ4, int kTokens>
+void tile_kernel(const uint8_t* tile, int64_t num_blocks, const uint8_t* x, size_t x_row_bytes,
+                 const ActivationBlockInfo* info, float* out, int64_t out_stride) {
+  constexpr size_t kQuantBytes = kIsQ4 ? 256 : 512;
+  const uint8_t* quants = tile;
+  const auto* scales = reinterpret_cast<const __m256i*>(tile + static_cast<size_t>(num_blocks) * kQuantBytes);
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  __m512 acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    const uint8_t* block = quants + static_cast<size_t>(b) * kQuantBytes;
+    __m512i w[8];
+    if constexpr (kIsQ4) {
+      for (int g = 0; g < 4; ++g) {
+        const __m512i packed = _mm512_loadu_si512(block + 64 * g);
+        w[g] = _mm512_and_si512(packed, low_nibbles);
+        w[g + 4] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
+      }
+    } else {
+      for (int g = 0; g < 8; ++g) w[g] = _mm512_loadu_si512(block + 64 * g);
+    }
+    const __m512 w_scale = _mm512_cvtph_ps(_mm256_loadu_si256(scales + b));
+    for (int t = 0; t < kTokens; ++t) {
+      const ActivationBlockInfo& a = info[t * num_blocks + b];
+      const auto* a_groups =
+          reinterpret_cast<const int32_t*>(x + static_cast<size_t>(t) * x_row_bytes + b * sizeof(BlockQ8_0) + 2);
+      // Two chains, so one token's eight dependent vpdpbusd do not serialise on their latency.
+      __m512i even = _mm512_set1_epi32(a.bias_correction);
+      __m512i odd = _mm512_setzero_si512();
+      for (int g = 0; g < 8; g += 2) {
+        even = _mm512_dpbusd_epi32(even, w[g], _mm512_set1_epi32(a_groups[g]));
+        odd = _mm512_dpbusd_epi32(odd, w[g + 1], _mm512_set1_epi32(a_groups[g + 1]));
+      }
+      const __m512 dot = _mm512_cvtepi32_ps(_mm512_add_epi32(even, odd));
+      acc[t] = _mm512_fmadd_ps(dot, _mm512_mul_ps(w_scale, _mm512_set1_ps(a.scale)), acc[t]);
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+template <bool kIsQ4, int kTokens>
+void tile_kernel_dispatch(int64_t num_tokens, const uint8_t* tile, int64_t num_blocks, const uint8_t* x,
+                          size_t x_row_bytes, const ActivationBlockInfo* info, float* out, int64_t out_stride) {
+  if constexpr (kTokens > 0) {
+    if (num_tokens == kTokens) {
+      tile_kernel<kIsQ4, kTokens>(tile, num_blocks, x, x_row_bytes, info, out, out_stride);
+    } else {
+      tile_kernel_dispatch<kIsQ4, kTokens - 1>(num_tokens, tile, num_blocks, x, x_row_bytes, info, out, out_stride);
+    }
+  }
+}
+
+template <bool kIsQ4>
+void repacked_matmul_rows(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes,
+                          int64_t num_tokens, int64_t row_begin, int64_t row_end, float* out) {
+  const int64_t num_blocks = weight.num_cols / kLegacyBlockSize;
+  // NOTE: grows once per thread to the largest matmul seen, then never allocates again.
+  thread_local std::vector<ActivationBlockInfo> info;
+  info.resize(static_cast<size_t>(num_tokens * num_blocks));
+  fill_activation_info<kIsQ4>(x_converted, x_row_bytes, num_tokens, num_blocks, info.data());
+  const size_t tile_bytes = weight.row_stride_bytes * kRepackRows;
+  for (int64_t r = row_begin; r < row_end; r += kRepackRows) {
+    const uint8_t* tile = weight.data + static_cast<size_t>(r / kRepackRows) * tile_bytes;
+    for (int64_t t = 0; t < num_tokens; t += kMaxTokens) {
+      const int64_t n = std::min<int64_t>(kMaxTokens, num_tokens - t);
+      tile_kernel_dispatch<kIsQ4, kMaxTokens>(n, tile, num_blocks, x_converted + t * x_row_bytes, x_row_bytes,
+                                              info.data() + t * num_blocks, out + t * weight.num_rows + r,
+                                              weight.num_rows);
+    }
+  }
+}
+
+}  // namespace
+
+void register_avx512_repacked_matmul(KernelTable& table) {
+  if (!cpu_features().avx512vnni) return;
+  table.matmul_rows_repacked[static_cast<int>(DType::kQ4_0)] = repacked_matmul_rows<true>;
+  table.matmul_rows_repacked[static_cast<int>(DType::kQ8_0)] = repacked_matmul_rows<false>;
+}
+
+}  // namespace tessera::kernels
