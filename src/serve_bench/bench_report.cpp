@@ -20,12 +20,23 @@ std::vector<NamedSummary> named_summaries(const BenchmarkMetrics& m) {
           {"e2el", "End-to-end Latency", &m.e2el_ms}};
 }
 
-std::string rate_text(double rate) { return std::isinf(rate) ? "inf" : std::to_string(rate); }
+std::string rate_text(double rate) {
+  if (std::isinf(rate)) return "inf";
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%g", rate);
+  return buffer;
+}
+
+std::string line(const char* label, const std::string& value) {
+  char buffer[160];
+  std::snprintf(buffer, sizeof(buffer), "%-40s %s\n", label, value.c_str());
+  return buffer;
+}
 
 std::string line(const char* label, double value, int decimals) {
-  char buffer[128];
-  std::snprintf(buffer, sizeof(buffer), "%-40s %.*f\n", label, decimals, value);
-  return buffer;
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
+  return line(label, std::string(buffer));
 }
 
 std::string heading(const std::string& title, char fill) {
@@ -101,7 +112,7 @@ std::string report_text(const ServeBenchConfig& config, const BenchmarkRun& run)
   std::string text = heading(" Serving Benchmark Result ", '=');
   text += line("Successful requests:", static_cast<double>(m.completed), 0);
   text += line("Failed requests:", static_cast<double>(m.failed), 0);
-  text += "Request rate (req/s):                     " + rate_text(config.request_rate) + "\n";
+  text += line("Request rate (req/s):", rate_text(config.request_rate));
   if (config.max_concurrency > 0) text += line("Maximum request concurrency:", config.max_concurrency, 0);
   text += line("Benchmark duration (s):", m.duration_s, 2);
   text += line("Total input tokens:", static_cast<double>(m.total_input_tokens), 0);
