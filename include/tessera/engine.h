@@ -42,6 +42,10 @@ struct EngineStats {
   int64_t num_computed_tokens = 0;      // tokens run through the model (recompute included)
   int64_t num_output_tokens = 0;        // tokens sampled
   double prefix_cache_hit_rate = 0.0;   // hit tokens / queried tokens at admission
+  int64_t prefix_cache_queries = 0;     // prompt tokens looked up in the prefix cache at admission
+  int64_t prefix_cache_hits = 0;        // of those, tokens found there
+  int32_t num_running_requests = 0;     // scheduler requests (completions) running now
+  int32_t num_waiting_requests = 0;     // scheduler requests (completions) waiting for admission now
   double kv_waste = 0.0;                // share of allocated KV slots holding no token, mean over steps
 };
 
@@ -64,6 +68,7 @@ class Engine {
   EngineStats stats() const;
   int32_t vocab_size() const;
   int32_t eos_token_id() const;
+  int32_t max_model_len() const;  // prompt + output tokens of one request at most
 
  private:
   explicit Engine(std::unique_ptr<EngineCore> core);

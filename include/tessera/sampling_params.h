@@ -20,6 +20,9 @@ struct GenerationParams {
   float min_p = 0.05f;                  // 0.0 disables
   float repetition_penalty = 1.0f;      // 1.0 disables
   int32_t repetition_last_n = 64;       // tokens the penalty looks back over (-1: all)
+  float presence_penalty = 0.0f;        // OpenAI: minus this from each token already generated; 0 disables
+  float frequency_penalty = 0.0f;       // OpenAI: minus this times how often it was generated; 0 disables
+  int32_t logprobs = -1;                // -1: none; k >= 0: the sampled token's logprob and the top k
   int64_t timeout_ms = 0;               // wall-clock limit from add_request to the last token; 0 = none.
                                         // Past it every completion ends with FinishReason::kTimeout
   uint64_t seed = 0xFFFFFFFFu;          // 0xFFFFFFFF: random; completion i uses seed + i

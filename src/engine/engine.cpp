@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -37,7 +38,7 @@ FinishReason finish_reason_of(RequestStatus status) {
   }
 }
 
-SamplingParams to_sampling_params(const GenerationParams& p, int32_t index) {
+SamplingParams to_sampling_params(const GenerationParams& p, int32_t index, int32_t num_prompt_tokens) {
   SamplingParams s;
   s.temperature = p.temperature;
   s.top_k = p.top_k;
@@ -45,6 +46,10 @@ SamplingParams to_sampling_params(const GenerationParams& p, int32_t index) {
   s.min_p = p.min_p;
   s.repetition_penalty = p.repetition_penalty;
   s.repetition_last_n = p.repetition_last_n;
+  s.presence_penalty = p.presence_penalty;
+  s.frequency_penalty = p.frequency_penalty;
+  s.num_prompt_tokens = num_prompt_tokens;
+  s.logprobs = p.logprobs;
   s.seed = p.seed == 0xFFFFFFFFu ? p.seed : p.seed + static_cast<uint64_t>(index);
   return s;
 }
@@ -118,6 +123,9 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
 
 Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> prompt_token_ids,
                                                   const GenerationParams& params) {
+  if (!std::isfinite(params.presence_penalty) || !std::isfinite(params.frequency_penalty)) {
+    return invalid_argument("presence_penalty and frequency_penalty must be finite");
+  }
   if (params.n < 1 || params.n > kMaxCompletionsPerRequest) {
     return invalid_argument("n must be between 1 and " + std::to_string(kMaxCompletionsPerRequest));
   }
@@ -145,7 +153,8 @@ Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> promp
     rp.stop_token_ids = params.stop_token_ids;
     rp.eos_token_id = eos_token_id_;
     rp.ignore_eos = params.ignore_eos;
-    rp.sampling_params = std::make_shared<const SamplingParams>(to_sampling_params(params, index));
+    rp.sampling_params = std::make_shared<const SamplingParams>(
+        to_sampling_params(params, index, static_cast<int32_t>(prompt_token_ids.size())));
     if (Status s = scheduler_->add_request(std::move(rp)); !s.ok()) {
       for (RequestId child : children) {
         (void)scheduler_->abort_request(child);
@@ -207,12 +216,24 @@ std::vector<RequestOutput> EngineCore::step() {
   const RunnerOutput runner_output = runner_->execute(scheduler_output);
   const std::vector<RequestUpdate> updates = scheduler_->update_from_output(scheduler_output, runner_output);
   record_step_metrics(scheduler_output);
+  // Scheduled position of each request, to find its logprobs (only when some request asked).
+  std::unordered_map<RequestId, size_t> scheduled_index;
+  if (!runner_output.logprobs.empty()) {
+    for (size_t i = 0; i < scheduler_output.num_scheduled_tokens.size(); ++i) {
+      scheduled_index[scheduler_output.num_scheduled_tokens[i].request_id] = i;
+    }
+  }
   for (const RequestUpdate& update : updates) {
     auto it = completions_.find(update.request_id);
     if (it == completions_.end()) continue;
     const Completion completion = it->second;
     stats_.num_output_tokens += static_cast<int64_t>(update.new_token_ids.size());
     outputs.push_back({completion.parent_id, completion.index, update.new_token_ids, finish_reason_of(update.status)});
+    if (auto index = scheduled_index.find(update.request_id); index != scheduled_index.end()) {
+      const std::vector<SampledLogprobs>& logprobs = runner_output.logprobs[index->second];
+      const size_t num = std::min(logprobs.size(), update.new_token_ids.size());  // stop may cut the tail
+      outputs.back().logprobs.assign(logprobs.begin(), logprobs.begin() + static_cast<std::ptrdiff_t>(num));
+    }
     if (!is_finished(update.status)) continue;
     completions_.erase(it);
     std::vector<RequestId>& siblings = children_[completion.parent_id];
@@ -248,7 +269,12 @@ void EngineCore::record_step_metrics(const SchedulerOutput& scheduler_output) {
 EngineStats EngineCore::stats() const {
   EngineStats s = stats_;
   s.num_free_kv_blocks = scheduler_->kv_cache_manager().block_pool().get_num_free_blocks();
-  s.prefix_cache_hit_rate = scheduler_->kv_cache_manager().prefix_cache_stats().hit_rate();
+  const PrefixCacheStats& prefix = scheduler_->kv_cache_manager().prefix_cache_stats();
+  s.prefix_cache_hit_rate = prefix.hit_rate();
+  s.prefix_cache_queries = prefix.num_query_tokens;
+  s.prefix_cache_hits = prefix.num_hit_tokens;
+  s.num_running_requests = scheduler_->num_running_requests();
+  s.num_waiting_requests = scheduler_->num_waiting_requests();
   s.kv_waste = num_waste_steps_ == 0 ? 0.0 : kv_waste_sum_ / static_cast<double>(num_waste_steps_);
   return s;
 }
@@ -270,5 +296,6 @@ bool Engine::has_unfinished_requests() const { return core_->has_unfinished_requ
 EngineStats Engine::stats() const { return core_->stats(); }
 int32_t Engine::vocab_size() const { return core_->model().config().vocab_size; }
 int32_t Engine::eos_token_id() const { return core_->eos_token_id(); }
+int32_t Engine::max_model_len() const { return core_->scheduler().config().max_model_len; }
 
 }  // namespace tessera

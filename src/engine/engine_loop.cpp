@@ -1,5 +1,7 @@
 #include "engine/engine_loop.h"
 
+#include "base/timer.h"
+
 namespace tessera {
 
 EngineLoop::EngineLoop(std::unique_ptr<Engine> engine, OutputCallback on_output)
@@ -17,12 +19,13 @@ EngineLoop::~EngineLoop() {
   thread_.join();
 }
 
-Expected<EngineRequestId> EngineLoop::add_request(std::vector<int32_t> prompt_token_ids, GenerationParams params) {
+Expected<EngineRequestId> EngineLoop::add_request(std::vector<int32_t> prompt_token_ids, GenerationParams params,
+                                                  AdmitCallback on_admitted) {
   std::promise<Expected<EngineRequestId>> reply;
   std::future<Expected<EngineRequestId>> result = reply.get_future();
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    commands_.push_back({std::move(prompt_token_ids), std::move(params), &reply, 0});
+    commands_.push_back({std::move(prompt_token_ids), std::move(params), &reply, 0, std::move(on_admitted)});
     idle_ = false;
   }
   wake_cv_.notify_one();
@@ -51,7 +54,9 @@ EngineStats EngineLoop::stats() {
 void EngineLoop::apply(std::deque<Command>& commands) {
   for (Command& command : commands) {
     if (command.reply != nullptr) {
-      command.reply->set_value(engine_->add_request(command.prompt_token_ids, command.params));
+      Expected<EngineRequestId> id = engine_->add_request(command.prompt_token_ids, command.params);
+      if (id.ok() && command.on_admitted) command.on_admitted(*id);
+      command.reply->set_value(std::move(id));
     } else {
       (void)engine_->abort(command.abort_id);  // NotFound: it finished first, nothing to do
     }
@@ -80,6 +85,7 @@ void EngineLoop::run() {
     apply(commands);
     // NOTE: commands are applied between steps, never during one: the scheduler and KV state
     // belong to this thread alone.
+    step_start_us_ = now_us();
     for (const RequestOutput& output : engine_->step()) on_output_(output);
     const EngineStats stats = engine_->stats();
     std::lock_guard<std::mutex> lock(mutex_);

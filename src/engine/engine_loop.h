@@ -27,14 +27,22 @@ class EngineLoop {
   EngineLoop(const EngineLoop&) = delete;
   EngineLoop& operator=(const EngineLoop&) = delete;
 
+  // Called on the loop thread with the new id right after admission, before any step runs it,
+  // so a caller can route that request's outputs without a race.
+  using AdmitCallback = std::function<void(EngineRequestId)>;
+
   // Thread-safe. Blocks until the loop thread has admitted or rejected the request.
-  Expected<EngineRequestId> add_request(std::vector<int32_t> prompt_token_ids, GenerationParams params);
+  Expected<EngineRequestId> add_request(std::vector<int32_t> prompt_token_ids, GenerationParams params,
+                                        AdmitCallback on_admitted = nullptr);
   // Thread-safe, non-blocking; unknown or finished ids are ignored.
   void abort(EngineRequestId request_id);
   // Thread-safe. Returns once no command is queued and no request is unfinished.
   void wait_until_idle();
   // The engine's counters as of the last completed step.
   EngineStats stats();
+  // When the step whose outputs are being delivered started (steady-clock us, base/timer.h
+  // now_us). Only meaningful inside the output callback, on the loop thread.
+  int64_t step_start_us() const { return step_start_us_; }
 
  private:
   struct Command {
@@ -42,6 +50,7 @@ class EngineLoop {
     GenerationParams params;                                // add: its parameters
     std::promise<Expected<EngineRequestId>>* reply = nullptr;  // add: where the id goes; null = abort
     EngineRequestId abort_id = 0;                           // abort: the request
+    AdmitCallback on_admitted;                              // add: optional, see add_request
   };
   void run();
   void apply(std::deque<Command>& commands);
@@ -55,6 +64,7 @@ class EngineLoop {
   bool idle_ = true;                   // no commands and no unfinished requests
   bool stop_ = false;
   EngineStats stats_;                  // copied after each step
+  int64_t step_start_us_ = 0;          // loop thread only: start of the step being delivered
   std::thread thread_;                 // started last, in the constructor body
 };
 

@@ -1,6 +1,7 @@
 #include "runtime/model_runner.h"
 
 #include "base/check.h"
+#include "sampling/logprobs.h"
 
 namespace tessera {
 
@@ -65,6 +66,10 @@ RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
     const int32_t token = state.sampler.sample(row, state.token_ids);
     state.token_ids.push_back(token);
     result.sampled_token_ids[i].push_back(token);
+    if (const int32_t num_top = state.sampler.params().logprobs; num_top >= 0) {
+      result.logprobs.resize(out.num_scheduled_tokens.size());
+      result.logprobs[i].push_back(compute_logprobs(row, token, num_top));
+    }
   }
   return result;
 }

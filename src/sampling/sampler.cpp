@@ -72,6 +72,23 @@ void apply_repetition_penalty(std::vector<Candidate>& candidates, std::span<cons
   }
 }
 
+// OpenAI's additive penalties over the generated part of the history. `counts` is all zeros on
+// entry and on exit ([vocab] scratch); `candidates` is still indexed by id.
+void apply_presence_frequency_penalties(std::vector<Candidate>& candidates, std::vector<int32_t>& counts,
+                                        std::span<const int32_t> generated, float presence, float frequency) {
+  const auto vocab_size = static_cast<int32_t>(candidates.size());
+  counts.resize(candidates.size(), 0);
+  for (int32_t id : generated) {
+    if (id >= 0 && id < vocab_size) ++counts[size_t(id)];
+  }
+  for (int32_t id : generated) {
+    if (id < 0 || id >= vocab_size || counts[size_t(id)] == 0) continue;
+    const int32_t count = counts[size_t(id)];
+    candidates[size_t(id)].first -= frequency * float(count) + presence;
+    counts[size_t(id)] = 0;  // once per distinct id; also restores the all-zero invariant
+  }
+}
+
 // Highest logit, lowest id on ties. All -inf (or all NaN) gives id 0.
 int32_t argmax(std::span<const Candidate> candidates) {
   const Candidate* best = &candidates.front();
@@ -224,13 +241,19 @@ Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(seed_or_r
   // Requests are validated where they enter the server; a bad penalty here is our bug.
   TS_CHECK(params_.repetition_penalty > 0.0f && std::isfinite(params_.repetition_penalty),
            "repetition_penalty must be positive and finite, got %g", double(params_.repetition_penalty));
+  TS_CHECK(std::isfinite(params_.presence_penalty) && std::isfinite(params_.frequency_penalty),
+           "presence/frequency penalties must be finite");
 }
 
 int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
   TS_CHECK(!logits.empty(), "sample() needs a non-empty logits row");
   TS_CHECK(logits.size() <= size_t(std::numeric_limits<int32_t>::max()), "vocabulary too large");
   const bool greedy = params_.temperature <= 0.0f;
-  const bool penalised = params_.repetition_penalty != 1.0f && params_.repetition_last_n != 0 && !history.empty();
+  const size_t num_prompt = std::min(history.size(), size_t(std::max(params_.num_prompt_tokens, 0)));
+  const std::span<const int32_t> generated = history.subspan(num_prompt);
+  const bool additive = (params_.presence_penalty != 0.0f || params_.frequency_penalty != 0.0f) && !generated.empty();
+  const bool penalised =
+      (params_.repetition_penalty != 1.0f && params_.repetition_last_n != 0 && !history.empty()) || additive;
   if (greedy && !penalised) return argmax(logits);  // nothing to rewrite: skip the copy
 
   // Grows once to the vocabulary size, then is reused: no allocation in steady state.
@@ -241,6 +264,10 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     candidates_[id] = {logit, static_cast<int32_t>(id)};
   }
   apply_repetition_penalty(candidates_, history, params_.repetition_penalty, params_.repetition_last_n);
+  if (additive) {
+    apply_presence_frequency_penalties(candidates_, counts_, generated, params_.presence_penalty,
+                                       params_.frequency_penalty);
+  }
 
   std::span<Candidate> kept(candidates_);
   if (greedy) return argmax(kept);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kv/kv_cache_manager.h"
+#include "tessera/request.h"
 
 namespace tessera {
 
@@ -58,6 +59,9 @@ struct RunnerOutput {
   // [num_scheduled_tokens.size()] aligned with SchedulerOutput::num_scheduled_tokens: the tokens
   // sampled for each request this step; empty for a request that sampled none (mid-prompt chunk).
   std::vector<std::vector<int32_t>> sampled_token_ids;
+  // Aligned like sampled_token_ids: one entry per sampled token for requests that asked for
+  // logprobs, empty otherwise (and empty altogether when no request asked).
+  std::vector<std::vector<SampledLogprobs>> logprobs;
 };
 
 }  // namespace tessera
