@@ -1,0 +1,90 @@
+// `tessera serve`: the OpenAI-compatible HTTP server. Flag parsing, signal handling and wiring only;
+// the server itself is src/serve/openai_server.h.
+#include <csignal>
+#include <cstdio>
+#include <pthread.h>
+#include <thread>
+
+#include "commands.h"
+#include "serve/openai_server.h"
+
+namespace tessera::app {
+namespace {
+
+struct ServeFlags {
+  serve::ServeConfig config;
+  int64_t kv_cache_memory = 0;
+  int32_t num_threads = 0;  // 0: all cores
+};
+
+int run_serve(ServeFlags f) {
+  serve::ServeConfig& c = f.config;
+  if (c.engine.model_path.empty()) c.engine.model_path = default_model_path();
+  if (f.kv_cache_memory < 0) return fail("--kv-cache-memory must be >= 0");
+  if (f.num_threads < 0 || f.num_threads > 1024) return fail("-t must be between 0 and 1024");
+  if (c.port < 0 || c.port > 65535) return fail("--port must be between 0 and 65535");
+  if (c.max_body_bytes < 1024) return fail("--max-body-bytes must be >= 1024");
+  c.engine.kv_cache_memory_bytes = f.kv_cache_memory;
+  const unsigned cores = std::thread::hardware_concurrency();
+  c.engine.num_threads = f.num_threads > 0 ? f.num_threads : (cores == 0 ? 1 : static_cast<int32_t>(cores));
+
+  // SIGINT/SIGTERM are taken by one waiting thread (blocked everywhere else, before any thread
+  // starts); a closed client socket must not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto server = serve::OpenAiServer::create(c);
+  if (!server.ok()) return fail(c.engine.model_path + ": " + server.status().message());
+  auto port = (*server)->bind();
+  if (!port.ok()) return fail(port.status().message());
+  std::fprintf(stderr, "tessera serve: model %s on http://%s:%d (Ctrl-C to stop)\n", (*server)->model_name().c_str(),
+               c.host.c_str(), *port);
+  std::fflush(stderr);
+  serve::OpenAiServer& s = **server;
+  std::thread signal_waiter([&s, stop_signals] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    if (signal_number == 0) return;  // woken by the main thread at a normal exit
+    std::fprintf(stderr, "tessera serve: signal %d, stopping\n", signal_number);
+    s.stop();
+  });
+  s.run();
+  s.stop();  // run() also returns when listening failed; make the waiter's stop() a no-op
+  pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  signal_waiter.join();
+  std::fprintf(stderr, "tessera serve: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+Command add_serve_command(CLI::App& app) {
+  auto flags = std::make_shared<ServeFlags>();
+  serve::ServeConfig& c = flags->config;
+  c.engine.max_model_len = 0;
+  CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (completions, chat, metrics)");
+  cmd->add_option("-m,--model", c.engine.model_path, "GGUF model file (default: TinyStories-656K-Q8_0)");
+  cmd->add_option("--host", c.host, "Address to listen on")->capture_default_str();
+  cmd->add_option("--port", c.port, "Port (0: any free port)")->capture_default_str();
+  cmd->add_option("--api-key", c.api_key, "Require 'Authorization: Bearer KEY' (except /health, /metrics)");
+  cmd->add_option("--served-model-name", c.served_model_name, "Model name in the API (default: file name)");
+  cmd->add_option("--chat-template", c.chat_template_path, "Jinja chat template file or family name (default: the model's)");
+  cmd->add_option("--max-num-seqs", c.engine.max_num_seqs, "Running requests at most")->capture_default_str();
+  cmd->add_option("--max-model-len", c.engine.max_model_len, "Prompt + output tokens per request (0: the model's context)")->capture_default_str();
+  cmd->add_option("--max-num-batched-tokens", c.engine.max_num_batched_tokens, "Tokens per step at most")->capture_default_str();
+  cmd->add_option("--kv-cache-memory", flags->kv_cache_memory, "KV cache bytes (0: 10% of free RAM)")->capture_default_str();
+  cmd->add_option("--block-size", c.engine.block_size, "Tokens per KV block")->capture_default_str();
+  cmd->add_flag("--no-prefix-caching", [&c](int64_t) { c.engine.enable_prefix_caching = false; }, "Turn prefix caching off");
+  cmd->add_option("-t,--threads", flags->num_threads, "Threads of the forward pass (0: all cores)")->capture_default_str();
+  c.engine.max_waiting_requests = 1024;
+  cmd->add_option("--max-queue-len", c.engine.max_waiting_requests, "Answer 503 beyond this many waiting completions (0: no limit)")->capture_default_str();
+  cmd->add_option("--http-threads", c.num_http_threads, "Connections served at once")->capture_default_str();
+  cmd->add_option("--max-body-bytes", c.max_body_bytes, "Answer 413 above this request size")->capture_default_str();
+  return {cmd, [flags] { return run_serve(*flags); }};
+}
+
+}  // namespace tessera::app

@@ -1,0 +1,68 @@
+// EngineClient: the HTTP threads' only door to the engine. Owns the EngineLoop (engine on its own
+// thread); submit() queues a request and returns a RequestChannel on which that request's outputs
+// arrive, routed by the loop's output callback. Records the per-token latency metrics.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/engine_loop.h"
+#include "serve/serve_metrics.h"
+
+namespace tessera::serve {
+
+// The outputs of the engine requests of one HTTP request (one per prompt), handed from the loop
+// thread to the HTTP thread that serves it. RequestOutput::request_id tells them apart.
+class RequestChannel {
+ public:
+  void push(const RequestOutput& output);  // loop thread
+  // HTTP thread: moves every queued output into `out` (cleared first); waits up to `timeout` when
+  // none is queued. False when the wait timed out with nothing.
+  bool wait(std::vector<RequestOutput>& out, std::chrono::milliseconds timeout);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_cv_;
+  std::vector<RequestOutput> outputs_;  // pushed, not yet taken
+};
+
+class EngineClient {
+ public:
+  EngineClient(std::unique_ptr<Engine> engine, ServeMetrics& metrics);
+  ~EngineClient();  // stops the loop (in-flight requests end unanswered: call abort_all first)
+
+  // Queues a request whose outputs go to `channel`; blocks until the loop has admitted it (the
+  // engine's own errors come back as they are: kResourceExhausted when its waiting queue is full
+  // (EngineConfig::max_waiting_requests), kInvalidArgument/kOutOfRange for a request that cannot run).
+  Expected<EngineRequestId> submit(std::vector<int32_t> prompt_token_ids, const GenerationParams& params,
+                                   std::shared_ptr<RequestChannel> channel);
+  void abort(EngineRequestId request_id);  // non-blocking; outputs with kAbort follow on the channel
+  void abort_all();                        // every request still in flight (shutdown)
+  int32_t num_in_flight();                 // requests with an unfinished completion
+
+  EngineStats stats() { return loop_->stats(); }
+  int32_t max_model_len() const { return max_model_len_; }
+
+ private:
+  struct Tracked {
+    std::shared_ptr<RequestChannel> channel;
+    int64_t arrival_us = 0;
+    bool seen_output = false;              // its queue time is recorded at the first output
+    std::vector<int64_t> last_token_us;    // [n] when each completion last got a token; 0 = none yet
+    int32_t num_unfinished = 0;            // completions still running
+  };
+  void on_output(const RequestOutput& output);  // loop thread
+
+  ServeMetrics& metrics_;
+  const int32_t max_model_len_;
+  std::mutex mutex_;                       // guards tracked_
+  std::unordered_map<EngineRequestId, Tracked> tracked_;
+  std::unique_ptr<EngineLoop> loop_;       // last: its thread stops before the members above go
+};
+
+}  // namespace tessera::serve

@@ -1,0 +1,121 @@
+#include "serve/generation_session.h"
+
+#include "base/timer.h"
+
+namespace tessera::serve {
+
+Status resolve_max_tokens(SamplingRequest& sampling, int32_t longest_prompt, int32_t max_model_len, bool chat) {
+  const int64_t room = int64_t(max_model_len) - longest_prompt;
+  if (room < 1) {
+    return invalid_argument("'prompt' This model's maximum context length is " + std::to_string(max_model_len) +
+                            " tokens. However, your prompt has " + std::to_string(longest_prompt) +
+                            " tokens, leaving no room for a completion.");
+  }
+  int32_t& max_tokens = sampling.params.max_tokens;
+  if (sampling.max_tokens_given) {
+    if (int64_t(max_tokens) > room) {
+      return invalid_argument("'max_tokens' This model's maximum context length is " + std::to_string(max_model_len) +
+                              " tokens. However, you requested " + std::to_string(int64_t(longest_prompt) + max_tokens) +
+                              " tokens (" + std::to_string(longest_prompt) + " in the prompt, " +
+                              std::to_string(max_tokens) + " for the completion).");
+    }
+    return Status();
+  }
+  max_tokens = static_cast<int32_t>(chat ? room : std::min<int64_t>(16, room));
+  return Status();
+}
+
+GenerationSession::GenerationSession(EngineClient& client, const Tokenizer& tokenizer, ServeMetrics& metrics,
+                                     const GenerationJob& job)
+    : client_(client), metrics_(metrics), job_(job), start_us_(now_us()), channel_(std::make_shared<RequestChannel>()),
+      runs_(job.prompts.size()) {
+  const int32_t n = job.sampling.params.n;
+  choices_.reserve(job.prompts.size() * size_t(n));
+  for (size_t i = 0; i < job.prompts.size() * size_t(n); ++i) {
+    choices_.emplace_back(tokenizer, job.sampling.stop, job.sampling.want_logprobs);
+  }
+}
+
+GenerationSession::~GenerationSession() {
+  for (size_t p = 0; p < runs_.size(); ++p) {
+    const PromptRun& run = runs_[p];
+    if (run.request_id >= 0 && !run.aborted && run.num_engine_finished < job_.sampling.params.n) {
+      client_.abort(run.request_id);
+    }
+  }
+}
+
+Status GenerationSession::start() {
+  for (size_t p = 0; p < job_.prompts.size(); ++p) {
+    Expected<EngineRequestId> id = client_.submit(job_.prompts[p], job_.sampling.params, channel_);
+    if (!id.ok()) return id.status();  // the destructor aborts the ones already submitted
+    runs_[p].request_id = *id;
+  }
+  return Status();
+}
+
+std::vector<std::pair<int32_t, ChoiceDelta>> GenerationSession::poll(std::chrono::milliseconds timeout) {
+  std::vector<std::pair<int32_t, ChoiceDelta>> deltas;
+  if (!channel_->wait(scratch_, timeout)) return deltas;
+  const int32_t n = job_.sampling.params.n;
+  for (const RequestOutput& output : scratch_) {
+    size_t p = 0;
+    while (p < runs_.size() && runs_[p].request_id != output.request_id) ++p;
+    if (p == runs_.size() || output.index < 0 || output.index >= n) continue;
+    if (output.finished()) ++runs_[p].num_engine_finished;
+    const int32_t choice_index = static_cast<int32_t>(p) * n + output.index;
+    ChoiceState& choice = choices_[size_t(choice_index)];
+    if (choice.finished()) continue;
+    ChoiceDelta delta = choice.push(output);
+    if (choice.finished()) note_finished(choice_index);
+    deltas.emplace_back(choice_index, std::move(delta));
+    abort_unneeded(p);
+  }
+  return deltas;
+}
+
+void GenerationSession::cancel() {
+  for (size_t p = 0; p < runs_.size(); ++p) {
+    if (runs_[p].request_id >= 0 && !runs_[p].aborted) {
+      client_.abort(runs_[p].request_id);
+      runs_[p].aborted = true;
+    }
+  }
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    if (choices_[i].finished()) continue;
+    choices_[i].finish("abort");
+    note_finished(static_cast<int32_t>(i));
+  }
+}
+
+void GenerationSession::note_finished(int32_t choice_index) {
+  ++num_finished_;
+  metrics_.record_finished(choices_[size_t(choice_index)].finish_reason().c_str());
+  metrics_.observe_e2e_latency(double(now_us() - start_us_) / 1e6);
+}
+
+// Every choice of the prompt is done (stop strings) while the engine still runs some: stop it.
+void GenerationSession::abort_unneeded(size_t p) {
+  PromptRun& run = runs_[p];
+  const int32_t n = job_.sampling.params.n;
+  if (run.aborted || run.num_engine_finished == n) return;
+  for (int32_t i = 0; i < n; ++i) {
+    if (!choices_[p * size_t(n) + size_t(i)].finished()) return;
+  }
+  client_.abort(run.request_id);
+  run.aborted = true;
+}
+
+int64_t GenerationSession::prompt_tokens() const {
+  int64_t total = 0;
+  for (const auto& prompt : job_.prompts) total += static_cast<int64_t>(prompt.size());
+  return total;
+}
+
+int64_t GenerationSession::completion_tokens() const {
+  int64_t total = 0;
+  for (const ChoiceState& choice : choices_) total += choice.num_tokens();
+  return total;
+}
+
+}  // namespace tessera::serve

@@ -1,0 +1,74 @@
+// GenerationSession: one completions or chat HTTP request while the engine runs it. Submits one
+// engine request per prompt (n completions each), turns their outputs into per-choice deltas,
+// aborts engine work nobody needs any more (all of a prompt's choices hit stop strings, the
+// client left) and records the per-choice metrics. No networking: callers pass outputs on.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "serve/choice_state.h"
+#include "serve/engine_client.h"
+#include "serve/openai_request.h"
+
+namespace tessera::serve {
+
+// A validated request, ready for the engine.
+struct GenerationJob {
+  bool chat = false;
+  std::string model;                            // the served model name, echoed in responses
+  std::vector<std::vector<int32_t>> prompts;    // token ids of each prompt
+  std::vector<std::string> echo_texts;          // [prompts] completions echo: text shown before each choice
+  SamplingRequest sampling;                     // params.max_tokens already resolved
+};
+
+// Chooses max_tokens against the context like vLLM: a given value must fit (else an
+// kInvalidArgument naming 'max_tokens'); an absent one is min(default, what is left), where the
+// default is 16 for completions and the whole rest of the context for chat.
+Status resolve_max_tokens(SamplingRequest& sampling, int32_t longest_prompt, int32_t max_model_len, bool chat);
+
+class GenerationSession {
+ public:
+  GenerationSession(EngineClient& client, const Tokenizer& tokenizer, ServeMetrics& metrics, const GenerationJob& job);
+  ~GenerationSession();  // aborts whatever engine work is left
+  GenerationSession(const GenerationSession&) = delete;
+  GenerationSession& operator=(const GenerationSession&) = delete;
+
+  // Submits every prompt; on an engine rejection aborts the ones already in and returns it.
+  Status start();
+  // Waits up to `timeout` for engine outputs and applies them. Returns (choice index, delta) for
+  // every choice that changed, in arrival order.
+  std::vector<std::pair<int32_t, ChoiceDelta>> poll(std::chrono::milliseconds timeout);
+  // The client is gone or the server is stopping: abort the engine requests, end every choice.
+  void cancel();
+
+  bool done() const { return num_finished_ == static_cast<int32_t>(choices_.size()); }
+  const std::vector<ChoiceState>& choices() const { return choices_; }
+  int64_t prompt_tokens() const;      // usage: each prompt once
+  int64_t completion_tokens() const;  // usage: every choice's tokens
+
+ private:
+  struct PromptRun {
+    EngineRequestId request_id = -1;  // -1 until submitted
+    int32_t num_engine_finished = 0;  // completions the engine reported finished
+    bool aborted = false;             // abort already sent
+  };
+  void note_finished(int32_t choice_index);
+  void abort_unneeded(size_t prompt_index);
+
+  EngineClient& client_;
+  ServeMetrics& metrics_;
+  const GenerationJob& job_;
+  const int64_t start_us_;
+  std::shared_ptr<RequestChannel> channel_;
+  std::vector<PromptRun> runs_;        // [prompts]
+  std::vector<ChoiceState> choices_;   // [prompts * n]: choice p*n+i is completion i of prompt p
+  int32_t num_finished_ = 0;
+  std::vector<RequestOutput> scratch_; // outputs taken from the channel, reused
+};
+
+}  // namespace tessera::serve

@@ -1,0 +1,287 @@
+#include "serve/openai_request.h"
+
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+namespace tessera::serve {
+namespace {
+
+using nlohmann::json;
+
+Status bad(std::string_view field, const std::string& problem) {
+  return invalid_argument("'" + std::string(field) + "' " + problem);
+}
+
+Expected<json> parse_object(std::string_view body) {
+  json doc = json::parse(body.begin(), body.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return invalid_argument("the request body is not valid JSON");
+  if (!doc.is_object()) return invalid_argument("the request body must be a JSON object");
+  return doc;
+}
+
+// Fields present with JSON null count as absent, as the OpenAI API treats them.
+const json* field(const json& doc, const char* name) {
+  auto it = doc.find(name);
+  return it == doc.end() || it->is_null() ? nullptr : &*it;
+}
+
+Status read_bool(const json& doc, const char* name, bool* out) {
+  const json* v = field(doc, name);
+  if (v == nullptr) return Status();
+  if (!v->is_boolean()) return bad(name, "must be a boolean");
+  *out = v->get<bool>();
+  return Status();
+}
+
+Status read_string(const json& doc, const char* name, std::string* out) {
+  const json* v = field(doc, name);
+  if (v == nullptr) return Status();
+  if (!v->is_string()) return bad(name, "must be a string");
+  *out = v->get<std::string>();
+  return Status();
+}
+
+// A number within [lo, hi]; `*present` (optional) tells whether it was given.
+Status read_float(const json& doc, const char* name, double lo, double hi, float* out) {
+  const json* v = field(doc, name);
+  if (v == nullptr) return Status();
+  if (!v->is_number()) return bad(name, "must be a number");
+  const double x = v->get<double>();
+  if (!std::isfinite(x) || x < lo || x > hi) {
+    return bad(name, "must be between " + json(lo).dump() + " and " + json(hi).dump() + ", got " + v->dump());
+  }
+  *out = static_cast<float>(x);
+  return Status();
+}
+
+Status read_int(const json& doc, const char* name, int64_t lo, int64_t hi, int64_t* out, bool* present = nullptr) {
+  const json* v = field(doc, name);
+  if (v == nullptr) return Status();
+  // 3.0 is accepted as 3 (some clients send floats); 3.5 is not.
+  if (!v->is_number()) return bad(name, "must be an integer");
+  if (v->is_number_float()) {
+    const double x = v->get<double>();
+    if (!(std::floor(x) == x) || !(x >= double(lo) && x <= double(hi))) {
+      return bad(name, "must be an integer between " + std::to_string(lo) + " and " + std::to_string(hi));
+    }
+    *out = static_cast<int64_t>(x);
+  } else if (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max())) {
+    return bad(name, "must be an integer between " + std::to_string(lo) + " and " + std::to_string(hi));
+  } else {
+    *out = v->get<int64_t>();
+  }
+  if (*out < lo || *out > hi) {
+    return bad(name, "must be an integer between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                         ", got " + std::to_string(*out));
+  }
+  if (present != nullptr) *present = true;
+  return Status();
+}
+
+Status read_int32(const json& doc, const char* name, int64_t lo, int64_t hi, int32_t* out, bool* present = nullptr) {
+  int64_t value = *out;
+  TS_RETURN_IF_ERROR(read_int(doc, name, lo, hi, &value, present));
+  *out = static_cast<int32_t>(value);
+  return Status();
+}
+
+Status read_stop(const json& doc, int32_t max_stop_strings, std::vector<std::string>* out) {
+  const json* v = field(doc, "stop");
+  if (v == nullptr) return Status();
+  if (v->is_string()) {
+    if (!v->get<std::string>().empty()) out->push_back(v->get<std::string>());
+    return Status();
+  }
+  if (!v->is_array()) return bad("stop", "must be a string or a list of strings");
+  if (v->size() > size_t(max_stop_strings)) return bad("stop", "may hold at most " + std::to_string(max_stop_strings) + " strings");
+  for (const json& s : *v) {
+    if (!s.is_string()) return bad("stop", "must be a string or a list of strings");
+    if (!s.get<std::string>().empty()) out->push_back(s.get<std::string>());
+  }
+  return Status();
+}
+
+Status read_token_ids(const json& list, const char* name, std::vector<int32_t>* out) {
+  for (const json& id : list) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > std::numeric_limits<int32_t>::max()) {
+      return bad(name, "token ids must be non-negative integers");
+    }
+    out->push_back(static_cast<int32_t>(id.get<int64_t>()));
+  }
+  return Status();
+}
+
+// Fields common to completions and chat. `logprobs` differs between the two and is read by each.
+Status read_sampling(const json& doc, const RequestLimits& limits, SamplingRequest* r) {
+  GenerationParams& p = r->params;
+  p.temperature = 1.0f;  // OpenAI's defaults, not llama.cpp's
+  p.top_k = 0;
+  p.top_p = 1.0f;
+  p.min_p = 0.0f;
+  p.repetition_penalty = 1.0f;
+  p.repetition_last_n = -1;
+  TS_RETURN_IF_ERROR(read_string(doc, "model", &r->model));
+  TS_RETURN_IF_ERROR(read_int32(doc, "n", 1, limits.max_n, &p.n));
+  TS_RETURN_IF_ERROR(read_int32(doc, "max_tokens", 1, std::numeric_limits<int32_t>::max(), &p.max_tokens, &r->max_tokens_given));
+  TS_RETURN_IF_ERROR(read_int32(doc, "max_completion_tokens", 1, std::numeric_limits<int32_t>::max(), &p.max_tokens,
+                                &r->max_tokens_given));
+  TS_RETURN_IF_ERROR(read_float(doc, "temperature", 0.0, 2.0, &p.temperature));
+  TS_RETURN_IF_ERROR(read_float(doc, "top_p", 0.0, 1.0, &p.top_p));
+  if (field(doc, "top_p") != nullptr && !(p.top_p > 0.0f)) return bad("top_p", "must be greater than 0");
+  TS_RETURN_IF_ERROR(read_int32(doc, "top_k", -1, std::numeric_limits<int32_t>::max(), &p.top_k));
+  TS_RETURN_IF_ERROR(read_float(doc, "min_p", 0.0, 1.0, &p.min_p));
+  TS_RETURN_IF_ERROR(read_float(doc, "presence_penalty", -2.0, 2.0, &p.presence_penalty));
+  TS_RETURN_IF_ERROR(read_float(doc, "frequency_penalty", -2.0, 2.0, &p.frequency_penalty));
+  TS_RETURN_IF_ERROR(read_float(doc, "repetition_penalty", 0.0, 2.0, &p.repetition_penalty));
+  if (!(p.repetition_penalty > 0.0f)) return bad("repetition_penalty", "must be greater than 0");
+  TS_RETURN_IF_ERROR(read_bool(doc, "ignore_eos", &p.ignore_eos));
+  int64_t seed = -1;
+  bool seed_given = false;
+  TS_RETURN_IF_ERROR(read_int(doc, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), &seed, &seed_given));
+  // NOTE: 0xFFFFFFFF is the engine's "random" marker; that one seed value is nudged to keep it fixed.
+  if (seed_given) p.seed = static_cast<uint64_t>(seed) == 0xFFFFFFFFu ? 0xFFFFFFFEu : static_cast<uint64_t>(seed);
+  TS_RETURN_IF_ERROR(read_stop(doc, limits.max_stop_strings, &r->stop));
+  if (const json* ids = field(doc, "stop_token_ids")) {
+    if (!ids->is_array()) return bad("stop_token_ids", "must be a list of token ids");
+    TS_RETURN_IF_ERROR(read_token_ids(*ids, "stop_token_ids", &p.stop_token_ids));
+  }
+  TS_RETURN_IF_ERROR(read_bool(doc, "stream", &r->stream));
+  if (const json* options = field(doc, "stream_options")) {
+    if (!r->stream) return bad("stream_options", "is only allowed when 'stream' is true");
+    if (!options->is_object()) return bad("stream_options", "must be an object");
+    TS_RETURN_IF_ERROR(read_bool(*options, "include_usage", &r->include_usage));
+  }
+  return Status();
+}
+
+Status read_prompt(const json& doc, int32_t max_prompts, std::vector<PromptInput>* out) {
+  const json* v = field(doc, "prompt");
+  if (v == nullptr) return bad("prompt", "is required");
+  auto from_ids = [&](const json& list) -> Status {
+    PromptInput input;
+    input.is_tokens = true;
+    TS_RETURN_IF_ERROR(read_token_ids(list, "prompt", &input.token_ids));
+    if (input.token_ids.empty()) return bad("prompt", "must not be empty");
+    out->push_back(std::move(input));
+    return Status();
+  };
+  if (v->is_string()) {
+    out->push_back({v->get<std::string>(), {}, false});
+  } else if (!v->is_array() || v->empty()) {
+    return bad("prompt", "must be a string, a list of strings, a list of token ids or a list of such lists");
+  } else if ((*v)[0].is_number()) {
+    TS_RETURN_IF_ERROR(from_ids(*v));
+  } else {
+    if (v->size() > size_t(max_prompts)) return bad("prompt", "may hold at most " + std::to_string(max_prompts) + " prompts");
+    for (const json& item : *v) {
+      if (item.is_string()) {
+        out->push_back({item.get<std::string>(), {}, false});
+      } else if (item.is_array()) {
+        TS_RETURN_IF_ERROR(from_ids(item));
+      } else {
+        return bad("prompt", "must be a string, a list of strings, a list of token ids or a list of such lists");
+      }
+    }
+  }
+  for (const PromptInput& p : *out) {
+    if (!p.is_tokens && p.text.empty()) return bad("prompt", "must not be empty");
+  }
+  return Status();
+}
+
+// content: a string, or a list of parts of which the {"type": "text"} ones are joined.
+Status read_messages(const json& doc, std::vector<ChatMessage>* out) {
+  const json* v = field(doc, "messages");
+  if (v == nullptr) return bad("messages", "is required");
+  if (!v->is_array() || v->empty()) return bad("messages", "must be a non-empty list");
+  for (const json& m : *v) {
+    if (!m.is_object()) return bad("messages", "each message must be an object");
+    ChatMessage message;
+    const json* role = field(m, "role");
+    if (role == nullptr || !role->is_string()) return bad("messages", "each message needs a string 'role'");
+    message.role = role->get<std::string>();
+    if (const json* content = field(m, "content")) {
+      if (content->is_string()) {
+        message.content = content->get<std::string>();
+      } else if (content->is_array()) {
+        for (const json& part : *content) {
+          const json* type = part.is_object() ? field(part, "type") : nullptr;
+          const json* text = part.is_object() ? field(part, "text") : nullptr;
+          if (type == nullptr || *type != "text" || text == nullptr || !text->is_string()) {
+            return bad("messages", "only text content parts are supported");
+          }
+          message.content += text->get<std::string>();
+        }
+      } else {
+        return bad("messages", "'content' must be a string or a list of text parts");
+      }
+    }
+    out->push_back(std::move(message));
+  }
+  return Status();
+}
+
+}  // namespace
+
+Expected<CompletionRequest> parse_completion_request(std::string_view body, const RequestLimits& limits) {
+  TS_ASSIGN_OR_RETURN(const json doc, parse_object(body));
+  CompletionRequest r;
+  TS_RETURN_IF_ERROR(read_sampling(doc, limits, &r.sampling));
+  TS_RETURN_IF_ERROR(read_prompt(doc, limits.max_prompts, &r.prompts));
+  TS_RETURN_IF_ERROR(read_bool(doc, "echo", &r.echo));
+  int32_t logprobs = -1;
+  TS_RETURN_IF_ERROR(read_int32(doc, "logprobs", 0, limits.max_logprobs, &logprobs, &r.sampling.want_logprobs));
+  r.sampling.params.logprobs = logprobs;
+  if (!r.sampling.max_tokens_given) r.sampling.params.max_tokens = 16;  // OpenAI's completions default
+  return r;
+}
+
+Expected<ChatRequest> parse_chat_request(std::string_view body, const RequestLimits& limits) {
+  TS_ASSIGN_OR_RETURN(const json doc, parse_object(body));
+  ChatRequest r;
+  TS_RETURN_IF_ERROR(read_sampling(doc, limits, &r.sampling));
+  TS_RETURN_IF_ERROR(read_messages(doc, &r.messages));
+  TS_RETURN_IF_ERROR(read_bool(doc, "logprobs", &r.sampling.want_logprobs));
+  int32_t top_logprobs = 0;
+  bool top_given = false;
+  TS_RETURN_IF_ERROR(read_int32(doc, "top_logprobs", 0, limits.max_logprobs, &top_logprobs, &top_given));
+  if (top_given && !r.sampling.want_logprobs) return bad("top_logprobs", "requires 'logprobs' to be true");
+  r.sampling.params.logprobs = r.sampling.want_logprobs ? top_logprobs : -1;
+  return r;
+}
+
+Expected<TokenizeRequest> parse_tokenize_request(std::string_view body) {
+  TS_ASSIGN_OR_RETURN(const json doc, parse_object(body));
+  TokenizeRequest r;
+  TS_RETURN_IF_ERROR(read_string(doc, "model", &r.model));
+  TS_RETURN_IF_ERROR(read_bool(doc, "add_special_tokens", &r.add_special_tokens));
+  if (const json* prompt = field(doc, "prompt")) {
+    if (!prompt->is_string()) return bad("prompt", "must be a string");
+    r.prompt = prompt->get<std::string>();
+  } else if (field(doc, "messages") != nullptr) {
+    TS_RETURN_IF_ERROR(read_messages(doc, &r.messages));
+  } else {
+    return bad("prompt", "or 'messages' is required");
+  }
+  return r;
+}
+
+Expected<DetokenizeRequest> parse_detokenize_request(std::string_view body) {
+  TS_ASSIGN_OR_RETURN(const json doc, parse_object(body));
+  DetokenizeRequest r;
+  TS_RETURN_IF_ERROR(read_string(doc, "model", &r.model));
+  const json* tokens = field(doc, "tokens");
+  if (tokens == nullptr || !tokens->is_array()) return bad("tokens", "must be a list of token ids");
+  TS_RETURN_IF_ERROR(read_token_ids(*tokens, "tokens", &r.tokens));
+  return r;
+}
+
+std::string error_param(const Status& status) {
+  const std::string& m = status.message();
+  if (m.size() < 2 || m[0] != '\'') return "";
+  const size_t end = m.find('\'', 1);
+  return end == std::string::npos ? "" : m.substr(1, end - 1);
+}
+
+}  // namespace tessera::serve

@@ -1,0 +1,78 @@
+// OpenAI request bodies -> plain structs: JSON parsing and validation of /v1/completions,
+// /v1/chat/completions, /tokenize and /detokenize. Pure functions, no networking or engine:
+// every malformed body or out-of-range field is an kInvalidArgument Status whose message starts
+// with the offending field in quotes ('temperature' ...), which becomes the error's `param`.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "chat/chat_template.h"
+#include "tessera/sampling_params.h"
+
+namespace tessera::serve {
+
+// One prompt: text to tokenize, or token ids given by the client.
+struct PromptInput {
+  std::string text;                // used when !is_tokens
+  std::vector<int32_t> token_ids;  // used when is_tokens
+  bool is_tokens = false;
+};
+
+// Fields shared by completions and chat.
+struct SamplingRequest {
+  std::string model;                   // "" when absent (then any served model is fine)
+  GenerationParams params;             // OpenAI defaults: temperature 1, top_p 1, no top-k/min-p
+  bool max_tokens_given = false;       // false: completions use 16, chat the rest of the context
+  std::vector<std::string> stop;       // stop strings, never shown in the output
+  bool stream = false;
+  bool include_usage = false;          // stream_options.include_usage
+  bool want_logprobs = false;          // completions: logprobs given; chat: logprobs true
+};
+
+struct CompletionRequest {
+  SamplingRequest sampling;
+  std::vector<PromptInput> prompts;  // >= 1; choices of prompt p are indices p*n .. p*n+n-1
+  bool echo = false;                 // prepend the prompt text to each choice
+};
+
+struct ChatRequest {
+  SamplingRequest sampling;
+  std::vector<ChatMessage> messages;  // >= 1
+};
+
+// POST /tokenize: {"prompt": "..."} or {"messages": [...]}; add_special_tokens defaults to true.
+struct TokenizeRequest {
+  std::string model;
+  std::optional<std::string> prompt;
+  std::vector<ChatMessage> messages;  // used when prompt is absent
+  bool add_special_tokens = true;
+};
+
+// POST /detokenize: {"tokens": [ids]}.
+struct DetokenizeRequest {
+  std::string model;
+  std::vector<int32_t> tokens;
+};
+
+// Bounds a server sets on what one request may ask for.
+struct RequestLimits {
+  int32_t max_n = 128;          // completions per prompt
+  int32_t max_logprobs = 20;    // logprobs (completions) / top_logprobs (chat)
+  int32_t max_prompts = 64;     // prompts in one completions request
+  int32_t max_stop_strings = 16;
+};
+
+Expected<CompletionRequest> parse_completion_request(std::string_view body, const RequestLimits& limits = {});
+Expected<ChatRequest> parse_chat_request(std::string_view body, const RequestLimits& limits = {});
+Expected<TokenizeRequest> parse_tokenize_request(std::string_view body);
+Expected<DetokenizeRequest> parse_detokenize_request(std::string_view body);
+
+// The field a parse error names ("temperature" for "'temperature' must be ..."); "" when none.
+std::string error_param(const Status& status);
+
+}  // namespace tessera::serve

@@ -1,0 +1,104 @@
+#include "serve/response_writer.h"
+
+#include "base/timer.h"
+
+namespace tessera::serve {
+namespace {
+
+const char* object_name(const GenerationJob& job, bool chunk) {
+  if (job.chat) return chunk ? "chat.completion.chunk" : "chat.completion";
+  return "text_completion";
+}
+
+// The echoed prompt of a choice (completions with echo), else "".
+const std::string& echo_text(const GenerationJob& job, int32_t choice_index) {
+  static const std::string kNone;
+  const size_t prompt = size_t(choice_index / job.sampling.params.n);
+  return prompt < job.echo_texts.size() ? job.echo_texts[prompt] : kNone;
+}
+
+Json logprobs_json(const GenerationJob& job, const std::vector<LogprobEntry>& entries, size_t first_offset) {
+  if (!job.sampling.want_logprobs) return nullptr;
+  return job.chat ? chat_logprobs_json(entries) : completion_logprobs_json(entries, first_offset);
+}
+
+std::string sse(const Json& chunk) { return "data: " + dump_json(chunk) + "\n\n"; }
+
+}  // namespace
+
+Json collect_response(GenerationSession& session, const GenerationJob& job, const ResponseIds& ids) {
+  while (!session.done()) session.poll(std::chrono::milliseconds(100));
+  Json body = response_envelope(ids.id, object_name(job, false), ids.created, job.model);
+  const std::vector<ChoiceState>& choices = session.choices();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const ChoiceState& c = choices[i];
+    const std::string& echo = echo_text(job, int32_t(i));
+    const Json logprobs = logprobs_json(job, c.logprobs(), echo.size());
+    if (job.chat) {
+      body["choices"].push_back({{"index", i},
+                                 {"message", {{"role", "assistant"}, {"content", c.text()}}},
+                                 {"logprobs", logprobs},
+                                 {"finish_reason", c.finish_reason()}});
+    } else {
+      body["choices"].push_back(completion_chunk_choice(int32_t(i), echo + c.text(), logprobs, c.finish_reason()));
+    }
+  }
+  body["usage"] = usage_json(session.prompt_tokens(), session.completion_tokens());
+  return body;
+}
+
+bool stream_response(GenerationSession& session, const GenerationJob& job, const ResponseIds& ids,
+                     const StreamWrite& write, const StreamOptions& options) {
+  const Json envelope = response_envelope(ids.id, object_name(job, true), ids.created, job.model);
+  const bool usage = job.sampling.include_usage;
+  auto chunk_with = [&](Json choice) {
+    Json chunk = envelope;
+    chunk["choices"].push_back(std::move(choice));
+    if (usage) chunk["usage"] = nullptr;  // OpenAI: null on every chunk but the last
+    return sse(chunk);
+  };
+  int64_t last_write_us = now_us();
+  auto send = [&](const std::string& bytes) {
+    if (!write(bytes)) {
+      session.cancel();
+      return false;
+    }
+    last_write_us = now_us();
+    return true;
+  };
+  const auto num_choices = static_cast<int32_t>(session.choices().size());
+  std::vector<size_t> text_offset(size_t(num_choices), 0);  // completions logprobs offsets so far
+  for (int32_t i = 0; i < num_choices; ++i) {
+    if (job.chat) {
+      if (!send(chunk_with(chat_chunk_choice(i, {{"role", "assistant"}, {"content", ""}}, nullptr, std::nullopt)))) return false;
+    } else if (!echo_text(job, i).empty()) {
+      if (!send(chunk_with(completion_chunk_choice(i, echo_text(job, i), nullptr, std::nullopt)))) return false;
+      text_offset[size_t(i)] = echo_text(job, i).size();
+    }
+  }
+  while (!session.done()) {
+    const auto deltas = session.poll(options.poll_interval);
+    for (const auto& [index, delta] : deltas) {
+      if (delta.text.empty() && delta.logprobs.empty() && !delta.finish_reason) continue;
+      const Json logprobs = logprobs_json(job, delta.logprobs, text_offset[size_t(index)]);
+      for (const LogprobEntry& e : delta.logprobs) text_offset[size_t(index)] += e.token.size();
+      Json choice = job.chat ? chat_chunk_choice(index, delta.text.empty() ? Json::object() : Json{{"content", delta.text}},
+                                                 logprobs, delta.finish_reason)
+                             : completion_chunk_choice(index, delta.text, logprobs, delta.finish_reason);
+      if (!send(chunk_with(std::move(choice)))) return false;
+    }
+    // NOTE: a quiet stream (request still queued) learns that its client left only by writing:
+    // an SSE comment, which every SSE client ignores.
+    if (deltas.empty() && now_us() - last_write_us >= options.heartbeat_interval.count() * 1000) {
+      if (!send(": keep-alive\n\n")) return false;
+    }
+  }
+  if (usage) {
+    Json last = envelope;
+    last["usage"] = usage_json(session.prompt_tokens(), session.completion_tokens());
+    if (!send(sse(last))) return false;
+  }
+  return send("data: [DONE]\n\n");
+}
+
+}  // namespace tessera::serve
