@@ -2,7 +2,11 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -15,6 +19,7 @@ namespace tessera::serve {
 namespace {
 
 constexpr const char* kJson = "application/json";
+constexpr int kListenBacklog = 4096;
 
 void send_error(httplib::Response& res, int http_status, const std::string& message, const std::string& type,
                 const std::string& param = "", const std::string& code = "") {
@@ -88,6 +93,11 @@ Expected<std::unique_ptr<OpenAiServer>> OpenAiServer::create(const ServeConfig& 
   server->http_->new_task_queue = [num_threads] { return new httplib::ThreadPool(num_threads); };
   server->http_->set_payload_max_length(config.max_body_bytes);
   server->http_->set_keep_alive_timeout(2);  // bounds how long stop() waits for idle keep-alive sockets
+  // Remembers the listening socket so bind() can raise its backlog (see there).
+  server->http_->set_socket_options([raw = server.get()](socket_t sock) {
+    httplib::default_socket_options(sock);
+    raw->listen_socket_ = static_cast<int>(sock);
+  });
   server->register_routes();
   return server;
 }
@@ -101,15 +111,20 @@ OpenAiServer::~OpenAiServer() {
 }
 
 Expected<int32_t> OpenAiServer::bind() {
-  if (config_.port == 0) {
-    const int port = http_->bind_to_any_port(config_.host);
+  int port = config_.port;
+  if (port == 0) {
+    port = http_->bind_to_any_port(config_.host);
     if (port < 0) return io_error("cannot bind to " + config_.host);
-    return port;
+  } else if (!http_->bind_to_port(config_.host, port)) {
+    return io_error("cannot bind to " + config_.host + ":" + std::to_string(port) + " (in use?)");
   }
-  if (!http_->bind_to_port(config_.host, config_.port)) {
-    return io_error("cannot bind to " + config_.host + ":" + std::to_string(config_.port) + " (in use?)");
+  // NOTE: cpp-httplib 0.11 listens with a backlog of 5 (compiled into Debian's library): a burst
+  // of hundreds of connections overflows it and clients see resets. listen() again on the bound
+  // socket only raises the backlog (the kernel caps it at net.core.somaxconn).
+  if (listen_socket_ >= 0 && ::listen(listen_socket_, kListenBacklog) != 0) {
+    return io_error("cannot raise the listen backlog: " + std::string(std::strerror(errno)));
   }
-  return config_.port;
+  return port;
 }
 
 void OpenAiServer::run() { http_->listen_after_bind(); }

@@ -72,6 +72,7 @@ class OpenAiServer {
   std::unique_ptr<ServeMetrics> metrics_;
   std::unique_ptr<EngineClient> client_;
   std::unique_ptr<httplib::Server> http_;
+  int listen_socket_ = -1;                         // the listening socket, once created
   std::atomic<bool> draining_{false};
   int64_t created_ = 0;                            // Unix seconds at start, for /v1/models
 };
