@@ -43,11 +43,12 @@ Status Scheduler::add_request(RequestParams params) {
                         std::to_string(config_.max_model_len));
   }
   // The last sampled token never needs KV: the request ends with it.
+  // NOTE: kOutOfRange, like a prompt over max_model_len: it can never run, so it must not read as
+  // kResourceExhausted (a full queue: the server answers 503 and clients retry).
   const int32_t num_blocks_needed = kv_cache_manager_.num_blocks_for(max_num_tokens - 1);
   if (num_blocks_needed > config_.num_blocks - 1) {
-    return {StatusCode::kResourceExhausted, name + ": needs " + std::to_string(num_blocks_needed) +
-                                                " KV blocks, the whole pool has " +
-                                                std::to_string(config_.num_blocks - 1)};
+    return out_of_range(name + ": needs " + std::to_string(num_blocks_needed) + " KV blocks, the whole pool has " +
+                        std::to_string(config_.num_blocks - 1));
   }
   const RequestId request_id = params.request_id;
   auto request = std::make_unique<Request>(std::move(params), num_arrivals_++);

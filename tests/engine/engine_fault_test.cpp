@@ -255,7 +255,8 @@ TEST(EngineFault, FloodBeyondKvCapacity) {
   // One that needs more blocks than the whole pool (127 KV tokens: 8) is refused outright.
   auto too_big = engine->add_request(prompt_for(99, 120), greedy(8));
   ASSERT_FALSE(too_big.ok());
-  EXPECT_EQ(too_big.status().code(), StatusCode::kResourceExhausted) << too_big.status().message();
+  // kOutOfRange, not kResourceExhausted: the server must answer 400, not a 503 that clients retry.
+  EXPECT_EQ(too_big.status().code(), StatusCode::kOutOfRange) << too_big.status().message();
   EngineTokens tokens;
   Reasons reasons;
   drain_all(*engine, tokens, reasons);
