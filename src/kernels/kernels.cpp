@@ -65,7 +65,8 @@ MatrixView repack_weight(const MatrixView& weight, uint8_t* dst) { return repack
 void get_rows(const MatrixView& table, std::span<const int32_t> ids, float* out) { ref::get_rows(table, ids, out); }
 
 void rms_norm(const float* x, const float* weight, int64_t num_tokens, int64_t dim, float eps, float* out) {
-  ref::rms_norm(x, weight, num_tokens, dim, eps, out);
+  const RmsNormFn fn = kernel_table(active_isa()).rms_norm;
+  (fn != nullptr ? fn : &ref::rms_norm)(x, weight, num_tokens, dim, eps, out);
 }
 
 void rope(float* x, std::span<const int32_t> positions, int64_t num_heads, int64_t head_dim,
@@ -73,9 +74,15 @@ void rope(float* x, std::span<const int32_t> positions, int64_t num_heads, int64
   ref::rope(x, positions, num_heads, head_dim, params);
 }
 
-void silu_mul(const float* gate, const float* up, int64_t n, float* out) { ref::silu_mul(gate, up, n, out); }
+void silu_mul(const float* gate, const float* up, int64_t n, float* out) {
+  const SiluMulFn fn = kernel_table(active_isa()).silu_mul;
+  (fn != nullptr ? fn : &ref::silu_mul)(gate, up, n, out);
+}
 
-void softmax(float* x, int64_t n) { ref::softmax(x, n); }
+void softmax(float* x, int64_t n) {
+  const SoftmaxFn fn = kernel_table(active_isa()).softmax;
+  (fn != nullptr ? fn : &ref::softmax)(x, n);
+}
 
 void add_inplace(float* out, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] += x[i];
@@ -92,11 +99,13 @@ void paged_attention(const float* q, int64_t num_tokens, int64_t num_heads, std:
            static_cast<long long>(num_heads), kv.num_kv_heads);
   const int64_t head_dim = kv.head_dim;
   const int32_t max_position = *std::max_element(positions.begin(), positions.end());
+  AttentionHeadFn head_fn = kernel_table(active_isa()).attention_head;
+  if (head_fn == nullptr) head_fn = &ref::attention_head;
   pool.parallel_for(num_tokens * num_heads, [&](int64_t begin, int64_t end, int thread_id) {
     float* scores = scratch + static_cast<size_t>(thread_id) * static_cast<size_t>(max_position + 1);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / num_heads, h = item % num_heads;
-      ref::attention_head(q + (t * num_heads + h) * head_dim, positions[t], h, num_heads, kv, block_table, scale,
+      head_fn(q + (t * num_heads + h) * head_dim, positions[t], h, num_heads, kv, block_table, scale,
                           scores, out + (t * num_heads + h) * head_dim);
     }
   });

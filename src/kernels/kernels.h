@@ -74,6 +74,15 @@ struct PagedKvLayer {
   int32_t head_dim = 0;
 };
 
+// Offset in floats, in kv.k and kv.v, of the head_dim values of `kv_head` at `position`: slot
+// position % block_size of block block_table[position / block_size].
+inline int64_t kv_offset(const PagedKvLayer& kv, std::span<const int32_t> block_table, int32_t position,
+                         int64_t kv_head) {
+  const int64_t block = block_table[static_cast<size_t>(position / kv.block_size)];
+  const int64_t token_stride = static_cast<int64_t>(kv.num_kv_heads) * kv.head_dim;
+  return (block * kv.block_size + position % kv.block_size) * token_stride + kv_head * kv.head_dim;
+}
+
 // Causal attention for `num_tokens` consecutive query tokens of ONE sequence.
 //   q:   [num_tokens, num_heads, head_dim] f32 (already rotated)
 //   positions[t]: absolute position of query t; it attends to cached positions 0..positions[t].

@@ -7,19 +7,14 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/kernel_test_util.h"
 #include "kernels/kernels.h"
 #include "tensor/quant.h"
 
 namespace tessera::kernels {
 namespace {
 
-std::vector<float> random_vector(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using testing::random_vector;
 
 TEST(RmsNorm, NormalisesEachRowAndAppliesWeight) {
   const std::vector<float> x = {3.0f, 4.0f, 0.0f, 0.0f, 1.0f, 1.0f};  // 2 rows of 3

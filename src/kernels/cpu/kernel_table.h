@@ -6,7 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <span>
+
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/kernels.h"
 #include "tensor/tensor_view.h"
 
 namespace tessera::kernels {
@@ -19,6 +22,14 @@ using MatmulRowsFn = void (*)(const MatrixView& weight, const uint8_t* x_convert
 // Converts one activation row like quantize_activation_row (tensor/quant.h), bit for bit.
 using QuantizeActivationFn = void (*)(DType act_type, const float* src, void* dst, int64_t n);
 
+// The f32 ops of kernels.h with the same arguments (attention: ref::attention_head's).
+using RmsNormFn = void (*)(const float* x, const float* weight, int64_t num_tokens, int64_t dim, float eps, float* out);
+using SiluMulFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
+using SoftmaxFn = void (*)(float* x, int64_t n);
+using AttentionHeadFn = void (*)(const float* q_head, int32_t position, int64_t head, int64_t num_heads,
+                                 const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale,
+                                 float* scores, float* out_head);
+
 inline constexpr int kNumDTypeIds = 40;  // covers every GGUF type id we know (BF16 = 30)
 
 struct KernelTable {
@@ -27,6 +38,10 @@ struct KernelTable {
   // by weight DType id, for weights repacked by kernels/cpu/repack.h (row ranges whole tiles);
   // a null entry falls back to repacked_matmul_rows_portable.
   MatmulRowsFn matmul_rows_repacked[kNumDTypeIds] = {};
+  RmsNormFn rms_norm = nullptr;
+  SiluMulFn silu_mul = nullptr;
+  SoftmaxFn softmax = nullptr;
+  AttentionHeadFn attention_head = nullptr;
 };
 
 // The table for `isa` (built once; entries an ISA lacks stay null).
@@ -40,5 +55,6 @@ void register_avx512_float_matmul(KernelTable& table);
 void register_avx512_legacy_matmul(KernelTable& table);
 void register_avx512_kquant_matmul(KernelTable& table);
 void register_avx512_repacked_matmul(KernelTable& table);  // repacked Q4_0, Q8_0 weights
+void register_avx512_elementwise(KernelTable& table);       // rms_norm, silu_mul, softmax, attention
 
 }  // namespace tessera::kernels

@@ -22,11 +22,7 @@ void attention_head(const float* q_head, int32_t position, int64_t head, int64_t
                     float* out_head) {
   const int64_t head_dim = kv.head_dim;
   const int64_t kv_head = head / (num_heads / kv.num_kv_heads);
-  const int64_t token_stride = static_cast<int64_t>(kv.num_kv_heads) * head_dim;
-  auto slot_offset = [&](int32_t pos) {
-    const int64_t block = block_table[static_cast<size_t>(pos / kv.block_size)];
-    return (block * kv.block_size + pos % kv.block_size) * token_stride + kv_head * head_dim;
-  };
+  auto slot_offset = [&](int32_t pos) { return kv_offset(kv, block_table, pos, kv_head); };
   const int32_t context = position + 1;
   for (int32_t p = 0; p < context; ++p) {
     const float* k = kv.k + slot_offset(p);

@@ -1,0 +1,120 @@
+// The SIMD f32 ops of every ISA this CPU supports (KernelTable rms_norm, silu_mul, softmax,
+// attention_head) against the scalar reference over many shapes, including sizes that are not
+// a multiple of the vector width, extreme inputs for exp, and paged K/V read through a shuffled
+// block table with odd block sizes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/kernel_test_util.h"
+#include "kernels/cpu/kernel_table.h"
+#include "kernels/ref/ref_kernels.h"
+
+namespace tessera::kernels {
+namespace {
+
+using testing::random_vector;
+using testing::simd_isas;
+
+// |got - want| <= 2e-6 * (|want| + scale) element by element.
+void expect_close(const std::vector<float>& got, const std::vector<float>& want, float scale, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_LE(std::fabs(got[i] - want[i]), 2e-6f * (std::fabs(want[i]) + scale)) << what << " at " << i;
+  }
+}
+
+const int64_t kSizes[] = {1, 2, 7, 15, 16, 17, 31, 33, 64, 100, 576, 2048, 5632};
+
+TEST(SimdElementwise, RmsNormMatchesReference) {
+  for (Isa isa : simd_isas()) {
+    const RmsNormFn fn = kernel_table(isa).rms_norm;
+    if (fn == nullptr) continue;
+    for (int64_t dim : kSizes) {
+      for (int64_t tokens : {1, 3}) {
+        const auto x = random_vector(static_cast<size_t>(dim * tokens), static_cast<uint32_t>(dim), 3.0f);
+        const auto w = random_vector(static_cast<size_t>(dim), static_cast<uint32_t>(dim + 1));
+        std::vector<float> want(x.size()), got(x.size(), NAN);
+        ref::rms_norm(x.data(), w.data(), tokens, dim, 1e-5f, want.data());
+        fn(x.data(), w.data(), tokens, dim, 1e-5f, got.data());
+        expect_close(got, want, 0.0f, std::string(isa_name(isa)) + " rms_norm dim " + std::to_string(dim));
+      }
+    }
+  }
+}
+
+TEST(SimdElementwise, SiluMulMatchesReferenceIncludingSaturation) {
+  for (Isa isa : simd_isas()) {
+    const SiluMulFn fn = kernel_table(isa).silu_mul;
+    if (fn == nullptr) continue;
+    for (int64_t n : kSizes) {
+      auto gate = random_vector(static_cast<size_t>(n), static_cast<uint32_t>(n), 4.0f);
+      const auto up = random_vector(static_cast<size_t>(n), static_cast<uint32_t>(n + 7));
+      const float extremes[] = {-1000.0f, -100.0f, -88.0f, -20.0f, 0.0f, -0.0f, 20.0f, 88.0f, 100.0f, 1000.0f};
+      for (size_t i = 0; i < gate.size() && i < std::size(extremes); ++i) gate[i * 3 % gate.size()] = extremes[i];
+      std::vector<float> want(gate.size()), got(gate.size(), NAN);
+      ref::silu_mul(gate.data(), up.data(), n, want.data());
+      fn(gate.data(), up.data(), n, got.data());
+      expect_close(got, want, 1e-30f, std::string(isa_name(isa)) + " silu_mul n " + std::to_string(n));
+    }
+  }
+}
+
+TEST(SimdElementwise, SoftmaxMatchesReference) {
+  for (Isa isa : simd_isas()) {
+    const SoftmaxFn fn = kernel_table(isa).softmax;
+    if (fn == nullptr) continue;
+    for (int64_t n : kSizes) {
+      for (float spread : {0.1f, 5.0f, 60.0f}) {
+        auto want = random_vector(static_cast<size_t>(n), static_cast<uint32_t>(n * 3), spread);
+        if (n > 4) want[3] = -INFINITY;  // a masked-out score
+        std::vector<float> got = want;
+        ref::softmax(want.data(), n);
+        fn(got.data(), n);
+        expect_close(got, want, 1e-7f, std::string(isa_name(isa)) + " softmax n " + std::to_string(n));
+      }
+    }
+  }
+}
+
+TEST(SimdElementwise, PagedAttentionHeadMatchesReference) {
+  struct Shape {
+    int32_t head_dim, num_heads, num_kv_heads, block_size, position;
+  };
+  const Shape shapes[] = {{8, 8, 4, 16, 0},   {16, 4, 4, 16, 17}, {64, 9, 3, 16, 130}, {64, 32, 4, 16, 63},
+                          {80, 2, 1, 5, 41},  {128, 4, 2, 7, 20}, {17, 3, 1, 3, 10},   {100, 2, 2, 16, 33}};
+  for (Isa isa : simd_isas()) {
+    const AttentionHeadFn fn = kernel_table(isa).attention_head;
+    if (fn == nullptr) continue;
+    uint32_t seed = 1;
+    for (const Shape& s : shapes) {
+      const int32_t num_blocks = s.position / s.block_size + 3;
+      const size_t cache_floats = static_cast<size_t>(num_blocks) * s.block_size * s.num_kv_heads * s.head_dim;
+      const auto k = random_vector(cache_floats, seed++), v = random_vector(cache_floats, seed++);
+      std::vector<int32_t> block_table(static_cast<size_t>(num_blocks));
+      std::iota(block_table.begin(), block_table.end(), 0);
+      std::shuffle(block_table.begin(), block_table.end(), std::mt19937(seed++));
+      const PagedKvLayer kv{k.data(), v.data(), s.block_size, s.num_kv_heads, s.head_dim};
+      const auto q = random_vector(static_cast<size_t>(s.num_heads * s.head_dim), seed++);
+      const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+      for (int32_t h = 0; h < s.num_heads; ++h) {
+        std::vector<float> scores(static_cast<size_t>(s.position + 1));
+        std::vector<float> want(static_cast<size_t>(s.head_dim)), got(want.size(), NAN);
+        ref::attention_head(q.data() + h * s.head_dim, s.position, h, s.num_heads, kv, block_table, scale,
+                            scores.data(), want.data());
+        fn(q.data() + h * s.head_dim, s.position, h, s.num_heads, kv, block_table, scale, scores.data(), got.data());
+        expect_close(got, want, 1.0f,
+                     std::string(isa_name(isa)) + " attention head_dim " + std::to_string(s.head_dim) + " head " +
+                         std::to_string(h) + " position " + std::to_string(s.position));
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tessera::kernels
