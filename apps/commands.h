@@ -20,6 +20,9 @@ Command add_info_command(CLI::App& app);
 Command add_bench_throughput_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
+Command add_quantize_command(CLI::App& app);
+Command add_perplexity_command(CLI::App& app);
+Command add_imatrix_command(CLI::App& app);
 Command add_bench_serve_command(CLI::App& app);
 Command add_serve_command(CLI::App& app);
 

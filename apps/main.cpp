@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
       tessera::app::add_bench_throughput_command(app),
       tessera::app::add_synth_command(app),
       tessera::app::add_bench_command(app),
+      tessera::app::add_quantize_command(app),
+      tessera::app::add_perplexity_command(app),
+      tessera::app::add_imatrix_command(app),
       tessera::app::add_bench_serve_command(app),
       tessera::app::add_serve_command(app),
   };

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,10 +40,18 @@ class Model {
   // ([batch.logit_rows.size(), vocab_size] f32) the logits of the requested rows.
   virtual void forward(const ForwardBatch& batch, KvStorage& kv, float* logits, ThreadPool& pool) = 0;
 
+  // Sees the f32 input of every weight matmul before it runs: the weight's GGUF name and its
+  // [num_rows, num_cols] row-major input rows. For activation statistics (`tessera imatrix`);
+  // unset (the default) it costs one branch per matmul.
+  using MatmulInputObserver =
+      std::function<void(const std::string& weight_name, const float* input, int32_t num_rows, int64_t num_cols)>;
+  void set_matmul_input_observer(MatmulInputObserver observer) { matmul_input_observer_ = std::move(observer); }
+
  protected:
   ModelConfig config_;
   std::shared_ptr<const gguf::GgufFile> file_;
   int32_t max_context_ = 0;
+  MatmulInputObserver matmul_input_observer_;  // see set_matmul_input_observer
 };
 
 }  // namespace tessera

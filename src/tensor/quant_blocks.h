@@ -135,6 +135,94 @@ inline int unpack_q3_K_scale(int group, const uint8_t* scales) {
   return (low | (high << 4)) - 32;
 }
 
+// ---- Packing of already chosen quants and scales, shared by every quantizer of these formats ----
+
+// Packs 256 2-bit values (Q2_K quants, Q3_K low bits): element 128c + 32s + l goes to bits
+// 2s..2s+1 of out[32c + l].
+inline void pack_2bit_quants(const uint8_t* values, uint8_t* out) {
+  for (int chunk = 0; chunk < kQK_K; chunk += 128) {
+    for (int l = 0; l < 32; ++l) {
+      out[chunk / 4 + l] =
+          static_cast<uint8_t>(values[chunk + l] | (values[chunk + l + 32] << 2) |
+                               (values[chunk + l + 64] << 4) | (values[chunk + l + 96] << 6));
+    }
+  }
+}
+
+// Stores the 6-bit scale and min of Q4_K/Q5_K group `group`. Call for groups 0..7 in order on a
+// table whose groups 0..3 were not yet written (groups 4..7 OR their top bits into them).
+inline void pack_k4_scale_min(int group, uint8_t scale, uint8_t min, uint8_t* scales) {
+  if (group < 4) {
+    scales[group] = scale;
+    scales[group + 4] = min;
+  } else {
+    scales[group + 4] = static_cast<uint8_t>((scale & 0xF) | ((min & 0xF) << 4));
+    scales[group - 4] |= static_cast<uint8_t>((scale >> 4) << 6);
+    scales[group] |= static_cast<uint8_t>((min >> 4) << 6);
+  }
+}
+
+// Stores Q3_K group `group`'s 6-bit scale, already biased by 32 (0..63), into a zeroed table.
+inline void pack_q3_K_scale(int group, int8_t biased_scale, uint8_t* scales) {
+  if (group < 8) {
+    scales[group] = static_cast<uint8_t>(biased_scale & 0xF);
+  } else {
+    scales[group - 8] = static_cast<uint8_t>(scales[group - 8] | ((biased_scale & 0xF) << 4));
+  }
+  biased_scale = static_cast<int8_t>(biased_scale >> 4);
+  scales[group % 4 + 8] = static_cast<uint8_t>(scales[group % 4 + 8] | (biased_scale << (2 * (group / 4))));
+}
+
+// Q3_K quants (biased, 0..7): high bit into hmask, low 2 bits into qs.
+inline void pack_q3_K_quants(const int8_t* quants, BlockQ3_K* y) {
+  uint8_t low_bits[kQK_K];
+  for (int j = 0; j < kQK_K / 8; ++j) y->hmask[j] = 0;
+  for (int j = 0; j < kQK_K; ++j) {
+    if (quants[j] > 3) y->hmask[j % 32] = static_cast<uint8_t>(y->hmask[j % 32] | (1 << (j / 32)));
+    low_bits[j] = static_cast<uint8_t>(quants[j] & 3);
+  }
+  pack_2bit_quants(low_bits, y->qs);
+}
+
+// Q4_K quants (0..15): elements 64c + l and 64c + 32 + l share qs[32c + l].
+inline void pack_q4_K_quants(const uint8_t* quants, BlockQ4_K* y) {
+  for (int chunk = 0; chunk < kQK_K / 64; ++chunk) {
+    for (int l = 0; l < 32; ++l) {
+      y->qs[32 * chunk + l] = static_cast<uint8_t>(quants[64 * chunk + l] | (quants[64 * chunk + l + 32] << 4));
+    }
+  }
+}
+
+// Q5_K quants (0..31): low 4 bits as Q4_K; the 5th bits of elements 64c + l and 64c + 32 + l are
+// bits 2c and 2c + 1 of qh[l].
+inline void pack_q5_K_quants(const uint8_t* quants, BlockQ5_K* y) {
+  for (int l = 0; l < kQK_K / 8; ++l) y->qh[l] = 0;
+  for (int chunk = 0; chunk < kQK_K / 64; ++chunk) {
+    for (int l = 0; l < 32; ++l) {
+      const int low_half = quants[64 * chunk + l];
+      const int high_half = quants[64 * chunk + l + 32];
+      y->qh[l] = static_cast<uint8_t>(y->qh[l] | ((low_half >> 4) << (2 * chunk)) |
+                                      ((high_half >> 4) << (2 * chunk + 1)));
+      y->qs[32 * chunk + l] = static_cast<uint8_t>((low_half & 0xF) | ((high_half & 0xF) << 4));
+    }
+  }
+}
+
+// Q6_K quants (biased, 0..63). Low nibbles: elements 128c + l and 128c + 64 + l share ql[64c + l]
+// (l < 64). High 2 bits: element 128c + 32s + l goes to bits 2s..2s+1 of qh[32c + l].
+inline void pack_q6_K_quants(const int8_t* quants, BlockQ6_K* y) {
+  for (int chunk = 0; chunk < kQK_K / 128; ++chunk) {
+    const int8_t* q = quants + 128 * chunk;
+    for (int l = 0; l < 64; ++l) {
+      y->ql[64 * chunk + l] = static_cast<uint8_t>((q[l] & 0xF) | ((q[l + 64] & 0xF) << 4));
+    }
+    for (int l = 0; l < 32; ++l) {
+      y->qh[32 * chunk + l] = static_cast<uint8_t>((q[l] >> 4) | ((q[l + 32] >> 4) << 2) |
+                                                   ((q[l + 64] >> 4) << 4) | ((q[l + 96] >> 4) << 6));
+    }
+  }
+}
+
 // The GGUF block sizes (dtype.cpp's table; tests also compare them with traits().block_bytes,
 // which is not constexpr). No packing pragma is needed: every field is naturally aligned.
 static_assert(sizeof(BlockQ4_0) == 18);

@@ -208,29 +208,6 @@ float fit_affine_scale(int n, int nmax, const float* x, const float* weights, ui
   return scale;
 }
 
-// Packs 256 2-bit values: element 128c + 32s + l goes to bits 2s..2s+1 of out[32c + l].
-void pack_2bit(const uint8_t* values, uint8_t* out) {
-  for (int chunk = 0; chunk < kQK_K; chunk += 128) {
-    for (int l = 0; l < 32; ++l) {
-      out[chunk / 4 + l] =
-          static_cast<uint8_t>(values[chunk + l] | (values[chunk + l + 32] << 2) |
-                               (values[chunk + l + 64] << 4) | (values[chunk + l + 96] << 6));
-    }
-  }
-}
-
-// Q4_K/Q5_K scale table: 6-bit scale and min of each of the 8 groups (see BlockQ4_K::scales).
-void pack_k4_scale_min(int group, uint8_t scale, uint8_t min, uint8_t* scales) {
-  if (group < 4) {
-    scales[group] = scale;
-    scales[group + 4] = min;
-  } else {
-    scales[group + 4] = static_cast<uint8_t>((scale & 0xF) | ((min & 0xF) << 4));
-    scales[group - 4] |= static_cast<uint8_t>((scale >> 4) << 6);
-    scales[group] |= static_cast<uint8_t>((min >> 4) << 6);
-  }
-}
-
 // Shared by Q4_K (nmax 15) and Q5_K (nmax 31): fits the 8 groups of 32, quantizes their scales and
 // mins to 6 bits against two f16 super-scales, then re-quantizes every value with the rounded
 // scales. Writes d, dmin and scales of the block; returns the final quants in `quants`.
@@ -316,7 +293,7 @@ void quantize_q2_K(const float* x, BlockQ2_K* y) {
       quants[16 * g + l] = static_cast<uint8_t>(clamp_int(nearest_int((x[16 * g + l] + dm) / d), 0, 3));
     }
   }
-  pack_2bit(quants, y->qs);
+  pack_2bit_quants(quants, y->qs);
 }
 
 void quantize_q3_K(const float* x, BlockQ3_K* y) {
@@ -340,13 +317,7 @@ void quantize_q3_K(const float* x, BlockQ3_K* y) {
       // NOTE: truncated to int8 before the clamp, as in ggml (the value is within [-32, 32]).
       int8_t l = static_cast<int8_t>(nearest_int(inverse_scale * scales[g]));
       l = static_cast<int8_t>(std::max<int>(-32, std::min<int>(31, l)) + 32);
-      if (g < 8) {
-        y->scales[g] = static_cast<uint8_t>(l & 0xF);
-      } else {
-        y->scales[g - 8] = static_cast<uint8_t>(y->scales[g - 8] | ((l & 0xF) << 4));
-      }
-      l = static_cast<int8_t>(l >> 4);
-      y->scales[g % 4 + 8] = static_cast<uint8_t>(y->scales[g % 4 + 8] | (l << (2 * (g / 4))));
+      pack_q3_K_scale(g, l, y->scales);
     }
     y->d = f32_to_f16(1 / inverse_scale);
   } else {
@@ -361,41 +332,19 @@ void quantize_q3_K(const float* x, BlockQ3_K* y) {
     }
   }
 
-  // Split each 3-bit quant into its high bit (hmask) and low 2 bits (qs).
-  std::memset(y->hmask, 0, kQK_K / 8);
-  uint8_t low_bits[kQK_K];
-  for (int j = 0; j < kQK_K; ++j) {
-    if (quants[j] > 3) y->hmask[j % 32] = static_cast<uint8_t>(y->hmask[j % 32] | (1 << (j / 32)));
-    low_bits[j] = static_cast<uint8_t>(quants[j] & 3);
-  }
-  pack_2bit(low_bits, y->qs);
+  pack_q3_K_quants(quants, y);
 }
 
 void quantize_q4_K(const float* x, BlockQ4_K* y) {
   uint8_t quants[kQK_K];
   quantize_k4_style(x, y, 15, AffineSearch{-1.f, 0.1f, 20, false}, quants);
-  for (int chunk = 0; chunk < kQK_K / 64; ++chunk) {
-    for (int l = 0; l < 32; ++l) {
-      y->qs[32 * chunk + l] =
-          static_cast<uint8_t>(quants[64 * chunk + l] | (quants[64 * chunk + l + 32] << 4));
-    }
-  }
+  pack_q4_K_quants(quants, y);
 }
 
 void quantize_q5_K(const float* x, BlockQ5_K* y) {
   uint8_t quants[kQK_K];
   quantize_k4_style(x, y, 31, AffineSearch{-0.5f, 0.1f, 15, false}, quants);
-  std::memset(y->qh, 0, kQK_K / 8);
-  for (int chunk = 0; chunk < kQK_K / 64; ++chunk) {
-    for (int l = 0; l < 32; ++l) {
-      const int low_half = quants[64 * chunk + l];
-      const int high_half = quants[64 * chunk + l + 32];
-      // The 5th bits of elements 64c + l and 64c + 32 + l are bits 2c and 2c + 1 of qh[l].
-      y->qh[l] = static_cast<uint8_t>(y->qh[l] | ((low_half >> 4) << (2 * chunk)) |
-                                      ((high_half >> 4) << (2 * chunk + 1)));
-      y->qs[32 * chunk + l] = static_cast<uint8_t>((low_half & 0xF) | ((high_half & 0xF) << 4));
-    }
-  }
+  pack_q5_K_quants(quants, y);
 }
 
 void quantize_q6_K(const float* x, BlockQ6_K* y) {
@@ -429,18 +378,7 @@ void quantize_q6_K(const float* x, BlockQ6_K* y) {
     }
   }
 
-  // Low nibbles: elements 128c + l and 128c + 64 + l share ql[64c + l] (l < 64).
-  // High 2 bits: elements 128c + 32s + l go to bits 2s..2s+1 of qh[32c + l].
-  for (int chunk = 0; chunk < kQK_K / 128; ++chunk) {
-    const int8_t* q = quants + 128 * chunk;
-    for (int l = 0; l < 64; ++l) {
-      y->ql[64 * chunk + l] = static_cast<uint8_t>((q[l] & 0xF) | ((q[l + 64] & 0xF) << 4));
-    }
-    for (int l = 0; l < 32; ++l) {
-      y->qh[32 * chunk + l] = static_cast<uint8_t>((q[l] >> 4) | ((q[l + 32] >> 4) << 2) |
-                                                   ((q[l + 64] >> 4) << 4) | ((q[l + 96] >> 4) << 6));
-    }
-  }
+  pack_q6_K_quants(quants, y);
 }
 
 void quantize_q8_K(const float* x, BlockQ8_K* y) {

@@ -13,6 +13,16 @@
 #include "model/weight_loader.h"
 
 namespace tessera {
+namespace {
+
+// Hands one matmul input to the observer, if any, under the weight's GGUF name.
+void observe(const Model::MatmulInputObserver& observer, int32_t layer, const char* weight, const float* input,
+             int32_t num_rows, int64_t num_cols) {
+  if (!observer) return;
+  observer(layer < 0 ? std::string(weight) : "blk." + std::to_string(layer) + "." + weight, input, num_rows, num_cols);
+}
+
+}  // namespace
 
 Expected<std::unique_ptr<Model>> LlamaModel::create(std::shared_ptr<const gguf::GgufFile> file, ModelConfig config,
                                                     const ModelOptions& options) {
@@ -123,6 +133,8 @@ void LlamaModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32_t
   }
   if (num_rows == 0) return;
   kernels::rms_norm(ws_.normed.data(), output_norm_.data(), num_rows, c.hidden_dim, c.rms_norm_eps, ws_.logit_in.data());
+  observe(matmul_input_observer_, -1, c.tied_embeddings ? "token_embd.weight" : "output.weight", ws_.logit_in.data(),
+          num_rows, c.hidden_dim);
   kernels::matmul(output_, ws_.logit_in.data(), num_rows, logits + static_cast<size_t>(logits_written) * c.vocab_size,
                   ws_.matmul_scratch.data(), pool);
   logits_written += num_rows;
@@ -135,6 +147,9 @@ void LlamaModel::attention_block(const ForwardBatch& batch, int32_t begin, int32
   const int32_t n = end - begin;
   void* scratch = ws_.matmul_scratch.data();
   kernels::rms_norm(ws_.x.data(), w.attn_norm.data(), n, c.hidden_dim, c.rms_norm_eps, ws_.normed.data());
+  for (const char* weight : {"attn_q.weight", "attn_k.weight", "attn_v.weight"}) {
+    observe(matmul_input_observer_, layer, weight, ws_.normed.data(), n, c.hidden_dim);
+  }
   kernels::matmul(w.attn_q, ws_.normed.data(), n, ws_.q.data(), scratch, pool);
   kernels::matmul(w.attn_k, ws_.normed.data(), n, ws_.k.data(), scratch, pool);
   kernels::matmul(w.attn_v, ws_.normed.data(), n, ws_.v.data(), scratch, pool);
@@ -165,6 +180,7 @@ void LlamaModel::attention_block(const ForwardBatch& batch, int32_t begin, int32
                              std::span<const int32_t>(batch.positions.data() + first, static_cast<size_t>(last - first)),
                              kv_layer, seq.block_table, scale, ws_.attn.data() + q_offset, ws_.scores.data(), pool);
   }
+  observe(matmul_input_observer_, layer, "attn_output.weight", ws_.attn.data(), n, c.q_dim());
   kernels::matmul(w.attn_output, ws_.attn.data(), n, ws_.proj.data(), scratch, pool);
   kernels::add_inplace(ws_.x.data(), ws_.proj.data(), static_cast<int64_t>(n) * c.hidden_dim);
 }
@@ -174,9 +190,12 @@ void LlamaModel::ffn_block(int32_t n, int32_t layer, ThreadPool& pool) {
   const LayerWeights& w = layers_[static_cast<size_t>(layer)];
   void* scratch = ws_.matmul_scratch.data();
   kernels::rms_norm(ws_.x.data(), w.ffn_norm.data(), n, c.hidden_dim, c.rms_norm_eps, ws_.normed.data());
+  observe(matmul_input_observer_, layer, "ffn_gate.weight", ws_.normed.data(), n, c.hidden_dim);
+  observe(matmul_input_observer_, layer, "ffn_up.weight", ws_.normed.data(), n, c.hidden_dim);
   kernels::matmul(w.ffn_gate, ws_.normed.data(), n, ws_.gate.data(), scratch, pool);
   kernels::matmul(w.ffn_up, ws_.normed.data(), n, ws_.up.data(), scratch, pool);
   kernels::silu_mul(ws_.gate.data(), ws_.up.data(), static_cast<int64_t>(n) * c.ffn_dim, ws_.gate.data());
+  observe(matmul_input_observer_, layer, "ffn_down.weight", ws_.gate.data(), n, c.ffn_dim);
   kernels::matmul(w.ffn_down, ws_.gate.data(), n, ws_.proj.data(), scratch, pool);
   kernels::add_inplace(ws_.x.data(), ws_.proj.data(), static_cast<int64_t>(n) * c.hidden_dim);
 }
