@@ -167,7 +167,11 @@ Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> promp
     completions_[next_completion_id_ - 1] = {parent_id, index};
   }
   stats_.num_prompt_tokens += static_cast<int64_t>(prompt_token_ids.size()) * params.n;
-  if (params.timeout_ms > 0) deadlines_us_[parent_id] = now_us() + params.timeout_ms * 1000;
+  if (params.timeout_ms > 0) {
+    // Saturated at ~100 years so that no timeout, however large, overflows the clock arithmetic.
+    constexpr int64_t kMaxTimeoutMs = int64_t{100} * 365 * 24 * 3600 * 1000;
+    deadlines_us_[parent_id] = now_us() + std::min(params.timeout_ms, kMaxTimeoutMs) * 1000;
+  }
   return parent_id;
 }
 

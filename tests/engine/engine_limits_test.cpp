@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <thread>
@@ -132,6 +133,9 @@ TEST(EngineLimits, GenerousTimeoutChangesNothing) {
   EngineTokens tokens = drain(*engine);
   EXPECT_EQ((tokens[{timed, 0}]), (tokens[{untimed, 0}]));
   EXPECT_EQ((tokens[{timed, 0}].size()), 12u);
+  params.timeout_ms = INT64_MAX;  // saturates instead of overflowing (UBSan would catch it)
+  const EngineRequestId forever = *engine->add_request(prompt_for(3), params);
+  EXPECT_EQ((drain(*engine)[{forever, 0}]), (tokens[{untimed, 0}]));
   params.timeout_ms = -1;
   EXPECT_EQ(engine->add_request(prompt_for(3), params).status().code(), StatusCode::kInvalidArgument);
 }
