@@ -126,6 +126,10 @@ Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> promp
   if (!std::isfinite(params.presence_penalty) || !std::isfinite(params.frequency_penalty)) {
     return invalid_argument("presence_penalty and frequency_penalty must be finite");
   }
+  // The sampler TS_CHECKs this (a broken invariant there); here it is a caller's bad value.
+  if (!(params.repetition_penalty > 0.0f) || !std::isfinite(params.repetition_penalty)) {
+    return invalid_argument("repetition_penalty must be positive and finite");
+  }
   if (params.n < 1 || params.n > kMaxCompletionsPerRequest) {
     return invalid_argument("n must be between 1 and " + std::to_string(kMaxCompletionsPerRequest));
   }

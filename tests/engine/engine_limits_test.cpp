@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
+#include <utility>
 #include <map>
 #include <string>
 #include <thread>
@@ -138,6 +140,62 @@ TEST(EngineLimits, GenerousTimeoutChangesNothing) {
   EXPECT_EQ((drain(*engine)[{forever, 0}]), (tokens[{untimed, 0}]));
   params.timeout_ms = -1;
   EXPECT_EQ(engine->add_request(prompt_for(3), params).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tessera
+
+namespace tessera {
+namespace {
+
+// Embedders reach add_request without the server's parser: absurd sampling values must be refused
+// with kInvalidArgument or run harmlessly (tokens inside the vocabulary), never crash the engine.
+TEST(EngineLimits, AbsurdSamplingParamsAreRefusedOrHarmless) {
+  auto engine = testing::make_engine(small_config());
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  std::vector<std::pair<const char*, GenerationParams>> cases;
+  auto add = [&](const char* name, auto mutate) {
+    GenerationParams p;
+    p.max_tokens = 4;
+    p.seed = 1;
+    mutate(p);
+    cases.emplace_back(name, p);
+  };
+  add("temperature nan", [&](GenerationParams& p) { p.temperature = nan; });
+  add("temperature inf", [&](GenerationParams& p) { p.temperature = inf; });
+  add("temperature -inf", [&](GenerationParams& p) { p.temperature = -inf; });
+  add("top_p nan", [&](GenerationParams& p) { p.top_p = nan; });
+  add("top_p -1", [&](GenerationParams& p) { p.top_p = -1.0f; });
+  add("top_p 0", [&](GenerationParams& p) { p.top_p = 0.0f; });
+  add("min_p nan", [&](GenerationParams& p) { p.min_p = nan; });
+  add("min_p 2", [&](GenerationParams& p) { p.min_p = 2.0f; });
+  add("top_k huge", [&](GenerationParams& p) { p.top_k = std::numeric_limits<int32_t>::max(); });
+  add("top_k negative", [&](GenerationParams& p) { p.top_k = std::numeric_limits<int32_t>::min(); });
+  add("repetition_penalty nan", [&](GenerationParams& p) { p.repetition_penalty = nan; });
+  add("repetition_penalty 0", [&](GenerationParams& p) { p.repetition_penalty = 0.0f; });
+  add("repetition_penalty -1", [&](GenerationParams& p) { p.repetition_penalty = -1.0f; });
+  add("repetition_last_n huge", [&](GenerationParams& p) { p.repetition_last_n = std::numeric_limits<int32_t>::max(); });
+  add("repetition_last_n -5", [&](GenerationParams& p) { p.repetition_last_n = -5; });
+  add("presence_penalty inf", [&](GenerationParams& p) { p.presence_penalty = inf; });
+  add("frequency_penalty huge", [&](GenerationParams& p) { p.frequency_penalty = 1e30f; });
+  add("logprobs huge", [&](GenerationParams& p) { p.logprobs = std::numeric_limits<int32_t>::max(); });
+  add("logprobs -7", [&](GenerationParams& p) { p.logprobs = -7; });
+  add("max_tokens 0", [&](GenerationParams& p) { p.max_tokens = 0; });
+  add("max_tokens huge", [&](GenerationParams& p) { p.max_tokens = std::numeric_limits<int32_t>::max(); });
+  add("stop id outside vocab", [&](GenerationParams& p) { p.stop_token_ids = {-3, 1 << 30}; });
+  add("n huge", [&](GenerationParams& p) { p.n = std::numeric_limits<int32_t>::max(); });
+  for (const auto& [name, params] : cases) {
+    SCOPED_TRACE(name);
+    auto id = engine->add_request(prompt_for(1), params);
+    if (!id.ok()) {
+      EXPECT_TRUE(id.status().code() == StatusCode::kInvalidArgument || id.status().code() == StatusCode::kOutOfRange)
+          << id.status().message();
+      continue;
+    }
+    for (const auto& [key, t] : drain(*engine)) {
+      for (int32_t token : t) EXPECT_TRUE(token >= 0 && token < engine->vocab_size()) << token;
+    }
+  }
 }
 
 }  // namespace
