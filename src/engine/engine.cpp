@@ -90,6 +90,7 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
   if (config.num_threads < 1) return invalid_argument("num_threads must be >= 1");
   if (config.block_size < 1) return invalid_argument("block_size must be >= 1");
   if (config.max_waiting_requests < 0) return invalid_argument("max_waiting_requests must be >= 0 (0 = no limit)");
+  if (config.max_model_len < 0) return invalid_argument("max_model_len must be >= 0 (0 = the model's context)");
   auto core = std::unique_ptr<EngineCore>(new EngineCore());
   ModelOptions options;
   options.max_batch_tokens = std::clamp(config.max_num_batched_tokens, 1, 512);

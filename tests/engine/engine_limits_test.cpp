@@ -200,3 +200,33 @@ TEST(EngineLimits, AbsurdSamplingParamsAreRefusedOrHarmless) {
 
 }  // namespace
 }  // namespace tessera
+
+namespace tessera {
+namespace {
+
+// Absurd engine configurations (operator flags) are a Status, never a crash or a huge allocation.
+TEST(EngineLimits, AbsurdConfigsAreRefused) {
+  std::vector<std::pair<const char*, EngineConfig>> cases;
+  auto add = [&](const char* name, auto mutate) {
+    EngineConfig c = small_config();
+    mutate(c);
+    cases.emplace_back(name, c);
+  };
+  add("max_num_seqs 0", [](EngineConfig& c) { c.max_num_seqs = 0; });
+  add("max_num_batched_tokens 0", [](EngineConfig& c) { c.max_num_batched_tokens = 0; });
+  add("block_size 0", [](EngineConfig& c) { c.block_size = 0; });
+  add("block_size huge", [](EngineConfig& c) { c.block_size = 1 << 30; });
+  add("max_model_len negative", [](EngineConfig& c) { c.max_model_len = -5; });
+  add("kv fraction 5", [](EngineConfig& c) { c.kv_cache_memory_bytes = 0; c.kv_cache_memory_fraction = 5.0; });
+  add("kv bytes tiny", [](EngineConfig& c) { c.kv_cache_memory_bytes = 1; });
+  add("num_threads 0", [](EngineConfig& c) { c.num_threads = 0; });
+  add("missing model", [](EngineConfig& c) { c.model_path = "/nonexistent/model.gguf"; });
+  for (const auto& [name, config] : cases) {
+    auto engine = Engine::create(config);
+    ASSERT_FALSE(engine.ok()) << name;
+    EXPECT_FALSE(engine.status().message().empty()) << name;
+  }
+}
+
+}  // namespace
+}  // namespace tessera
