@@ -136,6 +136,7 @@ void OpenAiServer::stop(int32_t grace_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
   while (client_->num_in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    client_->abort_all();  // also those admitted after the first call (they were mid-submit)
   }
   http_->stop();
 }
