@@ -19,40 +19,75 @@ size_t matmul_scratch_bytes(DType weight_type, int64_t num_cols, int64_t num_tok
   return row_bytes(act_type, num_cols) * static_cast<size_t>(num_tokens);
 }
 
+namespace {
+
+constexpr int64_t kRowsPerUnit = 16;  // work unit of the thread split: one repacked tile
+constexpr size_t kMaxSharedOutputs = 4;
+
+MatmulRowsFn rows_function(const KernelTable& table, const MatrixView& weight) {
+  const size_t type = static_cast<size_t>(weight.type);
+  if (weight.interleaved_rows > 0) {
+    TS_CHECK(weight.interleaved_rows == kRowsPerUnit, "unexpected repacked tile of %d rows", weight.interleaved_rows);
+    return table.matmul_rows_repacked[type] != nullptr ? table.matmul_rows_repacked[type] : &repacked_matmul_rows_portable;
+  }
+  return table.matmul_rows[type] != nullptr ? table.matmul_rows[type] : &ref::matmul_rows;
+}
+
+}  // namespace
+
 void matmul(const MatrixView& weight, const float* x, int64_t num_tokens, float* out, void* scratch,
             ThreadPool& pool) {
+  const MatmulOutput output{&weight, out};
+  matmul_shared_input(std::span<const MatmulOutput>(&output, 1), x, num_tokens, scratch, pool);
+}
+
+void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, int64_t num_tokens, void* scratch,
+                         ThreadPool& pool) {
+  TS_CHECK(!outputs.empty() && outputs.size() <= kMaxSharedOutputs, "matmul_shared_input of %zu outputs",
+           outputs.size());
   const KernelTable& table = kernel_table(active_isa());
-  const DType act_type = vec_dot_type(weight.type);
+  const MatrixView& first = *outputs[0].weight;
+  const int64_t num_cols = first.num_cols;
+  const DType act_type = vec_dot_type(first.type);
+  for (const MatmulOutput& o : outputs) {
+    if (o.weight->num_cols != num_cols || vec_dot_type(o.weight->type) != act_type) {
+      // Mixed activation types (a k-quant next to a legacy quant): convert x once per weight.
+      for (const MatmulOutput& single : outputs) matmul(*single.weight, x, num_tokens, single.out, scratch, pool);
+      return;
+    }
+  }
   const uint8_t* x_converted = reinterpret_cast<const uint8_t*>(x);
-  size_t x_row_bytes = static_cast<size_t>(weight.num_cols) * sizeof(float);
+  size_t x_row_bytes = static_cast<size_t>(num_cols) * sizeof(float);
   if (act_type != DType::kF32) {
-    TS_CHECK(scratch != nullptr, "matmul of %s weights needs scratch", std::string(dtype_name(weight.type)).c_str());
-    x_row_bytes = row_bytes(act_type, weight.num_cols);
+    TS_CHECK(scratch != nullptr, "matmul of %s weights needs scratch", std::string(dtype_name(first.type)).c_str());
+    x_row_bytes = row_bytes(act_type, num_cols);
     auto* dst = static_cast<uint8_t*>(scratch);
     const QuantizeActivationFn quantize =
         table.quantize_activation != nullptr ? table.quantize_activation : &quantize_activation_row;
     pool.parallel_for(num_tokens, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
-        quantize(act_type, x + t * weight.num_cols, dst + static_cast<size_t>(t) * x_row_bytes,
-                         weight.num_cols);
+        quantize(act_type, x + t * num_cols, dst + static_cast<size_t>(t) * x_row_bytes, num_cols);
       }
     });
     x_converted = dst;
   }
-  if (weight.interleaved_rows > 0) {
-    // Whole tiles per thread.
-    MatmulRowsFn rows_fn = table.matmul_rows_repacked[static_cast<size_t>(weight.type)];
-    if (rows_fn == nullptr) rows_fn = &repacked_matmul_rows_portable;
-    const int64_t tile = weight.interleaved_rows;
-    pool.parallel_for(weight.num_rows / tile, [&](int64_t begin, int64_t end, int) {
-      rows_fn(weight, x_converted, x_row_bytes, num_tokens, begin * tile, end * tile, out);
-    });
-    return;
+  // NOTE: one parallel loop over the 16-row units of all outputs in turn (same columns, so the
+  // same cost per unit): one wake-up and one barrier instead of one per weight.
+  int64_t first_unit[kMaxSharedOutputs + 1] = {0};
+  MatmulRowsFn rows_fns[kMaxSharedOutputs] = {};
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    first_unit[i + 1] = first_unit[i] + (outputs[i].weight->num_rows + kRowsPerUnit - 1) / kRowsPerUnit;
+    rows_fns[i] = rows_function(table, *outputs[i].weight);
   }
-  MatmulRowsFn rows_fn = table.matmul_rows[static_cast<size_t>(weight.type)];
-  if (rows_fn == nullptr) rows_fn = &ref::matmul_rows;
-  pool.parallel_for(weight.num_rows, [&](int64_t begin, int64_t end, int) {
-    rows_fn(weight, x_converted, x_row_bytes, num_tokens, begin, end, out);
+  pool.parallel_for(first_unit[outputs.size()], [&](int64_t begin, int64_t end, int) {
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const int64_t unit_begin = std::max(begin, first_unit[i]) - first_unit[i];
+      const int64_t unit_end = std::min(end, first_unit[i + 1]) - first_unit[i];
+      if (unit_begin >= unit_end) continue;
+      const MatrixView& w = *outputs[i].weight;
+      rows_fns[i](w, x_converted, x_row_bytes, num_tokens, unit_begin * kRowsPerUnit,
+                  std::min(unit_end * kRowsPerUnit, w.num_rows), outputs[i].out);
+    }
   });
 }
 

@@ -23,6 +23,16 @@ size_t matmul_scratch_bytes(DType weight_type, int64_t num_cols, int64_t num_tok
 void matmul(const MatrixView& weight, const float* x, int64_t num_tokens, float* out, void* scratch,
             ThreadPool& pool);
 
+// Several matmuls of the same input x (Q/K/V, gate/up): out_i = weight_i · x as matmul() does,
+// with x converted once and one parallel loop over all of them (when the weights share
+// num_cols and vec_dot_type; otherwise one matmul() each). At most 4 outputs.
+struct MatmulOutput {
+  const MatrixView* weight;
+  float* out;  // [num_tokens, weight->num_rows] f32
+};
+void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, int64_t num_tokens, void* scratch,
+                         ThreadPool& pool);
+
 // Load-time weight repacking (kernels/cpu/repack.h). True when the active ISA has a faster
 // kernel for a repacked copy of `weight`; repack_weight then writes that copy to dst
 // (weight.num_rows * weight.row_stride_bytes bytes, 64-byte aligned) and returns its view, which

@@ -12,6 +12,7 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/kernel_table.h"
 #include "kernels/cpu/repack.h"
+#include "kernels/kernel_test_util.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/ref_kernels.h"
 #include "tensor/quant.h"
@@ -138,6 +139,40 @@ TEST(RepackedMatmul, MatmulDispatchesRepackedViewsOnEveryIsa) {
       for (size_t i = 0; i < got.size(); ++i) {
         ASSERT_LE(std::fabs(double(got[i]) - p.expected[i]), p.bound[i]) << isa_name(isa) << " " << dtype_name(type);
       }
+    }
+  }
+  set_isa_override(std::nullopt);
+}
+
+TEST(MatmulSharedInput, MatchesOneMatmulPerWeightOnEveryIsa) {
+  ThreadPool pool(2);
+  const int64_t cols = 96, tokens = 3;
+  // Repacked and row-major weights, a row count off the 16-row unit, and (second set) an
+  // activation-type mismatch that must fall back to one matmul each.
+  const Problem q4 = make_problem(DType::kQ4_0, 48, cols, tokens, 11);
+  const Problem q8 = make_problem(DType::kQ8_0, 40, cols, tokens, 12);
+  const Problem q8_tiles = make_problem(DType::kQ8_0, 32, cols, tokens, 13);
+  const std::vector<float> f32_weights = testing::random_vector(static_cast<size_t>(20 * cols), 14);
+  const MatrixView f32{DType::kF32, 20, cols, reinterpret_cast<const uint8_t*>(f32_weights.data()), cols * sizeof(float)};
+  std::vector<uint8_t> packed(q8_tiles.w.size());
+  const MatrixView q8_packed = repack(q8_tiles.view(), packed.data());
+  const std::vector<float>& x = q4.x_f32;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!isa_supported(isa)) continue;
+    set_isa_override(isa);
+    const MatrixView views[] = {q4.view(), q8.view(), q8_packed, f32};
+    for (size_t num_outputs : {size_t{3}, size_t{4}}) {
+      std::vector<std::vector<float>> want(num_outputs), got(num_outputs);
+      std::vector<MatmulOutput> outputs;
+      std::vector<uint8_t> scratch(matmul_scratch_bytes(DType::kQ8_0, cols, tokens) + 4096);
+      for (size_t i = 0; i < num_outputs; ++i) {
+        want[i].assign(static_cast<size_t>(views[i].num_rows * tokens), NAN);
+        got[i].assign(want[i].size(), NAN);
+        matmul(views[i], x.data(), tokens, want[i].data(), scratch.data(), pool);
+        outputs.push_back({&views[i], got[i].data()});
+      }
+      matmul_shared_input(outputs, x.data(), tokens, scratch.data(), pool);
+      for (size_t i = 0; i < num_outputs; ++i) EXPECT_EQ(got[i], want[i]) << isa_name(isa) << " output " << i;
     }
   }
   set_isa_override(std::nullopt);

@@ -150,9 +150,9 @@ void LlamaModel::attention_block(const ForwardBatch& batch, int32_t begin, int32
   for (const char* weight : {"attn_q.weight", "attn_k.weight", "attn_v.weight"}) {
     observe(matmul_input_observer_, layer, weight, ws_.normed.data(), n, c.hidden_dim);
   }
-  kernels::matmul(w.attn_q, ws_.normed.data(), n, ws_.q.data(), scratch, pool);
-  kernels::matmul(w.attn_k, ws_.normed.data(), n, ws_.k.data(), scratch, pool);
-  kernels::matmul(w.attn_v, ws_.normed.data(), n, ws_.v.data(), scratch, pool);
+  const kernels::MatmulOutput qkv[] = {
+      {&w.attn_q, ws_.q.data()}, {&w.attn_k, ws_.k.data()}, {&w.attn_v, ws_.v.data()}};
+  kernels::matmul_shared_input(qkv, ws_.normed.data(), n, scratch, pool);
   const std::span<const int32_t> positions(batch.positions.data() + begin, static_cast<size_t>(n));
   kernels::rope(ws_.q.data(), positions, c.num_heads, c.head_dim, c.rope);
   kernels::rope(ws_.k.data(), positions, c.num_kv_heads, c.head_dim, c.rope);
@@ -192,8 +192,8 @@ void LlamaModel::ffn_block(int32_t n, int32_t layer, ThreadPool& pool) {
   kernels::rms_norm(ws_.x.data(), w.ffn_norm.data(), n, c.hidden_dim, c.rms_norm_eps, ws_.normed.data());
   observe(matmul_input_observer_, layer, "ffn_gate.weight", ws_.normed.data(), n, c.hidden_dim);
   observe(matmul_input_observer_, layer, "ffn_up.weight", ws_.normed.data(), n, c.hidden_dim);
-  kernels::matmul(w.ffn_gate, ws_.normed.data(), n, ws_.gate.data(), scratch, pool);
-  kernels::matmul(w.ffn_up, ws_.normed.data(), n, ws_.up.data(), scratch, pool);
+  const kernels::MatmulOutput gate_up[] = {{&w.ffn_gate, ws_.gate.data()}, {&w.ffn_up, ws_.up.data()}};
+  kernels::matmul_shared_input(gate_up, ws_.normed.data(), n, scratch, pool);
   kernels::silu_mul(ws_.gate.data(), ws_.up.data(), static_cast<int64_t>(n) * c.ffn_dim, ws_.gate.data());
   observe(matmul_input_observer_, layer, "ffn_down.weight", ws_.gate.data(), n, c.ffn_dim);
   kernels::matmul(w.ffn_down, ws_.gate.data(), n, ws_.proj.data(), scratch, pool);
