@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/cpu_features.h"
@@ -50,6 +51,14 @@ void fill_activation_info(const uint8_t* x, size_t x_row_bytes, int64_t num_toke
   }
 }
 
+// Quants 4g..4g+3 of an activation block as one int32 (the quants sit 2 bytes into a 34-byte
+// block, so the load is unaligned: memcpy, which compiles to a plain load).
+inline int32_t load_group(const uint8_t* quants, int g) {
+  int32_t group;
+  std::memcpy(&group, quants + 4 * g, sizeof(group));
+  return group;
+}
+
 // Tokens [0, kTokens) of the activation rows x against one tile. out: row stride out_stride.
 template <bool kIsQ4, int kTokens>
 void tile_kernel(const uint8_t* tile, int64_t num_blocks, const uint8_t* x, size_t x_row_bytes,
@@ -75,14 +84,13 @@ void tile_kernel(const uint8_t* tile, int64_t num_blocks, const uint8_t* x, size
     const __m512 w_scale = _mm512_cvtph_ps(_mm256_loadu_si256(scales + b));
     for (int t = 0; t < kTokens; ++t) {
       const ActivationBlockInfo& a = info[t * num_blocks + b];
-      const auto* a_groups =
-          reinterpret_cast<const int32_t*>(x + static_cast<size_t>(t) * x_row_bytes + b * sizeof(BlockQ8_0) + 2);
+      const uint8_t* a_quants = x + static_cast<size_t>(t) * x_row_bytes + b * sizeof(BlockQ8_0) + 2;
       // Two chains, so one token's eight dependent vpdpbusd do not serialise on their latency.
       __m512i even = _mm512_set1_epi32(a.bias_correction);
       __m512i odd = _mm512_setzero_si512();
       for (int g = 0; g < 8; g += 2) {
-        even = _mm512_dpbusd_epi32(even, w[g], _mm512_set1_epi32(a_groups[g]));
-        odd = _mm512_dpbusd_epi32(odd, w[g + 1], _mm512_set1_epi32(a_groups[g + 1]));
+        even = _mm512_dpbusd_epi32(even, w[g], _mm512_set1_epi32(load_group(a_quants, g)));
+        odd = _mm512_dpbusd_epi32(odd, w[g + 1], _mm512_set1_epi32(load_group(a_quants, g + 1)));
       }
       const __m512 dot = _mm512_cvtepi32_ps(_mm512_add_epi32(even, odd));
       acc[t] = _mm512_fmadd_ps(dot, _mm512_mul_ps(w_scale, _mm512_set1_ps(a.scale)), acc[t]);
