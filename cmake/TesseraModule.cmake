@@ -47,4 +47,8 @@ function(tessera_test_suite name label)
   target_compile_definitions(${name}_tests PRIVATE TESSERA_SHARED_DIR="${TESSERA_SHARED_DIR}")
   target_link_libraries(${name}_tests PRIVATE ${ARGN} GTest::gtest_main)
   gtest_discover_tests(${name}_tests PROPERTIES LABELS ${label} DISCOVERY_TIMEOUT 60)
+  # Collected for the tessera_unit_tests target (tests/CMakeLists.txt): what `ctest -L unit` runs.
+  if(label STREQUAL "unit")
+    set_property(GLOBAL APPEND PROPERTY TESSERA_UNIT_TEST_TARGETS ${name}_tests)
+  endif()
 endfunction()

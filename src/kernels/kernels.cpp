@@ -123,25 +123,60 @@ void add_inplace(float* out, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] += x[i];
 }
 
-size_t attention_scratch_floats(int64_t max_context, const ThreadPool& pool) {
-  return static_cast<size_t>(max_context) * static_cast<size_t>(pool.num_threads());
+size_t attention_scratch_floats(int64_t max_context, int64_t heads_per_kv_head, const ThreadPool& pool) {
+  return static_cast<size_t>(max_context) * static_cast<size_t>(std::max<int64_t>(1, heads_per_kv_head)) *
+         static_cast<size_t>(pool.num_threads());
 }
 
 void paged_attention(const float* q, int64_t num_tokens, int64_t num_heads, std::span<const int32_t> positions,
                      const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* out,
                      float* scratch, ThreadPool& pool) {
+  TS_CHECK(static_cast<int64_t>(positions.size()) >= num_tokens, "%zu positions for %lld tokens", positions.size(),
+           static_cast<long long>(num_tokens));
+  const AttentionSequence sequence{q, positions.first(static_cast<size_t>(num_tokens)), block_table, out};
+  paged_attention_batch(std::span<const AttentionSequence>(&sequence, 1), num_heads, kv, scale, scratch, pool);
+}
+
+void paged_attention_batch(std::span<const AttentionSequence> sequences, int64_t num_heads, const PagedKvLayer& kv,
+                           float scale, float* scratch, ThreadPool& pool) {
   TS_CHECK(num_heads % kv.num_kv_heads == 0, "heads %lld not a multiple of kv heads %d",
            static_cast<long long>(num_heads), kv.num_kv_heads);
+  if (sequences.empty()) return;
   const int64_t head_dim = kv.head_dim;
-  const int32_t max_position = *std::max_element(positions.begin(), positions.end());
-  AttentionHeadFn head_fn = kernel_table(active_isa()).attention_head;
-  if (head_fn == nullptr) head_fn = &ref::attention_head;
-  pool.parallel_for(num_tokens * num_heads, [&](int64_t begin, int64_t end, int thread_id) {
-    float* scores = scratch + static_cast<size_t>(thread_id) * static_cast<size_t>(max_position + 1);
+  const int64_t group = num_heads / kv.num_kv_heads;
+  int64_t num_tokens = 0;
+  int32_t max_position = 0;
+  for (const AttentionSequence& seq : sequences) {
+    num_tokens += static_cast<int64_t>(seq.positions.size());
+    for (int32_t p : seq.positions) max_position = std::max(max_position, p);
+  }
+  // One work item = one query token x the heads of one kv head, which then share each K/V load.
+  // NOTE: with too few such items to keep every thread busy (one decoding sequence), items are
+  // single heads instead.
+  const int64_t heads_per_item = num_tokens * kv.num_kv_heads >= 4 * pool.num_threads() ? group : 1;
+  const int64_t items_per_token = num_heads / heads_per_item;
+  // first_item[s]: index of sequence s's first item in the flat loop.
+  thread_local std::vector<int64_t> first_item;
+  first_item.assign(sequences.size() + 1, 0);
+  for (size_t s = 0; s < sequences.size(); ++s) {
+    first_item[s + 1] = first_item[s] + static_cast<int64_t>(sequences[s].positions.size()) * items_per_token;
+  }
+  AttentionHeadsFn heads_fn = kernel_table(active_isa()).attention_heads;
+  if (heads_fn == nullptr) heads_fn = &ref::attention_heads;
+  const int64_t* items = first_item.data();
+  const size_t scores_per_thread = static_cast<size_t>(max_position + 1) * static_cast<size_t>(heads_per_item);
+  pool.parallel_for(first_item.back(), [&](int64_t begin, int64_t end, int thread_id) {
+    float* scores = scratch + static_cast<size_t>(thread_id) * scores_per_thread;
+    // The sequence holding item `begin`; later items walk forward from it.
+    size_t s = static_cast<size_t>(std::upper_bound(items, items + sequences.size() + 1, begin) - items) - 1;
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t t = item / num_heads, h = item % num_heads;
-      head_fn(q + (t * num_heads + h) * head_dim, positions[t], h, num_heads, kv, block_table, scale,
-                          scores, out + (t * num_heads + h) * head_dim);
+      while (item >= items[s + 1]) ++s;
+      const AttentionSequence& seq = sequences[s];
+      const int64_t local = item - items[s];
+      const int64_t t = local / items_per_token, first_head = (local % items_per_token) * heads_per_item;
+      const size_t offset = static_cast<size_t>((t * num_heads + first_head) * head_dim);
+      heads_fn(seq.q + offset, seq.positions[static_cast<size_t>(t)], first_head, heads_per_item, num_heads, kv,
+               seq.block_table, scale, scores, seq.out + offset);
     }
   });
 }

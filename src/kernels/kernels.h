@@ -76,21 +76,30 @@ void add_inplace(float* out, const float* x, int64_t n);
 namespace tessera::kernels {
 
 // One layer's paged KV cache, as attention reads it.
+// NOTE: head-major inside a block (vLLM's CPU layout too): the block_size vectors of one kv head
+// are contiguous, so attention streams 16 x head_dim floats per block and head instead of
+// picking head_dim floats out of every token's num_kv_heads x head_dim.
 struct PagedKvLayer {
-  const float* k = nullptr;  // [num_blocks, block_size, num_kv_heads, head_dim] f32
-  const float* v = nullptr;  // [num_blocks, block_size, num_kv_heads, head_dim] f32
+  const float* k = nullptr;  // [num_blocks, num_kv_heads, block_size, head_dim] f32
+  const float* v = nullptr;  // [num_blocks, num_kv_heads, block_size, head_dim] f32
   int32_t block_size = 16;   // tokens per block
   int32_t num_kv_heads = 0;
   int32_t head_dim = 0;
 };
 
-// Offset in floats, in kv.k and kv.v, of the head_dim values of `kv_head` at `position`: slot
-// position % block_size of block block_table[position / block_size].
+// Offset in floats, in kv.k and kv.v, of the head_dim values of `kv_head` in KV slot `slot`
+// (slot = block id * block_size + index inside the block).
+inline int64_t kv_slot_offset(const PagedKvLayer& kv, int64_t slot, int64_t kv_head) {
+  const int64_t block = slot / kv.block_size;
+  return ((block * kv.num_kv_heads + kv_head) * kv.block_size + slot % kv.block_size) * kv.head_dim;
+}
+
+// kv_slot_offset of the slot holding `position`: index position % block_size of block
+// block_table[position / block_size].
 inline int64_t kv_offset(const PagedKvLayer& kv, std::span<const int32_t> block_table, int32_t position,
                          int64_t kv_head) {
   const int64_t block = block_table[static_cast<size_t>(position / kv.block_size)];
-  const int64_t token_stride = static_cast<int64_t>(kv.num_kv_heads) * kv.head_dim;
-  return (block * kv.block_size + position % kv.block_size) * token_stride + kv_head * kv.head_dim;
+  return kv_slot_offset(kv, block * kv.block_size + position % kv.block_size, kv_head);
 }
 
 // Causal attention for `num_tokens` consecutive query tokens of ONE sequence.
@@ -99,10 +108,24 @@ inline int64_t kv_offset(const PagedKvLayer& kv, std::span<const int32_t> block_
 //   block_table: the sequence's block ids; position p lives in block block_table[p / block_size].
 //   out: [num_tokens, num_heads * head_dim] f32.
 // GQA: query head h reads kv head h / (num_heads / num_kv_heads).
-// scratch: attention_scratch_floats(max_context, pool) floats.
-size_t attention_scratch_floats(int64_t max_context, const ThreadPool& pool);
+// scratch: attention_scratch_floats(max_context, num_heads / num_kv_heads, pool) floats.
+size_t attention_scratch_floats(int64_t max_context, int64_t heads_per_kv_head, const ThreadPool& pool);
 void paged_attention(const float* q, int64_t num_tokens, int64_t num_heads, std::span<const int32_t> positions,
                      const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* out,
                      float* scratch, ThreadPool& pool);
+
+// The query tokens of one sequence in a batched attention call (see paged_attention_batch).
+struct AttentionSequence {
+  const float* q;                        // [positions.size(), num_heads, head_dim]
+  std::span<const int32_t> positions;    // one per query token
+  std::span<const int32_t> block_table;  // the sequence's block ids
+  float* out;                            // [positions.size(), num_heads * head_dim]
+};
+
+// paged_attention for several sequences at once: one parallel loop over every (token, head) of
+// every sequence, so a decode step of many short sequences pays one wake-up and one barrier per
+// layer rather than one per sequence. Same results as calling paged_attention per sequence.
+void paged_attention_batch(std::span<const AttentionSequence> sequences, int64_t num_heads, const PagedKvLayer& kv,
+                           float scale, float* scratch, ThreadPool& pool);
 
 }  // namespace tessera::kernels

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/huge_page_buffer.h"
 #include "kernels/kernels.h"
 
 namespace tessera {
@@ -20,17 +21,20 @@ class KvStorage {
   int32_t block_size() const { return block_size_; }
   int32_t kv_dim() const { return num_kv_heads_ * head_dim_; }
 
-  float* k_layer(int32_t layer) { return k_.data() + layer_offset(layer); }
-  float* v_layer(int32_t layer) { return v_.data() + layer_offset(layer); }
+  // Stores one token's K and V rows ([num_kv_heads * head_dim] each) of `layer` in KV slot `slot`.
+  void write(int32_t layer, int64_t slot, const float* k_row, const float* v_row);
   kernels::PagedKvLayer layer_view(int32_t layer) const;
 
  private:
-  size_t layer_offset(int32_t layer) const {
+  size_t layer_offset(int32_t layer) const {  // in floats
     return static_cast<size_t>(layer) * num_blocks_ * block_size_ * kv_dim();
   }
   int32_t num_layers_, num_blocks_, block_size_, num_kv_heads_, head_dim_;
-  std::vector<float> k_;  // [num_layers, num_blocks, block_size, num_kv_heads, head_dim] f32
-  std::vector<float> v_;  // [num_layers, num_blocks, block_size, num_kv_heads, head_dim] f32
+  // [num_layers, num_blocks, num_kv_heads, block_size, head_dim] f32 each (PagedKvLayer's layout),
+  // on transparent huge pages: attention streams them every step, like the weights.
+  HugePageBuffer k_buffer_, v_buffer_;
+  float* k_ = nullptr;
+  float* v_ = nullptr;
 };
 
 }  // namespace tessera

@@ -164,19 +164,79 @@ TEST(PagedAttention, ScatteredBlocksEqualContiguousAttention) {
   const auto q = random_vector(num_tokens * num_heads * head_dim, 7);
   const std::vector<int32_t> block_table = {5, 0, 3};  // positions 0-3 in block 5, 4-7 in 0, 8-10 in 3
   std::vector<float> k_pool(6 * block_size * kv_dim, NAN), v_pool(6 * block_size * kv_dim, NAN);
-  for (int p = 0; p < context; ++p) {
-    const int slot = block_table[p / block_size] * block_size + p % block_size;
-    std::copy_n(k.begin() + p * kv_dim, kv_dim, k_pool.begin() + slot * kv_dim);
-    std::copy_n(v.begin() + p * kv_dim, kv_dim, v_pool.begin() + slot * kv_dim);
-  }
   PagedKvLayer layer{k_pool.data(), v_pool.data(), block_size, num_kv_heads, head_dim};
+  for (int p = 0; p < context; ++p) {
+    for (int h = 0; h < num_kv_heads; ++h) {
+      // Head-major inside a block: [block, kv_head, slot, head_dim].
+      const int64_t offset = ((block_table[p / block_size] * num_kv_heads + h) * block_size + p % block_size) * head_dim;
+      ASSERT_EQ(offset, kv_offset(layer, block_table, p, h));
+      std::copy_n(k.begin() + p * kv_dim + h * head_dim, head_dim, k_pool.begin() + offset);
+      std::copy_n(v.begin() + p * kv_dim + h * head_dim, head_dim, v_pool.begin() + offset);
+    }
+  }
   const int32_t positions[] = {8, 9, 10};
-  std::vector<float> scratch(attention_scratch_floats(context, pool));
+  std::vector<float> scratch(attention_scratch_floats(context, num_heads / num_kv_heads, pool));
   std::vector<float> out(num_tokens * num_heads * head_dim);
   paged_attention(q.data(), num_tokens, num_heads, positions, layer, block_table, 1.0f / std::sqrt(8.0f), out.data(),
                   scratch.data(), pool);
   const auto expected = contiguous_attention(q, k, v, num_tokens, num_heads, num_kv_heads, head_dim, 8);
   for (size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i], expected[i], 1e-5) << i;
+}
+
+// Several sequences in one call (enough tokens that work items are whole GQA groups) give, bit
+// for bit, what each sequence gives alone (few tokens: one head per item), and both equal plain
+// attention over contiguous K/V.
+TEST(PagedAttention, BatchOfSequencesEqualsEachAlone) {
+  std::vector<Isa> isas = testing::simd_isas();
+  isas.push_back(Isa::kScalar);
+  for (Isa isa : isas) {
+    set_isa_override(isa);
+    ThreadPool pool(2);
+    const int num_heads = 6, num_kv_heads = 2, head_dim = 64, block_size = 4, num_blocks = 24;
+    const int kv_dim = num_kv_heads * head_dim;
+    const auto k_pool = random_vector(num_blocks * block_size * kv_dim, 11);
+    const auto v_pool = random_vector(num_blocks * block_size * kv_dim, 12);
+    const PagedKvLayer layer{k_pool.data(), v_pool.data(), block_size, num_kv_heads, head_dim};
+    // Three sequences: context lengths 21, 6 and 35, the last 9 / 2 / 5 positions queried.
+    const std::vector<std::vector<int32_t>> tables = {{7, 2, 19, 4, 11, 0}, {5, 23}, {1, 9, 3, 22, 8, 14, 6, 17, 12}};
+    const int contexts[] = {21, 6, 35}, queried[] = {9, 2, 5};
+    std::vector<std::vector<float>> q(3), batched(3), alone(3);
+    std::vector<std::vector<int32_t>> positions(3);
+    std::vector<AttentionSequence> sequences;
+    for (int s = 0; s < 3; ++s) {
+      q[s] = random_vector(queried[s] * num_heads * head_dim, 20 + s);
+      for (int p = contexts[s] - queried[s]; p < contexts[s]; ++p) positions[s].push_back(p);
+      batched[s].assign(q[s].size(), NAN);
+      alone[s].assign(q[s].size(), NAN);
+      sequences.push_back({q[s].data(), positions[s], tables[s], batched[s].data()});
+    }
+    std::vector<float> scratch(attention_scratch_floats(35, num_heads / num_kv_heads, pool));
+    const float scale = 0.125f;
+    paged_attention_batch(sequences, num_heads, layer, scale, scratch.data(), pool);
+    for (int s = 0; s < 3; ++s) {
+      for (int t = 0; t < queried[s]; ++t) {  // one token at a time: single-head items
+        const size_t offset = static_cast<size_t>(t) * num_heads * head_dim;
+        paged_attention(q[s].data() + offset, 1, num_heads, std::span<const int32_t>(&positions[s][t], 1), layer,
+                        tables[s], scale, alone[s].data() + offset, scratch.data(), pool);
+      }
+      for (size_t i = 0; i < alone[s].size(); ++i) {
+        ASSERT_EQ(batched[s][i], alone[s][i]) << isa_name(isa) << " sequence " << s << " at " << i;
+      }
+      // Against plain attention over this sequence's K/V gathered contiguously.
+      std::vector<float> k(contexts[s] * kv_dim), v(contexts[s] * kv_dim);
+      for (int p = 0; p < contexts[s]; ++p) {
+        for (int h = 0; h < num_kv_heads; ++h) {
+          const int64_t offset = kv_offset(layer, tables[s], p, h);
+          std::copy_n(k_pool.begin() + offset, head_dim, k.begin() + p * kv_dim + h * head_dim);
+          std::copy_n(v_pool.begin() + offset, head_dim, v.begin() + p * kv_dim + h * head_dim);
+        }
+      }
+      const auto expected =
+          contiguous_attention(q[s], k, v, queried[s], num_heads, num_kv_heads, head_dim, contexts[s] - queried[s]);
+      for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(batched[s][i], expected[i], 1e-5) << s << " " << i;
+    }
+  }
+  set_isa_override(std::nullopt);
 }
 
 }  // namespace

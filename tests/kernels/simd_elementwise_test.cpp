@@ -1,5 +1,5 @@
 // The SIMD f32 ops of every ISA this CPU supports (KernelTable rms_norm, silu_mul, softmax,
-// attention_head) against the scalar reference over many shapes, including sizes that are not
+// attention_heads) against the scalar reference over many shapes, including sizes that are not
 // a multiple of the vector width, extreme inputs for exp, and paged K/V read through a shuffled
 // block table with odd block sizes.
 #include <gtest/gtest.h>
@@ -87,9 +87,12 @@ TEST(SimdElementwise, PagedAttentionHeadMatchesReference) {
     int32_t head_dim, num_heads, num_kv_heads, block_size, position;
   };
   const Shape shapes[] = {{8, 8, 4, 16, 0},   {16, 4, 4, 16, 17}, {64, 9, 3, 16, 130}, {64, 32, 4, 16, 63},
-                          {80, 2, 1, 5, 41},  {128, 4, 2, 7, 20}, {17, 3, 1, 3, 10},   {100, 2, 2, 16, 33}};
+                          {64, 32, 2, 16, 40}, {128, 12, 2, 16, 33},
+                          {80, 2, 1, 5, 41},  {128, 4, 2, 7, 20}, {17, 3, 1, 3, 10},   {100, 2, 2, 16, 33},
+                          {64, 3, 1, 16, 15}, {64, 3, 3, 16, 16}, {64, 6, 2, 7, 47},   {128, 2, 1, 16, 191},
+                          {256, 2, 2, 32, 70}, {192, 2, 1, 1, 33}};
   for (Isa isa : simd_isas()) {
-    const AttentionHeadFn fn = kernel_table(isa).attention_head;
+    const AttentionHeadsFn fn = kernel_table(isa).attention_heads;
     if (fn == nullptr) continue;
     uint32_t seed = 1;
     for (const Shape& s : shapes) {
@@ -102,15 +105,32 @@ TEST(SimdElementwise, PagedAttentionHeadMatchesReference) {
       const PagedKvLayer kv{k.data(), v.data(), s.block_size, s.num_kv_heads, s.head_dim};
       const auto q = random_vector(static_cast<size_t>(s.num_heads * s.head_dim), seed++);
       const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+      const int32_t group = s.num_heads / s.num_kv_heads, context = s.position + 1;
+      const std::string what = std::string(isa_name(isa)) + " attention head_dim " + std::to_string(s.head_dim) +
+                               " position " + std::to_string(s.position);
+      // Each head alone against the reference.
+      std::vector<float> alone(q.size(), NAN);
       for (int32_t h = 0; h < s.num_heads; ++h) {
-        std::vector<float> scores(static_cast<size_t>(s.position + 1));
+        std::vector<float> scores(static_cast<size_t>(context));
         std::vector<float> want(static_cast<size_t>(s.head_dim)), got(want.size(), NAN);
-        ref::attention_head(q.data() + h * s.head_dim, s.position, h, s.num_heads, kv, block_table, scale,
-                            scores.data(), want.data());
-        fn(q.data() + h * s.head_dim, s.position, h, s.num_heads, kv, block_table, scale, scores.data(), got.data());
-        expect_close(got, want, 1.0f,
-                     std::string(isa_name(isa)) + " attention head_dim " + std::to_string(s.head_dim) + " head " +
-                         std::to_string(h) + " position " + std::to_string(s.position));
+        ref::attention_heads(q.data() + h * s.head_dim, s.position, h, 1, s.num_heads, kv, block_table, scale,
+                             scores.data(), want.data());
+        fn(q.data() + h * s.head_dim, s.position, h, 1, s.num_heads, kv, block_table, scale, scores.data(), got.data());
+        expect_close(got, want, 1.0f, what + " head " + std::to_string(h));
+        std::copy(got.begin(), got.end(), alone.begin() + h * s.head_dim);
+      }
+      // Whole GQA groups (and a group's tail): bit for bit the heads run alone.
+      for (int32_t first = 0; first < s.num_heads; first += group) {
+        for (int32_t count : {group, group - 1}) {
+          if (count < 1) continue;
+          std::vector<float> scores(static_cast<size_t>(count * context));
+          std::vector<float> got(static_cast<size_t>(count * s.head_dim), NAN);
+          fn(q.data() + first * s.head_dim, s.position, first, count, s.num_heads, kv, block_table, scale,
+             scores.data(), got.data());
+          for (size_t i = 0; i < got.size(); ++i) {
+            ASSERT_EQ(got[i], alone[first * s.head_dim + i]) << what << " group of " << count << " from head " << first;
+          }
+        }
       }
     }
   }

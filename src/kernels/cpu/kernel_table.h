@@ -22,13 +22,13 @@ using MatmulRowsFn = void (*)(const MatrixView& weight, const uint8_t* x_convert
 // Converts one activation row like quantize_activation_row (tensor/quant.h), bit for bit.
 using QuantizeActivationFn = void (*)(DType act_type, const float* src, void* dst, int64_t n);
 
-// The f32 ops of kernels.h with the same arguments (attention: ref::attention_head's).
+// The f32 ops of kernels.h with the same arguments (attention: ref::attention_heads').
 using RmsNormFn = void (*)(const float* x, const float* weight, int64_t num_tokens, int64_t dim, float eps, float* out);
 using SiluMulFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
 using SoftmaxFn = void (*)(float* x, int64_t n);
-using AttentionHeadFn = void (*)(const float* q_head, int32_t position, int64_t head, int64_t num_heads,
-                                 const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale,
-                                 float* scores, float* out_head);
+using AttentionHeadsFn = void (*)(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads,
+                                  int64_t num_heads, const PagedKvLayer& kv, std::span<const int32_t> block_table,
+                                  float scale, float* scores, float* out);
 
 inline constexpr int kNumDTypeIds = 40;  // covers every GGUF type id we know (BF16 = 30)
 
@@ -41,7 +41,7 @@ struct KernelTable {
   RmsNormFn rms_norm = nullptr;
   SiluMulFn silu_mul = nullptr;
   SoftmaxFn softmax = nullptr;
-  AttentionHeadFn attention_head = nullptr;
+  AttentionHeadsFn attention_heads = nullptr;
 };
 
 // The table for `isa` (built once; entries an ISA lacks stay null).

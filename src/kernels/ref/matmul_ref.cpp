@@ -17,24 +17,29 @@ void matmul_rows(const MatrixView& weight, const uint8_t* x_converted, size_t x_
   }
 }
 
-void attention_head(const float* q_head, int32_t position, int64_t head, int64_t num_heads,
-                    const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* scores,
-                    float* out_head) {
+void attention_heads(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads, int64_t num_heads,
+                     const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* scores,
+                     float* out) {
   const int64_t head_dim = kv.head_dim;
-  const int64_t kv_head = head / (num_heads / kv.num_kv_heads);
+  const int64_t kv_head = first_head / (num_heads / kv.num_kv_heads);
   auto slot_offset = [&](int32_t pos) { return kv_offset(kv, block_table, pos, kv_head); };
   const int32_t context = position + 1;
-  for (int32_t p = 0; p < context; ++p) {
-    const float* k = kv.k + slot_offset(p);
-    float dot = 0.0f;
-    for (int64_t d = 0; d < head_dim; ++d) dot += q_head[d] * k[d];
-    scores[p] = dot * scale;
-  }
-  softmax(scores, context);
-  std::memset(out_head, 0, static_cast<size_t>(head_dim) * sizeof(float));
-  for (int32_t p = 0; p < context; ++p) {
-    const float* v = kv.v + slot_offset(p);
-    for (int64_t d = 0; d < head_dim; ++d) out_head[d] += scores[p] * v[d];
+  for (int64_t g = 0; g < num_group_heads; ++g) {
+    const float* q_head = q + g * head_dim;
+    float* head_scores = scores + g * context;
+    float* out_head = out + g * head_dim;
+    for (int32_t p = 0; p < context; ++p) {
+      const float* k = kv.k + slot_offset(p);
+      float dot = 0.0f;
+      for (int64_t d = 0; d < head_dim; ++d) dot += q_head[d] * k[d];
+      head_scores[p] = dot * scale;
+    }
+    softmax(head_scores, context);
+    std::memset(out_head, 0, static_cast<size_t>(head_dim) * sizeof(float));
+    for (int32_t p = 0; p < context; ++p) {
+      const float* v = kv.v + slot_offset(p);
+      for (int64_t d = 0; d < head_dim; ++d) out_head[d] += head_scores[p] * v[d];
+    }
   }
 }
 

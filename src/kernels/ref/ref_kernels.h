@@ -21,9 +21,13 @@ void rope(float* x, std::span<const int32_t> positions, int64_t num_heads, int64
 void silu_mul(const float* gate, const float* up, int64_t n, float* out);
 void softmax(float* x, int64_t n);
 
-// One (query token, head) pair of paged_attention; scores: [positions + 1] floats of scratch.
-void attention_head(const float* q_head, int32_t position, int64_t head, int64_t num_heads,
-                    const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* scores,
-                    float* out_head);
+// One query token of paged_attention, for the `num_group_heads` consecutive query heads from
+// `first_head` on, which all read the same kv head (GQA group, or part of one).
+//   q, out: [num_group_heads, head_dim] (the first head's vector, the others after it)
+//   scores: [num_group_heads, position + 1] floats of scratch.
+// Each head's result is the same as if it ran alone.
+void attention_heads(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads, int64_t num_heads,
+                     const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* scores,
+                     float* out);
 
 }  // namespace tessera::kernels::ref

@@ -85,7 +85,7 @@ void LlamaModel::allocate_workspace(ThreadPool& pool) {
   ws_.gate.assign(t * c.ffn_dim, 0.0f);
   ws_.up.assign(t * c.ffn_dim, 0.0f);
   ws_.logit_in.assign(t * c.hidden_dim, 0.0f);
-  ws_.scores.assign(kernels::attention_scratch_floats(max_context_, pool), 0.0f);
+  ws_.scores.assign(kernels::attention_scratch_floats(max_context_, c.num_heads / c.num_kv_heads, pool), 0.0f);
   size_t scratch = kernels::matmul_scratch_bytes(output_.type, c.hidden_dim, max_batch_tokens_);
   for (const LayerWeights& l : layers_) {
     for (const MatrixView* w : {&l.attn_q, &l.attn_k, &l.attn_v, &l.attn_output, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) {
@@ -158,28 +158,27 @@ void LlamaModel::attention_block(const ForwardBatch& batch, int32_t begin, int32
   kernels::rope(ws_.k.data(), positions, c.num_kv_heads, c.head_dim, c.rope);
 
   // Write this chunk's K/V into its slots before attending, so a token sees itself.
-  float* k_cache = kv.k_layer(layer);
-  float* v_cache = kv.v_layer(layer);
   const size_t kv_dim = static_cast<size_t>(c.kv_dim());
   for (int32_t t = 0; t < n; ++t) {
-    const size_t slot = static_cast<size_t>(batch.slot_mapping[static_cast<size_t>(begin + t)]);
-    TS_CHECK(slot < static_cast<size_t>(kv.num_blocks()) * kv.block_size(), "slot %zu outside the KV pool", slot);
-    std::copy_n(ws_.k.data() + t * kv_dim, kv_dim, k_cache + slot * kv_dim);
-    std::copy_n(ws_.v.data() + t * kv_dim, kv_dim, v_cache + slot * kv_dim);
+    kv.write(layer, batch.slot_mapping[static_cast<size_t>(begin + t)], ws_.k.data() + t * kv_dim,
+             ws_.v.data() + t * kv_dim);
   }
 
   const kernels::PagedKvLayer kv_layer = kv.layer_view(layer);
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  attention_sequences_.clear();
   for (const SequenceInBatch& seq : batch.sequences) {
     // The part of this sequence that falls inside the chunk [begin, end).
     const int32_t first = std::max(seq.first_token, begin);
     const int32_t last = std::min(seq.first_token + seq.num_tokens, end);
     if (first >= last) continue;
     const size_t q_offset = static_cast<size_t>(first - begin) * c.q_dim();
-    kernels::paged_attention(ws_.q.data() + q_offset, last - first, c.num_heads,
-                             std::span<const int32_t>(batch.positions.data() + first, static_cast<size_t>(last - first)),
-                             kv_layer, seq.block_table, scale, ws_.attn.data() + q_offset, ws_.scores.data(), pool);
+    attention_sequences_.push_back(
+        {ws_.q.data() + q_offset,
+         std::span<const int32_t>(batch.positions.data() + first, static_cast<size_t>(last - first)),
+         seq.block_table, ws_.attn.data() + q_offset});
   }
+  kernels::paged_attention_batch(attention_sequences_, c.num_heads, kv_layer, scale, ws_.scores.data(), pool);
   observe(matmul_input_observer_, layer, "attn_output.weight", ws_.attn.data(), n, c.q_dim());
   kernels::matmul(w.attn_output, ws_.attn.data(), n, ws_.proj.data(), scratch, pool);
   kernels::add_inplace(ws_.x.data(), ws_.proj.data(), static_cast<int64_t>(n) * c.hidden_dim);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/huge_page_buffer.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
 #include "tensor/tensor_view.h"
 
@@ -43,7 +44,7 @@ class LlamaModel final : public Model {
     std::vector<float> gate;       // [max_tokens, ffn_dim]
     std::vector<float> up;         // [max_tokens, ffn_dim]
     std::vector<float> logit_in;   // [max_tokens, hidden_dim] final-normed rows that need logits
-    std::vector<float> scores;     // attention_scratch_floats(max_context) softmax rows
+    std::vector<float> scores;     // attention_scratch_floats(...) softmax rows
     std::vector<uint8_t> matmul_scratch;  // activations converted to each weight's vec_dot_type
   };
 
@@ -66,6 +67,7 @@ class LlamaModel final : public Model {
   // kernels where they prefer it (make_weights_resident); token_embedding_ stays in the file.
   HugePageBuffer resident_weights_;
   Workspace ws_;
+  std::vector<kernels::AttentionSequence> attention_sequences_;  // per layer call, reused
   int workspace_threads_ = 0;        // pool size the attention scratch was sized for
 };
 

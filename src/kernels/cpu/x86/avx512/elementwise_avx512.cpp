@@ -1,12 +1,14 @@
 // AVX-512 versions of the f32 ops around the matmuls: RMSNorm, SiLU gating, softmax and one
-// (query token, head) of paged attention. Same contracts as kernels/ref/; the tests hold them
-// to the reference over many shapes including tails (masked loads, never a scalar loop).
+// query token of paged attention for a group of heads sharing a kv head. Same contracts as
+// kernels/ref/; the tests hold them to the reference over many shapes including tails (masked
+// loads, never a scalar loop).
 // GCC 12's AVX-512 headers self-initialise their "undefined" vectors, which its own
 // -Wuninitialized then reports at every use.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -119,34 +121,143 @@ inline float dot_head(const float* q, const float* k, int64_t head_dim) {
   return dot;
 }
 
-void attention_head_avx512(const float* q_head, int32_t position, int64_t head, int64_t num_heads,
-                           const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* scores,
-                           float* out_head) {
+// Walks the KV slots of positions 0, 1, 2, ... of one kv head through the block table, without
+// a division per position. A block id is read only when its first position is asked for.
+class KvCursor {
+ public:
+  KvCursor(const PagedKvLayer& kv, std::span<const int32_t> block_table, int64_t kv_head)
+      : block_table_(block_table.data()),
+        block_size_(kv.block_size),
+        head_dim_(kv.head_dim),
+        head_stride_(static_cast<int64_t>(kv.block_size) * kv.head_dim),
+        block_stride_(head_stride_ * kv.num_kv_heads),
+        kv_head_(kv_head) {}
+  // Offset in floats of the next position's head vector (kv_slot_offset's layout).
+  int64_t next_offset() {
+    if (slot_ == 0) block_base_ = static_cast<int64_t>(block_table_[block_++]) * block_stride_ + kv_head_ * head_stride_;
+    const int64_t offset = block_base_ + slot_ * head_dim_;
+    if (++slot_ == block_size_) slot_ = 0;
+    return offset;
+  }
+
+ private:
+  const int32_t* block_table_;
+  const int64_t block_size_, head_dim_, head_stride_, block_stride_, kv_head_;
+  int64_t block_ = 0, slot_ = 0, block_base_ = 0;
+};
+
+// Sixteen sums at once, each bit for bit _mm512_reduce_add_ps of its vector (the same pairs
+// added in the same tree: halves of 256, of 128, then lanes 0+2 / 1+3, then 0+1), as a
+// transposed reduction. Lane i of the result is the sum of v[i].
+inline __m512 reduce_add_16(const __m512 (&v)[16]) {
+  __m512 s1[8], s2[4], s3[2];
+  for (int k = 0; k < 8; ++k) {  // 512 -> 256: lane i + lane i+8
+    s1[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xEE),
+                          _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x44));
+  }
+  for (int k = 0; k < 4; ++k) {  // 256 -> 128: lane i + lane i+4; block j of s2[k] is v[4k+j]
+    s2[k] = _mm512_add_ps(_mm512_shuffle_f32x4(s1[2 * k], s1[2 * k + 1], 0xDD),
+                          _mm512_shuffle_f32x4(s1[2 * k], s1[2 * k + 1], 0x88));
+  }
+  for (int k = 0; k < 2; ++k) {  // lanes 0+2 and 1+3 of each 128-bit block
+    const __m512d a = _mm512_castps_pd(s2[2 * k]), b = _mm512_castps_pd(s2[2 * k + 1]);
+    s3[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+  }
+  // lane 0 + lane 1: lane 4j+m now holds the sum of v[4m+j]; the permutation puts v[i] in lane i.
+  const __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(s3[0], s3[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                    _mm512_shuffle_ps(s3[0], s3[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_ps(order, sums);
+}
+
+// q . k for one position as dot_head's wide path leaves it before the final reduction.
+inline __m512 dot_head_partial(const float* q, const float* k, int64_t head_dim) {
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t d = 0; d < head_dim; d += 4 * kLanes) {
+    for (int i = 0; i < 4; ++i) {
+      acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + i * kLanes), _mm512_loadu_ps(k + d + i * kLanes), acc[i]);
+    }
+  }
+  return _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3]));
+}
+
+// Scores of positions [0, context) for `num_group_heads` query heads of one kv head:
+// scores[g * context + p] = q_g . k_p * scale, each equal to dot_head's. A tile of sixteen K
+// vectors is read once from memory and then from L1 for the other heads of the group.
+void group_scores(const float* q, int64_t num_group_heads, const PagedKvLayer& kv,
+                  std::span<const int32_t> block_table, int64_t kv_head, int32_t context, float scale,
+                  float* scores) {
   const int64_t head_dim = kv.head_dim;
-  const int64_t kv_head = head / (num_heads / kv.num_kv_heads);
-  auto slot_offset = [&](int32_t pos) { return kv_offset(kv, block_table, pos, kv_head); };
-  const int32_t context = position + 1;
-  for (int32_t p = 0; p < context; ++p) scores[p] = dot_head(q_head, kv.k + slot_offset(p), head_dim) * scale;
-  softmax_avx512(scores, context);
-  // out[d] = sum_p scores[p] * v_p[d], lanes over d and positions in order with a separate
-  // multiply and add: bit for bit the reference. Four vectors (64 dims) stay in registers.
+  KvCursor cursor(kv, block_table, kv_head);
+  int32_t p = 0;
+  if (head_dim % (4 * kLanes) == 0) {  // sixteen positions per transposed reduction
+    const __m512 scale_v = _mm512_set1_ps(scale);
+    for (; p + kLanes <= context; p += kLanes) {
+      const float* k[16];
+      for (int i = 0; i < 16; ++i) k[i] = kv.k + cursor.next_offset();
+      for (int64_t g = 0; g < num_group_heads; ++g) {
+        __m512 partial[16];
+        for (int i = 0; i < 16; ++i) partial[i] = dot_head_partial(q + g * head_dim, k[i], head_dim);
+        _mm512_storeu_ps(scores + g * context + p, _mm512_mul_ps(reduce_add_16(partial), scale_v));
+      }
+    }
+  }
+  for (; p < context; ++p) {
+    const float* k = kv.k + cursor.next_offset();
+    for (int64_t g = 0; g < num_group_heads; ++g) scores[g * context + p] = dot_head(q + g * head_dim, k, head_dim) * scale;
+  }
+}
+
+// out_g[d] = sum_p scores_g[p] * v_p[d] for kHeads heads at once: each V vector is loaded once
+// for all of them. Per head, lanes over d and positions in order with a separate multiply and
+// add: bit for bit the reference. 64 dims per pass, 4 x kHeads accumulators in registers.
+template <int kHeads>
+void weighted_values(const float* scores, int32_t context, const PagedKvLayer& kv,
+                     std::span<const int32_t> block_table, int64_t kv_head, float* out) {
+  const int64_t head_dim = kv.head_dim;
   constexpr int64_t kChunk = 4 * kLanes;
   for (int64_t d0 = 0; d0 < head_dim; d0 += kChunk) {
     __mmask16 m[4];
-    __m512 acc[4];
+    __m512 acc[kHeads][4];
     for (int i = 0; i < 4; ++i) {
       const int64_t remaining = head_dim - d0 - i * kLanes;
       m[i] = remaining > 0 ? tail_mask(remaining) : __mmask16(0);
-      acc[i] = _mm512_setzero_ps();
+      for (int g = 0; g < kHeads; ++g) acc[g][i] = _mm512_setzero_ps();
     }
+    KvCursor cursor(kv, block_table, kv_head);
     for (int32_t p = 0; p < context; ++p) {
-      const float* v = kv.v + slot_offset(p) + d0;
-      const __m512 s = _mm512_set1_ps(scores[p]);
-      for (int i = 0; i < 4; ++i) {
-        acc[i] = _mm512_add_ps(acc[i], _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m[i], v + i * kLanes)));
+      const float* v = kv.v + cursor.next_offset() + d0;
+      __m512 values[4];
+      for (int i = 0; i < 4; ++i) values[i] = _mm512_maskz_loadu_ps(m[i], v + i * kLanes);
+      for (int g = 0; g < kHeads; ++g) {
+        const __m512 s = _mm512_set1_ps(scores[g * context + p]);
+        for (int i = 0; i < 4; ++i) acc[g][i] = _mm512_add_ps(acc[g][i], _mm512_mul_ps(s, values[i]));
       }
     }
-    for (int i = 0; i < 4; ++i) _mm512_mask_storeu_ps(out_head + d0 + i * kLanes, m[i], acc[i]);
+    for (int g = 0; g < kHeads; ++g) {
+      for (int i = 0; i < 4; ++i) _mm512_mask_storeu_ps(out + g * head_dim + d0 + i * kLanes, m[i], acc[g][i]);
+    }
+  }
+}
+
+void attention_heads_avx512(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads,
+                            int64_t num_heads, const PagedKvLayer& kv, std::span<const int32_t> block_table,
+                            float scale, float* scores, float* out) {
+  const int64_t head_dim = kv.head_dim;
+  const int64_t kv_head = first_head / (num_heads / kv.num_kv_heads);
+  const int32_t context = position + 1;
+  group_scores(q, num_group_heads, kv, block_table, kv_head, context, scale, scores);
+  for (int64_t g = 0; g < num_group_heads; ++g) softmax_avx512(scores + g * context, context);
+  constexpr int64_t kMaxHeadsPerPass = 4;
+  for (int64_t g = 0; g < num_group_heads; g += kMaxHeadsPerPass) {
+    const float* pass_scores = scores + g * context;
+    float* pass_out = out + g * head_dim;
+    switch (std::min(kMaxHeadsPerPass, num_group_heads - g)) {
+      case 1: weighted_values<1>(pass_scores, context, kv, block_table, kv_head, pass_out); break;
+      case 2: weighted_values<2>(pass_scores, context, kv, block_table, kv_head, pass_out); break;
+      case 3: weighted_values<3>(pass_scores, context, kv, block_table, kv_head, pass_out); break;
+      default: weighted_values<4>(pass_scores, context, kv, block_table, kv_head, pass_out); break;
+    }
   }
 }
 
@@ -156,7 +267,7 @@ void register_avx512_elementwise(KernelTable& table) {
   table.rms_norm = rms_norm_avx512;
   table.silu_mul = silu_mul_avx512;
   table.softmax = softmax_avx512;
-  table.attention_head = attention_head_avx512;
+  table.attention_heads = attention_heads_avx512;
 }
 
 }  // namespace tessera::kernels
