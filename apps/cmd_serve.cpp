@@ -15,6 +15,7 @@ struct ServeFlags {
   serve::ServeConfig config;
   int64_t kv_cache_memory = 0;
   int32_t num_threads = 0;  // 0: all cores
+  double request_timeout_s = 0.0;
 };
 
 int run_serve(ServeFlags f) {
@@ -24,6 +25,10 @@ int run_serve(ServeFlags f) {
   if (f.num_threads < 0 || f.num_threads > 1024) return fail("-t must be between 0 and 1024");
   if (c.port < 0 || c.port > 65535) return fail("--port must be between 0 and 65535");
   if (c.max_body_bytes < 1024) return fail("--max-body-bytes must be >= 1024");
+  // Up to ~100 years (the engine saturates longer timeouts anyway); NaN fails the comparison.
+  if (!(f.request_timeout_s >= 0.0 && f.request_timeout_s <= 3.2e9)) return fail("--request-timeout must be >= 0 seconds");
+  c.request_timeout_ms = static_cast<int64_t>(f.request_timeout_s * 1000.0);
+  if (f.request_timeout_s > 0.0 && c.request_timeout_ms == 0) c.request_timeout_ms = 1;
   c.engine.kv_cache_memory_bytes = f.kv_cache_memory;
   const unsigned cores = std::thread::hardware_concurrency();
   c.engine.num_threads = f.num_threads > 0 ? f.num_threads : (cores == 0 ? 1 : static_cast<int32_t>(cores));
@@ -84,6 +89,9 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("--max-queue-len", c.engine.max_waiting_requests, "Answer 503 beyond this many waiting completions (0: no limit)")->capture_default_str();
   cmd->add_option("--http-threads", c.num_http_threads, "Connections served at once")->capture_default_str();
   cmd->add_option("--max-body-bytes", c.max_body_bytes, "Answer 413 above this request size")->capture_default_str();
+  cmd->add_option("--request-timeout", flags->request_timeout_s,
+                  "End a request with finish_reason \"timeout\" this many seconds after it arrived (0: never)")
+      ->capture_default_str();
   return {cmd, [flags] { return run_serve(*flags); }};
 }
 

@@ -213,6 +213,7 @@ void OpenAiServer::handle_generation(const httplib::Request& req, httplib::Respo
     job.sampling = std::move(parsed->sampling);
   }
   job.model = model_name_;
+  job.sampling.params.timeout_ms = config_.request_timeout_ms;
   size_t longest = 0;
   for (const auto& prompt : job.prompts) longest = std::max(longest, prompt.size());
   if (Status s = resolve_max_tokens(job.sampling, static_cast<int32_t>(longest), client_->max_model_len(), chat); !s.ok()) {

@@ -35,6 +35,8 @@ struct ServeConfig {
   std::string chat_template_path;      // "" = the model's tokenizer.chat_template
   int32_t num_http_threads = 512;      // connections served at once (one thread each)
   size_t max_body_bytes = 8u << 20;    // 413 above this
+  int64_t request_timeout_ms = 0;      // > 0: every completion ends with finish_reason "timeout"
+                                       // this long after it arrived (engine timeout_ms); 0 = none
   RequestLimits limits;
 };
 

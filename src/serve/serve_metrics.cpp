@@ -76,7 +76,7 @@ ServeMetrics::ServeMetrics(std::string model_name)
       inter_token_latency_(kItlBuckets),
       e2e_latency_(kRequestBuckets),
       queue_time_(kRequestBuckets) {
-  for (const char* reason : {"stop", "length", "abort"}) finished_[reason] = 0;
+  for (const char* reason : {"stop", "length", "abort", "timeout"}) finished_[reason] = 0;
 }
 
 void ServeMetrics::add_prompt_tokens(int64_t n) { std::lock_guard<std::mutex> lock(mutex_); prompt_tokens_ += n; }

@@ -124,6 +124,25 @@ TEST(ServeLoad, FullWaitingQueueAnswers503) {
   EXPECT_GE(num_busy, 1) << "one running + one waiting leaves no room for the others";
 }
 
+// --request-timeout: a completion still running at its deadline ends with finish_reason
+// "timeout" and the tokens it has (400 tokens take far more than 1 ms); the server goes on.
+TEST(ServeLoad, RequestTimeoutEndsWithTimeout) {
+  ServerProcess server({"--request-timeout", "0.001"});
+  ASSERT_TRUE(server.ready()) << server.log();
+  for (int i = 0; i < 2; ++i) {
+    const JsonResponse r = post_json(server, "/v1/completions",
+                                     R"({"prompt": "Once upon a time", "max_tokens": 400, "ignore_eos": true})");
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    EXPECT_EQ(r.body["choices"][0]["finish_reason"], "timeout");
+    EXPECT_LT(r.body["usage"]["completion_tokens"].get<int>(), 400);
+  }
+  httplib::Client c = server.client();
+  EXPECT_EQ(c.Get("/health")->status, 200);
+  const auto metrics = c.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find(R"(finished_reason="timeout"} 2)"), std::string::npos) << metrics->body;
+}
+
 TEST(ServeLoad, SigtermEndsInFlightStreamsAndExitsZero) {
   ServerProcess server({"--max-num-seqs", "1"});
   ASSERT_TRUE(server.ready()) << server.log();
