@@ -23,6 +23,7 @@ struct BenchFlags {
   int64_t kv_cache_memory = 0;          // bytes; 0 = a share of free RAM
   bool no_prefix_caching = false;
   int32_t block_size = 16;              // tokens per KV block
+  KvCacheType kv_cache_type = KvCacheType::kF16;
   int32_t num_threads = 0;              // 0: all cores
   uint32_t seed = 0;
   std::string output_format = "text";   // text | json
@@ -62,6 +63,7 @@ int run_bench(BenchFlags f) {
   config.kv_cache_memory_bytes = f.kv_cache_memory;
   config.max_num_seqs = f.max_num_seqs;
   config.block_size = f.block_size;
+  config.kv_cache_type = f.kv_cache_type;
   config.max_num_batched_tokens = f.max_num_batched_tokens;
   config.max_model_len = f.input_len + f.output_len;
   config.enable_prefix_caching = !f.no_prefix_caching;
@@ -100,6 +102,7 @@ int run_bench(BenchFlags f) {
   out["prefix_len"] = f.prefix_len;
   out["max_num_seqs"] = f.max_num_seqs;
   out["block_size"] = f.block_size;
+  out["kv_cache_dtype"] = f.kv_cache_type == KvCacheType::kF16 ? "f16" : "f32";
   out["max_num_batched_tokens"] = f.max_num_batched_tokens;
   out["threads"] = config.num_threads;
   out["elapsed_s"] = elapsed_s;
@@ -143,6 +146,7 @@ Command add_bench_throughput_command(CLI::App& app) {
   cmd->add_option("--max-num-batched-tokens", flags->max_num_batched_tokens, "Tokens per step at most")->capture_default_str();
   cmd->add_option("--kv-cache-memory", flags->kv_cache_memory, "KV cache bytes (0: 10% of free RAM)")->capture_default_str();
   cmd->add_option("--block-size", flags->block_size, "Tokens per KV block")->capture_default_str();
+  add_kv_cache_dtype_option(cmd, &flags->kv_cache_type);
   cmd->add_flag("--no-prefix-caching", flags->no_prefix_caching, "Turn prefix caching off");
   cmd->add_option("-t,--threads", flags->num_threads, "Threads (0: all cores)")->capture_default_str();
   cmd->add_option("--seed", flags->seed, "Seed of the random prompts")->capture_default_str();

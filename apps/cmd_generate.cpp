@@ -15,6 +15,7 @@ struct GenerateFlags {
   std::string prompt = "Once upon a time";
   int32_t num_predict = 256;  // -1: until end of generation or a full context
   int32_t context_size = 0;   // 0: the model's trained context length
+  KvCacheType kv_cache_type = KvCacheType::kF16;
   SamplingParams sampling;
   int64_t seed = -1;          // -1: random
   int32_t num_threads = 0;    // 0: physical cores
@@ -55,7 +56,7 @@ int run_generate(GenerateFlags f) {
   f.sampling.seed = f.seed < 0 ? 0xFFFFFFFFu : static_cast<uint64_t>(f.seed);
   Sampler sampler(f.sampling);
   ThreadPool pool(f.num_threads == 0 ? default_threads() : f.num_threads);
-  Generator generator(model, pool, context);
+  Generator generator(model, pool, context, to_dtype(f.kv_cache_type));
   StreamingDetokenizer detokenizer(tokenizer);
   auto is_eog = [&](int32_t id) { return tokenizer.is_eog(id); };
   auto on_token = [&](int32_t id) {
@@ -94,6 +95,7 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("-p,--prompt", flags->prompt, "Prompt text")->capture_default_str();
   cmd->add_option("-n,--n-predict", flags->num_predict, "Tokens to generate (-1: until end of text)")->capture_default_str();
   cmd->add_option("-c,--ctx-size", flags->context_size, "Context size in tokens (0: the model's)")->capture_default_str();
+  add_kv_cache_dtype_option(cmd, &flags->kv_cache_type);
   cmd->add_option("--temp", flags->sampling.temperature, "Temperature (0: greedy)")->capture_default_str();
   cmd->add_option("--top-k", flags->sampling.top_k, "Top-k (0: off)")->capture_default_str();
   cmd->add_option("--top-p", flags->sampling.top_p, "Top-p (1: off)")->capture_default_str();

@@ -6,6 +6,9 @@
 #include <functional>
 #include <string>
 
+#include "tensor/dtype.h"
+#include "tessera/engine.h"
+
 namespace tessera::app {
 
 // A registered subcommand: its CLI11 node and the action to run when it was chosen.
@@ -31,5 +34,10 @@ std::string default_model_path();
 
 // Prints "tessera: <message>" to stderr and returns exit code 1.
 int fail(const std::string& message);
+
+// --kv-cache-dtype f16|f32 on `cmd` (default f16, llama.cpp's cache type); to_dtype gives the
+// tensor type of the choice.
+void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type);
+DType to_dtype(KvCacheType type);
 
 }  // namespace tessera::app

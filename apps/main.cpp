@@ -1,6 +1,7 @@
 // tessera: one binary, one subcommand per task (generate, tokenize, info, ...).
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "commands.h"
 
@@ -16,6 +17,15 @@ int fail(const std::string& message) {
   std::fprintf(stderr, "tessera: %s\n", message.c_str());
   return 1;
 }
+
+void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type) {
+  const std::map<std::string, KvCacheType> names = {{"f16", KvCacheType::kF16}, {"f32", KvCacheType::kF32}};
+  cmd->add_option("--kv-cache-dtype", *type, "KV cache element type: f16 or f32")
+      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case))
+      ->default_str("f16");
+}
+
+DType to_dtype(KvCacheType type) { return type == KvCacheType::kF32 ? DType::kF32 : DType::kF16; }
 
 }  // namespace tessera::app
 

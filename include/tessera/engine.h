@@ -17,11 +17,17 @@ namespace tessera {
 
 class EngineCore;
 
+// Element type of the KV cache (llama.cpp's --cache-type-k/-v, vLLM's --kv-cache-dtype). f16, llama.cpp's
+// default, halves the KV memory and what attention streams per step; f32 keeps K/V exactly as
+// computed (the golden comparisons against llama.cpp's greedy_kv_f32 runs use it).
+enum class KvCacheType { kF16, kF32 };
+
 struct EngineConfig {
   std::string model_path;               // GGUF file
   int64_t kv_cache_memory_bytes = 0;    // KV pool budget; 0 = kv_cache_memory_fraction of free RAM
   double kv_cache_memory_fraction = 0.1;// of MemAvailable, when no byte budget is given
   int32_t block_size = 16;              // tokens per KV block
+  KvCacheType kv_cache_type = KvCacheType::kF16;
   int32_t max_num_seqs = 64;            // running requests at most
   int32_t max_num_batched_tokens = 2048;// tokens of one step at most, over all requests
   int32_t max_model_len = 0;            // prompt + output of one request at most; 0 = the model's context

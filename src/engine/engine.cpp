@@ -101,7 +101,9 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
     core->eos_token_id_ = (*tokenizer)->eos_id();
   }
   const int32_t max_model_len = core->model_->max_context();
-  const size_t bytes_per_block = KvStorage::bytes_per_block(mc.num_layers, config.block_size, mc.num_kv_heads, mc.head_dim);
+  const DType kv_type = config.kv_cache_type == KvCacheType::kF16 ? DType::kF16 : DType::kF32;
+  const size_t bytes_per_block =
+      KvStorage::bytes_per_block(mc.num_layers, config.block_size, mc.num_kv_heads, mc.head_dim, kv_type);
   TS_ASSIGN_OR_RETURN(const int32_t num_blocks, compute_num_kv_blocks(config, bytes_per_block, max_model_len));
 
   SchedulerConfig sc;
@@ -113,7 +115,8 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
   sc.enable_prefix_caching = config.enable_prefix_caching;
   TS_RETURN_IF_ERROR(validate_scheduler_config(sc));
 
-  core->kv_storage_ = std::make_unique<KvStorage>(mc.num_layers, num_blocks, config.block_size, mc.num_kv_heads, mc.head_dim);
+  core->kv_storage_ =
+      std::make_unique<KvStorage>(mc.num_layers, num_blocks, config.block_size, mc.num_kv_heads, mc.head_dim, kv_type);
   core->pool_ = std::make_unique<ThreadPool>(config.num_threads);
   core->scheduler_ = std::make_unique<Scheduler>(sc);
   core->runner_ = std::make_unique<ModelRunner>(*core->model_, *core->kv_storage_, *core->pool_);

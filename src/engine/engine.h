@@ -53,7 +53,7 @@ class EngineCore {
   };
 
   std::unique_ptr<Model> model_;
-  std::unique_ptr<KvStorage> kv_storage_;  // [layers, num_blocks, block_size, kv_heads, head_dim] f32 K and V
+  std::unique_ptr<KvStorage> kv_storage_;  // K and V of every layer and block (EngineConfig::kv_cache_type)
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ModelRunner> runner_;

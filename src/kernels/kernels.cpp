@@ -99,19 +99,49 @@ MatrixView repack_weight(const MatrixView& weight, uint8_t* dst) { return repack
 
 void get_rows(const MatrixView& table, std::span<const int32_t> ids, float* out) { ref::get_rows(table, ids, out); }
 
-void rms_norm(const float* x, const float* weight, int64_t num_tokens, int64_t dim, float eps, float* out) {
-  const RmsNormFn fn = kernel_table(active_isa()).rms_norm;
-  (fn != nullptr ? fn : &ref::rms_norm)(x, weight, num_tokens, dim, eps, out);
+namespace {
+
+// Runs fn(begin, end) over [0, num_items) split across the pool when there are at least
+// min_items_to_split items, else on the calling thread in one piece.
+template <typename F>
+void maybe_parallel(ThreadPool* pool, int64_t num_items, int64_t min_items_to_split, F&& fn) {
+  if (pool == nullptr || pool->num_threads() == 1 || num_items < min_items_to_split) {
+    if (num_items > 0) fn(int64_t{0}, num_items);
+    return;
+  }
+  pool->parallel_for(num_items, [&](int64_t begin, int64_t end, int) { fn(begin, end); });
+}
+
+constexpr int64_t kMinTokensToSplit = 8;
+constexpr int64_t kElementsPerUnit = 4096;  // elementwise ops split in units of this many floats
+
+}  // namespace
+
+void rms_norm(const float* x, const float* weight, int64_t num_tokens, int64_t dim, float eps, float* out,
+              ThreadPool* pool) {
+  RmsNormFn fn = kernel_table(active_isa()).rms_norm;
+  if (fn == nullptr) fn = &ref::rms_norm;
+  maybe_parallel(pool, num_tokens, kMinTokensToSplit, [&](int64_t begin, int64_t end) {
+    fn(x + begin * dim, weight, end - begin, dim, eps, out + begin * dim);
+  });
 }
 
 void rope(float* x, std::span<const int32_t> positions, int64_t num_heads, int64_t head_dim,
-          const RopeParams& params) {
-  ref::rope(x, positions, num_heads, head_dim, params);
+          const RopeParams& params, ThreadPool* pool) {
+  maybe_parallel(pool, static_cast<int64_t>(positions.size()), kMinTokensToSplit, [&](int64_t begin, int64_t end) {
+    ref::rope(x + begin * num_heads * head_dim, positions.subspan(static_cast<size_t>(begin), static_cast<size_t>(end - begin)),
+              num_heads, head_dim, params);
+  });
 }
 
-void silu_mul(const float* gate, const float* up, int64_t n, float* out) {
-  const SiluMulFn fn = kernel_table(active_isa()).silu_mul;
-  (fn != nullptr ? fn : &ref::silu_mul)(gate, up, n, out);
+void silu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool) {
+  SiluMulFn fn = kernel_table(active_isa()).silu_mul;
+  if (fn == nullptr) fn = &ref::silu_mul;
+  const int64_t num_units = (n + kElementsPerUnit - 1) / kElementsPerUnit;
+  maybe_parallel(pool, num_units, kMinTokensToSplit, [&](int64_t begin, int64_t end) {
+    const int64_t first = begin * kElementsPerUnit, last = std::min(n, end * kElementsPerUnit);
+    fn(gate + first, up + first, last - first, out + first);
+  });
 }
 
 void softmax(float* x, int64_t n) {
@@ -119,8 +149,12 @@ void softmax(float* x, int64_t n) {
   (fn != nullptr ? fn : &ref::softmax)(x, n);
 }
 
-void add_inplace(float* out, const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] += x[i];
+void add_inplace(float* out, const float* x, int64_t n, ThreadPool* pool) {
+  const int64_t num_units = (n + kElementsPerUnit - 1) / kElementsPerUnit;
+  maybe_parallel(pool, num_units, kMinTokensToSplit, [&](int64_t begin, int64_t end) {
+    const int64_t last = std::min(n, end * kElementsPerUnit);
+    for (int64_t i = begin * kElementsPerUnit; i < last; ++i) out[i] += x[i];
+  });
 }
 
 size_t attention_scratch_floats(int64_t max_context, int64_t heads_per_kv_head, const ThreadPool& pool) {

@@ -43,8 +43,13 @@ MatrixView repack_weight(const MatrixView& weight, uint8_t* dst);
 // out[t, :] = the f32 values of row ids[t] of `table` (embedding lookup in any dtype).
 void get_rows(const MatrixView& table, std::span<const int32_t> ids, float* out);
 
+// The f32 ops below take an optional pool: given one, a batch of many tokens is split across its
+// threads (same results: every token, every element, is computed the same way); one or a few
+// tokens run on the calling thread, where a wake-up would cost more than it saves.
+
 // out[t, :] = x[t, :] / sqrt(mean(x[t, :]^2) + eps) * weight[:]   (x, out: [num_tokens, dim]).
-void rms_norm(const float* x, const float* weight, int64_t num_tokens, int64_t dim, float eps, float* out);
+void rms_norm(const float* x, const float* weight, int64_t num_tokens, int64_t dim, float eps, float* out,
+              ThreadPool* pool = nullptr);
 
 enum class RopeOrder {
   kNormal,  // rotate adjacent pairs (x[2i], x[2i+1]): llama, mistral
@@ -60,16 +65,16 @@ struct RopeParams {
 
 // Rotates in place x: [num_tokens, num_heads, head_dim] with positions[t] for token t.
 void rope(float* x, std::span<const int32_t> positions, int64_t num_heads, int64_t head_dim,
-          const RopeParams& params);
+          const RopeParams& params, ThreadPool* pool = nullptr);
 
 // out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)); n elements.
-void silu_mul(const float* gate, const float* up, int64_t n, float* out);
+void silu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool = nullptr);
 
 // x[0..n) = softmax(x) in place (max-subtracted, sum in double as ggml does).
 void softmax(float* x, int64_t n);
 
 // out[i] += x[i] for n elements.
-void add_inplace(float* out, const float* x, int64_t n);
+void add_inplace(float* out, const float* x, int64_t n, ThreadPool* pool = nullptr);
 
 }  // namespace tessera::kernels
 
@@ -80,14 +85,15 @@ namespace tessera::kernels {
 // are contiguous, so attention streams 16 x head_dim floats per block and head instead of
 // picking head_dim floats out of every token's num_kv_heads x head_dim.
 struct PagedKvLayer {
-  const float* k = nullptr;  // [num_blocks, num_kv_heads, block_size, head_dim] f32
-  const float* v = nullptr;  // [num_blocks, num_kv_heads, block_size, head_dim] f32
+  const void* k = nullptr;   // [num_blocks, num_kv_heads, block_size, head_dim] of `type`
+  const void* v = nullptr;   // [num_blocks, num_kv_heads, block_size, head_dim] of `type`
   int32_t block_size = 16;   // tokens per block
   int32_t num_kv_heads = 0;
   int32_t head_dim = 0;
+  DType type = DType::kF32;  // kF32 or kF16 (the values attention reads are converted to f32)
 };
 
-// Offset in floats, in kv.k and kv.v, of the head_dim values of `kv_head` in KV slot `slot`
+// Offset in elements, in kv.k and kv.v, of the head_dim values of `kv_head` in KV slot `slot`
 // (slot = block id * block_size + index inside the block).
 inline int64_t kv_slot_offset(const PagedKvLayer& kv, int64_t slot, int64_t kv_head) {
   const int64_t block = slot / kv.block_size;

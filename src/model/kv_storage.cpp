@@ -2,32 +2,44 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "base/check.h"
+#include "tensor/quant.h"
 
 namespace tessera {
+namespace {
+
+size_t kv_element_bytes(DType type) {
+  TS_CHECK(type == DType::kF32 || type == DType::kF16, "KV cache of type %s (f32 or f16 only)",
+           std::string(dtype_name(type)).c_str());
+  return type == DType::kF16 ? sizeof(uint16_t) : sizeof(float);
+}
+
+}  // namespace
 
 KvStorage::KvStorage(int32_t num_layers, int32_t num_blocks, int32_t block_size, int32_t num_kv_heads,
-                     int32_t head_dim)
+                     int32_t head_dim, DType type)
     : num_layers_(num_layers),
       num_blocks_(num_blocks),
       block_size_(block_size),
       num_kv_heads_(num_kv_heads),
-      head_dim_(head_dim) {
+      head_dim_(head_dim),
+      type_(type),
+      element_bytes_(kv_element_bytes(type)) {
   TS_CHECK(num_layers > 0 && num_blocks > 0 && block_size > 0, "empty KV storage");
-  const size_t bytes = static_cast<size_t>(num_layers) * num_blocks * block_size * kv_dim() * sizeof(float);
+  const size_t bytes = static_cast<size_t>(num_layers) * num_blocks * block_size * kv_dim() * element_bytes_;
   k_buffer_ = HugePageBuffer(bytes);
   v_buffer_ = HugePageBuffer(bytes);
   // NOTE: touched once here (zero pages, already zero), so that page faults happen at startup,
   // not in the first steps that reach a block.
   std::memset(k_buffer_.data(), 0, bytes);
   std::memset(v_buffer_.data(), 0, bytes);
-  k_ = reinterpret_cast<float*>(k_buffer_.data());
-  v_ = reinterpret_cast<float*>(v_buffer_.data());
 }
 
-size_t KvStorage::bytes_per_block(int32_t num_layers, int32_t block_size, int32_t num_kv_heads, int32_t head_dim) {
-  return 2 * sizeof(float) * static_cast<size_t>(num_layers) * block_size * num_kv_heads * head_dim;
+size_t KvStorage::bytes_per_block(int32_t num_layers, int32_t block_size, int32_t num_kv_heads, int32_t head_dim,
+                                  DType type) {
+  return 2 * kv_element_bytes(type) * static_cast<size_t>(num_layers) * block_size * num_kv_heads * head_dim;
 }
 
 void KvStorage::write(int32_t layer, int64_t slot, const float* k_row, const float* v_row) {
@@ -35,22 +47,34 @@ void KvStorage::write(int32_t layer, int64_t slot, const float* k_row, const flo
   TS_CHECK(slot >= 0 && slot < static_cast<int64_t>(num_blocks_) * block_size_, "slot %lld outside the KV pool",
            static_cast<long long>(slot));
   const kernels::PagedKvLayer view = layer_view(layer);
-  float* k = k_ + layer_offset(layer);
-  float* v = v_ + layer_offset(layer);
+  uint8_t* k = k_buffer_.data() + layer_offset_bytes(layer);
+  uint8_t* v = v_buffer_.data() + layer_offset_bytes(layer);
   for (int32_t h = 0; h < num_kv_heads_; ++h) {
-    const int64_t offset = kernels::kv_slot_offset(view, slot, h);
-    std::copy_n(k_row + static_cast<size_t>(h) * head_dim_, head_dim_, k + offset);
-    std::copy_n(v_row + static_cast<size_t>(h) * head_dim_, head_dim_, v + offset);
+    const size_t offset = static_cast<size_t>(kernels::kv_slot_offset(view, slot, h));
+    const float* k_src = k_row + static_cast<size_t>(h) * head_dim_;
+    const float* v_src = v_row + static_cast<size_t>(h) * head_dim_;
+    if (type_ == DType::kF16) {
+      auto* k_dst = reinterpret_cast<uint16_t*>(k) + offset;
+      auto* v_dst = reinterpret_cast<uint16_t*>(v) + offset;
+      for (int32_t d = 0; d < head_dim_; ++d) {
+        k_dst[d] = f32_to_f16(k_src[d]);
+        v_dst[d] = f32_to_f16(v_src[d]);
+      }
+    } else {
+      std::copy_n(k_src, head_dim_, reinterpret_cast<float*>(k) + offset);
+      std::copy_n(v_src, head_dim_, reinterpret_cast<float*>(v) + offset);
+    }
   }
 }
 
 kernels::PagedKvLayer KvStorage::layer_view(int32_t layer) const {
   kernels::PagedKvLayer view;
-  view.k = k_ + layer_offset(layer);
-  view.v = v_ + layer_offset(layer);
+  view.k = k_buffer_.data() + layer_offset_bytes(layer);
+  view.v = v_buffer_.data() + layer_offset_bytes(layer);
   view.block_size = block_size_;
   view.num_kv_heads = num_kv_heads_;
   view.head_dim = head_dim_;
+  view.type = type_;
   return view;
 }
 

@@ -111,7 +111,7 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
   const ModelConfig& c = model.config();
   const int32_t context = options.max_context;
   const int32_t num_blocks = (context + kBlockSize - 1) / kBlockSize;
-  KvStorage kv(c.num_layers, num_blocks, kBlockSize, c.num_kv_heads, c.head_dim);
+  KvStorage kv(c.num_layers, num_blocks, kBlockSize, c.num_kv_heads, c.head_dim, p.kv_type);
   std::vector<int32_t> block_table(static_cast<size_t>(num_blocks));
   std::iota(block_table.begin(), block_table.end(), 0);
   std::vector<float> logits(static_cast<size_t>(c.vocab_size));
@@ -126,6 +126,7 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
   }
   base.model_type = "llama " + params_label(base.model_n_params) + " " + file_type_label(model.file());
   base.n_threads = threads;
+  base.kv_type = p.kv_type;
 
   std::vector<BenchRecord> records;
   ForwardBatch batch;

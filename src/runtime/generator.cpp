@@ -13,12 +13,12 @@ int32_t blocks_for(int32_t positions) { return (positions + kBlockSize - 1) / kB
 
 }  // namespace
 
-Generator::Generator(Model& model, ThreadPool& pool, int32_t context_size)
+Generator::Generator(Model& model, ThreadPool& pool, int32_t context_size, DType kv_type)
     : model_(model),
       pool_(pool),
       context_size_(context_size),
       kv_(model.config().num_layers, blocks_for(context_size), kBlockSize, model.config().num_kv_heads,
-          model.config().head_dim),
+          model.config().head_dim, kv_type),
       block_table_(static_cast<size_t>(blocks_for(context_size))),
       logits_(static_cast<size_t>(model.config().vocab_size)) {
   std::iota(block_table_.begin(), block_table_.end(), 0);

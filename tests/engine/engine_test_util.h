@@ -59,7 +59,8 @@ inline size_t kv_bytes_per_block(const std::string& path, int32_t block_size) {
   auto model = Model::load(path);
   EXPECT_TRUE(model.ok());
   const ModelConfig& c = (*model)->config();
-  return KvStorage::bytes_per_block(c.num_layers, block_size, c.num_kv_heads, c.head_dim);
+  // EngineConfig's default cache type (KvCacheType::kF16).
+  return KvStorage::bytes_per_block(c.num_layers, block_size, c.num_kv_heads, c.head_dim, DType::kF16);
 }
 
 }  // namespace tessera::testing

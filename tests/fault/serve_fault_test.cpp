@@ -147,9 +147,10 @@ TEST(ServeFault, RequestsThatCanNeverRunGet400NotARetryable503) {
     auto model = Model::load(kModelPath);
     ASSERT_TRUE(model.ok());
     const ModelConfig& c = (*model)->config();
-    // Four blocks: three usable (48 KV slots), so 5 prompt tokens + 60 output never fit.
-    config.engine.kv_cache_memory_bytes =
-        static_cast<int64_t>(KvStorage::bytes_per_block(c.num_layers, 16, c.num_kv_heads, c.head_dim)) * 4;
+    // Four blocks (of the default f16 cache): three usable (48 KV slots), so 5 prompt tokens + 60
+    // output never fit.
+    config.engine.kv_cache_memory_bytes = static_cast<int64_t>(
+        KvStorage::bytes_per_block(c.num_layers, 16, c.num_kv_heads, c.head_dim, DType::kF16) * 4);
   }
   TestServer server(config);
   ASSERT_TRUE(server.ok());

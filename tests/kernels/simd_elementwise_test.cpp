@@ -14,6 +14,7 @@
 #include "kernels/kernel_test_util.h"
 #include "kernels/cpu/kernel_table.h"
 #include "kernels/ref/ref_kernels.h"
+#include "tensor/quant.h"
 
 namespace tessera::kernels {
 namespace {
@@ -22,10 +23,11 @@ using testing::random_vector;
 using testing::simd_isas;
 
 // |got - want| <= 2e-6 * (|want| + scale) element by element.
-void expect_close(const std::vector<float>& got, const std::vector<float>& want, float scale, const std::string& what) {
+void expect_close(const std::vector<float>& got, const std::vector<float>& want, float scale, const std::string& what,
+                  float relative = 2e-6f) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) {
-    ASSERT_LE(std::fabs(got[i] - want[i]), 2e-6f * (std::fabs(want[i]) + scale)) << what << " at " << i;
+    ASSERT_LE(std::fabs(got[i] - want[i]), relative * (std::fabs(want[i]) + scale)) << what << " at " << i;
   }
 }
 
@@ -99,36 +101,47 @@ TEST(SimdElementwise, PagedAttentionHeadMatchesReference) {
       const int32_t num_blocks = s.position / s.block_size + 3;
       const size_t cache_floats = static_cast<size_t>(num_blocks) * s.block_size * s.num_kv_heads * s.head_dim;
       const auto k = random_vector(cache_floats, seed++), v = random_vector(cache_floats, seed++);
+      std::vector<uint16_t> k16(cache_floats), v16(cache_floats);
+      for (size_t i = 0; i < cache_floats; ++i) {
+        k16[i] = f32_to_f16(k[i]);
+        v16[i] = f32_to_f16(v[i]);
+      }
       std::vector<int32_t> block_table(static_cast<size_t>(num_blocks));
       std::iota(block_table.begin(), block_table.end(), 0);
       std::shuffle(block_table.begin(), block_table.end(), std::mt19937(seed++));
-      const PagedKvLayer kv{k.data(), v.data(), s.block_size, s.num_kv_heads, s.head_dim};
       const auto q = random_vector(static_cast<size_t>(s.num_heads * s.head_dim), seed++);
-      const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
-      const int32_t group = s.num_heads / s.num_kv_heads, context = s.position + 1;
-      const std::string what = std::string(isa_name(isa)) + " attention head_dim " + std::to_string(s.head_dim) +
-                               " position " + std::to_string(s.position);
-      // Each head alone against the reference.
-      std::vector<float> alone(q.size(), NAN);
-      for (int32_t h = 0; h < s.num_heads; ++h) {
-        std::vector<float> scores(static_cast<size_t>(context));
-        std::vector<float> want(static_cast<size_t>(s.head_dim)), got(want.size(), NAN);
-        ref::attention_heads(q.data() + h * s.head_dim, s.position, h, 1, s.num_heads, kv, block_table, scale,
-                             scores.data(), want.data());
-        fn(q.data() + h * s.head_dim, s.position, h, 1, s.num_heads, kv, block_table, scale, scores.data(), got.data());
-        expect_close(got, want, 1.0f, what + " head " + std::to_string(h));
-        std::copy(got.begin(), got.end(), alone.begin() + h * s.head_dim);
-      }
-      // Whole GQA groups (and a group's tail): bit for bit the heads run alone.
-      for (int32_t first = 0; first < s.num_heads; first += group) {
-        for (int32_t count : {group, group - 1}) {
-          if (count < 1) continue;
-          std::vector<float> scores(static_cast<size_t>(count * context));
-          std::vector<float> got(static_cast<size_t>(count * s.head_dim), NAN);
-          fn(q.data() + first * s.head_dim, s.position, first, count, s.num_heads, kv, block_table, scale,
-             scores.data(), got.data());
-          for (size_t i = 0; i < got.size(); ++i) {
-            ASSERT_EQ(got[i], alone[first * s.head_dim + i]) << what << " group of " << count << " from head " << first;
+      for (const bool f16 : {false, true}) {  // every shape with an f32 and with an f16 cache
+        const PagedKvLayer kv = f16 ? PagedKvLayer{k16.data(), v16.data(), s.block_size, s.num_kv_heads, s.head_dim,
+                                                   DType::kF16}
+                                    : PagedKvLayer{k.data(), v.data(), s.block_size, s.num_kv_heads, s.head_dim};
+        const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+        const int32_t group = s.num_heads / s.num_kv_heads, context = s.position + 1;
+        const std::string what = std::string(isa_name(isa)) + " attention head_dim " + std::to_string(s.head_dim) +
+                                 " position " + std::to_string(s.position) + (f16 ? " f16 KV" : " f32 KV");
+        // Each head alone against the reference.
+        std::vector<float> alone(q.size(), NAN);
+        for (int32_t h = 0; h < s.num_heads; ++h) {
+          std::vector<float> scores(static_cast<size_t>(context));
+          std::vector<float> want(static_cast<size_t>(s.head_dim)), got(want.size(), NAN);
+          ref::attention_heads(q.data() + h * s.head_dim, s.position, h, 1, s.num_heads, kv, block_table, scale,
+                               scores.data(), want.data());
+          fn(q.data() + h * s.head_dim, s.position, h, 1, s.num_heads, kv, block_table, scale, scores.data(), got.data());
+          // An f16 cache rounds the softmax weights to f16: a last-bit softmax difference may move
+          // one weight by an f16 ulp (2^-11 relative), so compare at that scale.
+          expect_close(got, want, 1.0f, what + " head " + std::to_string(h), f16 ? 1e-3f : 2e-6f);
+          std::copy(got.begin(), got.end(), alone.begin() + h * s.head_dim);
+        }
+        // Whole GQA groups (and a group's tail): bit for bit the heads run alone.
+        for (int32_t first = 0; first < s.num_heads; first += group) {
+          for (int32_t count : {group, group - 1}) {
+            if (count < 1) continue;
+            std::vector<float> scores(static_cast<size_t>(count * context));
+            std::vector<float> got(static_cast<size_t>(count * s.head_dim), NAN);
+            fn(q.data() + first * s.head_dim, s.position, first, count, s.num_heads, kv, block_table, scale,
+               scores.data(), got.data());
+            for (size_t i = 0; i < got.size(); ++i) {
+              ASSERT_EQ(got[i], alone[first * s.head_dim + i]) << what << " group of " << count << " from head " << first;
+            }
           }
         }
       }

@@ -129,30 +129,43 @@ TEST_P(GoldenTest, TeacherForcedTop5LogitsMatchReference) {
   EXPECT_GE(close_share, kMinCloseShare);
 }
 
-TEST_P(GoldenTest, FreeRunningGreedyIdsMatchReference) {
-  Generator generator(*model_, pool_, 256);
+// Free-running greedy generation with our KV cache of `kv_type` against llama.cpp's run with the
+// same cache type. The first divergence, if any, must fall on a step where llama.cpp itself had
+// a near-tie (top-1/top-2 margin below the logit tolerance); after it the paths legitimately
+// differ.
+void expect_free_running_ids_match(Model& model, ThreadPool& pool, const GoldenFile& golden, const GoldenParam& param,
+                                   DType kv_type) {
+  Generator generator(model, pool, 256, kv_type);
   SamplingParams params;
   params.temperature = 0.0f;
-  for (const GoldenCase& c : golden_.cases) {
+  const bool f16 = kv_type == DType::kF16;
+  for (const GoldenCase& c : golden.cases) {
+    const std::vector<int32_t>& expected = f16 ? c.generated_ids_kv_f16 : c.generated_ids;
     Sampler sampler(params);
     std::vector<int32_t> ids;
-    auto result = generator.generate(c.prompt_ids, static_cast<int32_t>(c.generated_ids.size()), sampler,
+    auto result = generator.generate(c.prompt_ids, static_cast<int32_t>(expected.size()), sampler,
                                      [](int32_t) { return false; }, [&](int32_t id) { ids.push_back(id); });
     ASSERT_TRUE(result.ok()) << result.status().message();
-    ASSERT_EQ(ids.size(), c.generated_ids.size());
-    // The first divergence, if any, must fall on a step where llama.cpp itself had a near-tie
-    // (top-1/top-2 margin below the logit tolerance); after it the paths legitimately differ.
+    ASSERT_EQ(ids.size(), expected.size());
     size_t step = 0;
-    while (step < ids.size() && ids[step] == c.generated_ids[step]) ++step;
+    while (step < ids.size() && ids[step] == expected[step]) ++step;
     if (step < ids.size()) {
-      EXPECT_FALSE(param().exact_ids) << "prompt '" << c.prompt << "' diverges at step " << step;
-      EXPECT_LT(c.margin(step), param().logit_tolerance)
-          << "prompt '" << c.prompt << "' diverges at step " << step << " where the reference margin is "
-          << c.margin(step);
+      const float margin = f16 ? c.margin_kv_f16(step) : c.margin(step);
+      EXPECT_FALSE(param.exact_ids) << "prompt '" << c.prompt << "' diverges at step " << step;
+      EXPECT_LT(margin, param.logit_tolerance)
+          << "prompt '" << c.prompt << "' diverges at step " << step << " where the reference margin is " << margin;
     }
-    std::printf("[ golden   ] %s '%s': free-running ids equal for %zu of %zu steps\n", param().name,
-                c.prompt.c_str(), step, ids.size());
+    std::printf("[ golden   ] %s '%s' (KV %s): free-running ids equal for %zu of %zu steps\n", param.name,
+                c.prompt.c_str(), f16 ? "f16" : "f32", step, ids.size());
   }
+}
+
+TEST_P(GoldenTest, FreeRunningGreedyIdsMatchReference) {
+  expect_free_running_ids_match(*model_, pool_, golden_, param(), DType::kF32);
+}
+
+TEST_P(GoldenTest, FreeRunningGreedyIdsWithF16KvCacheMatchReference) {
+  expect_free_running_ids_match(*model_, pool_, golden_, param(), DType::kF16);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, GoldenTest,

@@ -1,6 +1,9 @@
 // Reference matmul and attention: one vec_dot_ref per output element, no blocking.
 #include <cstring>
+#include <string>
+#include <vector>
 
+#include "base/check.h"
 #include "kernels/ref/ref_kernels.h"
 #include "tensor/quant.h"
 
@@ -17,27 +20,50 @@ void matmul_rows(const MatrixView& weight, const uint8_t* x_converted, size_t x_
   }
 }
 
+namespace {
+
+// The head_dim values at `offset` of a K or V tensor of `type`, as f32.
+const float* kv_vector(const void* base, DType type, int64_t offset, int64_t head_dim, float* tmp) {
+  if (type == DType::kF32) return static_cast<const float*>(base) + offset;
+  const uint16_t* half = static_cast<const uint16_t*>(base) + offset;
+  for (int64_t d = 0; d < head_dim; ++d) tmp[d] = f16_to_f32(half[d]);
+  return tmp;
+}
+
+}  // namespace
+
 void attention_heads(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads, int64_t num_heads,
                      const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* scores,
                      float* out) {
+  TS_CHECK(kv.type == DType::kF32 || kv.type == DType::kF16, "KV cache of type %s",
+           std::string(dtype_name(kv.type)).c_str());
   const int64_t head_dim = kv.head_dim;
   const int64_t kv_head = first_head / (num_heads / kv.num_kv_heads);
   auto slot_offset = [&](int32_t pos) { return kv_offset(kv, block_table, pos, kv_head); };
   const int32_t context = position + 1;
+  const bool f16 = kv.type == DType::kF16;
+  std::vector<float> tmp(static_cast<size_t>(head_dim)), q_rounded(static_cast<size_t>(head_dim));
   for (int64_t g = 0; g < num_group_heads; ++g) {
     const float* q_head = q + g * head_dim;
+    if (f16) {  // as ggml's f16 matmuls: the query and the softmax weights are rounded to f16 too
+      for (int64_t d = 0; d < head_dim; ++d) q_rounded[static_cast<size_t>(d)] = f16_to_f32(f32_to_f16(q_head[d]));
+      q_head = q_rounded.data();
+    }
     float* head_scores = scores + g * context;
     float* out_head = out + g * head_dim;
     for (int32_t p = 0; p < context; ++p) {
-      const float* k = kv.k + slot_offset(p);
+      const float* k = kv_vector(kv.k, kv.type, slot_offset(p), head_dim, tmp.data());
       float dot = 0.0f;
       for (int64_t d = 0; d < head_dim; ++d) dot += q_head[d] * k[d];
       head_scores[p] = dot * scale;
     }
     softmax(head_scores, context);
+    if (f16) {
+      for (int32_t p = 0; p < context; ++p) head_scores[p] = f16_to_f32(f32_to_f16(head_scores[p]));
+    }
     std::memset(out_head, 0, static_cast<size_t>(head_dim) * sizeof(float));
     for (int32_t p = 0; p < context; ++p) {
-      const float* v = kv.v + slot_offset(p);
+      const float* v = kv_vector(kv.v, kv.type, slot_offset(p), head_dim, tmp.data());
       for (int64_t d = 0; d < head_dim; ++d) out_head[d] += head_scores[p] * v[d];
     }
   }

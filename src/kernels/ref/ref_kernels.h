@@ -25,7 +25,8 @@ void softmax(float* x, int64_t n);
 // `first_head` on, which all read the same kv head (GQA group, or part of one).
 //   q, out: [num_group_heads, head_dim] (the first head's vector, the others after it)
 //   scores: [num_group_heads, position + 1] floats of scratch.
-// Each head's result is the same as if it ran alone.
+// Each head's result is the same as if it ran alone. With an f16 cache (kv.type) the query and
+// the softmax weights are rounded to f16 as well, as ggml's f16 matmuls do; sums stay f32.
 void attention_heads(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads, int64_t num_heads,
                      const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* scores,
                      float* out);

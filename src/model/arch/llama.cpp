@@ -132,7 +132,8 @@ void LlamaModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32_t
     ++num_rows;
   }
   if (num_rows == 0) return;
-  kernels::rms_norm(ws_.normed.data(), output_norm_.data(), num_rows, c.hidden_dim, c.rms_norm_eps, ws_.logit_in.data());
+  kernels::rms_norm(ws_.normed.data(), output_norm_.data(), num_rows, c.hidden_dim, c.rms_norm_eps, ws_.logit_in.data(),
+                    &pool);
   observe(matmul_input_observer_, -1, c.tied_embeddings ? "token_embd.weight" : "output.weight", ws_.logit_in.data(),
           num_rows, c.hidden_dim);
   kernels::matmul(output_, ws_.logit_in.data(), num_rows, logits + static_cast<size_t>(logits_written) * c.vocab_size,
@@ -146,7 +147,7 @@ void LlamaModel::attention_block(const ForwardBatch& batch, int32_t begin, int32
   const LayerWeights& w = layers_[static_cast<size_t>(layer)];
   const int32_t n = end - begin;
   void* scratch = ws_.matmul_scratch.data();
-  kernels::rms_norm(ws_.x.data(), w.attn_norm.data(), n, c.hidden_dim, c.rms_norm_eps, ws_.normed.data());
+  kernels::rms_norm(ws_.x.data(), w.attn_norm.data(), n, c.hidden_dim, c.rms_norm_eps, ws_.normed.data(), &pool);
   for (const char* weight : {"attn_q.weight", "attn_k.weight", "attn_v.weight"}) {
     observe(matmul_input_observer_, layer, weight, ws_.normed.data(), n, c.hidden_dim);
   }
@@ -154,8 +155,8 @@ void LlamaModel::attention_block(const ForwardBatch& batch, int32_t begin, int32
       {&w.attn_q, ws_.q.data()}, {&w.attn_k, ws_.k.data()}, {&w.attn_v, ws_.v.data()}};
   kernels::matmul_shared_input(qkv, ws_.normed.data(), n, scratch, pool);
   const std::span<const int32_t> positions(batch.positions.data() + begin, static_cast<size_t>(n));
-  kernels::rope(ws_.q.data(), positions, c.num_heads, c.head_dim, c.rope);
-  kernels::rope(ws_.k.data(), positions, c.num_kv_heads, c.head_dim, c.rope);
+  kernels::rope(ws_.q.data(), positions, c.num_heads, c.head_dim, c.rope, &pool);
+  kernels::rope(ws_.k.data(), positions, c.num_kv_heads, c.head_dim, c.rope, &pool);
 
   // Write this chunk's K/V into its slots before attending, so a token sees itself.
   const size_t kv_dim = static_cast<size_t>(c.kv_dim());
@@ -181,22 +182,22 @@ void LlamaModel::attention_block(const ForwardBatch& batch, int32_t begin, int32
   kernels::paged_attention_batch(attention_sequences_, c.num_heads, kv_layer, scale, ws_.scores.data(), pool);
   observe(matmul_input_observer_, layer, "attn_output.weight", ws_.attn.data(), n, c.q_dim());
   kernels::matmul(w.attn_output, ws_.attn.data(), n, ws_.proj.data(), scratch, pool);
-  kernels::add_inplace(ws_.x.data(), ws_.proj.data(), static_cast<int64_t>(n) * c.hidden_dim);
+  kernels::add_inplace(ws_.x.data(), ws_.proj.data(), static_cast<int64_t>(n) * c.hidden_dim, &pool);
 }
 
 void LlamaModel::ffn_block(int32_t n, int32_t layer, ThreadPool& pool) {
   const ModelConfig& c = config_;
   const LayerWeights& w = layers_[static_cast<size_t>(layer)];
   void* scratch = ws_.matmul_scratch.data();
-  kernels::rms_norm(ws_.x.data(), w.ffn_norm.data(), n, c.hidden_dim, c.rms_norm_eps, ws_.normed.data());
+  kernels::rms_norm(ws_.x.data(), w.ffn_norm.data(), n, c.hidden_dim, c.rms_norm_eps, ws_.normed.data(), &pool);
   observe(matmul_input_observer_, layer, "ffn_gate.weight", ws_.normed.data(), n, c.hidden_dim);
   observe(matmul_input_observer_, layer, "ffn_up.weight", ws_.normed.data(), n, c.hidden_dim);
   const kernels::MatmulOutput gate_up[] = {{&w.ffn_gate, ws_.gate.data()}, {&w.ffn_up, ws_.up.data()}};
   kernels::matmul_shared_input(gate_up, ws_.normed.data(), n, scratch, pool);
-  kernels::silu_mul(ws_.gate.data(), ws_.up.data(), static_cast<int64_t>(n) * c.ffn_dim, ws_.gate.data());
+  kernels::silu_mul(ws_.gate.data(), ws_.up.data(), static_cast<int64_t>(n) * c.ffn_dim, ws_.gate.data(), &pool);
   observe(matmul_input_observer_, layer, "ffn_down.weight", ws_.gate.data(), n, c.ffn_dim);
   kernels::matmul(w.ffn_down, ws_.gate.data(), n, ws_.proj.data(), scratch, pool);
-  kernels::add_inplace(ws_.x.data(), ws_.proj.data(), static_cast<int64_t>(n) * c.hidden_dim);
+  kernels::add_inplace(ws_.x.data(), ws_.proj.data(), static_cast<int64_t>(n) * c.hidden_dim, &pool);
 }
 
 }  // namespace tessera

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "kernels/cpu/kernel_table.h"
 
@@ -99,50 +101,88 @@ void softmax_avx512(float* x, int64_t n) {
   }
 }
 
+// out[i] = x[i] rounded to the nearest f16 (ties to even) and back; x == out allowed.
+inline void round_to_f16(const float* x, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; i += kLanes) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m256i half = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_cvtph_ps(half));
+  }
+}
+
+// K/V elements as f32: f32 as stored, f16 converted exactly (F16C).
+inline float to_f32(float x) { return x; }
+inline float to_f32(uint16_t x) { return _cvtsh_ss(x); }
+inline __m512 load_kv(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load_kv(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 load_kv(__mmask16 m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+inline __m512 load_kv(__mmask16 m, const uint16_t* p) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+
 // q . k over head_dim. NOTE: heads narrower than 64 are summed one element at a time, in order,
 // exactly as the reference (and ggml's vec_dot_f32 leftover loop) do: on the tiny golden models
 // a last-bit difference here flips 8-bit activation roundings downstream. Wider heads use four
 // 16-lane accumulators over 64-element chunks, ggml's AVX-512 order.
-inline float dot_head(const float* q, const float* k, int64_t head_dim) {
+template <typename T>
+inline float dot_head(const float* q, const T* k, int64_t head_dim) {
   if (head_dim < 4 * kLanes) {
     float dot = 0.0f;
-    for (int64_t d = 0; d < head_dim; ++d) dot += q[d] * k[d];  // no FMA: this file has fp-contract=off
+    for (int64_t d = 0; d < head_dim; ++d) dot += q[d] * to_f32(k[d]);  // no FMA: this file has fp-contract=off
     return dot;
   }
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   int64_t d = 0;
   for (; d + 4 * kLanes <= head_dim; d += 4 * kLanes) {
     for (int i = 0; i < 4; ++i) {
-      acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + i * kLanes), _mm512_loadu_ps(k + d + i * kLanes), acc[i]);
+      acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + i * kLanes), load_kv(k + d + i * kLanes), acc[i]);
     }
   }
   float dot = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])));
-  for (; d < head_dim; ++d) dot += q[d] * k[d];
+  for (; d < head_dim; ++d) dot += q[d] * to_f32(k[d]);
   return dot;
 }
 
-// Walks the KV slots of positions 0, 1, 2, ... of one kv head through the block table, without
-// a division per position. A block id is read only when its first position is asked for.
+// Walks the KV slots of positions 0, 1, ..., context - 1 of one kv head (K or V, `base`) through
+// the block table, without a division per position.
+// NOTE: a block's vectors of one head are block_size x head_dim contiguous floats (4 KiB at 16 x
+// 64), one page at a random place: hardware prefetchers stop at page ends, so on entering a block
+// the cursor prefetches the whole next one.
+template <typename T>
 class KvCursor {
  public:
-  KvCursor(const PagedKvLayer& kv, std::span<const int32_t> block_table, int64_t kv_head)
-      : block_table_(block_table.data()),
+  KvCursor(const void* base, const PagedKvLayer& kv, std::span<const int32_t> block_table, int64_t kv_head,
+           int32_t context)
+      : base_(static_cast<const T*>(base)),
+        block_table_(block_table.data()),
+        num_blocks_((context + kv.block_size - 1) / kv.block_size),
         block_size_(kv.block_size),
         head_dim_(kv.head_dim),
         head_stride_(static_cast<int64_t>(kv.block_size) * kv.head_dim),
         block_stride_(head_stride_ * kv.num_kv_heads),
         kv_head_(kv_head) {}
-  // Offset in floats of the next position's head vector (kv_slot_offset's layout).
-  int64_t next_offset() {
-    if (slot_ == 0) block_base_ = static_cast<int64_t>(block_table_[block_++]) * block_stride_ + kv_head_ * head_stride_;
-    const int64_t offset = block_base_ + slot_ * head_dim_;
+  // The next position's head vector.
+  const T* next() {
+    if (slot_ == 0) {
+      block_base_ = block_start(block_);
+      if (++block_ < num_blocks_) {
+        const char* next_block = reinterpret_cast<const char*>(base_ + block_start(block_));
+        const int64_t bytes = head_stride_ * static_cast<int64_t>(sizeof(T));
+        for (int64_t line = 0; line < bytes; line += 64) _mm_prefetch(next_block + line, _MM_HINT_T0);
+      }
+    }
+    const T* vector = base_ + block_base_ + slot_ * head_dim_;
     if (++slot_ == block_size_) slot_ = 0;
-    return offset;
+    return vector;
   }
 
  private:
+  int64_t block_start(int64_t block) const {
+    return static_cast<int64_t>(block_table_[block]) * block_stride_ + kv_head_ * head_stride_;
+  }
+  const T* base_;
   const int32_t* block_table_;
-  const int64_t block_size_, head_dim_, head_stride_, block_stride_, kv_head_;
+  const int64_t num_blocks_, block_size_, head_dim_, head_stride_, block_stride_, kv_head_;
   int64_t block_ = 0, slot_ = 0, block_base_ = 0;
 };
 
@@ -171,11 +211,12 @@ inline __m512 reduce_add_16(const __m512 (&v)[16]) {
 }
 
 // q . k for one position as dot_head's wide path leaves it before the final reduction.
-inline __m512 dot_head_partial(const float* q, const float* k, int64_t head_dim) {
+template <typename T>
+inline __m512 dot_head_partial(const float* q, const T* k, int64_t head_dim) {
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   for (int64_t d = 0; d < head_dim; d += 4 * kLanes) {
     for (int i = 0; i < 4; ++i) {
-      acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + i * kLanes), _mm512_loadu_ps(k + d + i * kLanes), acc[i]);
+      acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + i * kLanes), load_kv(k + d + i * kLanes), acc[i]);
     }
   }
   return _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3]));
@@ -184,17 +225,18 @@ inline __m512 dot_head_partial(const float* q, const float* k, int64_t head_dim)
 // Scores of positions [0, context) for `num_group_heads` query heads of one kv head:
 // scores[g * context + p] = q_g . k_p * scale, each equal to dot_head's. A tile of sixteen K
 // vectors is read once from memory and then from L1 for the other heads of the group.
+template <typename T>
 void group_scores(const float* q, int64_t num_group_heads, const PagedKvLayer& kv,
                   std::span<const int32_t> block_table, int64_t kv_head, int32_t context, float scale,
                   float* scores) {
   const int64_t head_dim = kv.head_dim;
-  KvCursor cursor(kv, block_table, kv_head);
+  KvCursor<T> cursor(kv.k, kv, block_table, kv_head, context);
   int32_t p = 0;
   if (head_dim % (4 * kLanes) == 0) {  // sixteen positions per transposed reduction
     const __m512 scale_v = _mm512_set1_ps(scale);
     for (; p + kLanes <= context; p += kLanes) {
-      const float* k[16];
-      for (int i = 0; i < 16; ++i) k[i] = kv.k + cursor.next_offset();
+      const T* k[16];
+      for (int i = 0; i < 16; ++i) k[i] = cursor.next();
       for (int64_t g = 0; g < num_group_heads; ++g) {
         __m512 partial[16];
         for (int i = 0; i < 16; ++i) partial[i] = dot_head_partial(q + g * head_dim, k[i], head_dim);
@@ -203,7 +245,7 @@ void group_scores(const float* q, int64_t num_group_heads, const PagedKvLayer& k
     }
   }
   for (; p < context; ++p) {
-    const float* k = kv.k + cursor.next_offset();
+    const T* k = cursor.next();
     for (int64_t g = 0; g < num_group_heads; ++g) scores[g * context + p] = dot_head(q + g * head_dim, k, head_dim) * scale;
   }
 }
@@ -211,7 +253,7 @@ void group_scores(const float* q, int64_t num_group_heads, const PagedKvLayer& k
 // out_g[d] = sum_p scores_g[p] * v_p[d] for kHeads heads at once: each V vector is loaded once
 // for all of them. Per head, lanes over d and positions in order with a separate multiply and
 // add: bit for bit the reference. 64 dims per pass, 4 x kHeads accumulators in registers.
-template <int kHeads>
+template <typename T, int kHeads>
 void weighted_values(const float* scores, int32_t context, const PagedKvLayer& kv,
                      std::span<const int32_t> block_table, int64_t kv_head, float* out) {
   const int64_t head_dim = kv.head_dim;
@@ -224,11 +266,11 @@ void weighted_values(const float* scores, int32_t context, const PagedKvLayer& k
       m[i] = remaining > 0 ? tail_mask(remaining) : __mmask16(0);
       for (int g = 0; g < kHeads; ++g) acc[g][i] = _mm512_setzero_ps();
     }
-    KvCursor cursor(kv, block_table, kv_head);
+    KvCursor<T> cursor(kv.v, kv, block_table, kv_head, context);
     for (int32_t p = 0; p < context; ++p) {
-      const float* v = kv.v + cursor.next_offset() + d0;
+      const T* v = cursor.next() + d0;
       __m512 values[4];
-      for (int i = 0; i < 4; ++i) values[i] = _mm512_maskz_loadu_ps(m[i], v + i * kLanes);
+      for (int i = 0; i < 4; ++i) values[i] = load_kv(m[i], v + i * kLanes);
       for (int g = 0; g < kHeads; ++g) {
         const __m512 s = _mm512_set1_ps(scores[g * context + p]);
         for (int i = 0; i < 4; ++i) acc[g][i] = _mm512_add_ps(acc[g][i], _mm512_mul_ps(s, values[i]));
@@ -240,24 +282,48 @@ void weighted_values(const float* scores, int32_t context, const PagedKvLayer& k
   }
 }
 
-void attention_heads_avx512(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads,
-                            int64_t num_heads, const PagedKvLayer& kv, std::span<const int32_t> block_table,
-                            float scale, float* scores, float* out) {
+template <typename T>
+void attention_heads_typed(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads,
+                           int64_t num_heads, const PagedKvLayer& kv, std::span<const int32_t> block_table,
+                           float scale, float* scores, float* out) {
   const int64_t head_dim = kv.head_dim;
   const int64_t kv_head = first_head / (num_heads / kv.num_kv_heads);
   const int32_t context = position + 1;
-  group_scores(q, num_group_heads, kv, block_table, kv_head, context, scale, scores);
-  for (int64_t g = 0; g < num_group_heads; ++g) softmax_avx512(scores + g * context, context);
+  constexpr bool kF16 = std::is_same_v<T, uint16_t>;
+  if constexpr (kF16) {
+    // As ggml's f16 matmuls: the query and the softmax weights are rounded to f16 too.
+    thread_local std::vector<float> q_rounded;
+    q_rounded.resize(static_cast<size_t>(num_group_heads * head_dim));
+    round_to_f16(q, num_group_heads * head_dim, q_rounded.data());
+    q = q_rounded.data();
+  }
+  group_scores<T>(q, num_group_heads, kv, block_table, kv_head, context, scale, scores);
+  for (int64_t g = 0; g < num_group_heads; ++g) {
+    softmax_avx512(scores + g * context, context);
+    if constexpr (kF16) round_to_f16(scores + g * context, context, scores + g * context);
+  }
   constexpr int64_t kMaxHeadsPerPass = 4;
   for (int64_t g = 0; g < num_group_heads; g += kMaxHeadsPerPass) {
     const float* pass_scores = scores + g * context;
     float* pass_out = out + g * head_dim;
     switch (std::min(kMaxHeadsPerPass, num_group_heads - g)) {
-      case 1: weighted_values<1>(pass_scores, context, kv, block_table, kv_head, pass_out); break;
-      case 2: weighted_values<2>(pass_scores, context, kv, block_table, kv_head, pass_out); break;
-      case 3: weighted_values<3>(pass_scores, context, kv, block_table, kv_head, pass_out); break;
-      default: weighted_values<4>(pass_scores, context, kv, block_table, kv_head, pass_out); break;
+      case 1: weighted_values<T, 1>(pass_scores, context, kv, block_table, kv_head, pass_out); break;
+      case 2: weighted_values<T, 2>(pass_scores, context, kv, block_table, kv_head, pass_out); break;
+      case 3: weighted_values<T, 3>(pass_scores, context, kv, block_table, kv_head, pass_out); break;
+      default: weighted_values<T, 4>(pass_scores, context, kv, block_table, kv_head, pass_out); break;
     }
+  }
+}
+
+void attention_heads_avx512(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads,
+                            int64_t num_heads, const PagedKvLayer& kv, std::span<const int32_t> block_table,
+                            float scale, float* scores, float* out) {
+  if (kv.type == DType::kF16) {
+    attention_heads_typed<uint16_t>(q, position, first_head, num_group_heads, num_heads, kv, block_table, scale,
+                                    scores, out);
+  } else {
+    attention_heads_typed<float>(q, position, first_head, num_group_heads, num_heads, kv, block_table, scale, scores,
+                                 out);
   }
 }
 
