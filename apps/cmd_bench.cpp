@@ -67,6 +67,8 @@ void print_json(const std::vector<BenchRecord>& records) {
       j["weights_bytes_per_token"] = r.weights_bytes_per_token;
       j["measured_read_gbs"] = r.measured_read_gbs;
       j["roofline_pct"] = r.roofline_pct;
+      j["read_gbs_samples"] = r.read_gbs_samples;
+      j["roofline_pct_samples"] = r.roofline_pct_samples;
     }
     out.push_back(std::move(j));
   }

@@ -1,7 +1,6 @@
 // tessera: one binary, one subcommand per task (generate, tokenize, info, ...).
 #include <cstdio>
 #include <filesystem>
-#include <map>
 
 #include "commands.h"
 
@@ -19,10 +18,10 @@ int fail(const std::string& message) {
 }
 
 void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type) {
-  const std::map<std::string, KvCacheType> names = {{"f16", KvCacheType::kF16}, {"f32", KvCacheType::kF32}};
-  cmd->add_option("--kv-cache-dtype", *type, "KV cache element type: f16 or f32")
-      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case))
-      ->default_str("f16");
+  cmd->add_option_function<std::string>(
+         "--kv-cache-dtype", [type](const std::string& name) { *type = name == "f32" ? KvCacheType::kF32 : KvCacheType::kF16; },
+         "KV cache element type: f16 (default) or f32")
+      ->transform(CLI::IsMember({"f16", "f32"}, CLI::ignore_case));
 }
 
 DType to_dtype(KvCacheType type) { return type == KvCacheType::kF32 ? DType::kF32 : DType::kF16; }

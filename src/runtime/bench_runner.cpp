@@ -69,6 +69,13 @@ void finish(BenchRecord& r, int32_t tokens) {
   }
 }
 
+double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const size_t mid = values.size() / 2;
+  return values.size() % 2 == 1 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
+}
+
 }  // namespace
 
 std::string BenchRecord::test_name() const {
@@ -97,10 +104,6 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
   const unsigned hw = std::thread::hardware_concurrency();
   const int threads = p.n_threads > 0 ? p.n_threads : static_cast<int>(hw == 0 ? 1 : hw);
   ThreadPool pool(threads);
-
-  // Bandwidth first, before the model's pages compete for memory.
-  double read_gbs = 0.0;
-  if (p.n_gen > 0) read_gbs = measure_read_bandwidth_gbs(pool, p.bandwidth_bytes, /*repeats=*/10);  // best of 10: the machine is shared
 
   ModelOptions options;
   options.max_batch_tokens = std::max(1, p.n_prompt);
@@ -149,6 +152,9 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
     BenchRecord r = base;
     r.n_gen = p.n_gen;
     for (int rep = -1; rep < p.repetitions; ++rep) {
+      // Best of 5 passes: the machine is shared. NOTE: the probe's buffer is freed before the
+      // repetition starts.
+      if (rep >= 0) r.read_gbs_samples.push_back(measure_read_bandwidth_gbs(pool, p.bandwidth_bytes, /*repeats=*/5));
       const int32_t steps = rep < 0 ? std::min(p.n_gen, 8) : p.n_gen;  // a short warm-up
       int32_t next = token(rng);
       const int64_t start = now_us();
@@ -163,8 +169,13 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
     }
     finish(r, p.n_gen);
     r.weights_bytes_per_token = weights_bytes_per_token(model.file());
-    r.measured_read_gbs = read_gbs;
-    if (read_gbs > 0) r.roofline_pct = 100.0 * static_cast<double>(r.weights_bytes_per_token) * r.avg_ts / (read_gbs * 1e9);
+    for (size_t i = 0; i < r.samples_ts.size(); ++i) {
+      const double gbs = r.read_gbs_samples[i];
+      r.roofline_pct_samples.push_back(
+          gbs > 0 ? 100.0 * static_cast<double>(r.weights_bytes_per_token) * r.samples_ts[i] / (gbs * 1e9) : 0.0);
+    }
+    r.measured_read_gbs = median(r.read_gbs_samples);
+    r.roofline_pct = median(r.roofline_pct_samples);
     records.push_back(std::move(r));
   }
   return records;

@@ -41,8 +41,12 @@ struct BenchRecord {
   double stddev_ts = 0.0;
   // tg only (0 for pp):
   uint64_t weights_bytes_per_token = 0;
-  double measured_read_gbs = 0.0;
-  double roofline_pct = 0.0;        // weights_bytes_per_token * avg_ts / measured read bandwidth, in %
+  // tg: the read bandwidth is measured right before every repetition (this VM's bandwidth drifts
+  // by tens of percent within minutes), and each repetition is set against its own probe.
+  std::vector<double> read_gbs_samples;      // one probe per repetition
+  std::vector<double> roofline_pct_samples;  // weights_bytes_per_token * samples_ts[i] / read_gbs_samples[i], in %
+  double measured_read_gbs = 0.0;   // median of read_gbs_samples
+  double roofline_pct = 0.0;        // median of roofline_pct_samples
 
   std::string test_name() const;  // "pp128" or "tg64"
 };

@@ -105,6 +105,14 @@ TEST_P(SynthTinyTest, LoadsGeneratesAndBenches) {
   EXPECT_EQ(tg.weights_bytes_per_token, pp.model_size - embd->num_bytes + embd->num_bytes / 32000);
   EXPECT_GT(tg.measured_read_gbs, 0.0);
   EXPECT_GT(tg.roofline_pct, 0.0);
+  // One probe per repetition, and the roofline of each repetition is its own ratio.
+  ASSERT_EQ(tg.read_gbs_samples.size(), tg.samples_ts.size());
+  ASSERT_EQ(tg.roofline_pct_samples.size(), tg.samples_ts.size());
+  EXPECT_DOUBLE_EQ(tg.measured_read_gbs, tg.read_gbs_samples[0]);
+  EXPECT_NEAR(tg.roofline_pct,
+              100.0 * static_cast<double>(tg.weights_bytes_per_token) * tg.samples_ts[0] / (tg.read_gbs_samples[0] * 1e9),
+              1e-9 * tg.roofline_pct);
+  EXPECT_TRUE(pp.read_gbs_samples.empty());
   std::filesystem::remove(path);
 }
 
