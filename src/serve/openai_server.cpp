@@ -94,6 +94,7 @@ Expected<std::unique_ptr<OpenAiServer>> OpenAiServer::create(const ServeConfig& 
   server->http_->new_task_queue = [num_threads] { return new httplib::ThreadPool(num_threads); };
   server->http_->set_payload_max_length(config.max_body_bytes);
   server->http_->set_keep_alive_timeout(2);  // bounds how long stop() waits for idle keep-alive sockets
+  server->http_->set_tcp_nodelay(true);       // each streamed token leaves at once, not after Nagle's delay
   // Remembers the listening socket so bind() can raise its backlog (see there).
   server->http_->set_socket_options([raw = server.get()](socket_t sock) {
     httplib::default_socket_options(sock);
