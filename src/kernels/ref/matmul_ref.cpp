@@ -42,7 +42,10 @@ void attention_heads(const float* q, int32_t position, int64_t first_head, int64
   auto slot_offset = [&](int32_t pos) { return kv_offset(kv, block_table, pos, kv_head); };
   const int32_t context = position + 1;
   const bool f16 = kv.type == DType::kF16;
-  std::vector<float> tmp(static_cast<size_t>(head_dim)), q_rounded(static_cast<size_t>(head_dim));
+  // NOTE: per-thread buffers, grown once: this runs once per (token, head group) of every layer.
+  thread_local std::vector<float> tmp, q_rounded;
+  tmp.resize(static_cast<size_t>(head_dim));
+  q_rounded.resize(static_cast<size_t>(head_dim));
   for (int64_t g = 0; g < num_group_heads; ++g) {
     const float* q_head = q + g * head_dim;
     if (f16) {  // as ggml's f16 matmuls: the query and the softmax weights are rounded to f16 too

@@ -160,11 +160,6 @@ inline void round_to_f16(const float* x, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = _cvtsh_ss(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
 }
 
-// Offset in elements of position p's vector of one kv head (kv_slot_offset's layout).
-inline int64_t slot_offset(const PagedKvLayer& kv, std::span<const int32_t> block_table, int32_t p, int64_t kv_head) {
-  return kv_offset(kv, block_table, p, kv_head);
-}
-
 // out_g[d] = sum_p scores_g[p] * v_p[d] for kHeads heads, each V vector loaded once for all of
 // them; per head positions in order with a separate multiply and add: bit for bit the reference.
 template <typename T, int kHeads>
@@ -182,7 +177,7 @@ void weighted_values(const float* scores, int32_t context, const PagedKvLayer& k
       for (int g = 0; g < kHeads; ++g) acc[g][i] = _mm256_setzero_ps();
     }
     for (int32_t p = 0; p < context; ++p) {
-      const T* v = base + slot_offset(kv, block_table, p, kv_head) + d0;
+      const T* v = base + kv_offset(kv, block_table, p, kv_head) + d0;
       __m256 values[4];
       for (int i = 0; i < 4; ++i) values[i] = d0 + i * kLanes < head_dim ? load_kv(m[i], v + i * kLanes) : _mm256_setzero_ps();
       for (int g = 0; g < kHeads; ++g) {
@@ -205,7 +200,7 @@ void group_scores(const float* q, int64_t num_group_heads, const PagedKvLayer& k
   const T* k_base = static_cast<const T*>(kv.k);
   const int64_t head_dim = kv.head_dim;
   for (int32_t p = 0; p < context; ++p) {
-    const T* k = k_base + slot_offset(kv, block_table, p, kv_head);
+    const T* k = k_base + kv_offset(kv, block_table, p, kv_head);
     for (int64_t g = 0; g < num_group_heads; ++g) scores[g * context + p] = dot_head(q + g * head_dim, k, head_dim) * scale;
   }
 }
