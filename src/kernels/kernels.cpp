@@ -134,6 +134,19 @@ void rope(float* x, std::span<const int32_t> positions, int64_t num_heads, int64
   });
 }
 
+void rope_table(std::span<const int32_t> positions, const RopeParams& params, float* table) {
+  for (size_t t = 0; t < positions.size(); ++t) ref::rope_angles(positions[t], params, table + t * params.rot_dims);
+}
+
+void rope_from_table(float* x, int64_t num_tokens, int64_t num_heads, int64_t head_dim, const float* table,
+                     const RopeParams& params, ThreadPool* pool) {
+  maybe_parallel(pool, num_tokens, kMinTokensToSplit, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      ref::rope_rotate(x + t * num_heads * head_dim, num_heads, head_dim, table + t * params.rot_dims, params);
+    }
+  });
+}
+
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool) {
   SiluMulFn fn = kernel_table(active_isa()).silu_mul;
   if (fn == nullptr) fn = &ref::silu_mul;
@@ -147,6 +160,15 @@ void silu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadP
 void softmax(float* x, int64_t n) {
   const SoftmaxFn fn = kernel_table(active_isa()).softmax;
   (fn != nullptr ? fn : &ref::softmax)(x, n);
+}
+
+void to_f16(const float* x, int64_t n, uint16_t* out) {
+  const ToF16Fn fn = kernel_table(active_isa()).to_f16;
+  if (fn != nullptr) {
+    fn(x, n, out);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) out[i] = f32_to_f16(x[i]);
 }
 
 void add_inplace(float* out, const float* x, int64_t n, ThreadPool* pool) {

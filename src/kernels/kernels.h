@@ -67,11 +67,23 @@ struct RopeParams {
 void rope(float* x, std::span<const int32_t> positions, int64_t num_heads, int64_t head_dim,
           const RopeParams& params, ThreadPool* pool = nullptr);
 
+// The angles of rope for each of `positions`, computed once and shared by every call that rotates
+// at those positions (q and k of every layer of a forward pass):
+// table[t * rot_dims + i] = cos and table[t * rot_dims + i + 1] = sin of pair i / 2 (i even),
+// the same values rope computes. table: positions.size() x rot_dims floats.
+void rope_table(std::span<const int32_t> positions, const RopeParams& params, float* table);
+// rope with the angles of rope_table: bit for bit rope at the positions the table was made for.
+void rope_from_table(float* x, int64_t num_tokens, int64_t num_heads, int64_t head_dim, const float* table,
+                     const RopeParams& params, ThreadPool* pool = nullptr);
+
 // out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)); n elements.
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool = nullptr);
 
 // x[0..n) = softmax(x) in place (max-subtracted, sum in double as ggml does).
 void softmax(float* x, int64_t n);
+
+// out[i] = x[i] as IEEE half, rounded to nearest even (f32_to_f16 of each), for n elements.
+void to_f16(const float* x, int64_t n, uint16_t* out);
 
 // out[i] += x[i] for n elements.
 void add_inplace(float* out, const float* x, int64_t n, ThreadPool* pool = nullptr);

@@ -56,10 +56,8 @@ void KvStorage::write(int32_t layer, int64_t slot, const float* k_row, const flo
     if (type_ == DType::kF16) {
       auto* k_dst = reinterpret_cast<uint16_t*>(k) + offset;
       auto* v_dst = reinterpret_cast<uint16_t*>(v) + offset;
-      for (int32_t d = 0; d < head_dim_; ++d) {
-        k_dst[d] = f32_to_f16(k_src[d]);
-        v_dst[d] = f32_to_f16(v_src[d]);
-      }
+      kernels::to_f16(k_src, head_dim_, k_dst);
+      kernels::to_f16(v_src, head_dim_, v_dst);
     } else {
       std::copy_n(k_src, head_dim_, reinterpret_cast<float*>(k) + offset);
       std::copy_n(v_src, head_dim_, reinterpret_cast<float*>(v) + offset);

@@ -66,6 +66,28 @@ TEST(Rope, PartialRotationLeavesTrailingDimsAlone) {
   EXPECT_FLOAT_EQ(x[3], 7.0f);
 }
 
+TEST(Rope, FromTableIsBitForBitRopeForEveryOrderAndPartialRotation) {
+  ThreadPool pool(2);
+  for (const RopeOrder order : {RopeOrder::kNormal, RopeOrder::kNeox}) {
+    for (const int32_t rot_dims : {64, 32}) {
+      RopeParams p;
+      p.rot_dims = rot_dims;
+      p.order = order;
+      p.freq_base = 500000.0f;
+      p.freq_scale = 0.25f;
+      const int64_t num_heads = 3, head_dim = 64, num_tokens = 19;
+      std::vector<int32_t> positions(num_tokens);
+      for (int64_t t = 0; t < num_tokens; ++t) positions[t] = static_cast<int32_t>((t * 37) % 4000);
+      const auto x = random_vector(static_cast<size_t>(num_tokens * num_heads * head_dim), 5);
+      std::vector<float> want = x, got = x, table(static_cast<size_t>(num_tokens * rot_dims));
+      rope(want.data(), positions, num_heads, head_dim, p);
+      rope_table(positions, p, table.data());
+      rope_from_table(got.data(), num_tokens, num_heads, head_dim, table.data(), p, &pool);
+      for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(got[i], want[i]) << "rot_dims " << rot_dims << " at " << i;
+    }
+  }
+}
+
 TEST(Softmax, SumsToOneAndSurvivesLargeLogits) {
   std::vector<float> x = {1000.0f, 1000.0f, -1000.0f};
   softmax(x.data(), 3);

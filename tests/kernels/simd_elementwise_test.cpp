@@ -1,5 +1,5 @@
 // The SIMD f32 ops of every ISA this CPU supports (KernelTable rms_norm, silu_mul, softmax,
-// attention_heads) against the scalar reference over many shapes, including sizes that are not
+// to_f16, attention_heads) against the scalar reference over many shapes, including sizes that are not
 // a multiple of the vector width, extreme inputs for exp, and paged K/V read through a shuffled
 // block table with odd block sizes.
 #include <gtest/gtest.h>
@@ -81,6 +81,29 @@ TEST(SimdElementwise, SoftmaxMatchesReference) {
         expect_close(got, want, 1e-7f, std::string(isa_name(isa)) + " softmax n " + std::to_string(n));
       }
     }
+  }
+}
+
+TEST(SimdElementwise, ToF16MatchesScalarConversionBitForBit) {
+  for (Isa isa : simd_isas()) {
+    const ToF16Fn fn = kernel_table(isa).to_f16;
+    if (fn == nullptr) continue;
+    for (int64_t n : kSizes) {
+      auto x = random_vector(static_cast<size_t>(n), static_cast<uint32_t>(n + 11), 3.0f);
+      // Ties, subnormals, overflow, infinities and signed zero among ordinary values.
+      const float specials[] = {1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f, 0x1p-20f, -0x1p-24f, 0x1p-26f, 65504.0f,
+                                65520.0f, 1e6f, -INFINITY, INFINITY, -0.0f, 0x1.ffep-15f};
+      for (size_t i = 0; i < x.size() && i < std::size(specials); ++i) x[i * 5 % x.size()] = specials[i];
+      std::vector<uint16_t> got(x.size(), 0xDEAD);
+      fn(x.data(), n, got.data());
+      for (size_t i = 0; i < x.size(); ++i) {
+        ASSERT_EQ(got[i], f32_to_f16(x[i])) << isa_name(isa) << " n " << n << " at " << i << " x " << x[i];
+      }
+    }
+    const float nan = NAN;
+    uint16_t h = 0;
+    fn(&nan, 1, &h);
+    EXPECT_TRUE(std::isnan(f16_to_f32(h))) << isa_name(isa);
   }
 }
 

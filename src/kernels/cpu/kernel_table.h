@@ -26,6 +26,7 @@ using QuantizeActivationFn = void (*)(DType act_type, const float* src, void* ds
 using RmsNormFn = void (*)(const float* x, const float* weight, int64_t num_tokens, int64_t dim, float eps, float* out);
 using SiluMulFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
 using SoftmaxFn = void (*)(float* x, int64_t n);
+using ToF16Fn = void (*)(const float* x, int64_t n, uint16_t* out);
 using AttentionHeadsFn = void (*)(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads,
                                   int64_t num_heads, const PagedKvLayer& kv, std::span<const int32_t> block_table,
                                   float scale, float* scores, float* out);
@@ -41,6 +42,7 @@ struct KernelTable {
   RmsNormFn rms_norm = nullptr;
   SiluMulFn silu_mul = nullptr;
   SoftmaxFn softmax = nullptr;
+  ToF16Fn to_f16 = nullptr;
   AttentionHeadsFn attention_heads = nullptr;
 };
 
@@ -51,7 +53,7 @@ const KernelTable& kernel_table(Isa isa);
 void register_avx2_float_matmul(KernelTable& table);    // F32, F16, BF16 weights
 void register_avx2_legacy_matmul(KernelTable& table);   // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 weights
 void register_avx2_kquant_matmul(KernelTable& table);   // Q2_K..Q6_K weights
-void register_avx2_elementwise(KernelTable& table);     // rms_norm, silu_mul, softmax, attention
+void register_avx2_elementwise(KernelTable& table);     // rms_norm, silu_mul, softmax, attention, to_f16
 void register_avx512_float_matmul(KernelTable& table);
 void register_avx512_legacy_matmul(KernelTable& table);
 void register_avx512_kquant_matmul(KernelTable& table);

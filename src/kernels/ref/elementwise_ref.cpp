@@ -26,32 +26,41 @@ void rms_norm(const float* x, const float* weight, int64_t num_tokens, int64_t d
   }
 }
 
-void rope(float* x, std::span<const int32_t> positions, int64_t num_heads, int64_t head_dim,
-          const RopeParams& params) {
+void rope_angles(int32_t position, const RopeParams& params, float* cos_sin) {
   const int64_t rot_dims = params.rot_dims;
   // NOTE: theta is advanced by repeated float multiplication, as ggml's rope cache does, so the
   // angles (and the logits) agree with llama.cpp to the last bit more often than powf() would.
   const float theta_scale = std::pow(params.freq_base, -2.0f / static_cast<float>(rot_dims));
-  std::vector<float> cos_sin(static_cast<size_t>(rot_dims));
-  for (size_t t = 0; t < positions.size(); ++t) {
-    float theta = static_cast<float>(positions[t]) * params.freq_scale;
+  float theta = static_cast<float>(position) * params.freq_scale;
+  for (int64_t i = 0; i < rot_dims; i += 2) {
+    cos_sin[i] = std::cos(theta);
+    cos_sin[i + 1] = std::sin(theta);
+    theta *= theta_scale;
+  }
+}
+
+void rope_rotate(float* x, int64_t num_heads, int64_t head_dim, const float* cos_sin, const RopeParams& params) {
+  const int64_t rot_dims = params.rot_dims;
+  for (int64_t h = 0; h < num_heads; ++h) {
+    float* head = x + h * head_dim;
     for (int64_t i = 0; i < rot_dims; i += 2) {
-      cos_sin[i] = std::cos(theta);
-      cos_sin[i + 1] = std::sin(theta);
-      theta *= theta_scale;
+      const float c = cos_sin[i], s = cos_sin[i + 1];
+      // Normal order rotates (2k, 2k+1); NeoX rotates (k, k + rot_dims/2).
+      const int64_t a = params.order == RopeOrder::kNormal ? i : i / 2;
+      const int64_t b = params.order == RopeOrder::kNormal ? i + 1 : i / 2 + rot_dims / 2;
+      const float x0 = head[a], x1 = head[b];
+      head[a] = x0 * c - x1 * s;
+      head[b] = x0 * s + x1 * c;
     }
-    for (int64_t h = 0; h < num_heads; ++h) {
-      float* head = x + (static_cast<int64_t>(t) * num_heads + h) * head_dim;
-      for (int64_t i = 0; i < rot_dims; i += 2) {
-        const float c = cos_sin[i], s = cos_sin[i + 1];
-        // Normal order rotates (2k, 2k+1); NeoX rotates (k, k + rot_dims/2).
-        const int64_t a = params.order == RopeOrder::kNormal ? i : i / 2;
-        const int64_t b = params.order == RopeOrder::kNormal ? i + 1 : i / 2 + rot_dims / 2;
-        const float x0 = head[a], x1 = head[b];
-        head[a] = x0 * c - x1 * s;
-        head[b] = x0 * s + x1 * c;
-      }
-    }
+  }
+}
+
+void rope(float* x, std::span<const int32_t> positions, int64_t num_heads, int64_t head_dim,
+          const RopeParams& params) {
+  std::vector<float> cos_sin(static_cast<size_t>(params.rot_dims));
+  for (size_t t = 0; t < positions.size(); ++t) {
+    rope_angles(positions[t], params, cos_sin.data());
+    rope_rotate(x + static_cast<int64_t>(t) * num_heads * head_dim, num_heads, head_dim, cos_sin.data(), params);
   }
 }
 

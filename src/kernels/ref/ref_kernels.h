@@ -18,6 +18,10 @@ void get_rows(const MatrixView& table, std::span<const int32_t> ids, float* out)
 void rms_norm(const float* x, const float* weight, int64_t num_tokens, int64_t dim, float eps, float* out);
 void rope(float* x, std::span<const int32_t> positions, int64_t num_heads, int64_t head_dim,
           const RopeParams& params);
+// rope's two halves: the rot_dims cos/sin values of one position, and the rotation of one
+// token's num_heads heads with them.
+void rope_angles(int32_t position, const RopeParams& params, float* cos_sin);
+void rope_rotate(float* x, int64_t num_heads, int64_t head_dim, const float* cos_sin, const RopeParams& params);
 void silu_mul(const float* gate, const float* up, int64_t n, float* out);
 void softmax(float* x, int64_t n);
 

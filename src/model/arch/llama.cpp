@@ -85,6 +85,7 @@ void LlamaModel::allocate_workspace(ThreadPool& pool) {
   ws_.gate.assign(t * c.ffn_dim, 0.0f);
   ws_.up.assign(t * c.ffn_dim, 0.0f);
   ws_.logit_in.assign(t * c.hidden_dim, 0.0f);
+  ws_.rope.assign(t * static_cast<size_t>(c.rope.rot_dims), 0.0f);
   ws_.scores.assign(kernels::attention_scratch_floats(max_context_, c.num_heads / c.num_kv_heads, pool), 0.0f);
   size_t scratch = kernels::matmul_scratch_bytes(output_.type, c.hidden_dim, max_batch_tokens_);
   for (const LayerWeights& l : layers_) {
@@ -116,6 +117,9 @@ void LlamaModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32_t
   const std::span<const int32_t> ids(batch.token_ids.data() + begin, static_cast<size_t>(n));
   for (int32_t id : ids) TS_CHECK(id >= 0 && id < c.vocab_size, "token id %d outside vocabulary", id);
   kernels::get_rows(token_embedding_, ids, ws_.x.data());
+  // The angles once per chunk: every layer rotates q and k at the same positions.
+  kernels::rope_table(std::span<const int32_t>(batch.positions.data() + begin, static_cast<size_t>(n)), c.rope,
+                      ws_.rope.data());
 
   for (int32_t layer = 0; layer < c.num_layers; ++layer) {
     attention_block(batch, begin, end, layer, kv, pool);
@@ -154,9 +158,8 @@ void LlamaModel::attention_block(const ForwardBatch& batch, int32_t begin, int32
   const kernels::MatmulOutput qkv[] = {
       {&w.attn_q, ws_.q.data()}, {&w.attn_k, ws_.k.data()}, {&w.attn_v, ws_.v.data()}};
   kernels::matmul_shared_input(qkv, ws_.normed.data(), n, scratch, pool);
-  const std::span<const int32_t> positions(batch.positions.data() + begin, static_cast<size_t>(n));
-  kernels::rope(ws_.q.data(), positions, c.num_heads, c.head_dim, c.rope, &pool);
-  kernels::rope(ws_.k.data(), positions, c.num_kv_heads, c.head_dim, c.rope, &pool);
+  kernels::rope_from_table(ws_.q.data(), n, c.num_heads, c.head_dim, ws_.rope.data(), c.rope, &pool);
+  kernels::rope_from_table(ws_.k.data(), n, c.num_kv_heads, c.head_dim, ws_.rope.data(), c.rope, &pool);
 
   // Write this chunk's K/V into its slots before attending, so a token sees itself.
   const size_t kv_dim = static_cast<size_t>(c.kv_dim());

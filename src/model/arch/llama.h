@@ -44,6 +44,7 @@ class LlamaModel final : public Model {
     std::vector<float> gate;       // [max_tokens, ffn_dim]
     std::vector<float> up;         // [max_tokens, ffn_dim]
     std::vector<float> logit_in;   // [max_tokens, hidden_dim] final-normed rows that need logits
+    std::vector<float> rope;       // [max_tokens, rot_dims] the chunk's RoPE angles (rope_table)
     std::vector<float> scores;     // attention_scratch_floats(...) softmax rows
     std::vector<uint8_t> matmul_scratch;  // activations converted to each weight's vec_dot_type
   };

@@ -179,8 +179,7 @@ class KvCursor {
  private:
   int64_t block_start(int64_t block) const {
     return static_cast<int64_t>(block_table_[block]) * block_stride_ + kv_head_ * head_stride_;
-  }
-  const T* base_;
+  }  const T* base_;
   const int32_t* block_table_;
   const int64_t num_blocks_, block_size_, head_dim_, head_stride_, block_stride_, kv_head_;
   int64_t block_ = 0, slot_ = 0, block_base_ = 0;
@@ -225,10 +224,66 @@ inline __m512 dot_head_partial(const float* q, const T* k, int64_t head_dim) {
 // Scores of positions [0, context) for `num_group_heads` query heads of one kv head:
 // scores[g * context + p] = q_g . k_p * scale, each equal to dot_head's. A tile of sixteen K
 // vectors is read once from memory and then from L1 for the other heads of the group.
+// The f16 cache's fast path (head_dim 64 or 128, the chunks unrolled): the sixteen K vectors of
+// a tile are converted to f32 once into an L1 buffer that every head of the group then
+// reads, and each q . k is one FMA chain over 16-lane chunks, reduced like dot_head's.
+// NOTE: not bit for bit the reference (FMA, another order); an f16 cache already differs from
+// ggml's f16 sums, and the tests hold this path to the f16 tolerance. Deterministic per query, so
+// a token's scores never depend on what else is in the batch.
+inline bool f16_fast_path(const PagedKvLayer& kv) {
+  return kv.type == DType::kF16 && (kv.head_dim == 4 * kLanes || kv.head_dim == 8 * kLanes);
+}
+
+template <int kChunks>
+void group_scores_f16_fast(const float* q, int64_t num_group_heads, const PagedKvLayer& kv,
+                           std::span<const int32_t> block_table, int64_t kv_head, int32_t context, float scale,
+                           float* scores) {
+  constexpr int64_t kHeadDim = kChunks * kLanes;
+  alignas(64) float k_tile[kLanes][kHeadDim];
+  KvCursor<uint16_t> cursor(kv.k, kv, block_table, kv_head, context);
+  const __m512 scale_v = _mm512_set1_ps(scale);
+  // One q . k as an FMA chain over the chunks.
+  auto dot = [](const __m512 (&qv)[kChunks], const float* k) {
+    __m512 acc = _mm512_mul_ps(qv[0], _mm512_load_ps(k));
+    for (int c = 1; c < kChunks; ++c) acc = _mm512_fmadd_ps(qv[c], _mm512_load_ps(k + c * kLanes), acc);
+    return acc;
+  };
+  int32_t p = 0;
+  for (; p + kLanes <= context; p += kLanes) {
+    for (int i = 0; i < kLanes; ++i) {
+      const uint16_t* k = cursor.next();
+      for (int c = 0; c < kChunks; ++c) _mm512_store_ps(&k_tile[i][c * kLanes], load_kv(k + c * kLanes));
+    }
+    for (int64_t g = 0; g < num_group_heads; ++g) {
+      __m512 qv[kChunks];
+      for (int c = 0; c < kChunks; ++c) qv[c] = _mm512_loadu_ps(q + g * kHeadDim + c * kLanes);
+      __m512 partial[kLanes];
+      for (int i = 0; i < kLanes; ++i) partial[i] = dot(qv, k_tile[i]);
+      _mm512_storeu_ps(scores + g * context + p, _mm512_mul_ps(reduce_add_16(partial), scale_v));
+    }
+  }
+  for (; p < context; ++p) {
+    const uint16_t* k = cursor.next();
+    for (int c = 0; c < kChunks; ++c) _mm512_store_ps(&k_tile[0][c * kLanes], load_kv(k + c * kLanes));
+    for (int64_t g = 0; g < num_group_heads; ++g) {
+      __m512 qv[kChunks];
+      for (int c = 0; c < kChunks; ++c) qv[c] = _mm512_loadu_ps(q + g * kHeadDim + c * kLanes);
+      scores[g * context + p] = _mm512_reduce_add_ps(dot(qv, k_tile[0])) * scale;
+    }
+  }
+}
+
 template <typename T>
 void group_scores(const float* q, int64_t num_group_heads, const PagedKvLayer& kv,
                   std::span<const int32_t> block_table, int64_t kv_head, int32_t context, float scale,
                   float* scores) {
+  if constexpr (std::is_same_v<T, uint16_t>) {
+    if (f16_fast_path(kv)) {
+      (kv.head_dim == 4 * kLanes ? group_scores_f16_fast<4> : group_scores_f16_fast<8>)(
+          q, num_group_heads, kv, block_table, kv_head, context, scale, scores);
+      return;
+    }
+  }
   const int64_t head_dim = kv.head_dim;
   KvCursor<T> cursor(kv.k, kv, block_table, kv_head, context);
   int32_t p = 0;
@@ -250,12 +305,9 @@ void group_scores(const float* q, int64_t num_group_heads, const PagedKvLayer& k
   }
 }
 
-// out_g[d] = sum_p scores_g[p] * v_p[d] for kHeads heads at once: each V vector is loaded once
-// for all of them. Per head, lanes over d and positions in order with a separate multiply and
-// add: bit for bit the reference. 64 dims per pass, 4 x kHeads accumulators in registers.
-template <typename T, int kHeads>
-void weighted_values(const float* scores, int32_t context, const PagedKvLayer& kv,
-                     std::span<const int32_t> block_table, int64_t kv_head, float* out) {
+template <typename T, int kHeads, bool kFused>
+void weighted_values_chunks(const float* scores, int32_t context, const PagedKvLayer& kv,
+                            std::span<const int32_t> block_table, int64_t kv_head, float* out) {
   const int64_t head_dim = kv.head_dim;
   constexpr int64_t kChunk = 4 * kLanes;
   for (int64_t d0 = 0; d0 < head_dim; d0 += kChunk) {
@@ -273,13 +325,33 @@ void weighted_values(const float* scores, int32_t context, const PagedKvLayer& k
       for (int i = 0; i < 4; ++i) values[i] = load_kv(m[i], v + i * kLanes);
       for (int g = 0; g < kHeads; ++g) {
         const __m512 s = _mm512_set1_ps(scores[g * context + p]);
-        for (int i = 0; i < 4; ++i) acc[g][i] = _mm512_add_ps(acc[g][i], _mm512_mul_ps(s, values[i]));
+        for (int i = 0; i < 4; ++i) {
+          // The f16 cache fuses the multiply-add (see group_scores_f16_fast); f32 stays exact.
+          acc[g][i] = kFused ? _mm512_fmadd_ps(s, values[i], acc[g][i])
+                             : _mm512_add_ps(acc[g][i], _mm512_mul_ps(s, values[i]));
+        }
       }
     }
     for (int g = 0; g < kHeads; ++g) {
       for (int i = 0; i < 4; ++i) _mm512_mask_storeu_ps(out + g * head_dim + d0 + i * kLanes, m[i], acc[g][i]);
     }
   }
+}
+
+// out_g[d] = sum_p scores_g[p] * v_p[d] for kHeads heads at once: each V vector is loaded once
+// for all of them. Per head, lanes over d and positions in order; with a separate multiply and
+// add (kFused false) bit for bit the reference, while the f16 cache's fast path (see
+// group_scores_f16_fast) fuses them. 64 dims per pass, 4 x kHeads accumulators in registers.
+template <typename T, int kHeads>
+void weighted_values(const float* scores, int32_t context, const PagedKvLayer& kv,
+                     std::span<const int32_t> block_table, int64_t kv_head, float* out) {
+  if constexpr (std::is_same_v<T, uint16_t>) {
+    if (f16_fast_path(kv)) {
+      weighted_values_chunks<T, kHeads, true>(scores, context, kv, block_table, kv_head, out);
+      return;
+    }
+  }
+  weighted_values_chunks<T, kHeads, false>(scores, context, kv, block_table, kv_head, out);
 }
 
 inline void softmax_x86(float* x, int64_t n) { softmax_avx512(x, n); }
