@@ -3,6 +3,7 @@
 // the loop body computes. Also FunctionRef, the non-owning callable its hot path takes.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -61,6 +62,32 @@ class ThreadPool {
   template <typename F>
   void parallel_for(int64_t num_items, F&& fn) {
     run(num_items, ChunkFn(fn));
+  }
+
+  // Like parallel_for, but the threads take chunks from a shared counter until none are left
+  // (guided: each chunk is 1 / (2 * num_threads) of what remains, at least min_chunk items), so a
+  // thread that starts late, that the host slows down, or that draws costlier items takes less
+  // of the work. `fn` may run several times on one thread and an item's thread is not fixed: use
+  // it where an item's result does not depend on which thread computes it.
+  template <typename F>
+  void parallel_for_dynamic(int64_t num_items, int64_t min_chunk, F&& fn) {
+    if (num_items <= 0) return;
+    if (num_threads_ == 1) {
+      fn(int64_t{0}, num_items, 0);
+      return;
+    }
+    std::atomic<int64_t> next{0};
+    const int64_t divisor = 2 * static_cast<int64_t>(num_threads_);
+    min_chunk = std::max<int64_t>(min_chunk, 1);
+    auto take_chunks = [&](int64_t, int64_t, int thread_id) {
+      int64_t begin = next.load(std::memory_order_relaxed);
+      while (begin < num_items) {
+        const int64_t size = std::max(min_chunk, (num_items - begin) / divisor);
+        const int64_t end = std::min(num_items, begin + size);
+        if (next.compare_exchange_weak(begin, end, std::memory_order_relaxed)) fn(begin, end, thread_id);
+      }
+    };
+    run(std::min<int64_t>(num_threads_, (num_items + min_chunk - 1) / min_chunk), ChunkFn(take_chunks));
   }
 
  private:

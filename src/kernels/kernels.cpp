@@ -24,6 +24,12 @@ namespace {
 constexpr int64_t kRowsPerUnit = 16;  // work unit of the thread split: one repacked tile
 constexpr size_t kMaxSharedOutputs = 4;
 
+// Smallest chunk for parallel_for_dynamic over n items: about 16 chunks per thread at the end
+// of the guided split, so the shared counter is touched tens of times per loop, not per item.
+int64_t min_dynamic_chunk(int64_t n, const ThreadPool& pool) {
+  return std::max<int64_t>(1, n / (16 * static_cast<int64_t>(pool.num_threads())));
+}
+
 MatmulRowsFn rows_function(const KernelTable& table, const MatrixView& weight) {
   const size_t type = static_cast<size_t>(weight.type);
   if (weight.interleaved_rows > 0) {
@@ -72,14 +78,17 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
     x_converted = dst;
   }
   // NOTE: one parallel loop over the 16-row units of all outputs in turn (same columns, so the
-  // same cost per unit): one wake-up and one barrier instead of one per weight.
+  // same cost per unit): one wake-up and one barrier instead of one per weight. Dynamic, because
+  // decode is memory-bound and a static half per thread left the faster thread waiting (the
+  // worker starts later, and the host slows either core): ~7% of a decode token went to waits.
   int64_t first_unit[kMaxSharedOutputs + 1] = {0};
   MatmulRowsFn rows_fns[kMaxSharedOutputs] = {};
   for (size_t i = 0; i < outputs.size(); ++i) {
     first_unit[i + 1] = first_unit[i] + (outputs[i].weight->num_rows + kRowsPerUnit - 1) / kRowsPerUnit;
     rows_fns[i] = rows_function(table, *outputs[i].weight);
   }
-  pool.parallel_for(first_unit[outputs.size()], [&](int64_t begin, int64_t end, int) {
+  const int64_t num_units = first_unit[outputs.size()];
+  pool.parallel_for_dynamic(num_units, min_dynamic_chunk(num_units, pool), [&](int64_t begin, int64_t end, int) {
     for (size_t i = 0; i < outputs.size(); ++i) {
       const int64_t unit_begin = std::max(begin, first_unit[i]) - first_unit[i];
       const int64_t unit_end = std::min(end, first_unit[i + 1]) - first_unit[i];
@@ -221,7 +230,9 @@ void paged_attention_batch(std::span<const AttentionSequence> sequences, int64_t
   if (heads_fn == nullptr) heads_fn = &ref::attention_heads;
   const int64_t* items = first_item.data();
   const size_t scores_per_thread = static_cast<size_t>(max_position + 1) * static_cast<size_t>(heads_per_item);
-  pool.parallel_for(first_item.back(), [&](int64_t begin, int64_t end, int thread_id) {
+  // Dynamic: items differ in cost (context lengths) and the host slows either core.
+  pool.parallel_for_dynamic(first_item.back(), min_dynamic_chunk(first_item.back(), pool),
+                            [&](int64_t begin, int64_t end, int thread_id) {
     float* scores = scratch + static_cast<size_t>(thread_id) * scores_per_thread;
     // The sequence holding item `begin`; later items walk forward from it.
     size_t s = static_cast<size_t>(std::upper_bound(items, items + sequences.size() + 1, begin) - items) - 1;

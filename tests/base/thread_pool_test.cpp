@@ -1,4 +1,4 @@
-// ThreadPool: coverage and partitioning of parallel_for, wake-ups over many jobs, clean shutdown.
+// ThreadPool: coverage and partitioning of parallel_for and parallel_for_dynamic, wake-ups over many jobs, clean shutdown.
 #include "base/thread_pool.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <functional>
 #include <mutex>
 #include <numeric>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -51,6 +52,49 @@ TEST(ThreadPool, VisitsEveryItemExactlyOnce) {
       for (int count : chunks_per_thread) EXPECT_LE(count, 1);
     }
   }
+}
+
+TEST(ThreadPool, DynamicVisitsEveryItemExactlyOnceInChunksOfAtLeastTheMinimum) {
+  for (int num_threads : {1, 2, 3, 7}) {
+    ThreadPool pool(num_threads);
+    for (int64_t num_items : {0, 1, 2, 5, 16, 17, 100, 1001, 20000}) {
+      for (int64_t min_chunk : {1, 3, 64}) {
+        std::vector<std::atomic<int>> visits(static_cast<size_t>(num_items));
+        std::mutex chunks_mutex;
+        std::vector<Chunk> chunks;
+        pool.parallel_for_dynamic(num_items, min_chunk, [&](int64_t begin, int64_t end, int thread_id) {
+          for (int64_t i = begin; i < end; ++i) visits[size_t(i)].fetch_add(1);
+          std::lock_guard lock(chunks_mutex);
+          chunks.push_back({begin, end, thread_id});
+        });
+        const std::string what = std::to_string(num_items) + " items, " + std::to_string(num_threads) +
+                                 " threads, min chunk " + std::to_string(min_chunk);
+        for (int64_t i = 0; i < num_items; ++i) ASSERT_EQ(visits[size_t(i)].load(), 1) << "item " << i << ", " << what;
+        for (const Chunk& chunk : chunks) {
+          ASSERT_LT(chunk.begin, chunk.end) << what;
+          ASSERT_GE(chunk.thread_id, 0);
+          ASSERT_LT(chunk.thread_id, num_threads);
+          // Only the chunk that ends the range may be shorter than the minimum.
+          if (chunk.end < num_items) EXPECT_GE(chunk.end - chunk.begin, min_chunk) << what;
+        }
+        // Guided: far fewer chunks than items once there are many.
+        if (num_items >= 1000 && num_threads > 1) EXPECT_LT(chunks.size(), size_t(num_items / 4)) << what;
+      }
+    }
+  }
+}
+
+TEST(ThreadPool, DynamicLetsAFastThreadTakeTheWorkOfASlowOne) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> items_on_worker{0};
+  pool.parallel_for_dynamic(200, 1, [&](int64_t begin, int64_t end, int thread_id) {
+    if (thread_id != 0) {
+      items_on_worker += end - begin;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a slowed-down core
+    }
+  });
+  // The static split would give the worker 100 items; with one chunk per 20 ms it gets a few.
+  EXPECT_LT(items_on_worker.load(), 100);
 }
 
 TEST(ThreadPool, ChunksAreContiguousAndOrderedByThreadId) {
