@@ -24,6 +24,8 @@ namespace {
 constexpr int64_t kRowsPerUnit = 16;  // work unit of the thread split: one repacked tile
 constexpr size_t kMaxSharedOutputs = 4;
 
+constexpr int64_t kMaxTokensForDynamicSplit = 4;
+
 // Smallest chunk for parallel_for_dynamic over n items: about 16 chunks per thread at the end
 // of the guided split, so the shared counter is touched tens of times per loop, not per item.
 int64_t min_dynamic_chunk(int64_t n, const ThreadPool& pool) {
@@ -78,9 +80,7 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
     x_converted = dst;
   }
   // NOTE: one parallel loop over the 16-row units of all outputs in turn (same columns, so the
-  // same cost per unit): one wake-up and one barrier instead of one per weight. Dynamic, because
-  // decode is memory-bound and a static half per thread left the faster thread waiting (the
-  // worker starts later, and the host slows either core): ~7% of a decode token went to waits.
+  // same cost per unit): one wake-up and one barrier instead of one per weight.
   int64_t first_unit[kMaxSharedOutputs + 1] = {0};
   MatmulRowsFn rows_fns[kMaxSharedOutputs] = {};
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -88,7 +88,7 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
     rows_fns[i] = rows_function(table, *outputs[i].weight);
   }
   const int64_t num_units = first_unit[outputs.size()];
-  pool.parallel_for_dynamic(num_units, min_dynamic_chunk(num_units, pool), [&](int64_t begin, int64_t end, int) {
+  auto rows = [&](int64_t begin, int64_t end, int) {
     for (size_t i = 0; i < outputs.size(); ++i) {
       const int64_t unit_begin = std::max(begin, first_unit[i]) - first_unit[i];
       const int64_t unit_end = std::min(end, first_unit[i + 1]) - first_unit[i];
@@ -97,7 +97,17 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
       rows_fns[i](w, x_converted, x_row_bytes, num_tokens, unit_begin * kRowsPerUnit,
                   std::min(unit_end * kRowsPerUnit, w.num_rows), outputs[i].out);
     }
-  });
+  };
+  // NOTE: decode (a few tokens) is memory-bound, and a static half per thread left the faster
+  // thread waiting (the worker starts later, and the host slows either core): ~7% of a TinyLlama
+  // Q4_0 token went to waits. So few tokens share the units dynamically. Many tokens keep the
+  // static split: a repacked kernel call first prepares every token's activation block sums,
+  // which chunking would repeat per chunk (measured slower on the batched benchmark).
+  if (num_tokens <= kMaxTokensForDynamicSplit) {
+    pool.parallel_for_dynamic(num_units, min_dynamic_chunk(num_units, pool), rows);
+  } else {
+    pool.parallel_for(num_units, rows);
+  }
 }
 
 bool prefers_repacked(const MatrixView& weight) {
