@@ -28,6 +28,8 @@ namespace {
 
 constexpr int kMaxTokens = 8;         // tokens per pass over one tile
 constexpr int kMaxTokensPerPair = 4;  // tokens per pass over two tiles
+constexpr int kMaxPrefetchTokens = 2;  // Q4_0 tiles of at most this many tokens prefetch weights
+constexpr size_t kPrefetchBytes = 4096;
 
 // Per activation block: its scale in f32 and -bias * (sum of its quants), the term that turns
 // the dot with biased unsigned weights into the signed one.
@@ -80,6 +82,14 @@ void tile_kernel(const uint8_t* tile, size_t tile_bytes, int64_t num_blocks, con
     for (int i = 0; i < kTiles; ++i) {
       const uint8_t* tile_i = tile + static_cast<size_t>(i) * tile_bytes;
       const uint8_t* block = tile_i + static_cast<size_t>(b) * kQuantBytes;
+      if constexpr (kIsQ4 && kTokens <= kMaxPrefetchTokens) {
+        // Decode streams the weights from DRAM once: ask for them kPrefetchBytes ahead (past
+        // the last block this runs into the scales, then the next tile: prefetches never fault).
+        // NOTE: Q4_0 only. Its nibble unpacking doubles the instructions per byte, so the
+        // out-of-order window reaches half as far ahead as Q8_0's: TinyLlama Q4_0 tg64 went from
+        // ~52 to 66-73 tokens/s with 4 KiB (2 and 8 KiB: 58-63), Q8_0 gained nothing.
+        for (size_t line = 0; line < kQuantBytes; line += 64) _mm_prefetch(block + kPrefetchBytes + line, _MM_HINT_T0);
+      }
       if constexpr (kIsQ4) {
         for (int g = 0; g < 4; ++g) {
           const __m512i packed = _mm512_loadu_si512(block + 64 * g);
