@@ -4,7 +4,8 @@
 //   round_to_f16(const float* x, int64_t n, float* out)       x rounded to f16 and back
 //   softmax_x86(float* x, int64_t n)                           the ISA's softmax
 //   group_scores<T>(q, num_group_heads, kv, block_table, kv_head, context, scale, scores)
-//   weighted_values<T, kHeads>(scores, context, kv, block_table, kv_head, out)
+//   weighted_values_chunks<T, kHeads, kFused>(scores, context, kv, block_table, kv_head, out)
+//   f16_fast_path(kv)                                          whether the f16 fast path applies
 // T is the KV element type: float, or uint16_t for an f16 cache.
 // NOTE: internal linkage only (anonymous namespace), like the matmul headers next to it.
 #pragma once
@@ -19,6 +20,20 @@
 
 namespace tessera::kernels {
 namespace {
+
+// The weighted sum of V over the ISA's weighted_values_chunks: fused multiply-adds on the f16
+// fast path, the reference's separate multiply and add otherwise.
+template <typename T, int kHeads>
+void weighted_values(const float* scores, int32_t context, const PagedKvLayer& kv,
+                     std::span<const int32_t> block_table, int64_t kv_head, float* out) {
+  if constexpr (std::is_same_v<T, uint16_t>) {
+    if (f16_fast_path(kv)) {
+      weighted_values_chunks<T, kHeads, true>(scores, context, kv, block_table, kv_head, out);
+      return;
+    }
+  }
+  weighted_values_chunks<T, kHeads, false>(scores, context, kv, block_table, kv_head, out);
+}
 
 template <typename T>
 void attention_heads_x86(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads,

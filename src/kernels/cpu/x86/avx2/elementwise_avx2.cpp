@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/cpu/kernel_table.h"
+#include "kernels/cpu/x86/kv_cursor_x86.h"
 
 namespace tessera::kernels {
 namespace {
@@ -170,12 +171,70 @@ void to_f16_f16c(const float* x, int64_t n, uint16_t* out) {
   for (; i < n; ++i) out[i] = static_cast<uint16_t>(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
+// The f16 cache's fast path (head_dim 64 or 128), as on AVX-512: K vectors converted once per
+// tile of eight positions into an L1 buffer all heads of the group read, q . k as one FMA chain
+// over 8-lane chunks, V accumulated with FMA. Not bit for bit the reference (FMA, its own
+// order); held to the f16 tolerance, and the same arithmetic per query wherever it runs.
+inline bool f16_fast_path(const PagedKvLayer& kv) {
+  return kv.type == DType::kF16 && (kv.head_dim == 8 * kLanes || kv.head_dim == 16 * kLanes);
+}
+
+// Eight sums at once: lane i is the sum of v[i]'s lanes (fast path only).
+inline __m256 reduce_add_8(const __m256 (&v)[8]) {
+  // hadd(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3 | a4+a5, a6+a7, b4+b5, b6+b7]
+  const __m256 b0 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  const __m256 b1 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+  // b0 = [v0..v3 sums of lanes 0-3 | v0..v3 sums of lanes 4-7], b1 the same for v4..v7.
+  return _mm256_add_ps(_mm256_permute2f128_ps(b0, b1, 0x20), _mm256_permute2f128_ps(b0, b1, 0x31));
+}
+
+template <int kChunks>
+void group_scores_f16_fast(const float* q, int64_t num_group_heads, const PagedKvLayer& kv,
+                           std::span<const int32_t> block_table, int64_t kv_head, int32_t context, float scale,
+                           float* scores) {
+  constexpr int64_t kHeadDim = kChunks * kLanes;
+  alignas(32) float k_tile[kLanes][kHeadDim];
+  KvCursor<uint16_t> cursor(kv.k, kv, block_table, kv_head, context);
+  auto convert = [&](int i) {
+    const uint16_t* k = cursor.next();
+    for (int c = 0; c < kChunks; ++c) {
+      _mm256_store_ps(&k_tile[i][c * kLanes],
+                      _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + c * kLanes))));
+    }
+  };
+  auto dot = [](const float* qh, const float* k) {
+    __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(qh), _mm256_load_ps(k));
+    for (int c = 1; c < kChunks; ++c) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qh + c * kLanes), _mm256_load_ps(k + c * kLanes), acc);
+    return acc;
+  };
+  const __m256 scale_v = _mm256_set1_ps(scale);
+  int32_t p = 0;
+  for (; p + kLanes <= context; p += kLanes) {
+    for (int i = 0; i < kLanes; ++i) convert(i);
+    for (int64_t g = 0; g < num_group_heads; ++g) {
+      __m256 partial[kLanes];
+      for (int i = 0; i < kLanes; ++i) partial[i] = dot(q + g * kHeadDim, k_tile[i]);
+      _mm256_storeu_ps(scores + g * context + p, _mm256_mul_ps(reduce_add_8(partial), scale_v));
+    }
+  }
+  for (; p < context; ++p) {
+    convert(0);
+    for (int64_t g = 0; g < num_group_heads; ++g) {
+      // The same chain and the same reduction as inside a tile (lane 0 of an 8-way reduce).
+      __m256 partial[kLanes];
+      partial[0] = dot(q + g * kHeadDim, k_tile[0]);
+      for (int i = 1; i < kLanes; ++i) partial[i] = _mm256_setzero_ps();
+      scores[g * context + p] = _mm256_cvtss_f32(reduce_add_8(partial)) * scale;
+    }
+  }
+}
+
 // out_g[d] = sum_p scores_g[p] * v_p[d] for kHeads heads, each V vector loaded once for all of
-// them; per head positions in order with a separate multiply and add: bit for bit the reference.
-template <typename T, int kHeads>
-void weighted_values(const float* scores, int32_t context, const PagedKvLayer& kv,
-                     std::span<const int32_t> block_table, int64_t kv_head, float* out) {
-  const T* base = static_cast<const T*>(kv.v);
+// them; per head positions in order. With a separate multiply and add (kFused false) bit for bit
+// the reference; the f16 fast path fuses them.
+template <typename T, int kHeads, bool kFused>
+void weighted_values_chunks(const float* scores, int32_t context, const PagedKvLayer& kv,
+                            std::span<const int32_t> block_table, int64_t kv_head, float* out) {
   const int64_t head_dim = kv.head_dim;
   constexpr int64_t kChunk = 4 * kLanes;
   for (int64_t d0 = 0; d0 < head_dim; d0 += kChunk) {
@@ -186,13 +245,16 @@ void weighted_values(const float* scores, int32_t context, const PagedKvLayer& k
       m[i] = remaining > 0 ? tail_mask(remaining) : _mm256_setzero_si256();
       for (int g = 0; g < kHeads; ++g) acc[g][i] = _mm256_setzero_ps();
     }
+    KvCursor<T> cursor(kv.v, kv, block_table, kv_head, context);
     for (int32_t p = 0; p < context; ++p) {
-      const T* v = base + kv_offset(kv, block_table, p, kv_head) + d0;
+      const T* v = cursor.next() + d0;
       __m256 values[4];
       for (int i = 0; i < 4; ++i) values[i] = d0 + i * kLanes < head_dim ? load_kv(m[i], v + i * kLanes) : _mm256_setzero_ps();
       for (int g = 0; g < kHeads; ++g) {
         const __m256 s = _mm256_set1_ps(scores[g * context + p]);
-        for (int i = 0; i < 4; ++i) acc[g][i] = _mm256_add_ps(acc[g][i], _mm256_mul_ps(s, values[i]));
+        for (int i = 0; i < 4; ++i) {
+          acc[g][i] = kFused ? _mm256_fmadd_ps(s, values[i], acc[g][i]) : _mm256_add_ps(acc[g][i], _mm256_mul_ps(s, values[i]));
+        }
       }
     }
     for (int g = 0; g < kHeads; ++g) {
@@ -207,10 +269,17 @@ template <typename T>
 void group_scores(const float* q, int64_t num_group_heads, const PagedKvLayer& kv,
                   std::span<const int32_t> block_table, int64_t kv_head, int32_t context, float scale,
                   float* scores) {
-  const T* k_base = static_cast<const T*>(kv.k);
+  if constexpr (std::is_same_v<T, uint16_t>) {
+    if (f16_fast_path(kv)) {
+      (kv.head_dim == 8 * kLanes ? group_scores_f16_fast<8> : group_scores_f16_fast<16>)(
+          q, num_group_heads, kv, block_table, kv_head, context, scale, scores);
+      return;
+    }
+  }
   const int64_t head_dim = kv.head_dim;
+  KvCursor<T> cursor(kv.k, kv, block_table, kv_head, context);
   for (int32_t p = 0; p < context; ++p) {
-    const T* k = k_base + kv_offset(kv, block_table, p, kv_head);
+    const T* k = cursor.next();
     for (int64_t g = 0; g < num_group_heads; ++g) scores[g * context + p] = dot_head(q + g * head_dim, k, head_dim) * scale;
   }
 }

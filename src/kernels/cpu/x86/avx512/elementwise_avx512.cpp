@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels/cpu/kernel_table.h"
+#include "kernels/cpu/x86/kv_cursor_x86.h"
 
 namespace tessera::kernels {
 namespace {
@@ -143,48 +144,6 @@ inline float dot_head(const float* q, const T* k, int64_t head_dim) {
   return dot;
 }
 
-// Walks the KV slots of positions 0, 1, ..., context - 1 of one kv head (K or V, `base`) through
-// the block table, without a division per position.
-// NOTE: a block's vectors of one head are block_size x head_dim contiguous floats (4 KiB at 16 x
-// 64), one page at a random place: hardware prefetchers stop at page ends, so on entering a block
-// the cursor prefetches the whole next one.
-template <typename T>
-class KvCursor {
- public:
-  KvCursor(const void* base, const PagedKvLayer& kv, std::span<const int32_t> block_table, int64_t kv_head,
-           int32_t context)
-      : base_(static_cast<const T*>(base)),
-        block_table_(block_table.data()),
-        num_blocks_((context + kv.block_size - 1) / kv.block_size),
-        block_size_(kv.block_size),
-        head_dim_(kv.head_dim),
-        head_stride_(static_cast<int64_t>(kv.block_size) * kv.head_dim),
-        block_stride_(head_stride_ * kv.num_kv_heads),
-        kv_head_(kv_head) {}
-  // The next position's head vector.
-  const T* next() {
-    if (slot_ == 0) {
-      block_base_ = block_start(block_);
-      if (++block_ < num_blocks_) {
-        const char* next_block = reinterpret_cast<const char*>(base_ + block_start(block_));
-        const int64_t bytes = head_stride_ * static_cast<int64_t>(sizeof(T));
-        for (int64_t line = 0; line < bytes; line += 64) _mm_prefetch(next_block + line, _MM_HINT_T0);
-      }
-    }
-    const T* vector = base_ + block_base_ + slot_ * head_dim_;
-    if (++slot_ == block_size_) slot_ = 0;
-    return vector;
-  }
-
- private:
-  int64_t block_start(int64_t block) const {
-    return static_cast<int64_t>(block_table_[block]) * block_stride_ + kv_head_ * head_stride_;
-  }  const T* base_;
-  const int32_t* block_table_;
-  const int64_t num_blocks_, block_size_, head_dim_, head_stride_, block_stride_, kv_head_;
-  int64_t block_ = 0, slot_ = 0, block_base_ = 0;
-};
-
 // Sixteen sums at once, each bit for bit _mm512_reduce_add_ps of its vector (the same pairs
 // added in the same tree: halves of 256, of 128, then lanes 0+2 / 1+3, then 0+1), as a
 // transposed reduction. Lane i of the result is the sum of v[i].
@@ -305,6 +264,10 @@ void group_scores(const float* q, int64_t num_group_heads, const PagedKvLayer& k
   }
 }
 
+// out_g[d] = sum_p scores_g[p] * v_p[d] for kHeads heads at once: each V vector is loaded once
+// for all of them. Per head, lanes over d and positions in order; with a separate multiply and
+// add (kFused false) bit for bit the reference, while the f16 cache's fast path (see
+// group_scores_f16_fast) fuses them. 64 dims per pass, 4 x kHeads accumulators in registers.
 template <typename T, int kHeads, bool kFused>
 void weighted_values_chunks(const float* scores, int32_t context, const PagedKvLayer& kv,
                             std::span<const int32_t> block_table, int64_t kv_head, float* out) {
@@ -336,22 +299,6 @@ void weighted_values_chunks(const float* scores, int32_t context, const PagedKvL
       for (int i = 0; i < 4; ++i) _mm512_mask_storeu_ps(out + g * head_dim + d0 + i * kLanes, m[i], acc[g][i]);
     }
   }
-}
-
-// out_g[d] = sum_p scores_g[p] * v_p[d] for kHeads heads at once: each V vector is loaded once
-// for all of them. Per head, lanes over d and positions in order; with a separate multiply and
-// add (kFused false) bit for bit the reference, while the f16 cache's fast path (see
-// group_scores_f16_fast) fuses them. 64 dims per pass, 4 x kHeads accumulators in registers.
-template <typename T, int kHeads>
-void weighted_values(const float* scores, int32_t context, const PagedKvLayer& kv,
-                     std::span<const int32_t> block_table, int64_t kv_head, float* out) {
-  if constexpr (std::is_same_v<T, uint16_t>) {
-    if (f16_fast_path(kv)) {
-      weighted_values_chunks<T, kHeads, true>(scores, context, kv, block_table, kv_head, out);
-      return;
-    }
-  }
-  weighted_values_chunks<T, kHeads, false>(scores, context, kv, block_table, kv_head, out);
 }
 
 inline void softmax_x86(float* x, int64_t n) { softmax_avx512(x, n); }
