@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "kernels/kernels.h"
 #include "kernels/ref/ref_kernels.h"
 #include "tensor/quant.h"
+#include "tensor/quant_blocks.h"
 
 namespace tessera::kernels {
 namespace {
@@ -122,6 +124,62 @@ TEST(RepackedMatmul, EveryIsaKernelMatchesReference) {
     }
   }
   std::printf("[ repacked ] %d (ISA, weight type) kernels checked\n", checked);
+}
+
+// Quants at the ends of their ranges with unit scales: every product is an integer, so any
+// summation order gives the reference's value exactly, and an int16 or int32 overflow inside a
+// kernel (AVX2 adds a block's Q4_0 maddubs results in int16) would show as a wrong value.
+TEST(RepackedMatmul, ExtremeQuantsStayExactOnEveryIsa) {
+  constexpr uint16_t kOne = 0x3C00;  // f16 1.0
+  const int64_t rows = 32, cols = 96;
+  int checked = 0;
+  for (DType type : kTypes) {
+    const size_t w_row = row_bytes(type, cols), x_row = row_bytes(DType::kQ8_0, cols);
+    for (int pattern = 0; pattern < 4; ++pattern) {
+      // Weights: all at the top (pattern 0, 2) or the bottom (1, 3) of the range, except every
+      // seventh row at the other end; activations: +127, or -127 (patterns 2, 3), alternating
+      // sign by token.
+      std::vector<uint8_t> w(w_row * rows), x(x_row * 5);
+      for (int64_t r = 0; r < rows; ++r) {
+        const bool top = (pattern % 2 == 0) != (r % 7 == 3);
+        for (int64_t b = 0; b < cols / kLegacyBlockSize; ++b) {
+          uint8_t* block = &w[r * w_row + b * (w_row / (cols / kLegacyBlockSize))];
+          std::memcpy(block, &kOne, sizeof(kOne));
+          if (type == DType::kQ4_0) {
+            std::memset(block + 2, top ? 0xFF : 0x00, 16);  // q + 8 = 15 or 0
+          } else {
+            std::memset(block + 2, top ? 0x7F : 0x80, 32);  // 127 or -128
+          }
+        }
+      }
+      for (int64_t t = 0; t < 5; ++t) {
+        const bool positive = (pattern < 2) != (t % 2 == 1);
+        for (int64_t b = 0; b < cols / kLegacyBlockSize; ++b) {
+          uint8_t* block = &x[t * x_row + b * sizeof(BlockQ8_0)];
+          std::memcpy(block, &kOne, sizeof(kOne));
+          std::memset(block + 2, positive ? 0x7F : 0x81, 32);  // +127 or -127
+        }
+      }
+      const MatrixView row_major{type, rows, cols, w.data(), w_row};
+      std::vector<uint8_t> packed(w.size());
+      const MatrixView view = repack(row_major, packed.data());
+      for (int64_t tokens = 1; tokens <= 5; ++tokens) {
+        std::vector<float> expected(static_cast<size_t>(rows * tokens));
+        ref::matmul_rows(row_major, x.data(), x_row, tokens, 0, rows, expected.data());
+        for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+          if (!isa_supported(isa)) continue;
+          const MatmulRowsFn fn = kernel_table(isa).matmul_rows_repacked[static_cast<int>(type)];
+          if (fn == nullptr) continue;
+          std::vector<float> got(expected.size(), NAN);
+          fn(view, x.data(), x_row, tokens, 0, rows, got.data());
+          EXPECT_EQ(got, expected) << isa_name(isa) << " " << dtype_name(type) << " pattern " << pattern << " tokens "
+                                   << tokens;
+          ++checked;
+        }
+      }
+    }
+  }
+  std::printf("[ repacked ] %d extreme-value runs checked\n", checked);
 }
 
 TEST(RepackedMatmul, MatmulDispatchesRepackedViewsOnEveryIsa) {

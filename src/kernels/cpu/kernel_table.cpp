@@ -11,6 +11,7 @@ KernelTable build(Isa isa) {
     register_avx2_float_matmul(table);
     register_avx2_legacy_matmul(table);
     register_avx2_kquant_matmul(table);
+    register_avx2_repacked_matmul(table);
     register_avx2_elementwise(table);
   }
   if (isa == Isa::kAvx512) {
