@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "kernels/cpu/kernel_table.h"
+#include "kernels/cpu/x86/kquant_rows_x86.h"
 #include "tensor/quant_blocks.h"
 
 namespace tessera::kernels {
@@ -241,52 +242,16 @@ float dot_q2_K(int64_t num_blocks, const BlockQ2_K* w, const BlockQ8_K* a) {
   return hsum(acc) + hsum(acc_mins);
 }
 
-// Rows outer, tokens inner: a weight row (a few KiB) stays in L1 across all tokens.
-template <typename Block, float (*Dot)(int64_t, const Block*, const BlockQ8_K*)>
-void matmul_rows(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes, int64_t num_tokens,
-                 int64_t row_begin, int64_t row_end, float* out) {
-  const int64_t num_blocks = weight.num_cols / kQK_K;
-  for (int64_t r = row_begin; r < row_end; ++r) {
-    const auto* w = reinterpret_cast<const Block*>(weight.row(r));
-    for (int64_t t = 0; t < num_tokens; ++t) {
-      const auto* x = reinterpret_cast<const BlockQ8_K*>(x_converted + static_cast<size_t>(t) * x_row_bytes);
-      out[t * weight.num_rows + r] = Dot(num_blocks, w, x);
-    }
-  }
-}
-
-// Rows outer, tokens inner in groups of up to 4 that share each decoded weight block.
-template <typename Block, template <int> class Dot>
-void matmul_rows_multi(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes,
-                       int64_t num_tokens, int64_t row_begin, int64_t row_end, float* out) {
-  const int64_t num_blocks = weight.num_cols / kQK_K;
-  for (int64_t r = row_begin; r < row_end; ++r) {
-    const auto* w = reinterpret_cast<const Block*>(weight.row(r));
-    for (int64_t t0 = 0; t0 < num_tokens; t0 += 4) {
-      const int count = static_cast<int>(num_tokens - t0 < 4 ? num_tokens - t0 : 4);
-      const BlockQ8_K* x[4];
-      for (int t = 0; t < count; ++t)
-        x[t] = reinterpret_cast<const BlockQ8_K*>(x_converted + static_cast<size_t>(t0 + t) * x_row_bytes);
-      float result[4];
-      switch (count) {
-        case 4: Dot<4>::run(num_blocks, w, x, result); break;
-        case 3: Dot<3>::run(num_blocks, w, x, result); break;
-        case 2: Dot<2>::run(num_blocks, w, x, result); break;
-        default: Dot<1>::run(num_blocks, w, x, result); break;
-      }
-      for (int t = 0; t < count; ++t) out[(t0 + t) * weight.num_rows + r] = result[t];
-    }
-  }
-}
-
 }  // namespace
 
 void register_avx2_kquant_matmul(KernelTable& table) {
-  table.matmul_rows[static_cast<int>(DType::kQ2_K)] = matmul_rows<BlockQ2_K, dot_q2_K>;
-  table.matmul_rows[static_cast<int>(DType::kQ3_K)] = matmul_rows<BlockQ3_K, dot_q3_K>;
-  table.matmul_rows[static_cast<int>(DType::kQ4_K)] = matmul_rows_multi<BlockQ4_K, Q4K>;
-  table.matmul_rows[static_cast<int>(DType::kQ5_K)] = matmul_rows_multi<BlockQ5_K, Q5K>;
-  table.matmul_rows[static_cast<int>(DType::kQ6_K)] = matmul_rows_multi<BlockQ6_K, Q6K>;
+  table.matmul_rows[static_cast<int>(DType::kQ2_K)] =
+      kquant_matmul_rows<BlockQ2_K, PerTokenDot<BlockQ2_K, dot_q2_K>::template Dot>;
+  table.matmul_rows[static_cast<int>(DType::kQ3_K)] =
+      kquant_matmul_rows<BlockQ3_K, PerTokenDot<BlockQ3_K, dot_q3_K>::template Dot>;
+  table.matmul_rows[static_cast<int>(DType::kQ4_K)] = kquant_matmul_rows<BlockQ4_K, Q4K>;
+  table.matmul_rows[static_cast<int>(DType::kQ5_K)] = kquant_matmul_rows<BlockQ5_K, Q5K>;
+  table.matmul_rows[static_cast<int>(DType::kQ6_K)] = kquant_matmul_rows<BlockQ6_K, Q6K>;
 }
 
 }  // namespace tessera::kernels

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "kernels/cpu/kernel_table.h"
+#include "kernels/cpu/x86/kquant_rows_x86.h"
 #include "tensor/quant_blocks.h"
 
 namespace tessera::kernels {
@@ -144,30 +145,6 @@ void dot_q6_K(int64_t num_blocks, const BlockQ6_K* w, const BlockQ8_K* const* a,
   for (int t = 0; t < kTokens; ++t) result[t] = _mm512_reduce_add_ps(acc[t]);
 }
 
-// Rows outer, tokens inner in groups of up to 4 that share each decoded weight block.
-template <typename Block, template <int> class Dot>
-void matmul_rows(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes, int64_t num_tokens,
-                 int64_t row_begin, int64_t row_end, float* out) {
-  const int64_t num_blocks = weight.num_cols / kQK_K;
-  for (int64_t r = row_begin; r < row_end; ++r) {
-    const auto* w = reinterpret_cast<const Block*>(weight.row(r));
-    for (int64_t t0 = 0; t0 < num_tokens; t0 += 4) {
-      const int count = static_cast<int>(num_tokens - t0 < 4 ? num_tokens - t0 : 4);
-      const BlockQ8_K* x[4];
-      for (int t = 0; t < count; ++t)
-        x[t] = reinterpret_cast<const BlockQ8_K*>(x_converted + static_cast<size_t>(t0 + t) * x_row_bytes);
-      float result[4];
-      switch (count) {
-        case 4: Dot<4>::run(num_blocks, w, x, result); break;
-        case 3: Dot<3>::run(num_blocks, w, x, result); break;
-        case 2: Dot<2>::run(num_blocks, w, x, result); break;
-        default: Dot<1>::run(num_blocks, w, x, result); break;
-      }
-      for (int t = 0; t < count; ++t) out[(t0 + t) * weight.num_rows + r] = result[t];
-    }
-  }
-}
-
 template <int kTokens> struct Q4K { static void run(int64_t n, const BlockQ4_K* w, const BlockQ8_K* const* a, float* r) { dot_q4_K<kTokens>(n, w, a, r); } };
 template <int kTokens> struct Q5K { static void run(int64_t n, const BlockQ5_K* w, const BlockQ8_K* const* a, float* r) { dot_q5_K<kTokens>(n, w, a, r); } };
 template <int kTokens> struct Q6K { static void run(int64_t n, const BlockQ6_K* w, const BlockQ8_K* const* a, float* r) { dot_q6_K<kTokens>(n, w, a, r); } };
@@ -176,9 +153,9 @@ template <int kTokens> struct Q6K { static void run(int64_t n, const BlockQ6_K* 
 
 void register_avx512_kquant_matmul(KernelTable& table) {
   if (!cpu_features().avx512vnni) return;  // keeps the AVX2 kernels
-  table.matmul_rows[static_cast<int>(DType::kQ4_K)] = matmul_rows<BlockQ4_K, Q4K>;
-  table.matmul_rows[static_cast<int>(DType::kQ5_K)] = matmul_rows<BlockQ5_K, Q5K>;
-  table.matmul_rows[static_cast<int>(DType::kQ6_K)] = matmul_rows<BlockQ6_K, Q6K>;
+  table.matmul_rows[static_cast<int>(DType::kQ4_K)] = kquant_matmul_rows<BlockQ4_K, Q4K>;
+  table.matmul_rows[static_cast<int>(DType::kQ5_K)] = kquant_matmul_rows<BlockQ5_K, Q5K>;
+  table.matmul_rows[static_cast<int>(DType::kQ6_K)] = kquant_matmul_rows<BlockQ6_K, Q6K>;
 }
 
 }  // namespace tessera::kernels
