@@ -135,20 +135,14 @@ template <int kTokens>
 void dot_q6_K(int64_t num_blocks, const BlockQ6_K* w, const BlockQ8_K* const* a, float* result) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   const __m256i m3 = _mm256_set1_epi8(0x03);
+  const __m256i m32 = _mm256_set1_epi8(32);
   __m256 acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < num_blocks; ++b) {
     const float wd = f16(w[b].d);
     const __m128i scales8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales));
-    // The bias: (q - 32) * a summed with the group scales is q * a minus 32 * scale * (group
-    // sum of a), and Q8_K carries the group sums (bsums): one madd per block and token instead
-    // of a second maddubs per 32 elements. Integer and exact: a lane's bias is at most
-    // 32 x 2 x 128 x 2048 (scale x group sum, two groups per lane), far below 2^31.
-    const __m256i scales16 = _mm256_cvtepi8_epi16(scales8);
     __m256i sum[kTokens];
-    for (int t = 0; t < kTokens; ++t)
-      sum[t] = _mm256_sub_epi32(_mm256_setzero_si256(),
-                                _mm256_slli_epi32(_mm256_madd_epi16(scales16, load(a[t][b].bsums)), 5));
+    for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
     for (int c = 0; c < 2; ++c) {
       const __m256i ql0 = load(w[b].ql + 64 * c);
       const __m256i ql1 = load(w[b].ql + 64 * c + 32);
@@ -165,8 +159,11 @@ void dot_q6_K(int64_t num_blocks, const BlockQ6_K* w, const BlockQ8_K* const* a,
       for (int s = 0; s < 4; ++s) {
         const __m256i sc = pair_scales(scales8, 4 * c + s);
         for (int t = 0; t < kTokens; ++t) {
+          // (q - 32) * a as q * a - 32 * a, per subgroup: the int32 lanes then hold the same
+          // partial sums as llama.cpp's AVX2 kernel, so the float rounding matches it too.
           const __m256i act = load(a[t][b].qs + 128 * c + 32 * s);
-          sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[s], act), sc));
+          const __m256i prod = _mm256_sub_epi16(_mm256_maddubs_epi16(q[s], act), _mm256_maddubs_epi16(m32, act));
+          sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(prod, sc));
         }
       }
     }
