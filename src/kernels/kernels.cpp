@@ -10,13 +10,27 @@
 #include "kernels/cpu/repack.h"
 #include "kernels/ref/ref_kernels.h"
 #include "tensor/quant.h"
+#include "tensor/quant_blocks.h"
 
 namespace tessera::kernels {
+
+namespace {
+
+constexpr size_t kScratchAlign = 64;
+
+size_t align_up(size_t n) { return (n + kScratchAlign - 1) / kScratchAlign * kScratchAlign; }
+
+}  // namespace
 
 size_t matmul_scratch_bytes(DType weight_type, int64_t num_cols, int64_t num_tokens) {
   const DType act_type = vec_dot_type(weight_type);
   if (act_type == DType::kF32) return 0;
-  return row_bytes(act_type, num_cols) * static_cast<size_t>(num_tokens);
+  size_t bytes = row_bytes(act_type, num_cols) * static_cast<size_t>(num_tokens);
+  if (act_type == DType::kQ8_0) {  // + the block summaries of repacked weights' activations
+    bytes = align_up(bytes) + sizeof(RepackedActivationBlock) * static_cast<size_t>(num_tokens) *
+                                  static_cast<size_t>(num_cols / kLegacyBlockSize);
+  }
+  return bytes;
 }
 
 namespace {
@@ -24,21 +38,27 @@ namespace {
 constexpr int64_t kRowsPerUnit = 16;  // work unit of the thread split: one repacked tile
 constexpr size_t kMaxSharedOutputs = 4;
 
-constexpr int64_t kMaxTokensForDynamicSplit = 4;
-
 // Smallest chunk for parallel_for_dynamic over n items: about 16 chunks per thread at the end
 // of the guided split, so the shared counter is touched tens of times per loop, not per item.
 int64_t min_dynamic_chunk(int64_t n, const ThreadPool& pool) {
   return std::max<int64_t>(1, n / (16 * static_cast<int64_t>(pool.num_threads())));
 }
 
-MatmulRowsFn rows_function(const KernelTable& table, const MatrixView& weight) {
+// The kernel of one weight: row-major (plain) or repacked, the other null.
+struct RowsKernel {
+  MatmulRowsFn plain = nullptr;
+  RepackedMatmulRowsFn repacked = nullptr;
+};
+
+RowsKernel rows_kernel(const KernelTable& table, const MatrixView& weight) {
   const size_t type = static_cast<size_t>(weight.type);
   if (weight.interleaved_rows > 0) {
     TS_CHECK(weight.interleaved_rows == kRowsPerUnit, "unexpected repacked tile of %d rows", weight.interleaved_rows);
-    return table.matmul_rows_repacked[type] != nullptr ? table.matmul_rows_repacked[type] : &repacked_matmul_rows_portable;
+    TS_CHECK(vec_dot_type(weight.type) == DType::kQ8_0, "repacked %s weights", std::string(dtype_name(weight.type)).c_str());
+    return {nullptr, table.matmul_rows_repacked[type] != nullptr ? table.matmul_rows_repacked[type]
+                                                                 : &repacked_matmul_rows_portable};
   }
-  return table.matmul_rows[type] != nullptr ? table.matmul_rows[type] : &ref::matmul_rows;
+  return {table.matmul_rows[type] != nullptr ? table.matmul_rows[type] : &ref::matmul_rows, nullptr};
 }
 
 }  // namespace
@@ -64,29 +84,42 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
       return;
     }
   }
+  int64_t first_unit[kMaxSharedOutputs + 1] = {0};
+  RowsKernel kernels[kMaxSharedOutputs] = {};
+  bool any_repacked = false;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    first_unit[i + 1] = first_unit[i] + (outputs[i].weight->num_rows + kRowsPerUnit - 1) / kRowsPerUnit;
+    kernels[i] = rows_kernel(table, *outputs[i].weight);
+    any_repacked = any_repacked || kernels[i].repacked != nullptr;
+  }
   const uint8_t* x_converted = reinterpret_cast<const uint8_t*>(x);
   size_t x_row_bytes = static_cast<size_t>(num_cols) * sizeof(float);
+  RepackedActivationBlock* summaries = nullptr;
   if (act_type != DType::kF32) {
     TS_CHECK(scratch != nullptr, "matmul of %s weights needs scratch", std::string(dtype_name(first.type)).c_str());
     x_row_bytes = row_bytes(act_type, num_cols);
     auto* dst = static_cast<uint8_t*>(scratch);
+    // NOTE: the repacked kernels' block summaries are made here once per matmul (beside the
+    // quantization, by the thread that wrote the row), not per call of a kernel: so every
+    // matmul can split its rows dynamically at no repeated cost.
+    if (any_repacked) {
+      summaries = reinterpret_cast<RepackedActivationBlock*>(dst + align_up(x_row_bytes * static_cast<size_t>(num_tokens)));
+    }
+    const int64_t num_blocks = num_cols / kLegacyBlockSize;
     const QuantizeActivationFn quantize =
         table.quantize_activation != nullptr ? table.quantize_activation : &quantize_activation_row;
     pool.parallel_for(num_tokens, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
-        quantize(act_type, x + t * num_cols, dst + static_cast<size_t>(t) * x_row_bytes, num_cols);
+        uint8_t* row = dst + static_cast<size_t>(t) * x_row_bytes;
+        quantize(act_type, x + t * num_cols, row, num_cols);
+        if (summaries != nullptr) summarize_activation_row(row, num_blocks, summaries + t * num_blocks);
       }
     });
     x_converted = dst;
   }
+  const RepackedActivation repacked_x{x_converted, x_row_bytes, num_tokens, summaries};
   // NOTE: one parallel loop over the 16-row units of all outputs in turn (same columns, so the
   // same cost per unit): one wake-up and one barrier instead of one per weight.
-  int64_t first_unit[kMaxSharedOutputs + 1] = {0};
-  MatmulRowsFn rows_fns[kMaxSharedOutputs] = {};
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    first_unit[i + 1] = first_unit[i] + (outputs[i].weight->num_rows + kRowsPerUnit - 1) / kRowsPerUnit;
-    rows_fns[i] = rows_function(table, *outputs[i].weight);
-  }
   const int64_t num_units = first_unit[outputs.size()];
   auto rows = [&](int64_t begin, int64_t end, int) {
     for (size_t i = 0; i < outputs.size(); ++i) {
@@ -94,20 +127,18 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
       const int64_t unit_end = std::min(end, first_unit[i + 1]) - first_unit[i];
       if (unit_begin >= unit_end) continue;
       const MatrixView& w = *outputs[i].weight;
-      rows_fns[i](w, x_converted, x_row_bytes, num_tokens, unit_begin * kRowsPerUnit,
-                  std::min(unit_end * kRowsPerUnit, w.num_rows), outputs[i].out);
+      const int64_t row_begin = unit_begin * kRowsPerUnit, row_end = std::min(unit_end * kRowsPerUnit, w.num_rows);
+      if (kernels[i].repacked != nullptr) {
+        kernels[i].repacked(w, repacked_x, row_begin, row_end, outputs[i].out);
+      } else {
+        kernels[i].plain(w, x_converted, x_row_bytes, num_tokens, row_begin, row_end, outputs[i].out);
+      }
     }
   };
-  // NOTE: decode (a few tokens) is memory-bound, and a static half per thread left the faster
+  // NOTE: units are shared dynamically (guided chunks): a static half per thread left the faster
   // thread waiting (the worker starts later, and the host slows either core): ~7% of a TinyLlama
-  // Q4_0 token went to waits. So few tokens share the units dynamically. Many tokens keep the
-  // static split: a repacked kernel call first prepares every token's activation block sums,
-  // which chunking would repeat per chunk (measured slower on the batched benchmark).
-  if (num_tokens <= kMaxTokensForDynamicSplit) {
-    pool.parallel_for_dynamic(num_units, min_dynamic_chunk(num_units, pool), rows);
-  } else {
-    pool.parallel_for(num_units, rows);
-  }
+  // Q4_0 token went to waits.
+  pool.parallel_for_dynamic(num_units, min_dynamic_chunk(num_units, pool), rows);
 }
 
 bool prefers_repacked(const MatrixView& weight) {

@@ -66,6 +66,21 @@ Problem make_problem(DType type, int64_t rows, int64_t cols, int64_t tokens, uin
 
 constexpr DType kTypes[] = {DType::kQ4_0, DType::kQ8_0};
 
+// Q8_0 activation rows with their block summaries, as kernels.cpp prepares them for a matmul.
+struct PreparedActivation {
+  const uint8_t* rows;
+  size_t row_bytes;
+  int64_t tokens;
+  std::vector<RepackedActivationBlock> blocks;
+  PreparedActivation(const uint8_t* x, size_t x_row_bytes, int64_t num_tokens, int64_t cols)
+      : rows(x), row_bytes(x_row_bytes), tokens(num_tokens) {
+    const int64_t num_blocks = cols / kLegacyBlockSize;
+    blocks.resize(static_cast<size_t>(num_tokens * num_blocks));
+    for (int64_t t = 0; t < num_tokens; ++t) summarize_activation_row(x + t * x_row_bytes, num_blocks, &blocks[t * num_blocks]);
+  }
+  RepackedActivation view() const { return {rows, row_bytes, tokens, blocks.data()}; }
+};
+
 TEST(RepackedMatmul, OnlyQ4_0AndQ8_0WithWholeTilesRepack) {
   std::vector<uint8_t> bytes(row_bytes(DType::kQ8_0, 64) * 48);
   EXPECT_TRUE(repackable({DType::kQ8_0, 48, 64, bytes.data(), row_bytes(DType::kQ8_0, 64)}));
@@ -85,7 +100,8 @@ TEST(RepackedMatmul, PortableReaderReproducesReferenceExactly) {
         const MatrixView view = repack(p.view(), packed.data());
         EXPECT_EQ(view.interleaved_rows, kRepackRows);
         std::vector<float> got(p.expected.size(), NAN);
-        repacked_matmul_rows_portable(view, p.x.data(), p.x_row_bytes(), p.tokens, 0, rows, got.data());
+        const PreparedActivation x(p.x.data(), p.x_row_bytes(), p.tokens, cols);
+        repacked_matmul_rows_portable(view, x.view(), 0, rows, got.data());
         EXPECT_EQ(got, p.expected) << dtype_name(type) << " rows " << rows << " cols " << cols;
       }
     }
@@ -98,7 +114,7 @@ TEST(RepackedMatmul, EveryIsaKernelMatchesReference) {
   for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
     if (!isa_supported(isa)) continue;
     for (DType type : kTypes) {
-      const MatmulRowsFn fn = kernel_table(isa).matmul_rows_repacked[static_cast<int>(type)];
+      const RepackedMatmulRowsFn fn = kernel_table(isa).matmul_rows_repacked[static_cast<int>(type)];
       if (fn == nullptr) continue;
       for (int64_t rows : {16, 32, 80}) {
         for (int64_t cols : {32, 64, 160, 2048}) {
@@ -110,8 +126,9 @@ TEST(RepackedMatmul, EveryIsaKernelMatchesReference) {
             std::vector<float> got(p.expected.size(), NAN);
             // Two row ranges, so a range not starting at 0 is covered too.
             const int64_t split = rows / 32 * 16;
-            fn(view, p.x.data(), p.x_row_bytes(), tokens, 0, split, got.data());
-            fn(view, p.x.data(), p.x_row_bytes(), tokens, split, rows, got.data());
+            const PreparedActivation x(p.x.data(), p.x_row_bytes(), tokens, cols);
+            fn(view, x.view(), 0, split, got.data());
+            fn(view, x.view(), split, rows, got.data());
             for (size_t i = 0; i < got.size(); ++i) {
               ASSERT_LE(std::fabs(double(got[i]) - p.expected[i]), p.bound[i])
                   << isa_name(isa) << " " << dtype_name(type) << " rows " << rows << " cols " << cols << " tokens "
@@ -168,10 +185,11 @@ TEST(RepackedMatmul, ExtremeQuantsStayExactOnEveryIsa) {
         ref::matmul_rows(row_major, x.data(), x_row, tokens, 0, rows, expected.data());
         for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
           if (!isa_supported(isa)) continue;
-          const MatmulRowsFn fn = kernel_table(isa).matmul_rows_repacked[static_cast<int>(type)];
+          const RepackedMatmulRowsFn fn = kernel_table(isa).matmul_rows_repacked[static_cast<int>(type)];
           if (fn == nullptr) continue;
           std::vector<float> got(expected.size(), NAN);
-          fn(view, x.data(), x_row, tokens, 0, rows, got.data());
+          const PreparedActivation prepared(x.data(), x_row, tokens, cols);
+          fn(view, prepared.view(), 0, rows, got.data());
           EXPECT_EQ(got, expected) << isa_name(isa) << " " << dtype_name(type) << " pattern " << pattern << " tokens "
                                    << tokens;
           ++checked;

@@ -9,6 +9,7 @@
 #include <span>
 
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/repack.h"
 #include "kernels/kernels.h"
 #include "tensor/tensor_view.h"
 
@@ -38,7 +39,7 @@ struct KernelTable {
   QuantizeActivationFn quantize_activation = nullptr;
   // by weight DType id, for weights repacked by kernels/cpu/repack.h (row ranges whole tiles);
   // a null entry falls back to repacked_matmul_rows_portable.
-  MatmulRowsFn matmul_rows_repacked[kNumDTypeIds] = {};
+  RepackedMatmulRowsFn matmul_rows_repacked[kNumDTypeIds] = {};
   RmsNormFn rms_norm = nullptr;
   SiluMulFn silu_mul = nullptr;
   SoftmaxFn softmax = nullptr;

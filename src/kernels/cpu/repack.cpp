@@ -100,8 +100,20 @@ MatrixView repack(const MatrixView& weight, uint8_t* dst) {
   return view;
 }
 
-void repacked_matmul_rows_portable(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes,
-                                   int64_t num_tokens, int64_t row_begin, int64_t row_end, float* out) {
+void summarize_activation_row(const uint8_t* row, int64_t num_blocks, RepackedActivationBlock* blocks) {
+  const auto* q8 = reinterpret_cast<const BlockQ8_0*>(row);
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    int32_t sum = 0;
+    for (int8_t q : q8[b].qs) sum += q;
+    blocks[b] = {f16_to_f32(q8[b].d), sum};
+  }
+}
+
+void repacked_matmul_rows_portable(const MatrixView& weight, const RepackedActivation& x, int64_t row_begin,
+                                   int64_t row_end, float* out) {
+  const uint8_t* x_converted = x.rows;
+  const size_t x_row_bytes = x.row_bytes;
+  const int64_t num_tokens = x.num_tokens;
   TS_CHECK(row_begin % kRepackRows == 0 && row_end % kRepackRows == 0, "row range not whole tiles");
   const size_t tile_bytes = weight.row_stride_bytes * kRepackRows;
   std::vector<uint8_t> rows(tile_bytes);

@@ -33,10 +33,34 @@ MatrixView repack(const MatrixView& weight, uint8_t* dst);
 // Bytes of the quant part of one block of one tile (512 for Q8_0, 256 for Q4_0).
 size_t repacked_block_quant_bytes(DType type);
 
-// Same contract as ref::matmul_rows over a repacked view; row_begin and row_end are multiples
-// of 16. Restores each tile to row-major and runs the reference, so results match it exactly:
-// the fallback for ISAs without a repacked kernel (and the tests' oracle).
-void repacked_matmul_rows_portable(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes,
-                                   int64_t num_tokens, int64_t row_begin, int64_t row_end, float* out);
+// What the repacked kernels need of one Q8_0 activation block beside its quants: the scale as
+// f32 and the sum of the quants (the biased weights' correction is -bias x quant_sum).
+struct RepackedActivationBlock {
+  float scale;
+  int32_t quant_sum;
+};
+
+// Q8_0 activation rows and their block summaries, prepared once per matmul (kernels.cpp) and
+// shared by every thread's row range.
+struct RepackedActivation {
+  const uint8_t* rows;  // num_tokens rows of row_bytes (Q8_0 blocks)
+  size_t row_bytes;
+  int64_t num_tokens;
+  const RepackedActivationBlock* blocks;  // [num_tokens, num_cols / 32]
+};
+
+// Fills blocks[0, num_blocks) from one Q8_0 activation row.
+void summarize_activation_row(const uint8_t* row, int64_t num_blocks, RepackedActivationBlock* blocks);
+
+// out[t, r] (row stride weight.num_rows) for t < x.num_tokens, r in [row_begin, row_end): whole
+// tiles (multiples of 16) of a repacked view.
+using RepackedMatmulRowsFn = void (*)(const MatrixView& weight, const RepackedActivation& x, int64_t row_begin,
+                                      int64_t row_end, float* out);
+
+// A RepackedMatmulRowsFn that restores each tile to row-major and runs the reference, so results
+// match ref::matmul_rows exactly: the fallback for ISAs without a repacked kernel (and the tests'
+// oracle).
+void repacked_matmul_rows_portable(const MatrixView& weight, const RepackedActivation& x, int64_t row_begin,
+                                   int64_t row_end, float* out);
 
 }  // namespace tessera::kernels

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/kernel_table.h"
+#include "kernels/cpu/x86/count_dispatch_x86.h"
 #include "tensor/quant_blocks.h"
 
 namespace tessera::kernels {
@@ -36,12 +37,7 @@ void kquant_matmul_rows(const MatrixView& weight, const uint8_t* x_converted, si
       for (int64_t r = tile; r < tile_end; ++r) {
         const auto* w = reinterpret_cast<const Block*>(weight.row(r));
         float result[kKquantTokenGroup];
-        switch (count) {
-          case 4: Dot<4>::run(num_blocks, w, x, result); break;
-          case 3: Dot<3>::run(num_blocks, w, x, result); break;
-          case 2: Dot<2>::run(num_blocks, w, x, result); break;
-          default: Dot<1>::run(num_blocks, w, x, result); break;
-        }
+        with_count<kKquantTokenGroup>(count, [&](auto tokens) { Dot<tokens()>::run(num_blocks, w, x, result); });
         for (int t = 0; t < count; ++t) out[(t0 + t) * weight.num_rows + r] = result[t];
       }
     }

@@ -16,10 +16,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "kernels/cpu/kernel_table.h"
 #include "kernels/cpu/repack.h"
+#include "kernels/cpu/x86/count_dispatch_x86.h"
 #include "tensor/quant_blocks.h"
 
 namespace tessera::kernels {
@@ -29,37 +29,6 @@ constexpr int kHalfRows = 8;
 constexpr int kMaxTokensOneHalf = 4;   // tokens per pass over one half (prefill)
 constexpr int kMaxTokensBothHalves = 2;  // tokens per pass over both halves (decode)
 constexpr size_t kPrefetchBytes = 4096;  // Q4_0 decode: weights asked for this far ahead
-
-// Per activation block: its scale in f32 and, for Q4_0, -8 * (sum of its quants).
-struct ActivationBlockInfo {
-  float scale;
-  int32_t bias_correction;
-};
-
-inline int32_t horizontal_sum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-  return _mm_cvtsi128_si32(s);
-}
-
-template <bool kIsQ4>
-void fill_activation_info(const uint8_t* x, size_t x_row_bytes, int64_t num_tokens, int64_t num_blocks,
-                          ActivationBlockInfo* info) {
-  const __m256i ones_u8 = _mm256_set1_epi8(1);
-  const __m256i ones_i16 = _mm256_set1_epi16(1);
-  for (int64_t t = 0; t < num_tokens; ++t) {
-    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(x + static_cast<size_t>(t) * x_row_bytes);
-    for (int64_t b = 0; b < num_blocks; ++b) {
-      int32_t correction = 0;
-      if constexpr (kIsQ4) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[b].qs));
-        correction = -8 * horizontal_sum_i32(_mm256_madd_epi16(_mm256_maddubs_epi16(ones_u8, q), ones_i16));
-      }
-      info[t * num_blocks + b] = {_cvtsh_ss(blocks[b].d), correction};
-    }
-  }
-}
 
 // Quants 4g..4g+3 of an activation block, broadcast to every 32-bit lane.
 inline __m256i broadcast_group(const uint8_t* quants, int g) {
@@ -71,7 +40,7 @@ inline __m256i broadcast_group(const uint8_t* quants, int g) {
 // Halves [first_half, first_half + kHalves) of one tile x tokens [0, kTokens).
 template <bool kIsQ4, int kHalves, int kTokens>
 void half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_blocks, const uint8_t* x, size_t x_row_bytes,
-                      const ActivationBlockInfo* info, float* out, int64_t out_stride) {
+                      const RepackedActivationBlock* info, float* out, int64_t out_stride) {
   constexpr size_t kQuantBytes = kIsQ4 ? 256 : 512;
   const __m256i ones_i16 = _mm256_set1_epi16(1);
   const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
@@ -126,10 +95,10 @@ void half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_blocks, c
       const __m256 w_scale = _mm256_cvtph_ps(_mm_loadu_si128(
           reinterpret_cast<const __m128i*>(scales + b * kRepackRows + kHalfRows * (first_half + h))));
       for (int t = 0; t < kTokens; ++t) {
-        const ActivationBlockInfo& a = info[t * num_blocks + b];
+        const RepackedActivationBlock& a = info[t * num_blocks + b];
         __m256i dot = sums[h][t];
         if constexpr (kIsQ4) {
-          dot = _mm256_add_epi32(_mm256_madd_epi16(dot, ones_i16), _mm256_set1_epi32(a.bias_correction));
+          dot = _mm256_add_epi32(_mm256_madd_epi16(dot, ones_i16), _mm256_set1_epi32(-8 * a.quant_sum));
         }
         acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(w_scale, _mm256_set1_ps(a.scale)), acc[h][t]);
       }
@@ -142,34 +111,21 @@ void half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_blocks, c
   }
 }
 
-// half_tile_kernel for num_tokens (1..kTokens) tokens.
-template <bool kIsQ4, int kHalves, int kTokens>
-void half_tile_dispatch(int64_t num_tokens, const uint8_t* tile, int first_half, int64_t num_blocks, const uint8_t* x,
-                        size_t x_row_bytes, const ActivationBlockInfo* info, float* out, int64_t out_stride) {
-  if constexpr (kTokens > 0) {
-    if (num_tokens == kTokens) {
-      half_tile_kernel<kIsQ4, kHalves, kTokens>(tile, first_half, num_blocks, x, x_row_bytes, info, out, out_stride);
-    } else {
-      half_tile_dispatch<kIsQ4, kHalves, kTokens - 1>(num_tokens, tile, first_half, num_blocks, x, x_row_bytes, info,
-                                                      out, out_stride);
-    }
-  }
-}
-
 template <bool kIsQ4>
-void repacked_matmul_rows(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes,
-                          int64_t num_tokens, int64_t row_begin, int64_t row_end, float* out) {
+void repacked_matmul_rows(const MatrixView& weight, const RepackedActivation& x, int64_t row_begin, int64_t row_end,
+                          float* out) {
   const int64_t num_blocks = weight.num_cols / kLegacyBlockSize;
-  // NOTE: grows once per thread to the largest matmul seen, then never allocates again.
-  thread_local std::vector<ActivationBlockInfo> info;
-  info.resize(static_cast<size_t>(num_tokens * num_blocks));
-  fill_activation_info<kIsQ4>(x_converted, x_row_bytes, num_tokens, num_blocks, info.data());
+  const int64_t num_tokens = x.num_tokens;
+  const uint8_t* x_converted = x.rows;
+  const size_t x_row_bytes = x.row_bytes;
   const size_t tile_bytes = weight.row_stride_bytes * kRepackRows;
   for (int64_t r = row_begin; r < row_end; r += kRepackRows) {
     const uint8_t* tile = weight.data + static_cast<size_t>(r / kRepackRows) * tile_bytes;
     if (num_tokens <= kMaxTokensBothHalves) {
-      half_tile_dispatch<kIsQ4, 2, kMaxTokensBothHalves>(num_tokens, tile, 0, num_blocks, x_converted, x_row_bytes,
-                                                         info.data(), out + r, weight.num_rows);
+      with_count<kMaxTokensBothHalves>(num_tokens, [&](auto tokens) {
+        half_tile_kernel<kIsQ4, 2, tokens()>(tile, 0, num_blocks, x_converted, x_row_bytes, x.blocks, out + r,
+                                             weight.num_rows);
+      });
       continue;
     }
     // NOTE: tokens inside halves: a half's weights (num_cols / 32 x 144 or 272 bytes) stay in
@@ -177,9 +133,11 @@ void repacked_matmul_rows(const MatrixView& weight, const uint8_t* x_converted, 
     for (int half = 0; half < 2; ++half) {
       for (int64_t t = 0; t < num_tokens; t += kMaxTokensOneHalf) {
         const int64_t n = std::min<int64_t>(kMaxTokensOneHalf, num_tokens - t);
-        half_tile_dispatch<kIsQ4, 1, kMaxTokensOneHalf>(n, tile, half, num_blocks, x_converted + t * x_row_bytes,
-                                                        x_row_bytes, info.data() + t * num_blocks,
-                                                        out + t * weight.num_rows + r, weight.num_rows);
+        with_count<kMaxTokensOneHalf>(n, [&](auto tokens) {
+          half_tile_kernel<kIsQ4, 1, tokens()>(tile, half, num_blocks, x_converted + t * x_row_bytes, x_row_bytes,
+                                               x.blocks + t * num_blocks, out + t * weight.num_rows + r,
+                                               weight.num_rows);
+        });
       }
     }
   }

@@ -16,11 +16,11 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/kernel_table.h"
 #include "kernels/cpu/repack.h"
+#include "kernels/cpu/x86/count_dispatch_x86.h"
 #include "tensor/quant_blocks.h"
 
 namespace tessera::kernels {
@@ -30,31 +30,6 @@ constexpr int kMaxTokens = 8;         // tokens per pass over one tile
 constexpr int kMaxTokensPerPair = 4;  // tokens per pass over two tiles
 constexpr int kMaxPrefetchTokens = 2;  // Q4_0 tiles of at most this many tokens prefetch weights
 constexpr size_t kPrefetchBytes = 4096;
-
-// Per activation block: its scale in f32 and -bias * (sum of its quants), the term that turns
-// the dot with biased unsigned weights into the signed one.
-struct ActivationBlockInfo {
-  float scale;
-  int32_t bias_correction;
-};
-
-template <bool kIsQ4>
-void fill_activation_info(const uint8_t* x, size_t x_row_bytes, int64_t num_tokens, int64_t num_blocks,
-                          ActivationBlockInfo* info) {
-  constexpr int kBias = kIsQ4 ? 8 : 128;
-  const __m256i ones = _mm256_set1_epi8(1);
-  for (int64_t t = 0; t < num_tokens; ++t) {
-    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(x + static_cast<size_t>(t) * x_row_bytes);
-    for (int64_t b = 0; b < num_blocks; ++b) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[b].qs));
-      const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
-      __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
-      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-      info[t * num_blocks + b] = {_cvtsh_ss(blocks[b].d), -kBias * _mm_cvtsi128_si32(s)};
-    }
-  }
-}
 
 // Quants 4g..4g+3 of an activation block as one int32 (the quants sit 2 bytes into a 34-byte
 // block, so the load is unaligned: memcpy, which compiles to a plain load).
@@ -69,8 +44,9 @@ inline int32_t load_group(const uint8_t* quants, int g) {
 // two vpdpbusd.
 template <bool kIsQ4, int kTokens, int kTiles>
 void tile_kernel(const uint8_t* tile, size_t tile_bytes, int64_t num_blocks, const uint8_t* x, size_t x_row_bytes,
-                 const ActivationBlockInfo* info, float* out, int64_t out_stride) {
+                 const RepackedActivationBlock* info, float* out, int64_t out_stride) {
   constexpr size_t kQuantBytes = kIsQ4 ? 256 : 512;
+  constexpr int32_t kBias = kIsQ4 ? 8 : 128;
   const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
   __m512 acc[kTiles][kTokens];
   for (int i = 0; i < kTiles; ++i) {
@@ -103,12 +79,12 @@ void tile_kernel(const uint8_t* tile, size_t tile_bytes, int64_t num_blocks, con
       w_scale[i] = _mm512_cvtph_ps(_mm256_loadu_si256(scales + b));
     }
     for (int t = 0; t < kTokens; ++t) {
-      const ActivationBlockInfo& a = info[t * num_blocks + b];
+      const RepackedActivationBlock& a = info[t * num_blocks + b];
       const uint8_t* a_quants = x + static_cast<size_t>(t) * x_row_bytes + b * sizeof(BlockQ8_0) + 2;
       // Two chains per tile, so one token's eight dependent vpdpbusd do not serialise on their latency.
       __m512i even[kTiles], odd[kTiles];
       for (int i = 0; i < kTiles; ++i) {
-        even[i] = _mm512_set1_epi32(a.bias_correction);
+        even[i] = _mm512_set1_epi32(-kBias * a.quant_sum);  // the weights are biased unsigned
         odd[i] = _mm512_setzero_si512();
       }
       for (int g = 0; g < 8; g += 2) {
@@ -131,28 +107,13 @@ void tile_kernel(const uint8_t* tile, size_t tile_bytes, int64_t num_blocks, con
   }
 }
 
-template <bool kIsQ4, int kTokens, int kTiles>
-void tile_kernel_dispatch(int64_t num_tokens, const uint8_t* tile, size_t tile_bytes, int64_t num_blocks,
-                          const uint8_t* x, size_t x_row_bytes, const ActivationBlockInfo* info, float* out,
-                          int64_t out_stride) {
-  if constexpr (kTokens > 0) {
-    if (num_tokens == kTokens) {
-      tile_kernel<kIsQ4, kTokens, kTiles>(tile, tile_bytes, num_blocks, x, x_row_bytes, info, out, out_stride);
-    } else {
-      tile_kernel_dispatch<kIsQ4, kTokens - 1, kTiles>(num_tokens, tile, tile_bytes, num_blocks, x, x_row_bytes, info,
-                                                       out, out_stride);
-    }
-  }
-}
-
 template <bool kIsQ4>
-void repacked_matmul_rows(const MatrixView& weight, const uint8_t* x_converted, size_t x_row_bytes,
-                          int64_t num_tokens, int64_t row_begin, int64_t row_end, float* out) {
+void repacked_matmul_rows(const MatrixView& weight, const RepackedActivation& x, int64_t row_begin, int64_t row_end,
+                          float* out) {
   const int64_t num_blocks = weight.num_cols / kLegacyBlockSize;
-  // NOTE: grows once per thread to the largest matmul seen, then never allocates again.
-  thread_local std::vector<ActivationBlockInfo> info;
-  info.resize(static_cast<size_t>(num_tokens * num_blocks));
-  fill_activation_info<kIsQ4>(x_converted, x_row_bytes, num_tokens, num_blocks, info.data());
+  const int64_t num_tokens = x.num_tokens;
+  const uint8_t* x_converted = x.rows;
+  const size_t x_row_bytes = x.row_bytes;
   const size_t tile_bytes = weight.row_stride_bytes * kRepackRows;
   // NOTE: tile pairs halve the activation broadcasts per vpdpbusd; measured 1.1-1.3x faster
   // prefill (docs/performance.md). Below kMaxTokensPerPair tokens (decode) single tiles with
@@ -164,18 +125,20 @@ void repacked_matmul_rows(const MatrixView& weight, const uint8_t* x_converted, 
       // Two tiles x up to kMaxTokensPerPair tokens.
       for (int64_t t = 0; t < num_tokens; t += kMaxTokensPerPair) {
         const int64_t n = std::min<int64_t>(kMaxTokensPerPair, num_tokens - t);
-        tile_kernel_dispatch<kIsQ4, kMaxTokensPerPair, 2>(n, tile, tile_bytes, num_blocks, x_converted + t * x_row_bytes,
-                                                          x_row_bytes, info.data() + t * num_blocks,
-                                                          out + t * weight.num_rows + r, weight.num_rows);
+        with_count<kMaxTokensPerPair>(n, [&](auto tokens) {
+          tile_kernel<kIsQ4, tokens(), 2>(tile, tile_bytes, num_blocks, x_converted + t * x_row_bytes, x_row_bytes,
+                                          x.blocks + t * num_blocks, out + t * weight.num_rows + r, weight.num_rows);
+        });
       }
       r += 2 * kRepackRows;
       continue;
     }
     for (int64_t t = 0; t < num_tokens; t += kMaxTokens) {
       const int64_t n = std::min<int64_t>(kMaxTokens, num_tokens - t);
-      tile_kernel_dispatch<kIsQ4, kMaxTokens, 1>(n, tile, tile_bytes, num_blocks, x_converted + t * x_row_bytes,
-                                                 x_row_bytes, info.data() + t * num_blocks,
-                                                 out + t * weight.num_rows + r, weight.num_rows);
+      with_count<kMaxTokens>(n, [&](auto tokens) {
+        tile_kernel<kIsQ4, tokens(), 1>(tile, tile_bytes, num_blocks, x_converted + t * x_row_bytes, x_row_bytes,
+                                        x.blocks + t * num_blocks, out + t * weight.num_rows + r, weight.num_rows);
+      });
     }
     r += kRepackRows;
   }
