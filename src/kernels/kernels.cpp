@@ -18,19 +18,23 @@ namespace {
 
 constexpr size_t kScratchAlign = 64;
 
-size_t align_up(size_t n) { return (n + kScratchAlign - 1) / kScratchAlign * kScratchAlign; }
+// Scratch layout for Q8_0 activations: the quantized rows, then, from the next 64-byte
+// boundary, the repacked kernels' block summaries ([num_tokens, num_cols / 32]).
+size_t summaries_offset(size_t x_row_bytes, int64_t num_tokens) {
+  const size_t rows_bytes = x_row_bytes * static_cast<size_t>(num_tokens);
+  return (rows_bytes + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
+}
 
 }  // namespace
 
 size_t matmul_scratch_bytes(DType weight_type, int64_t num_cols, int64_t num_tokens) {
   const DType act_type = vec_dot_type(weight_type);
   if (act_type == DType::kF32) return 0;
-  size_t bytes = row_bytes(act_type, num_cols) * static_cast<size_t>(num_tokens);
-  if (act_type == DType::kQ8_0) {  // + the block summaries of repacked weights' activations
-    bytes = align_up(bytes) + sizeof(RepackedActivationBlock) * static_cast<size_t>(num_tokens) *
-                                  static_cast<size_t>(num_cols / kLegacyBlockSize);
-  }
-  return bytes;
+  const size_t x_row_bytes = row_bytes(act_type, num_cols);
+  if (act_type != DType::kQ8_0) return x_row_bytes * static_cast<size_t>(num_tokens);
+  return summaries_offset(x_row_bytes, num_tokens) + sizeof(RepackedActivationBlock) *
+                                                         static_cast<size_t>(num_tokens) *
+                                                         static_cast<size_t>(num_cols / kLegacyBlockSize);
 }
 
 namespace {
@@ -103,7 +107,7 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
     // quantization, by the thread that wrote the row), not per call of a kernel: so every
     // matmul can split its rows dynamically at no repeated cost.
     if (any_repacked) {
-      summaries = reinterpret_cast<RepackedActivationBlock*>(dst + align_up(x_row_bytes * static_cast<size_t>(num_tokens)));
+      summaries = reinterpret_cast<RepackedActivationBlock*>(dst + summaries_offset(x_row_bytes, num_tokens));
     }
     const int64_t num_blocks = num_cols / kLegacyBlockSize;
     const QuantizeActivationFn quantize =
