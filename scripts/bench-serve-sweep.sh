@@ -19,6 +19,7 @@ out_dir=${OUT_DIR:-$(mktemp -d)}
 rates=("$@")
 ((${#rates[@]})) || rates=(0.5 1 2 4 8 inf)
 mkdir -p "$out_dir"
+rm -f "$out_dir/serve.log"  # a reused OUT_DIR's old log would name the old server's port
 
 # shellcheck disable=SC2086  # SERVE_ARGS is a list of flags
 "$tessera" serve -m "$model" -t "$threads" --port 0 ${SERVE_ARGS:-} >"$out_dir/serve.log" 2>&1 &
@@ -26,7 +27,7 @@ serve_pid=$!
 trap 'kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null || true' EXIT
 url=""
 for _ in $(seq 1 300); do
-  url=$(grep -o 'http://[0-9.]*:[0-9]*' "$out_dir/serve.log" | head -1 || true)
+  url=$(grep -o 'http://[0-9.]*:[0-9]*' "$out_dir/serve.log" 2>/dev/null | head -1 || true)
   [ -n "$url" ] && break
   kill -0 "$serve_pid" 2>/dev/null || { cat "$out_dir/serve.log" >&2; exit 1; }
   sleep 1

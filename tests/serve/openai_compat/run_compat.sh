@@ -14,12 +14,15 @@ if [ ! -f node_modules/openai/package.json ]; then
   fi
 fi
 log="$work/server.log"
+# The previous run's log names its port: remove it first, or the loop below could read that stale
+# port before the new server truncates the file (a flake seen under load: ECONNREFUSED).
+rm -f "$log"
 "$bin" serve -m "$model" --port 0 -t 1 >"$log" 2>&1 &
 pid=$!
 port=""
 i=0
 while [ -z "$port" ] && [ $i -lt 300 ]; do
-  port=$(sed -n 's/.*on http:\/\/[^:]*:\([0-9][0-9]*\).*/\1/p' "$log")
+  port=$(sed -n 's/.*on http:\/\/[^:]*:\([0-9][0-9]*\).*/\1/p' "$log" 2>/dev/null)
   kill -0 $pid 2>/dev/null || break
   [ -z "$port" ] && sleep 0.1
   i=$((i + 1))
