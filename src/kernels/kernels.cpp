@@ -19,7 +19,8 @@ namespace {
 constexpr size_t kScratchAlign = 64;
 
 // Scratch layout for Q8_0 activations: the quantized rows, then, from the next 64-byte
-// boundary, the repacked kernels' block summaries ([num_tokens, num_cols / 32]).
+// boundary, the repacked kernels' block summaries ([num_tokens, num_cols / 32]). Other
+// activation types (Q8_K) have no summaries: the rows only.
 size_t summaries_offset(size_t x_row_bytes, int64_t num_tokens) {
   const size_t rows_bytes = x_row_bytes * static_cast<size_t>(num_tokens);
   return (rows_bytes + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
@@ -58,7 +59,6 @@ RowsKernel rows_kernel(const KernelTable& table, const MatrixView& weight) {
   const size_t type = static_cast<size_t>(weight.type);
   if (weight.interleaved_rows > 0) {
     TS_CHECK(weight.interleaved_rows == kRowsPerUnit, "unexpected repacked tile of %d rows", weight.interleaved_rows);
-    TS_CHECK(vec_dot_type(weight.type) == DType::kQ8_0, "repacked %s weights", std::string(dtype_name(weight.type)).c_str());
     return {nullptr, table.matmul_rows_repacked[type] != nullptr ? table.matmul_rows_repacked[type]
                                                                  : &repacked_matmul_rows_portable};
   }
@@ -106,7 +106,7 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
     // NOTE: the repacked kernels' block summaries are made here once per matmul (beside the
     // quantization, by the thread that wrote the row), not per call of a kernel: so every
     // matmul can split its rows dynamically at no repeated cost.
-    if (any_repacked) {
+    if (any_repacked && act_type == DType::kQ8_0) {
       summaries = reinterpret_cast<RepackedActivationBlock*>(dst + summaries_offset(x_row_bytes, num_tokens));
     }
     const int64_t num_blocks = num_cols / kLegacyBlockSize;

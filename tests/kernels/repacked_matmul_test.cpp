@@ -1,4 +1,4 @@
-// Repacked Q4_0 / Q8_0 weights (kernels/cpu/repack.h): the portable reader must reproduce the
+// Repacked Q4_0 / Q8_0 / Q4_K weights (kernels/cpu/repack.h): the portable reader must reproduce the
 // reference bit for bit (so the layout round-trips), every ISA's repacked kernel must match the
 // reference within the summation-order tolerance, and kernels::matmul must dispatch a repacked
 // view correctly on every ISA (including ones without a repacked kernel).
@@ -22,8 +22,8 @@
 namespace tessera::kernels {
 namespace {
 
-// A random [rows, cols] matrix of `type`, the Q8_0 activations of `tokens` random rows, and the
-// reference product.
+// A random [rows, cols] matrix of `type`, the activations (Q8_0, or Q8_K for Q4_K) of `tokens`
+// random rows, and the reference product.
 struct Problem {
   DType type;
   int64_t rows, cols, tokens;
@@ -32,7 +32,8 @@ struct Problem {
   std::vector<float> expected;  // [tokens, rows]
   std::vector<double> bound;    // [tokens, rows] 1e-5 * sum |w * a|
   MatrixView view() const { return {type, rows, cols, w.data(), row_bytes(type, cols)}; }
-  size_t x_row_bytes() const { return row_bytes(DType::kQ8_0, cols); }
+  DType act_type() const { return vec_dot_type(type); }
+  size_t x_row_bytes() const { return row_bytes(act_type(), cols); }
 };
 
 Problem make_problem(DType type, int64_t rows, int64_t cols, int64_t tokens, uint32_t seed) {
@@ -47,12 +48,12 @@ Problem make_problem(DType type, int64_t rows, int64_t cols, int64_t tokens, uin
   p.w.resize(w_row * rows);
   p.x.resize(x_row * tokens);
   for (int64_t r = 0; r < rows; ++r) quantize_row_ref(type, &w_f32[r * cols], &p.w[r * w_row], cols);
-  for (int64_t t = 0; t < tokens; ++t) quantize_activation_row(DType::kQ8_0, &p.x_f32[t * cols], &p.x[t * x_row], cols);
+  for (int64_t t = 0; t < tokens; ++t) quantize_activation_row(p.act_type(), &p.x_f32[t * cols], &p.x[t * x_row], cols);
   p.expected.resize(static_cast<size_t>(rows * tokens));
   ref::matmul_rows(p.view(), p.x.data(), x_row, tokens, 0, rows, p.expected.data());
   std::vector<float> w_values(w_f32.size()), x_values(p.x_f32.size());
   for (int64_t r = 0; r < rows; ++r) dequantize_row_ref(type, &p.w[r * w_row], &w_values[r * cols], cols);
-  for (int64_t t = 0; t < tokens; ++t) dequantize_row_ref(DType::kQ8_0, &p.x[t * x_row], &x_values[t * cols], cols);
+  for (int64_t t = 0; t < tokens; ++t) dequantize_row_ref(p.act_type(), &p.x[t * x_row], &x_values[t * cols], cols);
   p.bound.resize(p.expected.size());
   for (int64_t t = 0; t < tokens; ++t) {
     for (int64_t r = 0; r < rows; ++r) {
@@ -64,43 +65,53 @@ Problem make_problem(DType type, int64_t rows, int64_t cols, int64_t tokens, uin
   return p;
 }
 
-constexpr DType kTypes[] = {DType::kQ4_0, DType::kQ8_0};
+constexpr DType kTypes[] = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K};
 
-// Q8_0 activation rows with their block summaries, as kernels.cpp prepares them for a matmul.
+// Column counts for a test of `type`: `legacy` for Q4_0 / Q8_0 (multiples of 32), `k_quant`
+// for Q4_K (multiples of 256).
+std::vector<int64_t> test_cols(DType type, std::initializer_list<int64_t> legacy, std::initializer_list<int64_t> k_quant) {
+  return type == DType::kQ4_K ? std::vector<int64_t>(k_quant) : std::vector<int64_t>(legacy);
+}
+
+// Activation rows with their block summaries (Q8_0 only), as kernels.cpp prepares them.
 struct PreparedActivation {
   const uint8_t* rows;
   size_t row_bytes;
   int64_t tokens;
   std::vector<RepackedActivationBlock> blocks;
-  PreparedActivation(const uint8_t* x, size_t x_row_bytes, int64_t num_tokens, int64_t cols)
+  PreparedActivation(DType act_type, const uint8_t* x, size_t x_row_bytes, int64_t num_tokens, int64_t cols)
       : rows(x), row_bytes(x_row_bytes), tokens(num_tokens) {
+    if (act_type != DType::kQ8_0) return;
     const int64_t num_blocks = cols / kLegacyBlockSize;
     blocks.resize(static_cast<size_t>(num_tokens * num_blocks));
     for (int64_t t = 0; t < num_tokens; ++t) summarize_activation_row(x + t * x_row_bytes, num_blocks, &blocks[t * num_blocks]);
   }
-  RepackedActivation view() const { return {rows, row_bytes, tokens, blocks.data()}; }
+  RepackedActivation view() const { return {rows, row_bytes, tokens, blocks.empty() ? nullptr : blocks.data()}; }
 };
 
-TEST(RepackedMatmul, OnlyQ4_0AndQ8_0WithWholeTilesRepack) {
-  std::vector<uint8_t> bytes(row_bytes(DType::kQ8_0, 64) * 48);
+TEST(RepackedMatmul, OnlyQ4_0Q8_0AndQ4_KWithWholeTilesRepack) {
+  std::vector<uint8_t> bytes(row_bytes(DType::kQ4_K, 512) * 48);
   EXPECT_TRUE(repackable({DType::kQ8_0, 48, 64, bytes.data(), row_bytes(DType::kQ8_0, 64)}));
   EXPECT_TRUE(repackable({DType::kQ4_0, 16, 64, bytes.data(), row_bytes(DType::kQ4_0, 64)}));
   EXPECT_FALSE(repackable({DType::kQ8_0, 40, 64, bytes.data(), row_bytes(DType::kQ8_0, 64)}));
   EXPECT_FALSE(repackable({DType::kQ4_1, 16, 64, bytes.data(), row_bytes(DType::kQ4_1, 64)}));
   EXPECT_FALSE(repackable({DType::kF32, 16, 64, bytes.data(), 64 * sizeof(float)}));
+  EXPECT_TRUE(repackable({DType::kQ4_K, 32, 512, bytes.data(), row_bytes(DType::kQ4_K, 512)}));
+  EXPECT_FALSE(repackable({DType::kQ4_K, 24, 512, bytes.data(), row_bytes(DType::kQ4_K, 512)}));
+  EXPECT_FALSE(repackable({DType::kQ6_K, 16, 256, bytes.data(), row_bytes(DType::kQ6_K, 256)}));
 }
 
 TEST(RepackedMatmul, PortableReaderReproducesReferenceExactly) {
   uint32_t seed = 1;
   for (DType type : kTypes) {
     for (int64_t rows : {16, 48}) {
-      for (int64_t cols : {32, 96, 256}) {
+      for (int64_t cols : test_cols(type, {32, 96, 256}, {256, 768})) {
         const Problem p = make_problem(type, rows, cols, 3, seed++);
         std::vector<uint8_t> packed(p.w.size());
         const MatrixView view = repack(p.view(), packed.data());
         EXPECT_EQ(view.interleaved_rows, kRepackRows);
         std::vector<float> got(p.expected.size(), NAN);
-        const PreparedActivation x(p.x.data(), p.x_row_bytes(), p.tokens, cols);
+        const PreparedActivation x(p.act_type(), p.x.data(), p.x_row_bytes(), p.tokens, cols);
         repacked_matmul_rows_portable(view, x.view(), 0, rows, got.data());
         EXPECT_EQ(got, p.expected) << dtype_name(type) << " rows " << rows << " cols " << cols;
       }
@@ -117,16 +128,16 @@ TEST(RepackedMatmul, EveryIsaKernelMatchesReference) {
       const RepackedMatmulRowsFn fn = kernel_table(isa).matmul_rows_repacked[static_cast<int>(type)];
       if (fn == nullptr) continue;
       for (int64_t rows : {16, 32, 80}) {
-        for (int64_t cols : {32, 64, 160, 2048}) {
+        for (int64_t cols : test_cols(type, {32, 64, 160, 2048}, {256, 512, 2048})) {
           for (int64_t tokens = 1; tokens <= 19; ++tokens) {
-            if (cols == 2048 && tokens % 6 != 1) continue;  // wide: 1, 7, 13, 19 tokens only
+            if (cols >= 1024 && tokens % 6 != 1) continue;  // wide: 1, 7, 13, 19 tokens only
             const Problem p = make_problem(type, rows, cols, tokens, seed++);
             std::vector<uint8_t> packed(p.w.size());
             const MatrixView view = repack(p.view(), packed.data());
             std::vector<float> got(p.expected.size(), NAN);
             // Two row ranges, so a range not starting at 0 is covered too.
             const int64_t split = rows / 32 * 16;
-            const PreparedActivation x(p.x.data(), p.x_row_bytes(), tokens, cols);
+            const PreparedActivation x(p.act_type(), p.x.data(), p.x_row_bytes(), tokens, cols);
             fn(view, x.view(), 0, split, got.data());
             fn(view, x.view(), split, rows, got.data());
             for (size_t i = 0; i < got.size(); ++i) {
@@ -146,36 +157,74 @@ TEST(RepackedMatmul, EveryIsaKernelMatchesReference) {
 // Quants at the ends of their ranges with unit scales: every product is an integer, so any
 // summation order gives the reference's value exactly, and an int16 or int32 overflow inside a
 // kernel (AVX2 adds a block's Q4_0 maddubs results in int16) would show as a wrong value.
-TEST(RepackedMatmul, ExtremeQuantsStayExactOnEveryIsa) {
+// One weight row of `type` with unit super-scales and every quant at the top (q + 8 = 15, 127) or
+// the bottom (0, -128) of its range; Q4_K sub-block scales 31 - 2j and mins 63 - j (both above
+// 15, so their top bits count).
+void fill_extreme_weight_row(DType type, int64_t cols, bool top, uint8_t* row) {
   constexpr uint16_t kOne = 0x3C00;  // f16 1.0
-  const int64_t rows = 32, cols = 96;
+  if (type == DType::kQ4_K) {
+    for (int64_t s = 0; s < cols / kQK_K; ++s) {
+      BlockQ4_K& block = reinterpret_cast<BlockQ4_K*>(row)[s];
+      block.d = block.dmin = kOne;
+      std::memset(block.scales, 0, sizeof(block.scales));
+      for (int j = 0; j < 8; ++j) pack_k4_scale_min(j, static_cast<uint8_t>(31 - 2 * j), static_cast<uint8_t>(63 - j), block.scales);
+      std::memset(block.qs, top ? 0xFF : 0x00, sizeof(block.qs));
+    }
+    return;
+  }
+  const size_t block_bytes = row_bytes(type, kLegacyBlockSize);
+  for (int64_t b = 0; b < cols / kLegacyBlockSize; ++b) {
+    uint8_t* block = row + b * block_bytes;
+    std::memcpy(block, &kOne, sizeof(kOne));
+    if (type == DType::kQ4_0) {
+      std::memset(block + 2, top ? 0xFF : 0x00, 16);  // q + 8 = 15 or 0
+    } else {
+      std::memset(block + 2, top ? 0x7F : 0x80, 32);  // 127 or -128
+    }
+  }
+}
+
+// One activation row (Q8_0 or Q8_K) with unit scales and every quant +127 or -127.
+void fill_extreme_activation_row(DType act_type, int64_t cols, bool positive, uint8_t* row) {
+  const int8_t q = positive ? 127 : -127;
+  if (act_type == DType::kQ8_K) {
+    for (int64_t s = 0; s < cols / kQK_K; ++s) {
+      BlockQ8_K& block = reinterpret_cast<BlockQ8_K*>(row)[s];
+      block.d = 1.0f;
+      std::memset(block.qs, static_cast<uint8_t>(q), sizeof(block.qs));
+      for (int16_t& sum : block.bsums) sum = static_cast<int16_t>(16 * q);
+    }
+    return;
+  }
+  constexpr uint16_t kOne = 0x3C00;
+  for (int64_t b = 0; b < cols / kLegacyBlockSize; ++b) {
+    uint8_t* block = row + b * sizeof(BlockQ8_0);
+    std::memcpy(block, &kOne, sizeof(kOne));
+    std::memset(block + 2, static_cast<uint8_t>(q), 32);
+  }
+}
+
+// Quants at the ends of their ranges with unit scales: every product is an integer (and every
+// sum below 2^24), so any summation order gives the reference's value exactly, and an int16 or
+// int32 overflow inside a kernel (AVX2 adds a Q4_0 block's or a Q4_K sub-block's maddubs results
+// in int16) would show as a wrong value.
+TEST(RepackedMatmul, ExtremeQuantsStayExactOnEveryIsa) {
+  const int64_t rows = 32;
   int checked = 0;
   for (DType type : kTypes) {
-    const size_t w_row = row_bytes(type, cols), x_row = row_bytes(DType::kQ8_0, cols);
+    const int64_t cols = type == DType::kQ4_K ? 512 : 96;
+    const DType act_type = vec_dot_type(type);
+    const size_t w_row = row_bytes(type, cols), x_row = row_bytes(act_type, cols);
     for (int pattern = 0; pattern < 4; ++pattern) {
       // Weights: all at the top (pattern 0, 2) or the bottom (1, 3) of the range, except every
       // seventh row at the other end; activations: +127, or -127 (patterns 2, 3), alternating
       // sign by token.
       std::vector<uint8_t> w(w_row * rows), x(x_row * 5);
       for (int64_t r = 0; r < rows; ++r) {
-        const bool top = (pattern % 2 == 0) != (r % 7 == 3);
-        for (int64_t b = 0; b < cols / kLegacyBlockSize; ++b) {
-          uint8_t* block = &w[r * w_row + b * (w_row / (cols / kLegacyBlockSize))];
-          std::memcpy(block, &kOne, sizeof(kOne));
-          if (type == DType::kQ4_0) {
-            std::memset(block + 2, top ? 0xFF : 0x00, 16);  // q + 8 = 15 or 0
-          } else {
-            std::memset(block + 2, top ? 0x7F : 0x80, 32);  // 127 or -128
-          }
-        }
+        fill_extreme_weight_row(type, cols, (pattern % 2 == 0) != (r % 7 == 3), &w[r * w_row]);
       }
       for (int64_t t = 0; t < 5; ++t) {
-        const bool positive = (pattern < 2) != (t % 2 == 1);
-        for (int64_t b = 0; b < cols / kLegacyBlockSize; ++b) {
-          uint8_t* block = &x[t * x_row + b * sizeof(BlockQ8_0)];
-          std::memcpy(block, &kOne, sizeof(kOne));
-          std::memset(block + 2, positive ? 0x7F : 0x81, 32);  // +127 or -127
-        }
+        fill_extreme_activation_row(act_type, cols, (pattern < 2) != (t % 2 == 1), &x[t * x_row]);
       }
       const MatrixView row_major{type, rows, cols, w.data(), w_row};
       std::vector<uint8_t> packed(w.size());
@@ -188,7 +237,7 @@ TEST(RepackedMatmul, ExtremeQuantsStayExactOnEveryIsa) {
           const RepackedMatmulRowsFn fn = kernel_table(isa).matmul_rows_repacked[static_cast<int>(type)];
           if (fn == nullptr) continue;
           std::vector<float> got(expected.size(), NAN);
-          const PreparedActivation prepared(x.data(), x_row, tokens, cols);
+          const PreparedActivation prepared(act_type, x.data(), x_row, tokens, cols);
           fn(view, prepared.view(), 0, rows, got.data());
           EXPECT_EQ(got, expected) << isa_name(isa) << " " << dtype_name(type) << " pattern " << pattern << " tokens "
                                    << tokens;
@@ -206,7 +255,7 @@ TEST(RepackedMatmul, MatmulDispatchesRepackedViewsOnEveryIsa) {
     if (!isa_supported(isa)) continue;
     set_isa_override(isa);
     for (DType type : kTypes) {
-      const Problem p = make_problem(type, 112, 128, 5, 7);
+      const Problem p = make_problem(type, 112, type == DType::kQ4_K ? 512 : 128, 5, 7);
       std::vector<uint8_t> packed(p.w.size());
       const MatrixView view = repack(p.view(), packed.data());
       std::vector<uint8_t> scratch(matmul_scratch_bytes(type, p.cols, p.tokens));

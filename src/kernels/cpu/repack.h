@@ -1,9 +1,10 @@
-// Weight repacking for the matmul kernels: Q4_0 and Q8_0 matrices rearranged at load time into
-// tiles of kRepackRows rows whose bytes one 512-bit VNNI dot product consumes directly. Owns the
-// layout and a portable (reference-exact) reader of it; knows nothing about models or files.
+// Weight repacking for the matmul kernels: Q4_0, Q8_0 and Q4_K matrices rearranged at load time
+// into tiles of kRepackRows rows whose bytes a SIMD dot product consumes directly, 8 or 16 rows
+// per register. Owns the layouts and a portable (reference-exact) reader of them; knows nothing
+// about models or files. A repacked matrix is exactly as large as the original: one tile
+// (rows 16i .. 16i+15) is 16 * row_bytes(type, num_cols) bytes.
 //
-// Layout of one tile (rows 16i .. 16i+15, num_blocks = num_cols / 32 blocks each), exactly
-// 16 * row_bytes(type, num_cols) bytes, so a repacked matrix is as large as the original:
+// Q4_0 / Q8_0 (Q8_0 activations), num_blocks = num_cols / 32 blocks per row:
 //   quants: num_blocks x kGroupBytes * groups: for block b and 4-element group g, 64 bytes, of
 //           which bytes [4r, 4r+4) are elements 4g..4g+3 of row r, stored unsigned:
 //           Q8_0: q + 128 (8 groups, 512 bytes per block);
@@ -12,6 +13,21 @@
 //   scales: num_blocks x 16 f16, the block scales of rows 0..15.
 // NOTE: the unsigned weights let vpdpbusd (u8 x s8) take the activation bytes unchanged; the
 // bias (128 or 8) times the activation block's sum is removed once per block for all 16 rows.
+//
+// Q4_K (Q8_K activations): one section of kQ4KTileSuperBlockBytes per super-block of 256
+// columns, each laid out as:
+//   [0, 2048)     quants: for 64-element chunk c (0..3) and group g (0..7), 64 bytes at
+//                 64 * (8c + g), of which bytes [4r, 4r+4) are bytes 32c+4g .. 32c+4g+3 of row
+//                 r's qs: low nibbles elements 64c+4g+k (sub-block 2c), high nibbles elements
+//                 64c+32+4g+k (sub-block 2c+1). Bytes [32h, 32h+32) of a group are half h (rows
+//                 8h..8h+7), one 256-bit register.
+//   [2048, 2240)  per half h, 96 bytes at 2048 + 96h: the 6-bit sub-block scales sc and mins m
+//                 of its 8 rows (i = row - 8h): byte 8j + i = (sc_j & 15) | (m_j & 15) << 4
+//                 (j = 0..7), then byte 64 + 8j + i (j = 0..3) = the top 2 bits of sc_j, m_j,
+//                 sc_j+4, m_j+4 at bits 0, 2, 4, 6.
+//   [2240, 2304)  per half h, 32 bytes at 2240 + 32h: 8 f16 d, then 8 f16 dmin.
+// NOTE: the rows of a half advance in the lanes of one register, so a sub-block's products add
+// up in int16 (|8 x 2 x 15 x 127| < 32767) and one madd by the rows' scales widens them.
 #pragma once
 
 #include <cstddef>
@@ -23,7 +39,14 @@ namespace tessera::kernels {
 
 inline constexpr int kRepackRows = 16;
 
-// True when `weight` (row-major) has a repacked layout: Q4_0 or Q8_0, rows a multiple of 16.
+// Q4_K tile sections (see above).
+inline constexpr size_t kQ4KTileSuperBlockBytes = 2304;  // 16 x sizeof(BlockQ4_K)
+inline constexpr size_t kQ4KTileScalesOffset = 2048;
+inline constexpr size_t kQ4KTileHalfScalesBytes = 96;
+inline constexpr size_t kQ4KTileSuperScalesOffset = 2240;
+
+// True when `weight` (row-major) has a repacked layout: Q4_0 or Q8_0, or Q4_K, rows a multiple
+// of 16.
 bool repackable(const MatrixView& weight);
 
 // Writes the repacked form of the row-major `weight` to dst (16 * row_bytes * num_rows / 16
@@ -40,13 +63,13 @@ struct RepackedActivationBlock {
   int32_t quant_sum;
 };
 
-// Q8_0 activation rows and their block summaries, prepared once per matmul (kernels.cpp) and
-// shared by every thread's row range.
+// Activation rows (vec_dot_type of the weight: Q8_0, or Q8_K for Q4_K) and, for Q8_0, their
+// block summaries, prepared once per matmul (kernels.cpp) and shared by every thread's row range.
 struct RepackedActivation {
-  const uint8_t* rows;  // num_tokens rows of row_bytes (Q8_0 blocks)
+  const uint8_t* rows;  // num_tokens rows of row_bytes
   size_t row_bytes;
   int64_t num_tokens;
-  const RepackedActivationBlock* blocks;  // [num_tokens, num_cols / 32]
+  const RepackedActivationBlock* blocks;  // Q8_0: [num_tokens, num_cols / 32]; Q8_K: null
 };
 
 // Fills blocks[0, num_blocks) from one Q8_0 activation row.

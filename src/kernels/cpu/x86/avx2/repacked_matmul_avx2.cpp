@@ -1,11 +1,14 @@
-// Matmul of repacked Q4_0 / Q8_0 weights (kernels/cpu/repack.h) x Q8_0 activations with AVX2
-// (no VNNI). The 64-byte group of a 16-row tile is two 256-bit halves of 8 rows x 4 elements,
+// Matmul of repacked Q4_0 / Q8_0 weights (kernels/cpu/repack.h) x Q8_0 activations, and of
+// repacked Q4_K weights x Q8_K activations, with AVX2 (no VNNI). The 64-byte group of a 16-row tile is two 256-bit halves of 8 rows x 4 elements,
 // so the 8 dot products of a half advance together with the activation group broadcast: no
 // horizontal sums, 8 results per store, as on AVX-512.
 // Products: maddubs (unsigned x signed bytes -> pairs summed to int16), then madd by ones (int32).
 // - Q4_0: the nibbles (0..15) are the unsigned operand, so a block's eight maddubs results add up
 //   in int16 before one madd: |16 x 15 x 127| = 30480 < 32767, exact for any Q8_0 activation
 //   (|q| <= 127), with the bias 8 x sum(a) removed once per block for all rows.
+// - Q4_K: as Q4_0 per 32-element sub-block, then one madd by the rows' 6-bit sub-block scales
+//   (int32, exact); the mins times the activation's sub-block sums (bsums) are one madd per two
+//   sub-blocks, and only the super-block's two sums are converted to float.
 // - Q8_0: the weights (stored q + 128) go back to signed and take the sign trick
 //   (|w| x sign(a, w)); a maddubs result can reach 2 x 128 x 127, so each is widened at once.
 // NOTE: a pass covers one or both 8-row halves of a tile x up to 4 tokens (both halves for
@@ -113,32 +116,171 @@ void half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_blocks, c
   }
 }
 
+// ---- Q4_K ----
+
+// The 6-bit scales and mins of one half's 8 rows in one super-block (repack.h), as bytes
+// [j][row]: sc[0] sub-blocks 0..3, sc[1] 4..7, likewise m. On the stack, so each use is one
+// broadcast load and one shuffle.
+struct Q4KHalfScales {
+  alignas(32) uint8_t sc[2][32];
+  alignas(32) uint8_t m[2][32];
+};
+
+inline void unpack_q4k_half_scales(const uint8_t* packed, Q4KHalfScales* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i low2 = _mm256_set1_epi8(0x03);
+  const __m256i top = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(packed + 64));
+  // Bits [shift, shift + 2) of each top byte, moved to bits 4..5.
+  auto top_bits = [&](int shift) {
+    return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(top, shift), low2), 4);
+  };
+  for (int q = 0; q < 2; ++q) {
+    const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(packed + 32 * q));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out->sc[q]),
+                       _mm256_or_si256(_mm256_and_si256(low, low4), top_bits(4 * q)));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out->m[q]),
+                       _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low, 4), low4), top_bits(4 * q + 2)));
+  }
+}
+
+// int16 lanes (sc_j[row], sc_j[row]) for the 8 rows: madd's operand for sub-block j's pair sums.
+inline __m256i q4k_sub_block_scales(const Q4KHalfScales& s, int j) {
+  const __m256i dup = _mm256_setr_epi8(0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3, -1,  //
+                                       4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1);
+  int64_t bytes;
+  std::memcpy(&bytes, s.sc[j / 4] + 8 * (j % 4), sizeof(bytes));
+  return _mm256_shuffle_epi8(_mm256_set1_epi64x(bytes), dup);
+}
+
+// int16 lanes (m_2p[row], m_2p+1[row]) for the 8 rows: madd's operand for the sub-block sums.
+inline __m256i q4k_min_pairs(const Q4KHalfScales& s, int p) {
+  const __m256i pairs = _mm256_setr_epi8(0, -1, 8, -1, 1, -1, 9, -1, 2, -1, 10, -1, 3, -1, 11, -1,  //
+                                         4, -1, 12, -1, 5, -1, 13, -1, 6, -1, 14, -1, 7, -1, 15, -1);
+  const __m128i bytes = _mm_load_si128(reinterpret_cast<const __m128i*>(s.m[p / 2] + 16 * (p % 2)));
+  return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(bytes), pairs);
+}
+
+// Halves [first_half, first_half + kHalves) of one tile x tokens [0, kTokens) (rows of Q8_K
+// blocks at x, x_row_bytes apart).
+template <int kHalves, int kTokens>
+void q4k_half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_super_blocks, const uint8_t* x,
+                          size_t x_row_bytes, float* out, int64_t out_stride) {
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  __m256 acc[kHalves][kTokens];
+  for (int h = 0; h < kHalves; ++h) {
+    for (int t = 0; t < kTokens; ++t) acc[h][t] = _mm256_setzero_ps();
+  }
+  const BlockQ8_K* a[kTokens];
+  for (int t = 0; t < kTokens; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(x + static_cast<size_t>(t) * x_row_bytes);
+  for (int64_t s = 0; s < num_super_blocks; ++s) {
+    const uint8_t* section = tile + static_cast<size_t>(s) * kQ4KTileSuperBlockBytes;
+    if constexpr (kHalves == 2) {
+      for (size_t line = 0; line < kQ4KTileSuperBlockBytes; line += 64) {
+        _mm_prefetch(section + kPrefetchBytes + line, _MM_HINT_T0);
+      }
+    }
+    Q4KHalfScales scales[kHalves];
+    for (int h = 0; h < kHalves; ++h) {
+      unpack_q4k_half_scales(section + kQ4KTileScalesOffset + kQ4KTileHalfScalesBytes * (first_half + h), &scales[h]);
+    }
+    __m256i dot[kHalves][kTokens];  // sum_j sc_j x (sub-block j's quants . activations), int32
+    for (int h = 0; h < kHalves; ++h) {
+      for (int t = 0; t < kTokens; ++t) dot[h][t] = _mm256_setzero_si256();
+    }
+    for (int j = 0; j < 8; ++j) {  // sub-block j: chunk j / 2, low (even j) or high nibbles
+      const int c = j / 2;
+      __m256i sums[kHalves][kTokens];
+      for (int h = 0; h < kHalves; ++h) {
+        for (int t = 0; t < kTokens; ++t) sums[h][t] = _mm256_setzero_si256();
+      }
+      for (int g = 0; g < 8; ++g) {
+        for (int h = 0; h < kHalves; ++h) {
+          __m256i w = _mm256_loadu_si256(
+              reinterpret_cast<const __m256i*>(section + 64 * (8 * c + g) + 32 * (first_half + h)));
+          if (j % 2 == 1) w = _mm256_srli_epi16(w, 4);
+          w = _mm256_and_si256(w, low_nibbles);
+          for (int t = 0; t < kTokens; ++t) {
+            const __m256i act = broadcast_group(reinterpret_cast<const uint8_t*>(a[t][s].qs) + 32 * j, g);
+            sums[h][t] = _mm256_add_epi16(sums[h][t], _mm256_maddubs_epi16(w, act));
+          }
+        }
+      }
+      for (int h = 0; h < kHalves; ++h) {
+        const __m256i sub_block_scales = q4k_sub_block_scales(scales[h], j);
+        for (int t = 0; t < kTokens; ++t) {
+          dot[h][t] = _mm256_add_epi32(dot[h][t], _mm256_madd_epi16(sums[h][t], sub_block_scales));
+        }
+      }
+    }
+    for (int t = 0; t < kTokens; ++t) {
+      // Sub-block sums of the activations (bsums are per 16), pairs (2p, 2p+1) in int32 p.
+      const __m256i sub_sums = _mm256_castsi128_si256(
+          _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[t][s].bsums)),
+                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[t][s].bsums + 8))));
+      const __m256 a_scale = _mm256_set1_ps(a[t][s].d);
+      for (int h = 0; h < kHalves; ++h) {
+        __m256i mins = _mm256_setzero_si256();
+        for (int p = 0; p < 4; ++p) {
+          const __m256i pair = _mm256_permutevar8x32_epi32(sub_sums, _mm256_set1_epi32(p));
+          mins = _mm256_add_epi32(mins, _mm256_madd_epi16(q4k_min_pairs(scales[h], p), pair));
+        }
+        const auto* super_scales = reinterpret_cast<const __m128i*>(section + kQ4KTileSuperScalesOffset +
+                                                                    32 * (first_half + h));
+        const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(super_scales)), a_scale);
+        const __m256 dmin = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(super_scales + 1)), a_scale);
+        acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[h][t]), d, acc[h][t]);
+        acc[h][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), dmin, acc[h][t]);
+      }
+    }
+  }
+  for (int h = 0; h < kHalves; ++h) {
+    for (int t = 0; t < kTokens; ++t) {
+      _mm256_storeu_ps(out + t * out_stride + kHalfRows * (first_half + h), acc[h][t]);
+    }
+  }
+}
+
+struct Q4KPass {
+  template <int kHalves, int kTokens>
+  static void run(const uint8_t* tile, int first_half, int64_t num_cols, const RepackedActivation& x, int64_t t0,
+                  float* out, int64_t out_stride) {
+    q4k_half_tile_kernel<kHalves, kTokens>(tile, first_half, num_cols / kQK_K, x.rows + t0 * x.row_bytes, x.row_bytes,
+                                           out, out_stride);
+  }
+};
+// Q4_0 / Q8_0: one pass of half_tile_kernel over tokens [t0, t0 + kTokens).
 template <bool kIsQ4>
+struct LegacyPass {
+  template <int kHalves, int kTokens>
+  static void run(const uint8_t* tile, int first_half, int64_t num_cols, const RepackedActivation& x, int64_t t0,
+                  float* out, int64_t out_stride) {
+    const int64_t num_blocks = num_cols / kLegacyBlockSize;
+    half_tile_kernel<kIsQ4, kHalves, kTokens>(tile, first_half, num_blocks, x.rows + t0 * x.row_bytes, x.row_bytes,
+                                              x.blocks + t0 * num_blocks, out, out_stride);
+  }
+};
+
+template <typename Pass>
 void repacked_matmul_rows(const MatrixView& weight, const RepackedActivation& x, int64_t row_begin, int64_t row_end,
                           float* out) {
-  const int64_t num_blocks = weight.num_cols / kLegacyBlockSize;
   const int64_t num_tokens = x.num_tokens;
-  const uint8_t* x_converted = x.rows;
-  const size_t x_row_bytes = x.row_bytes;
   const size_t tile_bytes = weight.row_stride_bytes * kRepackRows;
   for (int64_t r = row_begin; r < row_end; r += kRepackRows) {
     const uint8_t* tile = weight.data + static_cast<size_t>(r / kRepackRows) * tile_bytes;
     if (num_tokens <= kMaxTokensBothHalves) {
       with_count<kMaxTokensBothHalves>(num_tokens, [&](auto tokens) {
-        half_tile_kernel<kIsQ4, 2, tokens()>(tile, 0, num_blocks, x_converted, x_row_bytes, x.blocks, out + r,
-                                             weight.num_rows);
+        Pass::template run<2, tokens()>(tile, 0, weight.num_cols, x, 0, out + r, weight.num_rows);
       });
       continue;
     }
-    // NOTE: tokens inside halves: a half's weights (num_cols / 32 x 144 or 272 bytes) stay in
-    // L1/L2 while every token group passes over them.
+    // NOTE: tokens inside halves: a half's weights (num_cols x 4.5 or 8.5 bytes) stay in L1/L2
+    // while every token group passes over them.
     for (int half = 0; half < 2; ++half) {
       for (int64_t t = 0; t < num_tokens; t += kMaxTokensOneHalf) {
         const int64_t n = std::min<int64_t>(kMaxTokensOneHalf, num_tokens - t);
         with_count<kMaxTokensOneHalf>(n, [&](auto tokens) {
-          half_tile_kernel<kIsQ4, 1, tokens()>(tile, half, num_blocks, x_converted + t * x_row_bytes, x_row_bytes,
-                                               x.blocks + t * num_blocks, out + t * weight.num_rows + r,
-                                               weight.num_rows);
+          Pass::template run<1, tokens()>(tile, half, weight.num_cols, x, t, out + t * weight.num_rows + r,
+                                          weight.num_rows);
         });
       }
     }
@@ -148,8 +290,9 @@ void repacked_matmul_rows(const MatrixView& weight, const RepackedActivation& x,
 }  // namespace
 
 void register_avx2_repacked_matmul(KernelTable& table) {
-  table.matmul_rows_repacked[static_cast<int>(DType::kQ4_0)] = repacked_matmul_rows<true>;
-  table.matmul_rows_repacked[static_cast<int>(DType::kQ8_0)] = repacked_matmul_rows<false>;
+  table.matmul_rows_repacked[static_cast<int>(DType::kQ4_0)] = repacked_matmul_rows<LegacyPass<true>>;
+  table.matmul_rows_repacked[static_cast<int>(DType::kQ8_0)] = repacked_matmul_rows<LegacyPass<false>>;
+  table.matmul_rows_repacked[static_cast<int>(DType::kQ4_K)] = repacked_matmul_rows<Q4KPass>;
 }
 
 }  // namespace tessera::kernels
