@@ -187,28 +187,36 @@ void q4k_half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_super
     for (int h = 0; h < kHalves; ++h) {
       for (int t = 0; t < kTokens; ++t) dot[h][t] = _mm256_setzero_si256();
     }
-    for (int j = 0; j < 8; ++j) {  // sub-block j: chunk j / 2, low (even j) or high nibbles
-      const int c = j / 2;
-      __m256i sums[kHalves][kTokens];
+    for (int c = 0; c < 4; ++c) {  // chunk c: sub-blocks 2c (low nibbles) and 2c + 1 (high)
+      __m256i low_sums[kHalves][kTokens], high_sums[kHalves][kTokens];
       for (int h = 0; h < kHalves; ++h) {
-        for (int t = 0; t < kTokens; ++t) sums[h][t] = _mm256_setzero_si256();
+        for (int t = 0; t < kTokens; ++t) low_sums[h][t] = high_sums[h][t] = _mm256_setzero_si256();
       }
+#pragma GCC unroll 8
       for (int g = 0; g < 8; ++g) {
+        __m256i act_low[kTokens], act_high[kTokens];
+        for (int t = 0; t < kTokens; ++t) {
+          const auto* chunk = reinterpret_cast<const uint8_t*>(a[t][s].qs) + 64 * c;
+          act_low[t] = broadcast_group(chunk, g);
+          act_high[t] = broadcast_group(chunk + 32, g);
+        }
         for (int h = 0; h < kHalves; ++h) {
-          __m256i w = _mm256_loadu_si256(
+          const __m256i packed = _mm256_loadu_si256(
               reinterpret_cast<const __m256i*>(section + 64 * (8 * c + g) + 32 * (first_half + h)));
-          if (j % 2 == 1) w = _mm256_srli_epi16(w, 4);
-          w = _mm256_and_si256(w, low_nibbles);
+          const __m256i w_low = _mm256_and_si256(packed, low_nibbles);
+          const __m256i w_high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
           for (int t = 0; t < kTokens; ++t) {
-            const __m256i act = broadcast_group(reinterpret_cast<const uint8_t*>(a[t][s].qs) + 32 * j, g);
-            sums[h][t] = _mm256_add_epi16(sums[h][t], _mm256_maddubs_epi16(w, act));
+            low_sums[h][t] = _mm256_add_epi16(low_sums[h][t], _mm256_maddubs_epi16(w_low, act_low[t]));
+            high_sums[h][t] = _mm256_add_epi16(high_sums[h][t], _mm256_maddubs_epi16(w_high, act_high[t]));
           }
         }
       }
       for (int h = 0; h < kHalves; ++h) {
-        const __m256i sub_block_scales = q4k_sub_block_scales(scales[h], j);
+        const __m256i low_scales = q4k_sub_block_scales(scales[h], 2 * c);
+        const __m256i high_scales = q4k_sub_block_scales(scales[h], 2 * c + 1);
         for (int t = 0; t < kTokens; ++t) {
-          dot[h][t] = _mm256_add_epi32(dot[h][t], _mm256_madd_epi16(sums[h][t], sub_block_scales));
+          dot[h][t] = _mm256_add_epi32(dot[h][t], _mm256_add_epi32(_mm256_madd_epi16(low_sums[h][t], low_scales),
+                                                                   _mm256_madd_epi16(high_sums[h][t], high_scales)));
         }
       }
     }
