@@ -69,7 +69,8 @@ constexpr DType kTypes[] = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K};
 
 // Column counts for a test of `type`: `legacy` for Q4_0 / Q8_0 (multiples of 32), `k_quant`
 // for Q4_K (multiples of 256).
-std::vector<int64_t> test_cols(DType type, std::initializer_list<int64_t> legacy, std::initializer_list<int64_t> k_quant) {
+std::vector<int64_t> test_cols(DType type, std::initializer_list<int64_t> legacy,
+                               std::initializer_list<int64_t> k_quant) {
   return type == DType::kQ4_K ? std::vector<int64_t>(k_quant) : std::vector<int64_t>(legacy);
 }
 
@@ -167,7 +168,9 @@ void fill_extreme_weight_row(DType type, int64_t cols, bool top, uint8_t* row) {
       BlockQ4_K& block = reinterpret_cast<BlockQ4_K*>(row)[s];
       block.d = block.dmin = kOne;
       std::memset(block.scales, 0, sizeof(block.scales));
-      for (int j = 0; j < 8; ++j) pack_k4_scale_min(j, static_cast<uint8_t>(31 - 2 * j), static_cast<uint8_t>(63 - j), block.scales);
+      for (int j = 0; j < 8; ++j) {
+        pack_k4_scale_min(j, static_cast<uint8_t>(31 - 2 * j), static_cast<uint8_t>(63 - j), block.scales);
+      }
       std::memset(block.qs, top ? 0xFF : 0x00, sizeof(block.qs));
     }
     return;

@@ -12,8 +12,8 @@
 namespace tessera::kernels {
 namespace {
 
-constexpr int kGroupBytes = 4 * kRepackRows;
-static_assert(kQ4KTileSuperBlockBytes == kRepackRows * sizeof(BlockQ4_K));  // one 4-element group of 16 rows: a 512-bit register
+constexpr int kGroupBytes = 4 * kRepackRows;  // one 4-element group of 16 rows: a 512-bit register
+static_assert(kQ4KTileSuperBlockBytes == kRepackRows * sizeof(BlockQ4_K));
 
 template <typename Block>
 constexpr int kNumGroups = std::is_same_v<Block, BlockQ8_0> ? 8 : 4;

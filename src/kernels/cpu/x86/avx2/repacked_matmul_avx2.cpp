@@ -1,7 +1,8 @@
 // Matmul of repacked Q4_0 / Q8_0 weights (kernels/cpu/repack.h) x Q8_0 activations, and of
-// repacked Q4_K weights x Q8_K activations, with AVX2 (no VNNI). The 64-byte group of a 16-row tile is two 256-bit halves of 8 rows x 4 elements,
-// so the 8 dot products of a half advance together with the activation group broadcast: no
-// horizontal sums, 8 results per store, as on AVX-512.
+// repacked Q4_K weights x Q8_K activations, with AVX2 (no VNNI). The 64-byte group of a 16-row
+// tile is two 256-bit halves of 8 rows x 4 elements, so the 8 dot products of a half advance
+// together with the activation group broadcast: no horizontal sums, 8 results per store, as on
+// AVX-512.
 // Products: maddubs (unsigned x signed bytes -> pairs summed to int16), then madd by ones (int32).
 // - Q4_0: the nibbles (0..15) are the unsigned operand, so a block's eight maddubs results add up
 //   in int16 before one madd: |16 x 15 x 127| = 30480 < 32767, exact for any Q8_0 activation
