@@ -1,4 +1,4 @@
-// Repacked Q4_0 / Q8_0 / Q4_K weights (kernels/cpu/repack.h): the portable reader must reproduce the
+// Repacked Q4_0 / Q8_0 / Q4_K / Q5_K weights (kernels/cpu/repack.h): the portable reader must reproduce the
 // reference bit for bit (so the layout round-trips), every ISA's repacked kernel must match the
 // reference within the summation-order tolerance, and kernels::matmul must dispatch a repacked
 // view correctly on every ISA (including ones without a repacked kernel).
@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "base/thread_pool.h"
@@ -22,7 +23,7 @@
 namespace tessera::kernels {
 namespace {
 
-// A random [rows, cols] matrix of `type`, the activations (Q8_0, or Q8_K for Q4_K) of `tokens`
+// A random [rows, cols] matrix of `type`, the activations (Q8_0, or Q8_K for the k-quants) of `tokens`
 // random rows, and the reference product.
 struct Problem {
   DType type;
@@ -65,13 +66,15 @@ Problem make_problem(DType type, int64_t rows, int64_t cols, int64_t tokens, uin
   return p;
 }
 
-constexpr DType kTypes[] = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K};
+constexpr DType kTypes[] = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K};
+
+bool is_k_quant(DType type) { return type == DType::kQ4_K || type == DType::kQ5_K; }
 
 // Column counts for a test of `type`: `legacy` for Q4_0 / Q8_0 (multiples of 32), `k_quant`
-// for Q4_K (multiples of 256).
+// for Q4_K / Q5_K (multiples of 256).
 std::vector<int64_t> test_cols(DType type, std::initializer_list<int64_t> legacy,
                                std::initializer_list<int64_t> k_quant) {
-  return type == DType::kQ4_K ? std::vector<int64_t>(k_quant) : std::vector<int64_t>(legacy);
+  return is_k_quant(type) ? std::vector<int64_t>(k_quant) : std::vector<int64_t>(legacy);
 }
 
 // Activation rows with their block summaries (Q8_0 only), as kernels.cpp prepares them.
@@ -90,7 +93,7 @@ struct PreparedActivation {
   RepackedActivation view() const { return {rows, row_bytes, tokens, blocks.empty() ? nullptr : blocks.data()}; }
 };
 
-TEST(RepackedMatmul, OnlyQ4_0Q8_0AndQ4_KWithWholeTilesRepack) {
+TEST(RepackedMatmul, OnlyQ4_0Q8_0Q4_KAndQ5_KWithWholeTilesRepack) {
   std::vector<uint8_t> bytes(row_bytes(DType::kQ4_K, 512) * 48);
   EXPECT_TRUE(repackable({DType::kQ8_0, 48, 64, bytes.data(), row_bytes(DType::kQ8_0, 64)}));
   EXPECT_TRUE(repackable({DType::kQ4_0, 16, 64, bytes.data(), row_bytes(DType::kQ4_0, 64)}));
@@ -99,6 +102,7 @@ TEST(RepackedMatmul, OnlyQ4_0Q8_0AndQ4_KWithWholeTilesRepack) {
   EXPECT_FALSE(repackable({DType::kF32, 16, 64, bytes.data(), 64 * sizeof(float)}));
   EXPECT_TRUE(repackable({DType::kQ4_K, 32, 512, bytes.data(), row_bytes(DType::kQ4_K, 512)}));
   EXPECT_FALSE(repackable({DType::kQ4_K, 24, 512, bytes.data(), row_bytes(DType::kQ4_K, 512)}));
+  EXPECT_TRUE(repackable({DType::kQ5_K, 16, 256, bytes.data(), row_bytes(DType::kQ5_K, 256)}));
   EXPECT_FALSE(repackable({DType::kQ6_K, 16, 256, bytes.data(), row_bytes(DType::kQ6_K, 256)}));
 }
 
@@ -158,23 +162,34 @@ TEST(RepackedMatmul, EveryIsaKernelMatchesReference) {
 // Quants at the ends of their ranges with unit scales: every product is an integer, so any
 // summation order gives the reference's value exactly, and an int16 or int32 overflow inside a
 // kernel (AVX2 adds a block's Q4_0 maddubs results in int16) would show as a wrong value.
-// One weight row of `type` with unit super-scales and every quant at the top (q + 8 = 15, 127) or
-// the bottom (0, -128) of its range; Q4_K sub-block scales 31 - 2j and mins 63 - j (both above
-// 15, so their top bits count).
+// One Q4_K / Q5_K super-block with unit super-scales, sub-block scales first_scale - step * j,
+// mins 63 - j, and every quant at the top or the bottom of its range.
+template <typename Block>
+void fill_extreme_k4_block(bool top, int first_scale, int step, Block* block) {
+  constexpr uint16_t kOne = 0x3C00;  // f16 1.0
+  block->d = block->dmin = kOne;
+  std::memset(block->scales, 0, sizeof(block->scales));
+  for (int j = 0; j < 8; ++j) {
+    pack_k4_scale_min(j, static_cast<uint8_t>(first_scale - step * j), static_cast<uint8_t>(63 - j), block->scales);
+  }
+  std::memset(block->qs, top ? 0xFF : 0x00, sizeof(block->qs));
+  if constexpr (std::is_same_v<Block, BlockQ5_K>) std::memset(block->qh, top ? 0xFF : 0x00, sizeof(block->qh));
+}
+
+// One weight row of `type` with unit super-scales and every quant at the top (q + 8 = 15, 127,
+// 15 or 31) or the bottom (0, -128, 0) of its range. Q4_K sub-block scales are 31 - 2j, mins
+// 63 - j (both above 15, so their top bits count); Q5_K scales 15 - j, so that a super-block's
+// sum stays below 2^24 and converts to float exactly.
 void fill_extreme_weight_row(DType type, int64_t cols, bool top, uint8_t* row) {
   constexpr uint16_t kOne = 0x3C00;  // f16 1.0
-  if (type == DType::kQ4_K) {
-    for (int64_t s = 0; s < cols / kQK_K; ++s) {
-      BlockQ4_K& block = reinterpret_cast<BlockQ4_K*>(row)[s];
-      block.d = block.dmin = kOne;
-      std::memset(block.scales, 0, sizeof(block.scales));
-      for (int j = 0; j < 8; ++j) {
-        pack_k4_scale_min(j, static_cast<uint8_t>(31 - 2 * j), static_cast<uint8_t>(63 - j), block.scales);
-      }
-      std::memset(block.qs, top ? 0xFF : 0x00, sizeof(block.qs));
+  for (int64_t s = 0; s < (is_k_quant(type) ? cols / kQK_K : 0); ++s) {
+    if (type == DType::kQ4_K) {
+      fill_extreme_k4_block(top, 31, 2, reinterpret_cast<BlockQ4_K*>(row) + s);
+    } else {
+      fill_extreme_k4_block(top, 15, 1, reinterpret_cast<BlockQ5_K*>(row) + s);
     }
-    return;
   }
+  if (is_k_quant(type)) return;
   const size_t block_bytes = row_bytes(type, kLegacyBlockSize);
   for (int64_t b = 0; b < cols / kLegacyBlockSize; ++b) {
     uint8_t* block = row + b * block_bytes;
@@ -215,7 +230,7 @@ TEST(RepackedMatmul, ExtremeQuantsStayExactOnEveryIsa) {
   const int64_t rows = 32;
   int checked = 0;
   for (DType type : kTypes) {
-    const int64_t cols = type == DType::kQ4_K ? 512 : 96;
+    const int64_t cols = is_k_quant(type) ? 512 : 96;
     const DType act_type = vec_dot_type(type);
     const size_t w_row = row_bytes(type, cols), x_row = row_bytes(act_type, cols);
     for (int pattern = 0; pattern < 4; ++pattern) {
@@ -258,7 +273,7 @@ TEST(RepackedMatmul, MatmulDispatchesRepackedViewsOnEveryIsa) {
     if (!isa_supported(isa)) continue;
     set_isa_override(isa);
     for (DType type : kTypes) {
-      const Problem p = make_problem(type, 112, type == DType::kQ4_K ? 512 : 128, 5, 7);
+      const Problem p = make_problem(type, 112, is_k_quant(type) ? 512 : 128, 5, 7);
       std::vector<uint8_t> packed(p.w.size());
       const MatrixView view = repack(p.view(), packed.data());
       std::vector<uint8_t> scratch(matmul_scratch_bytes(type, p.cols, p.tokens));

@@ -54,7 +54,7 @@ const KernelTable& kernel_table(Isa isa);
 void register_avx2_float_matmul(KernelTable& table);    // F32, F16, BF16 weights
 void register_avx2_legacy_matmul(KernelTable& table);   // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 weights
 void register_avx2_kquant_matmul(KernelTable& table);   // Q2_K..Q6_K weights
-void register_avx2_repacked_matmul(KernelTable& table);  // repacked Q4_0, Q8_0, Q4_K weights
+void register_avx2_repacked_matmul(KernelTable& table);  // repacked Q4_0, Q8_0, Q4_K, Q5_K weights
 void register_avx2_elementwise(KernelTable& table);     // rms_norm, silu_mul, softmax, attention, to_f16
 void register_avx512_float_matmul(KernelTable& table);
 void register_avx512_legacy_matmul(KernelTable& table);

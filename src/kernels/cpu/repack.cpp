@@ -13,7 +13,6 @@ namespace tessera::kernels {
 namespace {
 
 constexpr int kGroupBytes = 4 * kRepackRows;  // one 4-element group of 16 rows: a 512-bit register
-static_assert(kQ4KTileSuperBlockBytes == kRepackRows * sizeof(BlockQ4_K));
 
 template <typename Block>
 constexpr int kNumGroups = std::is_same_v<Block, BlockQ8_0> ? 8 : 4;
@@ -71,50 +70,71 @@ void unpack_tile(const MatrixView& w, const uint8_t* tile_src, uint8_t* dst) {
   }
 }
 
-// Q4_K: rows 0..15 of a tile in super-block sections (repack.h).
-void repack_tile_q4_k(const MatrixView& w, int64_t tile, uint8_t* dst) {
+template <typename Block>
+constexpr const KQuantTileLayout& kquant_layout() {
+  return std::is_same_v<Block, BlockQ5_K> ? kQ5KTileLayout : kQ4KTileLayout;
+}
+static_assert(kQ4KTileLayout.section_bytes == kRepackRows * sizeof(BlockQ4_K));
+static_assert(kQ5KTileLayout.section_bytes == kRepackRows * sizeof(BlockQ5_K));
+
+// Q4_K / Q5_K: rows 0..15 of a tile in super-block sections (repack.h).
+template <typename Block>
+void repack_tile_k4(const MatrixView& w, int64_t tile, uint8_t* dst) {
+  constexpr KQuantTileLayout layout = kquant_layout<Block>();
   const int64_t num_super_blocks = w.num_cols / kQK_K;
   for (int r = 0; r < kRepackRows; ++r) {
-    const auto* row = reinterpret_cast<const BlockQ4_K*>(w.row(tile * kRepackRows + r));
+    const auto* row = reinterpret_cast<const Block*>(w.row(tile * kRepackRows + r));
     const int half = r / 8, i = r % 8;
     for (int64_t s = 0; s < num_super_blocks; ++s) {
-      const BlockQ4_K& block = row[s];
-      uint8_t* section = dst + static_cast<size_t>(s) * kQ4KTileSuperBlockBytes;
+      const Block& block = row[s];
+      uint8_t* section = dst + static_cast<size_t>(s) * layout.section_bytes;
       for (int c = 0; c < 4; ++c) {
         for (int g = 0; g < 8; ++g) {
           for (int k = 0; k < 4; ++k) section[64 * (8 * c + g) + 4 * r + k] = block.qs[32 * c + 4 * g + k];
         }
       }
+      if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+        for (int g = 0; g < 8; ++g) {
+          for (int k = 0; k < 4; ++k) section[layout.high_bits_offset + 64 * g + 4 * r + k] = block.qh[4 * g + k];
+        }
+      }
       uint8_t scale[8], min[8];
       for (int j = 0; j < 8; ++j) unpack_k4_scale_min(j, block.scales, &scale[j], &min[j]);
-      uint8_t* scales = section + kQ4KTileScalesOffset + kQ4KTileHalfScalesBytes * half;
+      uint8_t* scales = section + layout.scales_offset + kKQuantHalfScalesBytes * half;
       for (int j = 0; j < 8; ++j) scales[8 * j + i] = static_cast<uint8_t>((scale[j] & 15) | (min[j] & 15) << 4);
       for (int j = 0; j < 4; ++j) {
         scales[64 + 8 * j + i] = static_cast<uint8_t>((scale[j] >> 4) | (min[j] >> 4) << 2 | (scale[j + 4] >> 4) << 4 |
                                                       (min[j + 4] >> 4) << 6);
       }
-      auto* super_scales = reinterpret_cast<uint16_t*>(section + kQ4KTileSuperScalesOffset + 32 * half);
+      auto* super_scales = reinterpret_cast<uint16_t*>(section + layout.super_scales_offset + 32 * half);
       super_scales[i] = block.d;
       super_scales[8 + i] = block.dmin;
     }
   }
 }
 
-// Inverse of repack_tile_q4_k.
-void unpack_tile_q4_k(const MatrixView& w, const uint8_t* tile_src, uint8_t* dst) {
+// Inverse of repack_tile_k4.
+template <typename Block>
+void unpack_tile_k4(const MatrixView& w, const uint8_t* tile_src, uint8_t* dst) {
+  constexpr KQuantTileLayout layout = kquant_layout<Block>();
   const int64_t num_super_blocks = w.num_cols / kQK_K;
   for (int r = 0; r < kRepackRows; ++r) {
-    auto* row = reinterpret_cast<BlockQ4_K*>(dst + static_cast<size_t>(r) * w.row_stride_bytes);
+    auto* row = reinterpret_cast<Block*>(dst + static_cast<size_t>(r) * w.row_stride_bytes);
     const int half = r / 8, i = r % 8;
     for (int64_t s = 0; s < num_super_blocks; ++s) {
-      BlockQ4_K& block = row[s];
-      const uint8_t* section = tile_src + static_cast<size_t>(s) * kQ4KTileSuperBlockBytes;
+      Block& block = row[s];
+      const uint8_t* section = tile_src + static_cast<size_t>(s) * layout.section_bytes;
       for (int c = 0; c < 4; ++c) {
         for (int g = 0; g < 8; ++g) {
           for (int k = 0; k < 4; ++k) block.qs[32 * c + 4 * g + k] = section[64 * (8 * c + g) + 4 * r + k];
         }
       }
-      const uint8_t* scales = section + kQ4KTileScalesOffset + kQ4KTileHalfScalesBytes * half;
+      if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+        for (int g = 0; g < 8; ++g) {
+          for (int k = 0; k < 4; ++k) block.qh[4 * g + k] = section[layout.high_bits_offset + 64 * g + 4 * r + k];
+        }
+      }
+      const uint8_t* scales = section + layout.scales_offset + kKQuantHalfScalesBytes * half;
       std::memset(block.scales, 0, sizeof(block.scales));
       for (int j = 0; j < 8; ++j) {
         const int top = scales[64 + 8 * (j % 4) + i] >> (j < 4 ? 0 : 4);
@@ -122,7 +142,7 @@ void unpack_tile_q4_k(const MatrixView& w, const uint8_t* tile_src, uint8_t* dst
         const auto min = static_cast<uint8_t>((scales[8 * j + i] >> 4) | ((top >> 2) & 3) << 4);
         pack_k4_scale_min(j, scale, min, block.scales);
       }
-      const auto* super_scales = reinterpret_cast<const uint16_t*>(section + kQ4KTileSuperScalesOffset + 32 * half);
+      const auto* super_scales = reinterpret_cast<const uint16_t*>(section + layout.super_scales_offset + 32 * half);
       block.d = super_scales[i];
       block.dmin = super_scales[8 + i];
     }
@@ -133,7 +153,8 @@ void unpack_tile_q4_k(const MatrixView& w, const uint8_t* tile_src, uint8_t* dst
 
 bool repackable(const MatrixView& weight) {
   const bool legacy = weight.type == DType::kQ4_0 || weight.type == DType::kQ8_0;
-  return weight.interleaved_rows == 0 && (legacy || weight.type == DType::kQ4_K) &&
+  const bool k4 = weight.type == DType::kQ4_K || weight.type == DType::kQ5_K;
+  return weight.interleaved_rows == 0 && (legacy || k4) &&
          weight.num_rows % kRepackRows == 0 && weight.num_cols % (legacy ? kLegacyBlockSize : kQK_K) == 0 &&
          weight.row_stride_bytes == row_bytes(weight.type, weight.num_cols);
 }
@@ -152,8 +173,10 @@ MatrixView repack(const MatrixView& weight, uint8_t* dst) {
       repack_tile<BlockQ8_0>(weight, tile, tile_dst);
     } else if (weight.type == DType::kQ4_0) {
       repack_tile<BlockQ4_0>(weight, tile, tile_dst);
+    } else if (weight.type == DType::kQ4_K) {
+      repack_tile_k4<BlockQ4_K>(weight, tile, tile_dst);
     } else {
-      repack_tile_q4_k(weight, tile, tile_dst);
+      repack_tile_k4<BlockQ5_K>(weight, tile, tile_dst);
     }
   }
   MatrixView view = weight;
@@ -186,8 +209,10 @@ void repacked_matmul_rows_portable(const MatrixView& weight, const RepackedActiv
       unpack_tile<BlockQ8_0>(weight, src, rows.data());
     } else if (weight.type == DType::kQ4_0) {
       unpack_tile<BlockQ4_0>(weight, src, rows.data());
+    } else if (weight.type == DType::kQ4_K) {
+      unpack_tile_k4<BlockQ4_K>(weight, src, rows.data());
     } else {
-      unpack_tile_q4_k(weight, src, rows.data());
+      unpack_tile_k4<BlockQ5_K>(weight, src, rows.data());
     }
     const MatrixView tile_view{weight.type, kRepackRows, weight.num_cols, rows.data(), weight.row_stride_bytes};
     ref::matmul_rows(tile_view, x_converted, x_row_bytes, num_tokens, 0, kRepackRows, tile_out.data());

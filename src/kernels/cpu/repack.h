@@ -1,4 +1,4 @@
-// Weight repacking for the matmul kernels: Q4_0, Q8_0 and Q4_K matrices rearranged at load time
+// Weight repacking for the matmul kernels: Q4_0, Q8_0, Q4_K and Q5_K matrices rearranged at load time
 // into tiles of kRepackRows rows whose bytes a SIMD dot product consumes directly, 8 or 16 rows
 // per register. Owns the layouts and a portable (reference-exact) reader of them; knows nothing
 // about models or files. A repacked matrix is exactly as large as the original: one tile
@@ -26,8 +26,15 @@
 //                 (j = 0..7), then byte 64 + 8j + i (j = 0..3) = the top 2 bits of sc_j, m_j,
 //                 sc_j+4, m_j+4 at bits 0, 2, 4, 6.
 //   [2240, 2304)  per half h, 32 bytes at 2240 + 32h: 8 f16 d, then 8 f16 dmin.
+// Q5_K (Q8_K activations): as Q4_K, with the 5th quant bits inserted after the quants, so one
+// section is kQ5KTileLayout.section_bytes = 2816:
+//   [2048, 2560)  for group g (0..7), 64 bytes at 2048 + 64g, of which bytes [4r, 4r+4) are
+//                 qh[4g .. 4g+3] of row r: bit 2c the 5th bit of element 64c+4g+k, bit 2c+1
+//                 that of element 64c+32+4g+k.
+//   [2560, 2752)  scales and mins, [2752, 2816) d and dmin, as Q4_K.
 // NOTE: the rows of a half advance in the lanes of one register, so a sub-block's products add
-// up in int16 (|8 x 2 x 15 x 127| < 32767) and one madd by the rows' scales widens them.
+// up in int16 (Q4_K: |8 x 2 x 15 x 127| < 32767; Q5_K: per 4 groups, |4 x 2 x 31 x 127|) and one
+// madd by the rows' scales widens them.
 #pragma once
 
 #include <cstddef>
@@ -39,14 +46,19 @@ namespace tessera::kernels {
 
 inline constexpr int kRepackRows = 16;
 
-// Q4_K tile sections (see above).
-inline constexpr size_t kQ4KTileSuperBlockBytes = 2304;  // 16 x sizeof(BlockQ4_K)
-inline constexpr size_t kQ4KTileScalesOffset = 2048;
-inline constexpr size_t kQ4KTileHalfScalesBytes = 96;
-inline constexpr size_t kQ4KTileSuperScalesOffset = 2240;
+// The super-block sections of Q4_K and Q5_K tiles (see above): offsets inside one section.
+struct KQuantTileLayout {
+  size_t section_bytes;        // kRepackRows x sizeof(block)
+  size_t high_bits_offset;     // Q5_K's 5th-bit plane (Q4_K: none)
+  size_t scales_offset;        // per half h, kKQuantHalfScalesBytes at + 96h
+  size_t super_scales_offset;  // per half h, 8 f16 d and 8 f16 dmin at + 32h
+};
+inline constexpr KQuantTileLayout kQ4KTileLayout{2304, 2048, 2048, 2240};
+inline constexpr KQuantTileLayout kQ5KTileLayout{2816, 2048, 2560, 2752};
+inline constexpr size_t kKQuantHalfScalesBytes = 96;
 
-// True when `weight` (row-major) has a repacked layout: Q4_0 or Q8_0, or Q4_K, rows a multiple
-// of 16.
+// True when `weight` (row-major) has a repacked layout: Q4_0 or Q8_0, or Q4_K or Q5_K, rows a
+// multiple of 16.
 bool repackable(const MatrixView& weight);
 
 // Writes the repacked form of the row-major `weight` to dst (16 * row_bytes * num_rows / 16
@@ -63,7 +75,7 @@ struct RepackedActivationBlock {
   int32_t quant_sum;
 };
 
-// Activation rows (vec_dot_type of the weight: Q8_0, or Q8_K for Q4_K) and, for Q8_0, their
+// Activation rows (vec_dot_type of the weight: Q8_0, or Q8_K for Q4_K / Q5_K) and, for Q8_0, their
 // block summaries, prepared once per matmul (kernels.cpp) and shared by every thread's row range.
 struct RepackedActivation {
   const uint8_t* rows;  // num_tokens rows of row_bytes

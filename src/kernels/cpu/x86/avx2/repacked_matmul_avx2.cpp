@@ -1,5 +1,5 @@
 // Matmul of repacked Q4_0 / Q8_0 weights (kernels/cpu/repack.h) x Q8_0 activations, and of
-// repacked Q4_K weights x Q8_K activations, with AVX2 (no VNNI). The 64-byte group of a 16-row
+// repacked Q4_K / Q5_K weights x Q8_K activations, with AVX2 (no VNNI). The 64-byte group of a 16-row
 // tile is two 256-bit halves of 8 rows x 4 elements, so the 8 dot products of a half advance
 // together with the activation group broadcast: no horizontal sums, 8 results per store, as on
 // AVX-512.
@@ -10,6 +10,8 @@
 // - Q4_K: as Q4_0 per 32-element sub-block, then one madd by the rows' 6-bit sub-block scales
 //   (int32, exact); the mins times the activation's sub-block sums (bsums) are one madd per two
 //   sub-blocks, and only the super-block's two sums are converted to float.
+// - Q5_K: as Q4_K with the 5th bit ORed in; quants reach 31, so the int16 sums are widened
+//   every 4 groups (|4 x 2 x 31 x 127| = 31496 < 32767).
 // - Q8_0: the weights (stored q + 128) go back to signed and take the sign trick
 //   (|w| x sign(a, w)); a maddubs result can reach 2 x 128 x 127, so each is widened at once.
 // NOTE: a pass covers one or both 8-row halves of a tile x up to 4 tokens (both halves for
@@ -117,7 +119,7 @@ void half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_blocks, c
   }
 }
 
-// ---- Q4_K ----
+// ---- Q4_K / Q5_K ----
 
 // The 6-bit scales and mins of one half's 8 rows in one super-block (repack.h), as bytes
 // [j][row]: sc[0] sub-blocks 0..3, sc[1] 4..7, likewise m. On the stack, so each use is one
@@ -162,11 +164,15 @@ inline __m256i q4k_min_pairs(const Q4KHalfScales& s, int p) {
 }
 
 // Halves [first_half, first_half + kHalves) of one tile x tokens [0, kTokens) (rows of Q8_K
-// blocks at x, x_row_bytes apart).
-template <int kHalves, int kTokens>
-void q4k_half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_super_blocks, const uint8_t* x,
-                          size_t x_row_bytes, float* out, int64_t out_stride) {
+// blocks at x, x_row_bytes apart). kHigh: Q5_K, else Q4_K.
+template <bool kHigh, int kHalves, int kTokens>
+void k4_half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_super_blocks, const uint8_t* x,
+                         size_t x_row_bytes, float* out, int64_t out_stride) {
+  constexpr KQuantTileLayout layout = kHigh ? kQ5KTileLayout : kQ4KTileLayout;
+  constexpr int kGroupsPerWidening = kHigh ? 4 : 8;  // int16 headroom, see the top of the file
   const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  [[maybe_unused]] const __m256i bit0 = _mm256_set1_epi8(0x01);
+  [[maybe_unused]] const __m256i bit1 = _mm256_set1_epi8(0x02);
   __m256 acc[kHalves][kTokens];
   for (int h = 0; h < kHalves; ++h) {
     for (int t = 0; t < kTokens; ++t) acc[h][t] = _mm256_setzero_ps();
@@ -174,15 +180,15 @@ void q4k_half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_super
   const BlockQ8_K* a[kTokens];
   for (int t = 0; t < kTokens; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(x + static_cast<size_t>(t) * x_row_bytes);
   for (int64_t s = 0; s < num_super_blocks; ++s) {
-    const uint8_t* section = tile + static_cast<size_t>(s) * kQ4KTileSuperBlockBytes;
+    const uint8_t* section = tile + static_cast<size_t>(s) * layout.section_bytes;
     if constexpr (kHalves == 2) {
-      for (size_t line = 0; line < kQ4KTileSuperBlockBytes; line += 64) {
+      for (size_t line = 0; line < layout.section_bytes; line += 64) {
         _mm_prefetch(section + kPrefetchBytes + line, _MM_HINT_T0);
       }
     }
     Q4KHalfScales scales[kHalves];
     for (int h = 0; h < kHalves; ++h) {
-      unpack_q4k_half_scales(section + kQ4KTileScalesOffset + kQ4KTileHalfScalesBytes * (first_half + h), &scales[h]);
+      unpack_q4k_half_scales(section + layout.scales_offset + kKQuantHalfScalesBytes * (first_half + h), &scales[h]);
     }
     __m256i dot[kHalves][kTokens];  // sum_j sc_j x (sub-block j's quants . activations), int32
     for (int h = 0; h < kHalves; ++h) {
@@ -190,7 +196,10 @@ void q4k_half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_super
     }
     for (int c = 0; c < 4; ++c) {  // chunk c: sub-blocks 2c (low nibbles) and 2c + 1 (high)
       __m256i low_sums[kHalves][kTokens], high_sums[kHalves][kTokens];
+      __m256i low_scales[kHalves], high_scales[kHalves];
       for (int h = 0; h < kHalves; ++h) {
+        low_scales[h] = q4k_sub_block_scales(scales[h], 2 * c);
+        high_scales[h] = q4k_sub_block_scales(scales[h], 2 * c + 1);
         for (int t = 0; t < kTokens; ++t) low_sums[h][t] = high_sums[h][t] = _mm256_setzero_si256();
       }
 #pragma GCC unroll 8
@@ -204,20 +213,31 @@ void q4k_half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_super
         for (int h = 0; h < kHalves; ++h) {
           const __m256i packed = _mm256_loadu_si256(
               reinterpret_cast<const __m256i*>(section + 64 * (8 * c + g) + 32 * (first_half + h)));
-          const __m256i w_low = _mm256_and_si256(packed, low_nibbles);
-          const __m256i w_high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+          __m256i w_low = _mm256_and_si256(packed, low_nibbles);
+          __m256i w_high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+          if constexpr (kHigh) {
+            // Bits 2c and 2c + 1 of the 5th-bit bytes, moved to bit 4 of each quant.
+            const __m256i bits = _mm256_srli_epi16(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(section + layout.high_bits_offset + 64 * g +
+                                                                    32 * (first_half + h))),
+                2 * c);
+            w_low = _mm256_or_si256(w_low, _mm256_slli_epi16(_mm256_and_si256(bits, bit0), 4));
+            w_high = _mm256_or_si256(w_high, _mm256_slli_epi16(_mm256_and_si256(bits, bit1), 3));
+          }
           for (int t = 0; t < kTokens; ++t) {
             low_sums[h][t] = _mm256_add_epi16(low_sums[h][t], _mm256_maddubs_epi16(w_low, act_low[t]));
             high_sums[h][t] = _mm256_add_epi16(high_sums[h][t], _mm256_maddubs_epi16(w_high, act_high[t]));
           }
         }
-      }
-      for (int h = 0; h < kHalves; ++h) {
-        const __m256i low_scales = q4k_sub_block_scales(scales[h], 2 * c);
-        const __m256i high_scales = q4k_sub_block_scales(scales[h], 2 * c + 1);
-        for (int t = 0; t < kTokens; ++t) {
-          dot[h][t] = _mm256_add_epi32(dot[h][t], _mm256_add_epi32(_mm256_madd_epi16(low_sums[h][t], low_scales),
-                                                                   _mm256_madd_epi16(high_sums[h][t], high_scales)));
+        if ((g + 1) % kGroupsPerWidening == 0) {
+          for (int h = 0; h < kHalves; ++h) {
+            for (int t = 0; t < kTokens; ++t) {
+              dot[h][t] = _mm256_add_epi32(dot[h][t],
+                                           _mm256_add_epi32(_mm256_madd_epi16(low_sums[h][t], low_scales[h]),
+                                                            _mm256_madd_epi16(high_sums[h][t], high_scales[h])));
+              low_sums[h][t] = high_sums[h][t] = _mm256_setzero_si256();
+            }
+          }
         }
       }
     }
@@ -233,7 +253,7 @@ void q4k_half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_super
           const __m256i pair = _mm256_permutevar8x32_epi32(sub_sums, _mm256_set1_epi32(p));
           mins = _mm256_add_epi32(mins, _mm256_madd_epi16(q4k_min_pairs(scales[h], p), pair));
         }
-        const auto* super_scales = reinterpret_cast<const __m128i*>(section + kQ4KTileSuperScalesOffset +
+        const auto* super_scales = reinterpret_cast<const __m128i*>(section + layout.super_scales_offset +
                                                                     32 * (first_half + h));
         const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(super_scales)), a_scale);
         const __m256 dmin = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(super_scales + 1)), a_scale);
@@ -249,12 +269,13 @@ void q4k_half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_super
   }
 }
 
-struct Q4KPass {
+template <bool kHigh>
+struct K4Pass {
   template <int kHalves, int kTokens>
   static void run(const uint8_t* tile, int first_half, int64_t num_cols, const RepackedActivation& x, int64_t t0,
                   float* out, int64_t out_stride) {
-    q4k_half_tile_kernel<kHalves, kTokens>(tile, first_half, num_cols / kQK_K, x.rows + t0 * x.row_bytes, x.row_bytes,
-                                           out, out_stride);
+    k4_half_tile_kernel<kHigh, kHalves, kTokens>(tile, first_half, num_cols / kQK_K, x.rows + t0 * x.row_bytes,
+                                                 x.row_bytes, out, out_stride);
   }
 };
 // Q4_0 / Q8_0: one pass of half_tile_kernel over tokens [t0, t0 + kTokens).
@@ -301,7 +322,8 @@ void repacked_matmul_rows(const MatrixView& weight, const RepackedActivation& x,
 void register_avx2_repacked_matmul(KernelTable& table) {
   table.matmul_rows_repacked[static_cast<int>(DType::kQ4_0)] = repacked_matmul_rows<LegacyPass<true>>;
   table.matmul_rows_repacked[static_cast<int>(DType::kQ8_0)] = repacked_matmul_rows<LegacyPass<false>>;
-  table.matmul_rows_repacked[static_cast<int>(DType::kQ4_K)] = repacked_matmul_rows<Q4KPass>;
+  table.matmul_rows_repacked[static_cast<int>(DType::kQ4_K)] = repacked_matmul_rows<K4Pass<false>>;
+  table.matmul_rows_repacked[static_cast<int>(DType::kQ5_K)] = repacked_matmul_rows<K4Pass<true>>;
 }
 
 }  // namespace tessera::kernels

@@ -147,9 +147,10 @@ void repacked_matmul_rows(const MatrixView& weight, const RepackedActivation& x,
 }  // namespace
 
 void register_avx512_repacked_matmul(KernelTable& table) {
-  // NOTE: the AVX2 repacked Q4_K kernel (inherited from the AVX2 table) is unmeasured on an
-  // AVX-512 machine, so Q4_K stays row-major there, on the AVX-512 k-quant kernel.
+  // NOTE: the AVX2 repacked Q4_K / Q5_K kernels (inherited from the AVX2 table) are unmeasured
+  // on an AVX-512 machine, so those stay row-major there, on the AVX-512 k-quant kernels.
   table.matmul_rows_repacked[static_cast<int>(DType::kQ4_K)] = nullptr;
+  table.matmul_rows_repacked[static_cast<int>(DType::kQ5_K)] = nullptr;
   if (!cpu_features().avx512vnni) return;
   table.matmul_rows_repacked[static_cast<int>(DType::kQ4_0)] = repacked_matmul_rows<true>;
   table.matmul_rows_repacked[static_cast<int>(DType::kQ8_0)] = repacked_matmul_rows<false>;
