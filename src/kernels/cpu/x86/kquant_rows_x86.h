@@ -1,6 +1,8 @@
 // The row/token loop of the x86 k-quant matmul kernels (AVX2 and AVX-512): it calls a
 // multi-token dot, `Dot<k>::run(num_blocks, weight_row, activations[k], results[k])`, which
-// decodes each weight block once for its k (1..4) tokens.
+// decodes each weight block once for its k (1..4) tokens. A Dot that declares a `Group` type
+// gets one made per token group and tile (`group.prepare(num_blocks, activations)`: work that
+// depends on the activations only) and passed to every row: `run(..., activations, group, ...)`.
 // NOTE: internal linkage only (anonymous namespace), like the other headers in this folder.
 // NOTE: cache blocking. The loop visits rows in tiles of kKquantRowTile. Inside a tile, each
 // group of 4 tokens meets every row of the tile. A group's activations (4 x 292 bytes per 256
@@ -34,12 +36,24 @@ void kquant_matmul_rows(const MatrixView& weight, const uint8_t* x_converted, si
       const BlockQ8_K* x[kKquantTokenGroup];
       for (int t = 0; t < count; ++t)
         x[t] = reinterpret_cast<const BlockQ8_K*>(x_converted + static_cast<size_t>(t0 + t) * x_row_bytes);
-      for (int64_t r = tile; r < tile_end; ++r) {
-        const auto* w = reinterpret_cast<const Block*>(weight.row(r));
-        float result[kKquantTokenGroup];
-        with_count<kKquantTokenGroup>(count, [&](auto tokens) { Dot<tokens()>::run(num_blocks, w, x, result); });
-        for (int t = 0; t < count; ++t) out[(t0 + t) * weight.num_rows + r] = result[t];
-      }
+      with_count<kKquantTokenGroup>(count, [&](auto tokens) {
+        using TokensDot = Dot<tokens()>;
+        auto rows = [&](auto&&... group) {
+          for (int64_t r = tile; r < tile_end; ++r) {
+            const auto* w = reinterpret_cast<const Block*>(weight.row(r));
+            float result[kKquantTokenGroup];
+            TokensDot::run(num_blocks, w, x, group..., result);
+            for (int t = 0; t < tokens(); ++t) out[(t0 + t) * weight.num_rows + r] = result[t];
+          }
+        };
+        if constexpr (requires { typename TokensDot::Group; }) {
+          typename TokensDot::Group group;
+          group.prepare(num_blocks, x);
+          rows(group);
+        } else {
+          rows();
+        }
+      });
     }
   }
 }

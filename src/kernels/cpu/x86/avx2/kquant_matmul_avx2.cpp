@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/kernel_table.h"
 #include "kernels/cpu/x86/kquant_rows_x86.h"
@@ -131,14 +132,43 @@ void dot_k4_style(int64_t num_blocks, const Block* w, const BlockQ8_K* const* a,
   for (int t = 0; t < kTokens; ++t) result[t] = hsum(acc[t]) + hsum(acc_mins[t]);
 }
 
+// Q6_K's bias of 32 against the activations, per token group: for token t, block b and
+// 32-element group k, maddubs(32, a) (32 x each pair sum, int16), the vector the kernel
+// subtracts. It depends on the activations only, so it is made once for all rows of a tile.
 template <int kTokens>
-void dot_q6_K(int64_t num_blocks, const BlockQ6_K* w, const BlockQ8_K* const* a, float* result) {
+struct Q6KBias {
+  const int16_t* values = nullptr;  // [kTokens][num_blocks][8][16]
+  void prepare(int64_t num_blocks, const BlockQ8_K* const* a) {
+    thread_local std::vector<int16_t> storage;
+    storage.resize(static_cast<size_t>(kTokens * num_blocks) * 8 * 16);
+    const __m256i m32 = _mm256_set1_epi8(32);
+    for (int t = 0; t < kTokens; ++t) {
+      for (int64_t b = 0; b < num_blocks; ++b) {
+        for (int k = 0; k < 8; ++k) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(&storage[((t * num_blocks + b) * 8 + k) * 16]),
+                              _mm256_maddubs_epi16(m32, load(a[t][b].qs + 32 * k)));
+        }
+      }
+    }
+    values = storage.data();
+  }
+};
+
+template <int kTokens>
+void dot_q6_K(int64_t num_blocks, const BlockQ6_K* w, const BlockQ8_K* const* a, const Q6KBias<kTokens>& bias,
+              float* result) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   const __m256i m3 = _mm256_set1_epi8(0x03);
-  const __m256i m32 = _mm256_set1_epi8(32);
   __m256 acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < num_blocks; ++b) {
+    if constexpr (kTokens == 1) {
+      // Decode streams the rows once: ask for the weights 4 KiB ahead (the next rows of the tile
+      // follow this one in memory), as the repacked decode kernels do.
+      for (int line = 0; line < 4; ++line) {
+        _mm_prefetch(reinterpret_cast<const char*>(w + b) + 4096 + 64 * line, _MM_HINT_T0);
+      }
+    }
     const float wd = f16(w[b].d);
     const __m128i scales8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales));
     __m256i sum[kTokens];
@@ -162,7 +192,8 @@ void dot_q6_K(int64_t num_blocks, const BlockQ6_K* w, const BlockQ8_K* const* a,
           // (q - 32) * a as q * a - 32 * a, per subgroup: the int32 lanes then hold the same
           // partial sums as llama.cpp's AVX2 kernel, so the float rounding matches it too.
           const __m256i act = load(a[t][b].qs + 128 * c + 32 * s);
-          const __m256i prod = _mm256_sub_epi16(_mm256_maddubs_epi16(q[s], act), _mm256_maddubs_epi16(m32, act));
+          const __m256i biased = load(bias.values + ((t * num_blocks + b) * 8 + 4 * c + s) * 16);
+          const __m256i prod = _mm256_sub_epi16(_mm256_maddubs_epi16(q[s], act), biased);
           sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(prod, sc));
         }
       }
@@ -184,7 +215,10 @@ template <int kTokens> struct Q5K {
   }
 };
 template <int kTokens> struct Q6K {
-  static void run(int64_t n, const BlockQ6_K* w, const BlockQ8_K* const* a, float* r) { dot_q6_K<kTokens>(n, w, a, r); }
+  using Group = Q6KBias<kTokens>;
+  static void run(int64_t n, const BlockQ6_K* w, const BlockQ8_K* const* a, const Group& bias, float* r) {
+    dot_q6_K<kTokens>(n, w, a, bias, r);
+  }
 };
 
 float dot_q3_K(int64_t num_blocks, const BlockQ3_K* w, const BlockQ8_K* a) {
