@@ -121,15 +121,15 @@ void half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_blocks, c
 
 // ---- Q4_K / Q5_K ----
 
-// The 6-bit scales and mins of one half's 8 rows in one super-block (repack.h), as bytes
-// [j][row]: sc[0] sub-blocks 0..3, sc[1] 4..7, likewise m. On the stack, so each use is one
-// broadcast load and one shuffle.
-struct Q4KHalfScales {
+// The 6-bit scales and mins (Q4_K / Q5_K) of one half's 8 rows in one super-block (repack.h),
+// as bytes [j][row]: sc[0] sub-blocks 0..3, sc[1] 4..7, likewise m. On the stack, so each use is
+// one broadcast load and one shuffle.
+struct K4HalfScales {
   alignas(32) uint8_t sc[2][32];
   alignas(32) uint8_t m[2][32];
 };
 
-inline void unpack_q4k_half_scales(const uint8_t* packed, Q4KHalfScales* out) {
+inline void unpack_k4_half_scales(const uint8_t* packed, K4HalfScales* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i low2 = _mm256_set1_epi8(0x03);
   const __m256i top = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(packed + 64));
@@ -147,7 +147,7 @@ inline void unpack_q4k_half_scales(const uint8_t* packed, Q4KHalfScales* out) {
 }
 
 // int16 lanes (sc_j[row], sc_j[row]) for the 8 rows: madd's operand for sub-block j's pair sums.
-inline __m256i q4k_sub_block_scales(const Q4KHalfScales& s, int j) {
+inline __m256i k4_sub_block_scales(const K4HalfScales& s, int j) {
   const __m256i dup = _mm256_setr_epi8(0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3, -1,  //
                                        4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1);
   int64_t bytes;
@@ -156,7 +156,7 @@ inline __m256i q4k_sub_block_scales(const Q4KHalfScales& s, int j) {
 }
 
 // int16 lanes (m_2p[row], m_2p+1[row]) for the 8 rows: madd's operand for the sub-block sums.
-inline __m256i q4k_min_pairs(const Q4KHalfScales& s, int p) {
+inline __m256i k4_min_pairs(const K4HalfScales& s, int p) {
   const __m256i pairs = _mm256_setr_epi8(0, -1, 8, -1, 1, -1, 9, -1, 2, -1, 10, -1, 3, -1, 11, -1,  //
                                          4, -1, 12, -1, 5, -1, 13, -1, 6, -1, 14, -1, 7, -1, 15, -1);
   const __m128i bytes = _mm_load_si128(reinterpret_cast<const __m128i*>(s.m[p / 2] + 16 * (p % 2)));
@@ -186,9 +186,9 @@ void k4_half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_super_
         _mm_prefetch(section + kPrefetchBytes + line, _MM_HINT_T0);
       }
     }
-    Q4KHalfScales scales[kHalves];
+    K4HalfScales scales[kHalves];
     for (int h = 0; h < kHalves; ++h) {
-      unpack_q4k_half_scales(section + layout.scales_offset + kKQuantHalfScalesBytes * (first_half + h), &scales[h]);
+      unpack_k4_half_scales(section + layout.scales_offset + kKQuantHalfScalesBytes * (first_half + h), &scales[h]);
     }
     __m256i dot[kHalves][kTokens];  // sum_j sc_j x (sub-block j's quants . activations), int32
     for (int h = 0; h < kHalves; ++h) {
@@ -198,8 +198,8 @@ void k4_half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_super_
       __m256i low_sums[kHalves][kTokens], high_sums[kHalves][kTokens];
       __m256i low_scales[kHalves], high_scales[kHalves];
       for (int h = 0; h < kHalves; ++h) {
-        low_scales[h] = q4k_sub_block_scales(scales[h], 2 * c);
-        high_scales[h] = q4k_sub_block_scales(scales[h], 2 * c + 1);
+        low_scales[h] = k4_sub_block_scales(scales[h], 2 * c);
+        high_scales[h] = k4_sub_block_scales(scales[h], 2 * c + 1);
         for (int t = 0; t < kTokens; ++t) low_sums[h][t] = high_sums[h][t] = _mm256_setzero_si256();
       }
 #pragma GCC unroll 8
@@ -251,7 +251,7 @@ void k4_half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_super_
         __m256i mins = _mm256_setzero_si256();
         for (int p = 0; p < 4; ++p) {
           const __m256i pair = _mm256_permutevar8x32_epi32(sub_sums, _mm256_set1_epi32(p));
-          mins = _mm256_add_epi32(mins, _mm256_madd_epi16(q4k_min_pairs(scales[h], p), pair));
+          mins = _mm256_add_epi32(mins, _mm256_madd_epi16(k4_min_pairs(scales[h], p), pair));
         }
         const auto* super_scales = reinterpret_cast<const __m128i*>(section + layout.super_scales_offset +
                                                                     32 * (first_half + h));
