@@ -26,6 +26,7 @@
 #include "kernels/cpu/kernel_table.h"
 #include "kernels/cpu/repack.h"
 #include "kernels/cpu/x86/count_dispatch_x86.h"
+#include "kernels/cpu/x86/k4_scales_x86.h"
 #include "tensor/quant_blocks.h"
 
 namespace tessera::kernels {
@@ -120,31 +121,6 @@ void half_tile_kernel(const uint8_t* tile, int first_half, int64_t num_blocks, c
 }
 
 // ---- Q4_K / Q5_K ----
-
-// The 6-bit scales and mins (Q4_K / Q5_K) of one half's 8 rows in one super-block (repack.h),
-// as bytes [j][row]: sc[0] sub-blocks 0..3, sc[1] 4..7, likewise m. On the stack, so each use is
-// one broadcast load and one shuffle.
-struct K4HalfScales {
-  alignas(32) uint8_t sc[2][32];
-  alignas(32) uint8_t m[2][32];
-};
-
-inline void unpack_k4_half_scales(const uint8_t* packed, K4HalfScales* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i low2 = _mm256_set1_epi8(0x03);
-  const __m256i top = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(packed + 64));
-  // Bits [shift, shift + 2) of each top byte, moved to bits 4..5.
-  auto top_bits = [&](int shift) {
-    return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(top, shift), low2), 4);
-  };
-  for (int q = 0; q < 2; ++q) {
-    const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(packed + 32 * q));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(out->sc[q]),
-                       _mm256_or_si256(_mm256_and_si256(low, low4), top_bits(4 * q)));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(out->m[q]),
-                       _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low, 4), low4), top_bits(4 * q + 2)));
-  }
-}
 
 // int16 lanes (sc_j[row], sc_j[row]) for the 8 rows: madd's operand for sub-block j's pair sums.
 inline __m256i k4_sub_block_scales(const K4HalfScales& s, int j) {
