@@ -118,12 +118,25 @@ TEST(SimdQuantizeActivation, BitExactWithQuantizeActivationRow) {
     for (int64_t i = 0; i < n; ++i) scaled[i] *= 1e-6f * static_cast<float>(1 + i % 97);
     inputs.push_back(scaled);
   }
+  {
+    // The largest magnitude twice with opposite signs in a 256-block: Q8_K's sign comes from the
+    // first. Blocks alternate which sign comes first, and whether both sit in one 8-float group.
+    std::vector<float> v = random_vector(n, 11);
+    for (int64_t b = 0; b < n / 256; ++b) {
+      const float sign = b % 2 == 0 ? 1.0f : -1.0f;
+      const bool near = b % 4 < 2;
+      v[b * 256 + (near ? 17 : 3)] = 9.0f * sign;
+      v[b * 256 + (near ? 22 : 200)] = -9.0f * sign;
+    }
+    inputs.push_back(v);
+  }
   for (Isa isa : simd_isas()) {
     const QuantizeActivationFn fn = kernel_table(isa).quantize_activation;
     if (fn == nullptr) continue;
-    for (DType type : {DType::kQ8_0, DType::kQ8_1, DType::kF16, DType::kBF16}) {
+    for (DType type : {DType::kQ8_0, DType::kQ8_1, DType::kQ8_K, DType::kF16, DType::kBF16}) {
+      const bool k_quant = type == DType::kQ8_K;
       for (size_t k = 0; k < inputs.size(); ++k) {
-        for (int64_t len : {int64_t{32}, int64_t{96}, n}) {
+        for (int64_t len : {k_quant ? int64_t{256} : int64_t{32}, k_quant ? int64_t{768} : int64_t{96}, n}) {
           const size_t bytes = row_bytes(type, len);
           std::vector<uint8_t> want(bytes, 0xAB), got(bytes, 0xCD);
           quantize_activation_row(type, inputs[k].data(), want.data(), len);

@@ -276,8 +276,69 @@ inline uint16_t store_f16(float f) {
   return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
-// QuantizeActivationFn: Q8_0 / Q8_1 here, every other type via the reference.
+// One Q8_K block (256 floats), bit for bit as quantize_activation_row: the first element of
+// largest magnitude (NaNs skipped, as the reference's `>` skips them) sets
+// d = max / -127, q = min(127, nearest_int(x * (-127 / max))) by ggml's float bit trick, and
+// bsums are the sums of 16 quants.
+inline void quantize_q8_K_block_simd(const float* x, BlockQ8_K* y) {
+  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+  __m256 amax = _mm256_setzero_ps();
+  // max_ps returns its second operand when either is NaN: a NaN |x| leaves amax as it was.
+  for (int i = 0; i < kQK_K / 8; ++i) amax = _mm256_max_ps(_mm256_andnot_ps(sign_mask, _mm256_loadu_ps(x + 8 * i)), amax);
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  const float absolute_max = _mm_cvtss_f32(m);
+  if (absolute_max == 0) {
+    std::memset(y, 0, sizeof(*y));
+    return;
+  }
+  const __m256 target = _mm256_set1_ps(absolute_max);
+  int first = 0;
+  for (int i = 0; i < kQK_K / 8; ++i) {
+    const __m256 magnitude = _mm256_andnot_ps(sign_mask, _mm256_loadu_ps(x + 8 * i));
+    const int mask = _mm256_movemask_ps(_mm256_cmp_ps(magnitude, target, _CMP_EQ_OQ));
+    if (mask != 0) {
+      first = 8 * i + __builtin_ctz(static_cast<unsigned>(mask));
+      break;
+    }
+  }
+  const float inverse_scale = -127.f / x[first];
+  const __m256 inverse = _mm256_set1_ps(inverse_scale);
+  const __m256 magic = _mm256_set1_ps(12582912.f);  // 1.5 x 2^23, see nearest_int
+  const __m256i mantissa = _mm256_set1_epi32(0x007FFFFF), offset = _mm256_set1_epi32(0x00400000);
+  const __m256i top = _mm256_set1_epi32(127);
+  // Byte 0 of each int32 (static_cast<int8_t> truncates), per 128-bit lane, then lanes joined.
+  const __m256i low_bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,  //
+                                             0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m256i join = _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1);
+  for (int g = 0; g < kQK_K / 16; ++g) {
+    __m256i sum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const int j = 16 * g + 8 * h;
+      const __m256 shifted = _mm256_add_ps(_mm256_mul_ps(inverse, _mm256_loadu_ps(x + j)), magic);
+      const __m256i q = _mm256_min_epi32(
+          _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(shifted), mantissa), offset), top);
+      const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(q, low_bytes), join);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(y->qs + j), _mm256_castsi256_si128(bytes));
+      // The reference sums the stored int8 values.
+      sum = _mm256_add_epi32(sum, _mm256_cvtepi8_epi32(_mm256_castsi256_si128(bytes)));
+    }
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    y->bsums[g] = static_cast<int16_t>(_mm_cvtsi128_si32(s4));
+  }
+  y->d = 1 / inverse_scale;
+}
+
+// QuantizeActivationFn: Q8_0 / Q8_1 / Q8_K here, every other type via the reference.
 void quantize_activation_simd(DType act_type, const float* src, void* dst, int64_t n) {
+  if (act_type == DType::kQ8_K && n % kQK_K == 0) {
+    auto* blocks = static_cast<BlockQ8_K*>(dst);
+    for (int64_t b = 0; b < n / kQK_K; ++b) quantize_q8_K_block_simd(src + b * kQK_K, &blocks[b]);
+    return;
+  }
   if ((act_type != DType::kQ8_0 && act_type != DType::kQ8_1) || n % kLegacyBlockSize != 0) {
     quantize_activation_row(act_type, src, dst, n);
     return;
