@@ -316,7 +316,10 @@ inline void quantize_q8_K_block_simd(const float* x, BlockQ8_K* y) {
     __m256i sum = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
       const int j = 16 * g + 8 * h;
-      const __m256 shifted = _mm256_add_ps(_mm256_mul_ps(inverse, _mm256_loadu_ps(x + j)), magic);
+      __m256 product = _mm256_mul_ps(inverse, _mm256_loadu_ps(x + j));
+      // The reference rounds the product before adding: keep GCC from contracting into an FMA.
+      asm("" : "+v"(product));
+      const __m256 shifted = _mm256_add_ps(product, magic);
       const __m256i q = _mm256_min_epi32(
           _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(shifted), mantissa), offset), top);
       const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(q, low_bytes), join);
