@@ -6,8 +6,9 @@
 // unpacked) once and reused for every token of the tile, which is what makes prefill a GEMM
 // rather than repeated matrix-vector products. Row tiles are the outer loop, so a tile's weights
 // (num_cols / 32 x 288 or 544 bytes) stay in L1/L2 while every token tile passes over them.
-// With 4 or more tokens, tiles go in pairs (32 rows x 4 tokens): each activation broadcast then
-// feeds two vpdpbusd.
+// Tiles go in pairs (32 rows x up to 4 tokens): each activation broadcast then feeds two
+// vpdpbusd, and decode streams two weight sequences at once. A lone last tile of a row range
+// takes up to kMaxTokens tokens per pass.
 // GCC 12's AVX-512 headers self-initialise their "undefined" vectors, which its own
 // -Wuninitialized then reports at every use.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -118,12 +119,11 @@ void repacked_matmul_rows(const MatrixView& weight, const RepackedActivation& x,
   const size_t x_row_bytes = x.row_bytes;
   const size_t tile_bytes = weight.row_stride_bytes * kRepackRows;
   // NOTE: tile pairs halve the activation broadcasts per vpdpbusd; measured 1.1-1.3x faster
-  // prefill (docs/performance.md). Below kMaxTokensPerPair tokens (decode) single tiles with
-  // more tokens each stay faster.
-  const bool pairs = num_tokens >= kMaxTokensPerPair;
+  // prefill, and 1.1-1.3x faster for 1-3 tokens too (one-thread GEMV from DRAM: Q4_0 1 token
+  // 47.5 -> 61.8 GMAC/s, Q8_0 36.0 -> 40.5; docs/performance.md).
   for (int64_t r = row_begin; r < row_end;) {
     const uint8_t* tile = weight.data + static_cast<size_t>(r / kRepackRows) * tile_bytes;
-    if (pairs && r + 2 * kRepackRows <= row_end) {
+    if (r + 2 * kRepackRows <= row_end) {
       // Two tiles x up to kMaxTokensPerPair tokens.
       for (int64_t t = 0; t < num_tokens; t += kMaxTokensPerPair) {
         const int64_t n = std::min<int64_t>(kMaxTokensPerPair, num_tokens - t);
