@@ -1,4 +1,5 @@
-// Matmul of repacked Q4_0 / Q8_0 weights (kernels/cpu/repack.h) x Q8_0 activations with
+// Matmul of repacked Q4_0 / Q8_0 weights (kernels/cpu/repack.h) x Q8_0 activations, and of
+// repacked Q4_K / Q5_K weights x Q8_K activations (below), with
 // AVX-512 VNNI. One 512-bit register holds one 4-element group of 16 rows, so each vpdpbusd
 // advances 16 row dot products at once, with the activation group broadcast: no horizontal sums
 // anywhere, and the 16 results of a tile are one vector store.
