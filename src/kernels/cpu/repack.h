@@ -32,9 +32,10 @@
 //                 qh[4g .. 4g+3] of row r: bit 2c the 5th bit of element 64c+4g+k, bit 2c+1
 //                 that of element 64c+32+4g+k.
 //   [2560, 2752)  scales and mins, [2752, 2816) d and dmin, as Q4_K.
-// NOTE: the rows of a half advance in the lanes of one register, so a sub-block's products add
-// up in int16 (Q4_K: |8 x 2 x 15 x 127| < 32767; Q5_K: per 4 groups, |4 x 2 x 31 x 127|) and one
-// madd by the rows' scales widens them.
+// NOTE: the rows of a half advance in the lanes of one register (AVX2; a whole group, both
+// halves, in one AVX-512 register), so AVX2 adds a sub-block's maddubs products up in int16 (Q4_K:
+// |8 x 2 x 15 x 127| < 32767; Q5_K: per 4 groups, |4 x 2 x 31 x 127|) and one madd by the rows'
+// scales widens them; AVX-512 VNNI sums a sub-block in int32 with vpdpbusd.
 #pragma once
 
 #include <cstddef>

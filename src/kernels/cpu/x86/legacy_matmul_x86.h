@@ -233,6 +233,21 @@ void legacy_matmul_rows(const MatrixView& weight, const uint8_t* x_converted, si
   }
 }
 
+// The largest of 8 floats (none NaN), and the sum of 8 int32 lanes.
+inline float horizontal_max(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+inline int horizontal_sum(__m256i v) {
+  __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+  s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+  return _mm_cvtsi128_si32(s4);
+}
+
 // One block of 32 floats to int8, bit for bit as quantize_activation_row: d = amax / 127,
 // q = round-half-even(x * (127 / amax)) with a separate (unfused) multiply. Returns d and,
 // through *sum, the sum of the quants (for Q8_1).
@@ -244,10 +259,7 @@ inline float quantize_q8_block_simd(const float* x, int8_t* qs, int* sum) {
     v[i] = _mm256_loadu_ps(x + 8 * i);
     amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_mask, v[i]));
   }
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  const float absolute_max = _mm_cvtss_f32(m);
+  const float absolute_max = horizontal_max(amax);
   const float d = absolute_max / 127.0f;
   const float inverse = absolute_max != 0.0f ? 127.0f / absolute_max : 0.0f;
   const __m256 mul = _mm256_set1_ps(inverse);
@@ -263,11 +275,7 @@ inline float quantize_q8_block_simd(const float* x, int8_t* qs, int* sum) {
   bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), bytes);
   if (sum != nullptr) {
-    __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
-    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
-    *sum = _mm_cvtsi128_si32(s4);
+    *sum = horizontal_sum(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
   }
   return d;
 }
@@ -285,10 +293,7 @@ inline void quantize_q8_K_block_simd(const float* x, BlockQ8_K* y) {
   __m256 amax = _mm256_setzero_ps();
   // max_ps returns its second operand when either is NaN: a NaN |x| leaves amax as it was.
   for (int i = 0; i < kQK_K / 8; ++i) amax = _mm256_max_ps(_mm256_andnot_ps(sign_mask, _mm256_loadu_ps(x + 8 * i)), amax);
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  const float absolute_max = _mm_cvtss_f32(m);
+  const float absolute_max = horizontal_max(amax);
   if (absolute_max == 0) {
     std::memset(y, 0, sizeof(*y));
     return;
@@ -327,10 +332,7 @@ inline void quantize_q8_K_block_simd(const float* x, BlockQ8_K* y) {
       // The reference sums the stored int8 values.
       sum = _mm256_add_epi32(sum, _mm256_cvtepi8_epi32(_mm256_castsi256_si128(bytes)));
     }
-    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
-    y->bsums[g] = static_cast<int16_t>(_mm_cvtsi128_si32(s4));
+    y->bsums[g] = static_cast<int16_t>(horizontal_sum(sum));
   }
   y->d = 1 / inverse_scale;
 }
