@@ -93,11 +93,15 @@ void add_inplace(float* out, const float* x, int64_t n, ThreadPool* pool = nullp
 namespace tessera::kernels {
 
 // One layer's paged KV cache, as attention reads it.
-// NOTE: head-major inside a block (vLLM's CPU layout too): the block_size vectors of one kv head
-// are contiguous, so attention streams 16 x head_dim floats per block and head instead of
-// picking head_dim floats out of every token's num_kv_heads x head_dim.
+// NOTE: head-major inside a block (vLLM's CPU layout too): the block_size entries of one kv head
+// are contiguous (block_size x head_dim values), so attention streams one run of memory per block
+// and head instead of picking head_dim values out of every token's num_kv_heads x head_dim.
+// Inside that run V is position-major (each position's head_dim values together: the weighted
+// sum of V runs over d with a position's weight broadcast), but K is DIMENSION-major (each
+// dimension's block_size values together): q . k for a vector of positions is then one
+// broadcast multiply-add per dimension, with no horizontal sums and no scalar tail.
 struct PagedKvLayer {
-  const void* k = nullptr;   // [num_blocks, num_kv_heads, block_size, head_dim] of `type`
+  const void* k = nullptr;   // [num_blocks, num_kv_heads, head_dim, block_size] of `type`
   const void* v = nullptr;   // [num_blocks, num_kv_heads, block_size, head_dim] of `type`
   int32_t block_size = 16;   // tokens per block
   int32_t num_kv_heads = 0;
@@ -105,19 +109,35 @@ struct PagedKvLayer {
   DType type = DType::kF32;  // kF32 or kF16 (the values attention reads are converted to f32)
 };
 
-// Offset in elements, in kv.k and kv.v, of the head_dim values of `kv_head` in KV slot `slot`
-// (slot = block id * block_size + index inside the block).
-inline int64_t kv_slot_offset(const PagedKvLayer& kv, int64_t slot, int64_t kv_head) {
-  const int64_t block = slot / kv.block_size;
-  return ((block * kv.num_kv_heads + kv_head) * kv.block_size + slot % kv.block_size) * kv.head_dim;
+// Offset in elements, in kv.k and kv.v, of the block_size x head_dim values of `kv_head` in
+// block `block`.
+inline int64_t kv_head_block_offset(const PagedKvLayer& kv, int64_t block, int64_t kv_head) {
+  return (block * kv.num_kv_heads + kv_head) * kv.block_size * kv.head_dim;
 }
 
-// kv_slot_offset of the slot holding `position`: index position % block_size of block
+// Offsets in elements of KV slot `slot` (slot = block id * block_size + index inside the block)
+// of `kv_head`: in kv.v, of its head_dim contiguous values; in kv.k, of its dimension 0, dimension
+// d being at + d * kv.block_size.
+inline int64_t v_slot_offset(const PagedKvLayer& kv, int64_t slot, int64_t kv_head) {
+  return kv_head_block_offset(kv, slot / kv.block_size, kv_head) + slot % kv.block_size * kv.head_dim;
+}
+inline int64_t k_slot_offset(const PagedKvLayer& kv, int64_t slot, int64_t kv_head) {
+  return kv_head_block_offset(kv, slot / kv.block_size, kv_head) + slot % kv.block_size;
+}
+
+// The same for the slot holding `position`: index position % block_size of block
 // block_table[position / block_size].
-inline int64_t kv_offset(const PagedKvLayer& kv, std::span<const int32_t> block_table, int32_t position,
-                         int64_t kv_head) {
-  const int64_t block = block_table[static_cast<size_t>(position / kv.block_size)];
-  return kv_slot_offset(kv, block * kv.block_size + position % kv.block_size, kv_head);
+inline int64_t position_slot(const PagedKvLayer& kv, std::span<const int32_t> block_table, int32_t position) {
+  return static_cast<int64_t>(block_table[static_cast<size_t>(position / kv.block_size)]) * kv.block_size +
+         position % kv.block_size;
+}
+inline int64_t v_offset(const PagedKvLayer& kv, std::span<const int32_t> block_table, int32_t position,
+                        int64_t kv_head) {
+  return v_slot_offset(kv, position_slot(kv, block_table, position), kv_head);
+}
+inline int64_t k_offset(const PagedKvLayer& kv, std::span<const int32_t> block_table, int32_t position,
+                        int64_t kv_head) {
+  return k_slot_offset(kv, position_slot(kv, block_table, position), kv_head);
 }
 
 // Causal attention for `num_tokens` consecutive query tokens of ONE sequence.

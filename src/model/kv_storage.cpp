@@ -49,18 +49,24 @@ void KvStorage::write(int32_t layer, int64_t slot, const float* k_row, const flo
   const kernels::PagedKvLayer view = layer_view(layer);
   uint8_t* k = k_buffer_.data() + layer_offset_bytes(layer);
   uint8_t* v = v_buffer_.data() + layer_offset_bytes(layer);
+  const size_t k_stride = static_cast<size_t>(block_size_);  // K is dimension-major (PagedKvLayer)
   for (int32_t h = 0; h < num_kv_heads_; ++h) {
-    const size_t offset = static_cast<size_t>(kernels::kv_slot_offset(view, slot, h));
+    const size_t k_offset = static_cast<size_t>(kernels::k_slot_offset(view, slot, h));
+    const size_t v_offset = static_cast<size_t>(kernels::v_slot_offset(view, slot, h));
     const float* k_src = k_row + static_cast<size_t>(h) * head_dim_;
     const float* v_src = v_row + static_cast<size_t>(h) * head_dim_;
     if (type_ == DType::kF16) {
-      auto* k_dst = reinterpret_cast<uint16_t*>(k) + offset;
-      auto* v_dst = reinterpret_cast<uint16_t*>(v) + offset;
-      kernels::to_f16(k_src, head_dim_, k_dst);
-      kernels::to_f16(v_src, head_dim_, v_dst);
+      auto* k_dst = reinterpret_cast<uint16_t*>(k) + k_offset;
+      // A head's K row is converted in one SIMD call, then scattered.
+      thread_local std::vector<uint16_t> k_half;
+      k_half.resize(static_cast<size_t>(head_dim_));
+      kernels::to_f16(k_src, head_dim_, k_half.data());
+      for (int32_t d = 0; d < head_dim_; ++d) k_dst[d * k_stride] = k_half[d];
+      kernels::to_f16(v_src, head_dim_, reinterpret_cast<uint16_t*>(v) + v_offset);
     } else {
-      std::copy_n(k_src, head_dim_, reinterpret_cast<float*>(k) + offset);
-      std::copy_n(v_src, head_dim_, reinterpret_cast<float*>(v) + offset);
+      auto* k_dst = reinterpret_cast<float*>(k) + k_offset;
+      for (int32_t d = 0; d < head_dim_; ++d) k_dst[d * k_stride] = k_src[d];
+      std::copy_n(v_src, head_dim_, reinterpret_cast<float*>(v) + v_offset);
     }
   }
 }

@@ -38,8 +38,8 @@ class KvStorage {
   int32_t num_layers_, num_blocks_, block_size_, num_kv_heads_, head_dim_;
   DType type_;
   size_t element_bytes_;
-  // [num_layers, num_blocks, num_kv_heads, block_size, head_dim] of type_ each (PagedKvLayer's
-  // layout), on transparent huge pages: attention streams them every step, like the weights.
+  // [num_layers, num_blocks, num_kv_heads, head_dim, block_size] (K) and [..., block_size,
+  // head_dim] (V) of type_ (PagedKvLayer's layout), on transparent huge pages: attention streams them every step, like the weights.
   HugePageBuffer k_buffer_, v_buffer_;
 };
 

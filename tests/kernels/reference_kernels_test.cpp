@@ -189,11 +189,13 @@ TEST(PagedAttention, ScatteredBlocksEqualContiguousAttention) {
   PagedKvLayer layer{k_pool.data(), v_pool.data(), block_size, num_kv_heads, head_dim};
   for (int p = 0; p < context; ++p) {
     for (int h = 0; h < num_kv_heads; ++h) {
-      // Head-major inside a block: [block, kv_head, slot, head_dim].
-      const int64_t offset = ((block_table[p / block_size] * num_kv_heads + h) * block_size + p % block_size) * head_dim;
-      ASSERT_EQ(offset, kv_offset(layer, block_table, p, h));
-      std::copy_n(k.begin() + p * kv_dim + h * head_dim, head_dim, k_pool.begin() + offset);
-      std::copy_n(v.begin() + p * kv_dim + h * head_dim, head_dim, v_pool.begin() + offset);
+      // Head-major inside a block: K [block, kv_head, head_dim, slot], V [block, kv_head, slot, head_dim].
+      const int64_t head_block = (block_table[p / block_size] * num_kv_heads + h) * block_size * head_dim;
+      const int64_t k_at = head_block + p % block_size, v_at = head_block + p % block_size * head_dim;
+      ASSERT_EQ(k_at, k_offset(layer, block_table, p, h));
+      ASSERT_EQ(v_at, v_offset(layer, block_table, p, h));
+      for (int d = 0; d < head_dim; ++d) k_pool[k_at + d * block_size] = k[p * kv_dim + h * head_dim + d];
+      std::copy_n(v.begin() + p * kv_dim + h * head_dim, head_dim, v_pool.begin() + v_at);
     }
   }
   const int32_t positions[] = {8, 9, 10};
@@ -248,9 +250,9 @@ TEST(PagedAttention, BatchOfSequencesEqualsEachAlone) {
       std::vector<float> k(contexts[s] * kv_dim), v(contexts[s] * kv_dim);
       for (int p = 0; p < contexts[s]; ++p) {
         for (int h = 0; h < num_kv_heads; ++h) {
-          const int64_t offset = kv_offset(layer, tables[s], p, h);
-          std::copy_n(k_pool.begin() + offset, head_dim, k.begin() + p * kv_dim + h * head_dim);
-          std::copy_n(v_pool.begin() + offset, head_dim, v.begin() + p * kv_dim + h * head_dim);
+          const int64_t k_at = k_offset(layer, tables[s], p, h);
+          for (int d = 0; d < head_dim; ++d) k[p * kv_dim + h * head_dim + d] = k_pool[k_at + d * block_size];
+          std::copy_n(v_pool.begin() + v_offset(layer, tables[s], p, h), head_dim, v.begin() + p * kv_dim + h * head_dim);
         }
       }
       const auto expected =

@@ -22,11 +22,14 @@ void matmul_rows(const MatrixView& weight, const uint8_t* x_converted, size_t x_
 
 namespace {
 
-// The head_dim values at `offset` of a K or V tensor of `type`, as f32.
-const float* kv_vector(const void* base, DType type, int64_t offset, int64_t head_dim, float* tmp) {
-  if (type == DType::kF32) return static_cast<const float*>(base) + offset;
-  const uint16_t* half = static_cast<const uint16_t*>(base) + offset;
-  for (int64_t d = 0; d < head_dim; ++d) tmp[d] = f16_to_f32(half[d]);
+// The head_dim values of a K or V tensor of `type` at `offset`, element d at offset + d * stride,
+// as f32 (contiguous f32 values are returned in place).
+const float* kv_vector(const void* base, DType type, int64_t offset, int64_t stride, int64_t head_dim, float* tmp) {
+  if (type == DType::kF32 && stride == 1) return static_cast<const float*>(base) + offset;
+  for (int64_t d = 0; d < head_dim; ++d) {
+    tmp[d] = type == DType::kF32 ? static_cast<const float*>(base)[offset + d * stride]
+                                 : f16_to_f32(static_cast<const uint16_t*>(base)[offset + d * stride]);
+  }
   return tmp;
 }
 
@@ -39,7 +42,6 @@ void attention_heads(const float* q, int32_t position, int64_t first_head, int64
            std::string(dtype_name(kv.type)).c_str());
   const int64_t head_dim = kv.head_dim;
   const int64_t kv_head = first_head / (num_heads / kv.num_kv_heads);
-  auto slot_offset = [&](int32_t pos) { return kv_offset(kv, block_table, pos, kv_head); };
   const int32_t context = position + 1;
   const bool f16 = kv.type == DType::kF16;
   // NOTE: per-thread buffers, grown once: this runs once per (token, head group) of every layer.
@@ -55,7 +57,8 @@ void attention_heads(const float* q, int32_t position, int64_t first_head, int64
     float* head_scores = scores + g * context;
     float* out_head = out + g * head_dim;
     for (int32_t p = 0; p < context; ++p) {
-      const float* k = kv_vector(kv.k, kv.type, slot_offset(p), head_dim, tmp.data());
+      const float* k = kv_vector(kv.k, kv.type, k_offset(kv, block_table, p, kv_head), kv.block_size, head_dim,
+                                 tmp.data());
       float dot = 0.0f;
       for (int64_t d = 0; d < head_dim; ++d) dot += q_head[d] * k[d];
       head_scores[p] = dot * scale;
@@ -66,7 +69,7 @@ void attention_heads(const float* q, int32_t position, int64_t first_head, int64
     }
     std::memset(out_head, 0, static_cast<size_t>(head_dim) * sizeof(float));
     for (int32_t p = 0; p < context; ++p) {
-      const float* v = kv_vector(kv.v, kv.type, slot_offset(p), head_dim, tmp.data());
+      const float* v = kv_vector(kv.v, kv.type, v_offset(kv, block_table, p, kv_head), 1, head_dim, tmp.data());
       for (int64_t d = 0; d < head_dim; ++d) out_head[d] += head_scores[p] * v[d];
     }
   }

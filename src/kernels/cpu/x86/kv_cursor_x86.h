@@ -1,5 +1,6 @@
-// KvCursor: walks one kv head's K or V vectors of a sequence through its block table, for the
-// x86 attention kernels (AVX2 and AVX-512). ISA-neutral apart from an SSE prefetch.
+// KvCursor: walks one kv head's V vectors of a sequence through its block table, for the x86
+// attention kernels (AVX2 and AVX-512). ISA-neutral apart from an SSE prefetch. K is
+// dimension-major inside a block (PagedKvLayer), read block by block (attention_x86.h).
 // NOTE: internal linkage only (anonymous namespace), like the other headers in this folder.
 #pragma once
 
@@ -13,7 +14,7 @@
 namespace tessera::kernels {
 namespace {
 
-// Walks the KV slots of positions 0, 1, ..., context - 1 of one kv head (K or V, `base`) through
+// Walks the V slots of positions 0, 1, ..., context - 1 of one kv head (`base`) through
 // the block table, without a division per position.
 // NOTE: a block's vectors of one head are block_size x head_dim contiguous values (4 KiB at 16 x
 // 64 in f32, 2 KiB in f16) at a random place: hardware prefetchers stop there, so on entering a

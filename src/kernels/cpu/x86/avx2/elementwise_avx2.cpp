@@ -119,41 +119,24 @@ void softmax_avx2(float* x, int64_t n) {
 
 // ---- attention ----
 
-inline float to_f32(float x) { return x; }
-inline float to_f32(uint16_t x) { return _cvtsh_ss(x); }
 inline __m256 load_kv(__m256i m, const float* p) { return _mm256_maskload_ps(p, m); }
 inline __m256 load_kv(__m256i m, const uint16_t* p) {
-  // Whole 8-element loads only where 8 remain (the mask is all ones); the tail goes through a copy.
-  if (_mm256_movemask_ps(_mm256_castsi256_ps(m)) == 0xFF) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
-  alignas(16) uint16_t tail[8] = {};
+  // Whole 8-element loads only where 8 remain (the mask is all ones); a tail is inserted element
+  // by element (no copy loop: GCC makes it a memcpy call, which spills the callers' accumulators).
   const int n = __builtin_popcount(static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(m))));
-  for (int i = 0; i < n; ++i) tail[i] = p[i];
-  return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
-}
-
-// q . k over head_dim. NOTE: heads narrower than 32 are summed one element at a time, in order,
-// exactly as the reference does (on the tiny golden models a last-bit difference flips 8-bit
-// activation roundings downstream); wider heads use four 8-lane FMA accumulators.
-template <typename T>
-inline float dot_head(const float* q, const T* k, int64_t head_dim) {
-  if (head_dim < 4 * kLanes) {
-    float dot = 0.0f;
-    for (int64_t d = 0; d < head_dim; ++d) dot = dot + q[d] * to_f32(k[d]);
-    return dot;
+  if (n == 8) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  __m128i half = _mm_setzero_si128();
+  switch (n) {
+    case 7: half = _mm_insert_epi16(half, p[6], 6); [[fallthrough]];
+    case 6: half = _mm_insert_epi16(half, p[5], 5); [[fallthrough]];
+    case 5: half = _mm_insert_epi16(half, p[4], 4); [[fallthrough]];
+    case 4: half = _mm_insert_epi16(half, p[3], 3); [[fallthrough]];
+    case 3: half = _mm_insert_epi16(half, p[2], 2); [[fallthrough]];
+    case 2: half = _mm_insert_epi16(half, p[1], 1); [[fallthrough]];
+    case 1: half = _mm_insert_epi16(half, p[0], 0); [[fallthrough]];
+    default: break;
   }
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  for (int64_t d = 0; d < head_dim; d += 4 * kLanes) {
-    for (int i = 0; i < 4; ++i) {
-      const __m256i m = tail_mask(head_dim - d - i * kLanes);
-      acc[i] = _mm256_fmadd_ps(_mm256_maskload_ps(q + d + i * kLanes, m), load_kv(m, k + d + i * kLanes), acc[i]);
-    }
-  }
-  const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
-  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-  s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  return _mm_cvtss_f32(_mm_add_ss(s4, _mm_movehdup_ps(s4)));
+  return _mm256_cvtph_ps(half);
 }
 
 // out[i] = x[i] rounded to the nearest f16 (ties to even) and back; x == out allowed.
@@ -171,62 +154,28 @@ void to_f16_f16c(const float* x, int64_t n, uint16_t* out) {
   for (; i < n; ++i) out[i] = static_cast<uint16_t>(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
-// The f16 cache's fast path (head_dim 64 or 128), as on AVX-512: K vectors converted once per
-// tile of eight positions into an L1 buffer all heads of the group read, q . k as one FMA chain
-// over 8-lane chunks, V accumulated with FMA. Not bit for bit the reference (FMA, its own
-// order); held to the f16 tolerance, and the same arithmetic per query wherever it runs.
+// Eight positions per vector for group_scores (attention_x86.h); three heads per pass keep
+// 3 x 4 accumulators, the K load and the query broadcast in the 16 registers.
+struct PositionLanes {
+  using Vec = __m256;
+  using Mask = __m256i;
+  static constexpr int kLanes = 8;
+  static constexpr int kMaxScoreHeads = 3;
+  static Mask mask(int64_t n) { return tail_mask(n); }
+  template <typename T>
+  static Vec load(Mask m, const T* p) { return load_kv(m, p); }
+  static Vec set1(float x) { return _mm256_set1_ps(x); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+  static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+  static Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static void store(float* p, Mask m, Vec v) { _mm256_maskstore_ps(p, m, v); }
+};
+
+// The f16 cache's fast path (head_dim 64 or 128), as on AVX-512: the weighted sum of V fuses its
+// multiply-adds. Not bit for bit the reference; held to the f16 tolerance, and the same
+// arithmetic per query wherever it runs.
 inline bool f16_fast_path(const PagedKvLayer& kv) {
   return kv.type == DType::kF16 && (kv.head_dim == 8 * kLanes || kv.head_dim == 16 * kLanes);
-}
-
-// Eight sums at once: lane i is the sum of v[i]'s lanes (fast path only).
-inline __m256 reduce_add_8(const __m256 (&v)[8]) {
-  // hadd(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3 | a4+a5, a6+a7, b4+b5, b6+b7]
-  const __m256 b0 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
-  const __m256 b1 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
-  // b0 = [v0..v3 sums of lanes 0-3 | v0..v3 sums of lanes 4-7], b1 the same for v4..v7.
-  return _mm256_add_ps(_mm256_permute2f128_ps(b0, b1, 0x20), _mm256_permute2f128_ps(b0, b1, 0x31));
-}
-
-template <int kChunks>
-void group_scores_f16_fast(const float* q, int64_t num_group_heads, const PagedKvLayer& kv,
-                           std::span<const int32_t> block_table, int64_t kv_head, int32_t context, float scale,
-                           float* scores) {
-  constexpr int64_t kHeadDim = kChunks * kLanes;
-  alignas(32) float k_tile[kLanes][kHeadDim];
-  KvCursor<uint16_t> cursor(kv.k, kv, block_table, kv_head, context);
-  auto convert = [&](int i) {
-    const uint16_t* k = cursor.next();
-    for (int c = 0; c < kChunks; ++c) {
-      _mm256_store_ps(&k_tile[i][c * kLanes],
-                      _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + c * kLanes))));
-    }
-  };
-  auto dot = [](const float* qh, const float* k) {
-    __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(qh), _mm256_load_ps(k));
-    for (int c = 1; c < kChunks; ++c) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qh + c * kLanes), _mm256_load_ps(k + c * kLanes), acc);
-    return acc;
-  };
-  const __m256 scale_v = _mm256_set1_ps(scale);
-  int32_t p = 0;
-  for (; p + kLanes <= context; p += kLanes) {
-    for (int i = 0; i < kLanes; ++i) convert(i);
-    for (int64_t g = 0; g < num_group_heads; ++g) {
-      __m256 partial[kLanes];
-      for (int i = 0; i < kLanes; ++i) partial[i] = dot(q + g * kHeadDim, k_tile[i]);
-      _mm256_storeu_ps(scores + g * context + p, _mm256_mul_ps(reduce_add_8(partial), scale_v));
-    }
-  }
-  for (; p < context; ++p) {
-    convert(0);
-    for (int64_t g = 0; g < num_group_heads; ++g) {
-      // The same chain and the same reduction as inside a tile (lane 0 of an 8-way reduce).
-      __m256 partial[kLanes];
-      partial[0] = dot(q + g * kHeadDim, k_tile[0]);
-      for (int i = 1; i < kLanes; ++i) partial[i] = _mm256_setzero_ps();
-      scores[g * context + p] = _mm256_cvtss_f32(reduce_add_8(partial)) * scale;
-    }
-  }
 }
 
 // out_g[d] = sum_p scores_g[p] * v_p[d] for kHeads heads, each V vector loaded once for all of
@@ -260,27 +209,6 @@ void weighted_values_chunks(const float* scores, int32_t context, const PagedKvL
     for (int g = 0; g < kHeads; ++g) {
       for (int i = 0; i < 4; ++i) _mm256_maskstore_ps(out + g * head_dim + d0 + i * kLanes, m[i], acc[g][i]);
     }
-  }
-}
-
-// Scores of positions [0, context) for `num_group_heads` query heads of one kv head:
-// scores[g * context + p] = q_g . k_p * scale; each K vector is loaded once for the group.
-template <typename T>
-void group_scores(const float* q, int64_t num_group_heads, const PagedKvLayer& kv,
-                  std::span<const int32_t> block_table, int64_t kv_head, int32_t context, float scale,
-                  float* scores) {
-  if constexpr (std::is_same_v<T, uint16_t>) {
-    if (f16_fast_path(kv)) {
-      (kv.head_dim == 8 * kLanes ? group_scores_f16_fast<8> : group_scores_f16_fast<16>)(
-          q, num_group_heads, kv, block_table, kv_head, context, scale, scores);
-      return;
-    }
-  }
-  const int64_t head_dim = kv.head_dim;
-  KvCursor<T> cursor(kv.k, kv, block_table, kv_head, context);
-  for (int32_t p = 0; p < context; ++p) {
-    const T* k = cursor.next();
-    for (int64_t g = 0; g < num_group_heads; ++g) scores[g * context + p] = dot_head(q + g * head_dim, k, head_dim) * scale;
   }
 }
 

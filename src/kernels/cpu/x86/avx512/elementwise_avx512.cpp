@@ -111,163 +111,39 @@ inline void round_to_f16(const float* x, int64_t n, float* out) {
   }
 }
 
-// K/V elements as f32: f32 as stored, f16 converted exactly (F16C).
-inline float to_f32(float x) { return x; }
-inline float to_f32(uint16_t x) { return _cvtsh_ss(x); }
-inline __m512 load_kv(const float* p) { return _mm512_loadu_ps(p); }
-inline __m512 load_kv(const uint16_t* p) {
-  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-}
+// K/V elements as f32: f32 as stored, f16 converted exactly (F16C); lanes left out read 0.
 inline __m512 load_kv(__mmask16 m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
 inline __m512 load_kv(__mmask16 m, const uint16_t* p) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
 
-// q . k over head_dim. NOTE: heads narrower than 64 are summed one element at a time, in order,
-// exactly as the reference (and ggml's vec_dot_f32 leftover loop) do: on the tiny golden models
-// a last-bit difference here flips 8-bit activation roundings downstream. Wider heads use four
-// 16-lane accumulators over 64-element chunks, ggml's AVX-512 order.
-template <typename T>
-inline float dot_head(const float* q, const T* k, int64_t head_dim) {
-  if (head_dim < 4 * kLanes) {
-    float dot = 0.0f;
-    for (int64_t d = 0; d < head_dim; ++d) dot += q[d] * to_f32(k[d]);  // no FMA: this file has fp-contract=off
-    return dot;
-  }
-  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-  int64_t d = 0;
-  for (; d + 4 * kLanes <= head_dim; d += 4 * kLanes) {
-    for (int i = 0; i < 4; ++i) {
-      acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + i * kLanes), load_kv(k + d + i * kLanes), acc[i]);
-    }
-  }
-  float dot = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])));
-  for (; d < head_dim; ++d) dot += q[d] * to_f32(k[d]);
-  return dot;
-}
+// Sixteen positions per vector for group_scores (attention_x86.h); four heads per pass keep
+// 4 x 4 accumulators in registers.
+struct PositionLanes {
+  using Vec = __m512;
+  using Mask = __mmask16;
+  static constexpr int kLanes = 16;
+  static constexpr int kMaxScoreHeads = 4;
+  static Mask mask(int64_t n) { return tail_mask(n); }
+  template <typename T>
+  static Vec load(Mask m, const T* p) { return load_kv(m, p); }
+  static Vec set1(float x) { return _mm512_set1_ps(x); }
+  static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+  static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+  static Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static void store(float* p, Mask m, Vec v) { _mm512_mask_storeu_ps(p, m, v); }
+};
 
-// Sixteen sums at once, each bit for bit _mm512_reduce_add_ps of its vector (the same pairs
-// added in the same tree: halves of 256, of 128, then lanes 0+2 / 1+3, then 0+1), as a
-// transposed reduction. Lane i of the result is the sum of v[i].
-inline __m512 reduce_add_16(const __m512 (&v)[16]) {
-  __m512 s1[8], s2[4], s3[2];
-  for (int k = 0; k < 8; ++k) {  // 512 -> 256: lane i + lane i+8
-    s1[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xEE),
-                          _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x44));
-  }
-  for (int k = 0; k < 4; ++k) {  // 256 -> 128: lane i + lane i+4; block j of s2[k] is v[4k+j]
-    s2[k] = _mm512_add_ps(_mm512_shuffle_f32x4(s1[2 * k], s1[2 * k + 1], 0xDD),
-                          _mm512_shuffle_f32x4(s1[2 * k], s1[2 * k + 1], 0x88));
-  }
-  for (int k = 0; k < 2; ++k) {  // lanes 0+2 and 1+3 of each 128-bit block
-    const __m512d a = _mm512_castps_pd(s2[2 * k]), b = _mm512_castps_pd(s2[2 * k + 1]);
-    s3[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
-  }
-  // lane 0 + lane 1: lane 4j+m now holds the sum of v[4m+j]; the permutation puts v[i] in lane i.
-  const __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(s3[0], s3[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                    _mm512_shuffle_ps(s3[0], s3[1], _MM_SHUFFLE(3, 1, 3, 1)));
-  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  return _mm512_permutexvar_ps(order, sums);
-}
-
-// q . k for one position as dot_head's wide path leaves it before the final reduction.
-template <typename T>
-inline __m512 dot_head_partial(const float* q, const T* k, int64_t head_dim) {
-  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-  for (int64_t d = 0; d < head_dim; d += 4 * kLanes) {
-    for (int i = 0; i < 4; ++i) {
-      acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + i * kLanes), load_kv(k + d + i * kLanes), acc[i]);
-    }
-  }
-  return _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3]));
-}
-
-// Scores of positions [0, context) for `num_group_heads` query heads of one kv head:
-// scores[g * context + p] = q_g . k_p * scale, each equal to dot_head's. A tile of sixteen K
-// vectors is read once from memory and then from L1 for the other heads of the group.
-// The f16 cache's fast path (head_dim 64 or 128, the chunks unrolled): the sixteen K vectors of
-// a tile are converted to f32 once into an L1 buffer that every head of the group then
-// reads, and each q . k is one FMA chain over 16-lane chunks, reduced like dot_head's.
-// NOTE: not bit for bit the reference (FMA, another order); an f16 cache already differs from
-// ggml's f16 sums, and the tests hold this path to the f16 tolerance. Deterministic per query, so
-// a token's scores never depend on what else is in the batch.
+// The f16 cache's fast path (head_dim 64 or 128) fuses the multiply-adds of the weighted sum of
+// V. NOTE: not bit for bit the reference; an f16 cache already differs from ggml's f16 sums, and
+// the tests hold this path to the f16 tolerance. Deterministic per query, so a token's output
+// never depends on what else is in the batch.
 inline bool f16_fast_path(const PagedKvLayer& kv) {
   return kv.type == DType::kF16 && (kv.head_dim == 4 * kLanes || kv.head_dim == 8 * kLanes);
-}
-
-template <int kChunks>
-void group_scores_f16_fast(const float* q, int64_t num_group_heads, const PagedKvLayer& kv,
-                           std::span<const int32_t> block_table, int64_t kv_head, int32_t context, float scale,
-                           float* scores) {
-  constexpr int64_t kHeadDim = kChunks * kLanes;
-  alignas(64) float k_tile[kLanes][kHeadDim];
-  KvCursor<uint16_t> cursor(kv.k, kv, block_table, kv_head, context);
-  const __m512 scale_v = _mm512_set1_ps(scale);
-  // One q . k as an FMA chain over the chunks.
-  auto dot = [](const __m512 (&qv)[kChunks], const float* k) {
-    __m512 acc = _mm512_mul_ps(qv[0], _mm512_load_ps(k));
-    for (int c = 1; c < kChunks; ++c) acc = _mm512_fmadd_ps(qv[c], _mm512_load_ps(k + c * kLanes), acc);
-    return acc;
-  };
-  int32_t p = 0;
-  for (; p + kLanes <= context; p += kLanes) {
-    for (int i = 0; i < kLanes; ++i) {
-      const uint16_t* k = cursor.next();
-      for (int c = 0; c < kChunks; ++c) _mm512_store_ps(&k_tile[i][c * kLanes], load_kv(k + c * kLanes));
-    }
-    for (int64_t g = 0; g < num_group_heads; ++g) {
-      __m512 qv[kChunks];
-      for (int c = 0; c < kChunks; ++c) qv[c] = _mm512_loadu_ps(q + g * kHeadDim + c * kLanes);
-      __m512 partial[kLanes];
-      for (int i = 0; i < kLanes; ++i) partial[i] = dot(qv, k_tile[i]);
-      _mm512_storeu_ps(scores + g * context + p, _mm512_mul_ps(reduce_add_16(partial), scale_v));
-    }
-  }
-  for (; p < context; ++p) {
-    const uint16_t* k = cursor.next();
-    for (int c = 0; c < kChunks; ++c) _mm512_store_ps(&k_tile[0][c * kLanes], load_kv(k + c * kLanes));
-    for (int64_t g = 0; g < num_group_heads; ++g) {
-      __m512 qv[kChunks];
-      for (int c = 0; c < kChunks; ++c) qv[c] = _mm512_loadu_ps(q + g * kHeadDim + c * kLanes);
-      scores[g * context + p] = _mm512_reduce_add_ps(dot(qv, k_tile[0])) * scale;
-    }
-  }
-}
-
-template <typename T>
-void group_scores(const float* q, int64_t num_group_heads, const PagedKvLayer& kv,
-                  std::span<const int32_t> block_table, int64_t kv_head, int32_t context, float scale,
-                  float* scores) {
-  if constexpr (std::is_same_v<T, uint16_t>) {
-    if (f16_fast_path(kv)) {
-      (kv.head_dim == 4 * kLanes ? group_scores_f16_fast<4> : group_scores_f16_fast<8>)(
-          q, num_group_heads, kv, block_table, kv_head, context, scale, scores);
-      return;
-    }
-  }
-  const int64_t head_dim = kv.head_dim;
-  KvCursor<T> cursor(kv.k, kv, block_table, kv_head, context);
-  int32_t p = 0;
-  if (head_dim % (4 * kLanes) == 0) {  // sixteen positions per transposed reduction
-    const __m512 scale_v = _mm512_set1_ps(scale);
-    for (; p + kLanes <= context; p += kLanes) {
-      const T* k[16];
-      for (int i = 0; i < 16; ++i) k[i] = cursor.next();
-      for (int64_t g = 0; g < num_group_heads; ++g) {
-        __m512 partial[16];
-        for (int i = 0; i < 16; ++i) partial[i] = dot_head_partial(q + g * head_dim, k[i], head_dim);
-        _mm512_storeu_ps(scores + g * context + p, _mm512_mul_ps(reduce_add_16(partial), scale_v));
-      }
-    }
-  }
-  for (; p < context; ++p) {
-    const T* k = cursor.next();
-    for (int64_t g = 0; g < num_group_heads; ++g) scores[g * context + p] = dot_head(q + g * head_dim, k, head_dim) * scale;
-  }
 }
 
 // out_g[d] = sum_p scores_g[p] * v_p[d] for kHeads heads at once: each V vector is loaded once
 // for all of them. Per head, lanes over d and positions in order; with a separate multiply and
 // add (kFused false) bit for bit the reference, while the f16 cache's fast path (see
-// group_scores_f16_fast) fuses them. 64 dims per pass, 4 x kHeads accumulators in registers.
+// f16_fast_path) fuses them. 64 dims per pass, 4 x kHeads accumulators in registers.
 template <typename T, int kHeads, bool kFused>
 void weighted_values_chunks(const float* scores, int32_t context, const PagedKvLayer& kv,
                             std::span<const int32_t> block_table, int64_t kv_head, float* out) {
@@ -289,7 +165,7 @@ void weighted_values_chunks(const float* scores, int32_t context, const PagedKvL
       for (int g = 0; g < kHeads; ++g) {
         const __m512 s = _mm512_set1_ps(scores[g * context + p]);
         for (int i = 0; i < 4; ++i) {
-          // The f16 cache fuses the multiply-add (see group_scores_f16_fast); f32 stays exact.
+          // The f16 cache fuses the multiply-add (see f16_fast_path); f32 stays exact.
           acc[g][i] = kFused ? _mm512_fmadd_ps(s, values[i], acc[g][i])
                              : _mm512_add_ps(acc[g][i], _mm512_mul_ps(s, values[i]));
         }
