@@ -57,20 +57,33 @@ RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
   if (logits_.size() < needed) logits_.resize(needed);
   model_.forward(batch_, kv_, logits_.data(), pool_);
 
-  for (size_t i = 0; i < out.num_scheduled_tokens.size(); ++i) {
-    const ScheduledTokens& s = out.num_scheduled_tokens[i];
-    RequestState& state = requests_.at(s.request_id);
-    state.num_computed_tokens += s.num_tokens;
-    if (logit_row_of_[i] < 0) continue;
-    const std::span<const float> row(logits_.data() + static_cast<size_t>(logit_row_of_[i]) * vocab, vocab);
-    const int32_t token = state.sampler.sample(row, state.token_ids);
-    state.token_ids.push_back(token);
-    result.sampled_token_ids[i].push_back(token);
-    if (const int32_t num_top = state.sampler.params().logprobs; num_top >= 0) {
-      result.logprobs.resize(out.num_scheduled_tokens.size());
-      result.logprobs[i].push_back(compute_logprobs(row, token, num_top));
-    }
+  const size_t num_scheduled = out.num_scheduled_tokens.size();
+  std::vector<RequestState*>& states = scheduled_states_;
+  states.clear();
+  bool any_logprobs = false;
+  for (size_t i = 0; i < num_scheduled; ++i) {
+    RequestState& state = requests_.at(out.num_scheduled_tokens[i].request_id);
+    state.num_computed_tokens += out.num_scheduled_tokens[i].num_tokens;
+    states.push_back(&state);
+    any_logprobs = any_logprobs || (logit_row_of_[i] >= 0 && state.sampler.params().logprobs >= 0);
   }
+  if (any_logprobs) result.logprobs.resize(num_scheduled);
+  // Each request samples on its own (its sampler, RNG and history are its own), so the batch's
+  // requests are spread over the pool: argmax or top-k / top-p over the whole vocabulary is
+  // serial work per request that one thread did for all of them while the others waited.
+  pool_.parallel_for_dynamic(static_cast<int64_t>(num_scheduled), 1, [&](int64_t begin, int64_t end, int) {
+    for (size_t i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) {
+      if (logit_row_of_[i] < 0) continue;
+      RequestState& state = *states[i];
+      const std::span<const float> row(logits_.data() + static_cast<size_t>(logit_row_of_[i]) * vocab, vocab);
+      const int32_t token = state.sampler.sample(row, state.token_ids);
+      state.token_ids.push_back(token);
+      result.sampled_token_ids[i].push_back(token);
+      if (const int32_t num_top = state.sampler.params().logprobs; num_top >= 0) {
+        result.logprobs[i].push_back(compute_logprobs(row, token, num_top));
+      }
+    }
+  });
   return result;
 }
 

@@ -45,6 +45,7 @@ class ModelRunner {
   std::unordered_map<RequestId, RequestState> requests_;  // every request the scheduler has running
   ForwardBatch batch_;                 // rebuilt each step, capacity reused
   std::vector<int32_t> logit_row_of_;  // [num scheduled] row in logits_ of each request, -1 = none
+  std::vector<RequestState*> scheduled_states_;  // [num scheduled] each request's state, for sampling
   std::vector<float> logits_;          // [num logit rows, vocab_size] f32, grown on demand
 };
 

@@ -75,6 +75,36 @@ TEST(Sampler, GreedyBreaksTiesTowardsLowestId) {
   EXPECT_EQ(sampler.sample(std::vector<float>{1.0f, 3.0f, 3.0f, 3.0f}, {}), 1);
 }
 
+// The chunked argmax against a plain scan over vocabularies of many sizes (chunk and lane tails),
+// with ties planted in different chunks, NaNs sprinkled in and the maximum at either end.
+TEST(Sampler, GreedyOverLargeVocabulariesMatchesAPlainScan) {
+  auto plain_argmax = [](const std::vector<float>& logits) {
+    int32_t best = 0;
+    for (size_t i = 0; i < logits.size(); ++i) {
+      if (logits[i] > logits[size_t(best)] || std::isnan(logits[size_t(best)])) best = int32_t(i);
+    }
+    return std::isnan(logits[size_t(best)]) ? 0 : best;
+  };
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  Sampler sampler(greedy_params());
+  for (size_t size : {1, 7, 8, 9, 511, 512, 513, 1030, 4096, 49152, 50257}) {
+    for (int variant = 0; variant < 6; ++variant) {
+      std::vector<float> logits(size);
+      for (float& l : logits) l = normal(rng);
+      const size_t a = rng() % size, b = rng() % size;
+      if (variant == 1) logits[a] = logits[b] = 100.0f;  // a tie, maybe across chunks
+      if (variant == 2) logits.back() = 100.0f;
+      if (variant == 3) logits.front() = 100.0f;
+      if (variant == 4) {
+        for (size_t i = 0; i < size; i += 3) logits[i] = kNaN;
+      }
+      if (variant == 5) std::fill(logits.begin(), logits.end(), -std::numeric_limits<float>::infinity());
+      EXPECT_EQ(sampler.sample(logits, {}), plain_argmax(logits)) << "size " << size << " variant " << variant;
+    }
+  }
+}
+
 TEST(Sampler, LeavesLogitsUnmodified) {
   const std::vector<float> logits = {1.0f, 2.0f, 3.0f, 0.5f};
   std::vector<float> copy = logits;
