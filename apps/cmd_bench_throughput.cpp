@@ -26,6 +26,8 @@ struct BenchFlags {
   KvCacheType kv_cache_type = KvCacheType::kF16;
   int32_t num_threads = 0;              // 0: all cores
   uint32_t seed = 0;
+  float temperature = 0.0f;             // 0: greedy; vLLM's benchmark samples at 1.0
+  float top_p = 1.0f;
   std::string output_format = "text";   // text | json
 };
 
@@ -37,6 +39,8 @@ Status validate(const BenchFlags& f) {
   if (f.num_threads < 0 || f.num_threads > 1024) return invalid_argument("-t must be between 1 and 1024");
   if (f.block_size < 1 || f.block_size > 1024) return invalid_argument("--block-size must be between 1 and 1024");
   if (f.kv_cache_memory < 0) return invalid_argument("--kv-cache-memory must be >= 0");
+  if (!(f.temperature >= 0.0f && f.temperature <= 100.0f)) return invalid_argument("--temperature must be in [0, 100]");
+  if (!(f.top_p > 0.0f && f.top_p <= 1.0f)) return invalid_argument("--top-p must be in (0, 1]");
   if (f.output_format != "text" && f.output_format != "json") return invalid_argument("-o must be text or json");
   return Status();
 }
@@ -74,7 +78,11 @@ int run_bench(BenchFlags f) {
 
   const auto prompts = make_prompts(f, (*engine)->vocab_size());
   GenerationParams params;
-  params.temperature = 0.0f;
+  params.temperature = f.temperature;
+  params.top_p = f.top_p;
+  params.top_k = 0;    // as vLLM's SamplingParams: no top-k, no min-p
+  params.min_p = 0.0f;
+  params.seed = f.seed;  // request i samples with seed + i: runs repeat exactly
   params.max_tokens = f.output_len;
   params.ignore_eos = true;
   const int64_t start_us = now_us();
@@ -105,6 +113,8 @@ int run_bench(BenchFlags f) {
   out["kv_cache_dtype"] = f.kv_cache_type == KvCacheType::kF16 ? "f16" : "f32";
   out["max_num_batched_tokens"] = f.max_num_batched_tokens;
   out["threads"] = config.num_threads;
+  out["temperature"] = f.temperature;
+  out["top_p"] = f.top_p;
   out["elapsed_s"] = elapsed_s;
   out["requests_per_s"] = f.num_prompts / elapsed_s;
   out["output_tokens_per_s"] = static_cast<double>(num_output_tokens) / elapsed_s;
@@ -149,7 +159,9 @@ Command add_bench_throughput_command(CLI::App& app) {
   add_kv_cache_dtype_option(cmd, &flags->kv_cache_type);
   cmd->add_flag("--no-prefix-caching", flags->no_prefix_caching, "Turn prefix caching off");
   cmd->add_option("-t,--threads", flags->num_threads, "Threads (0: all cores)")->capture_default_str();
-  cmd->add_option("--seed", flags->seed, "Seed of the random prompts")->capture_default_str();
+  cmd->add_option("--seed", flags->seed, "Seed of the random prompts and of sampling")->capture_default_str();
+  cmd->add_option("--temperature", flags->temperature, "Sampling temperature (0: greedy)")->capture_default_str();
+  cmd->add_option("--top-p", flags->top_p, "Nucleus sampling threshold (1: off)")->capture_default_str();
   cmd->add_option("-o,--output", flags->output_format, "Output format: text or json")->capture_default_str();
   return {cmd, [flags] { return run_bench(*flags); }};
 }
