@@ -115,7 +115,9 @@ TEST(SimdElementwise, PagedAttentionHeadMatchesReference) {
                           {64, 32, 2, 16, 40}, {128, 12, 2, 16, 33},
                           {80, 2, 1, 5, 41},  {128, 4, 2, 7, 20}, {17, 3, 1, 3, 10},   {100, 2, 2, 16, 33},
                           {64, 3, 1, 16, 15}, {64, 3, 3, 16, 16}, {64, 6, 2, 7, 47},   {128, 2, 1, 16, 191},
-                          {256, 2, 2, 32, 70}, {192, 2, 1, 1, 33}};
+                          {256, 2, 2, 32, 70}, {192, 2, 1, 1, 33},
+                          // head_dim % 4 == 2 (the scores' last chains), groups split 4 + 1 / 3 + 2
+                          {66, 4, 1, 16, 37}, {70, 5, 1, 9, 50}};
   for (Isa isa : simd_isas()) {
     const AttentionHeadsFn fn = kernel_table(isa).attention_heads;
     if (fn == nullptr) continue;
