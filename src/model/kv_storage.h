@@ -39,7 +39,8 @@ class KvStorage {
   DType type_;
   size_t element_bytes_;
   // [num_layers, num_blocks, num_kv_heads, head_dim, block_size] (K) and [..., block_size,
-  // head_dim] (V) of type_ (PagedKvLayer's layout), on transparent huge pages: attention streams them every step, like the weights.
+  // head_dim] (V) of type_ (PagedKvLayer's layout), on transparent huge pages: attention streams
+  // them every step, like the weights.
   HugePageBuffer k_buffer_, v_buffer_;
 };
 

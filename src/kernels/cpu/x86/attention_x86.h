@@ -46,13 +46,14 @@ void block_scores(const float* q, int64_t head_dim, const T* k_block, int64_t bl
   constexpr int kChains = kExact ? 1 : 4;
   for (int32_t p0 = 0; p0 < count; p0 += PositionLanes::kLanes) {
     const typename PositionLanes::Mask m = PositionLanes::mask(count - p0);
-    Vec acc[kHeads][kChains];
-    for (int g = 0; g < kHeads; ++g) {
-      for (int c = 0; c < kChains; ++c) acc[g][c] = PositionLanes::set1(0.0f);
+    // chains[c][g]: head g's sum over the dimensions d with d % kChains == c.
+    Vec chains[kChains][kHeads];
+    for (int c = 0; c < kChains; ++c) {
+      for (int g = 0; g < kHeads; ++g) chains[c][g] = PositionLanes::set1(0.0f);
     }
     const T* k = k_block + p0;
-    // acc[g][c] += q_g[d] * k_d, on fully unrolled chain indices: a runtime index into acc would
-    // make GCC keep the accumulators in memory.
+    // chain[g] += q_g[d] * k_d, on fully unrolled chain indices: a runtime index into chains
+    // would make GCC keep the accumulators in memory.
     auto accumulate = [&](const Vec k_d, int64_t d, Vec (&chain)[kHeads]) __attribute__((always_inline)) {
       for (int g = 0; g < kHeads; ++g) {
         const Vec q_d = PositionLanes::set1(q[g * head_dim + d]);
@@ -60,10 +61,6 @@ void block_scores(const float* q, int64_t head_dim, const T* k_block, int64_t bl
                           : PositionLanes::fmadd(q_d, k_d, chain[g]);
       }
     };
-    Vec chains[kChains][kHeads];
-    for (int c = 0; c < kChains; ++c) {
-      for (int g = 0; g < kHeads; ++g) chains[c][g] = PositionLanes::set1(0.0f);
-    }
     int64_t d = 0;
     for (; d + kChains <= head_dim; d += kChains) {
 #pragma GCC unroll 4
@@ -73,14 +70,12 @@ void block_scores(const float* q, int64_t head_dim, const T* k_block, int64_t bl
     for (int c = 0; c + 1 < kChains; ++c) {  // head_dim % 4 dimensions left: chains 0, 1, 2
       if (d + c < head_dim) accumulate(PositionLanes::load(m, k + (d + c) * block_size), d + c, chains[c]);
     }
-    for (int g = 0; g < kHeads; ++g) {
-      for (int c = 0; c < kChains; ++c) acc[g][c] = chains[c][g];
-    }
     const Vec scale_v = PositionLanes::set1(scale);
     for (int g = 0; g < kHeads; ++g) {
-      Vec dot = acc[g][0];
+      Vec dot = chains[0][g];
       if constexpr (!kExact) {
-        dot = PositionLanes::add(PositionLanes::add(acc[g][0], acc[g][1]), PositionLanes::add(acc[g][2], acc[g][3]));
+        dot = PositionLanes::add(PositionLanes::add(chains[0][g], chains[1][g]),
+                                 PositionLanes::add(chains[2][g], chains[3][g]));
       }
       PositionLanes::store(scores + g * context + p0, m, PositionLanes::mul(dot, scale_v));
     }
