@@ -51,6 +51,7 @@ void print_json(const std::vector<BenchRecord>& records) {
     j["model_n_params"] = r.model_n_params;
     j["n_prompt"] = r.n_prompt;
     j["n_gen"] = r.n_gen;
+    j["n_depth"] = r.n_depth;
     j["n_threads"] = r.n_threads;
     j["type_k"] = j["type_v"] = std::string(dtype_name(r.kv_type));
     j["test"] = r.test_name();
@@ -65,6 +66,7 @@ void print_json(const std::vector<BenchRecord>& records) {
     j["samples_ts"] = r.samples_ts;
     if (r.n_gen > 0) {
       j["weights_bytes_per_token"] = r.weights_bytes_per_token;
+      j["kv_bytes_per_token"] = r.kv_bytes_per_token;
       j["measured_read_gbs"] = r.measured_read_gbs;
       j["roofline_pct"] = r.roofline_pct;
       j["read_gbs_samples"] = r.read_gbs_samples;
@@ -94,6 +96,8 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("-m,--model", flags->params.model_path, "GGUF model file (default: TinyStories-656K-Q8_0)");
   cmd->add_option("-p,--n-prompt", flags->params.n_prompt, "Prompt tokens of the pp test (0: skip)")->capture_default_str();
   cmd->add_option("-n,--n-gen", flags->params.n_gen, "Generated tokens of the tg test (0: skip)")->capture_default_str();
+  cmd->add_option("-d,--n-depth", flags->params.n_depth, "Tokens already in the KV cache when each test starts")
+      ->capture_default_str();
   cmd->add_option("-t,--threads", flags->params.n_threads, "Threads (0: all cores)")->capture_default_str();
   cmd->add_option("-r,--repetitions", flags->params.repetitions, "Repetitions of each test")->capture_default_str();
   cmd->add_option("-o,--output", flags->output, "Output format: md or json")->capture_default_str();

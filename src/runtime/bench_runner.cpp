@@ -79,7 +79,8 @@ double median(std::vector<double> values) {
 }  // namespace
 
 std::string BenchRecord::test_name() const {
-  return n_prompt > 0 ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen);
+  const std::string test = n_prompt > 0 ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen);
+  return n_depth > 0 ? test + " @ d" + std::to_string(n_depth) : test;
 }
 
 uint64_t weights_bytes_per_token(const gguf::GgufFile& file) {
@@ -97,7 +98,7 @@ uint64_t weights_bytes_per_token(const gguf::GgufFile& file) {
 }
 
 Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
-  if (p.n_prompt < 0 || p.n_gen < 0) return invalid_argument("-p and -n must be >= 0");
+  if (p.n_prompt < 0 || p.n_gen < 0 || p.n_depth < 0) return invalid_argument("-p, -n and -d must be >= 0");
   if (p.n_prompt == 0 && p.n_gen == 0) return invalid_argument("nothing to run: -p and -n are both 0");
   if (p.repetitions < 1) return invalid_argument("-r must be >= 1");
   if (p.n_threads < 0 || p.n_threads > 1024) return invalid_argument("-t must be between 1 and 1024");
@@ -105,13 +106,24 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
   const int threads = p.n_threads > 0 ? p.n_threads : static_cast<int>(hw == 0 ? 1 : hw);
   ThreadPool pool(threads);
 
+  // The depth is filled in chunks of at most kDepthChunk tokens.
+  constexpr int32_t kDepthChunk = 512;
+  const int64_t longest = static_cast<int64_t>(p.n_depth) + std::max({p.n_prompt, p.n_gen, 1});
+  if (longest > (int64_t{1} << 20)) return invalid_argument("-d plus the longer test must be at most 1048576 tokens");
   ModelOptions options;
-  options.max_batch_tokens = std::max(1, p.n_prompt);
-  options.max_context = std::max({p.n_prompt, p.n_gen, 1});
+  options.max_batch_tokens = std::max({1, p.n_prompt, std::min(p.n_depth, kDepthChunk)});
+  options.max_context = static_cast<int32_t>(longest);
   auto loaded = Model::load(p.model_path, options);
   if (!loaded.ok()) return loaded.status();
   Model& model = **loaded;
   const ModelConfig& c = model.config();
+  // NOTE: only with a depth, so that plain pp / tg tests keep running past a small trained
+  // context as they always did (llama-bench sizes n_ctx to the test, too).
+  if (p.n_depth > 0 && longest > c.context_length) {
+    return invalid_argument("-d " + std::to_string(p.n_depth) + " plus the longer test (" +
+                            std::to_string(longest - p.n_depth) + " tokens) exceeds the model's context length " +
+                            std::to_string(c.context_length));
+  }
   const int32_t context = options.max_context;
   const int32_t num_blocks = (context + kBlockSize - 1) / kBlockSize;
   KvStorage kv(c.num_layers, num_blocks, kBlockSize, c.num_kv_heads, c.head_dim, p.kv_type);
@@ -129,10 +141,20 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
   }
   base.model_type = "llama " + params_label(base.model_n_params) + " " + file_type_label(model.file());
   base.n_threads = threads;
+  base.n_depth = p.n_depth;
   base.kv_type = p.kv_type;
 
   std::vector<BenchRecord> records;
   ForwardBatch batch;
+  // The depth's context, once: the tests only write the positions after it.
+  std::vector<int32_t> chunk;
+  for (int32_t start = 0; start < p.n_depth; start += kDepthChunk) {
+    chunk.resize(static_cast<size_t>(std::min(kDepthChunk, p.n_depth - start)));
+    for (int32_t& t : chunk) t = token(rng);
+    batch.clear();
+    batch.add_sequence(chunk, start, block_table, kBlockSize, /*want_logits=*/true);
+    model.forward(batch, kv, logits.data(), pool);
+  }
   if (p.n_prompt > 0) {
     BenchRecord r = base;
     r.n_prompt = p.n_prompt;
@@ -140,7 +162,7 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
     for (int rep = -1; rep < p.repetitions; ++rep) {  // rep -1: warm-up
       for (int32_t& t : prompt) t = token(rng);
       batch.clear();
-      batch.add_sequence(prompt, 0, block_table, kBlockSize, /*want_logits=*/true);
+      batch.add_sequence(prompt, p.n_depth, block_table, kBlockSize, /*want_logits=*/true);
       const int64_t start = now_us();
       model.forward(batch, kv, logits.data(), pool);
       if (rep >= 0) r.samples_ns.push_back((now_us() - start) * 1000);
@@ -158,7 +180,7 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
       const int32_t steps = rep < 0 ? std::min(p.n_gen, 8) : p.n_gen;  // a short warm-up
       int32_t next = token(rng);
       const int64_t start = now_us();
-      for (int32_t pos = 0; pos < steps; ++pos) {
+      for (int32_t pos = p.n_depth; pos < p.n_depth + steps; ++pos) {
         batch.clear();
         const int32_t one[1] = {next};
         batch.add_sequence(one, pos, block_table, kBlockSize, /*want_logits=*/true);
@@ -169,6 +191,10 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
     }
     finish(r, p.n_gen);
     r.weights_bytes_per_token = weights_bytes_per_token(model.file());
+    // Step at position q reads q + 1 positions of K and V in every layer: mean depth + (n_gen + 1) / 2.
+    const uint64_t kv_bytes_per_position = 2ull * static_cast<uint64_t>(c.num_layers) * static_cast<uint64_t>(c.kv_dim()) *
+                                           (p.kv_type == DType::kF16 ? 2u : 4u);
+    r.kv_bytes_per_token = kv_bytes_per_position * (2ull * static_cast<uint64_t>(p.n_depth) + static_cast<uint64_t>(p.n_gen) + 1) / 2;
     for (size_t i = 0; i < r.samples_ts.size(); ++i) {
       const double gbs = r.read_gbs_samples[i];
       r.roofline_pct_samples.push_back(

@@ -1,6 +1,7 @@
 // BenchRunner: llama-bench-style speed tests of one model. A pp test is one forward of n_prompt
 // random tokens into an empty KV cache (logits of the last token only); a tg test is n_gen
-// single-token forwards from position 0. Each test runs once as a warm-up, then `repetitions`
+// single-token forwards from position 0. With a depth (llama-bench's -d) the KV cache first holds
+// n_depth tokens of random context (filled once, untimed) and both tests start at that position. Each test runs once as a warm-up, then `repetitions`
 // times; avg_ts / stddev_ts are the mean and sample standard deviation of the per-repetition
 // tokens/s, as llama-bench defines them.
 #pragma once
@@ -19,6 +20,7 @@ struct BenchParams {
   std::string model_path;
   int32_t n_prompt = 128;    // 0: no pp test
   int32_t n_gen = 64;        // 0: no tg test
+  int32_t n_depth = 0;       // tokens already in the KV cache when each test starts
   int32_t n_threads = 0;     // 0: all cores
   int32_t repetitions = 5;
   size_t bandwidth_bytes = size_t{1} << 30;  // buffer of the read-bandwidth measurement (tg only)
@@ -33,6 +35,7 @@ struct BenchRecord {
   uint64_t model_n_params = 0;
   int32_t n_prompt = 0;
   int32_t n_gen = 0;
+  int32_t n_depth = 0;
   int32_t n_threads = 0;
   DType kv_type = DType::kF16;
   std::vector<int64_t> samples_ns;  // wall time of each repetition
@@ -41,6 +44,9 @@ struct BenchRecord {
   double stddev_ts = 0.0;
   // tg only (0 for pp):
   uint64_t weights_bytes_per_token = 0;
+  // K and V bytes attention reads per generated token, averaged over the test's positions. Not
+  // in roofline_pct (weights only): it matters at depth.
+  uint64_t kv_bytes_per_token = 0;
   // tg: the read bandwidth is measured right before every repetition (this VM's bandwidth drifts
   // by tens of percent within minutes), and each repetition is set against its own probe.
   std::vector<double> read_gbs_samples;      // one probe per repetition
@@ -48,7 +54,7 @@ struct BenchRecord {
   double measured_read_gbs = 0.0;   // median of read_gbs_samples
   double roofline_pct = 0.0;        // median of roofline_pct_samples
 
-  std::string test_name() const;  // "pp128" or "tg64"
+  std::string test_name() const;  // "pp128" or "tg64", with " @ d512" at depth 512
 };
 
 // Bytes of weights one decode step streams: every 2-D matrix except the embedding table, of

@@ -113,6 +113,23 @@ TEST_P(SynthTinyTest, LoadsGeneratesAndBenches) {
               100.0 * static_cast<double>(tg.weights_bytes_per_token) * tg.samples_ts[0] / (tg.read_gbs_samples[0] * 1e9),
               1e-9 * tg.roofline_pct);
   EXPECT_TRUE(pp.read_gbs_samples.empty());
+
+  // At depth 16 both tests start after 16 tokens of context; the tg test's KV reads are its
+  // positions' mean context (16 + (4 + 1) / 2 = 18.5) x K and V of every layer, in f16.
+  params.n_depth = 16;
+  auto deep = run_bench(params);
+  ASSERT_TRUE(deep.ok()) << deep.status().message();
+  ASSERT_EQ(deep->size(), 2u);
+  EXPECT_EQ((*deep)[0].test_name(), "pp8 @ d16");
+  EXPECT_EQ((*deep)[1].test_name(), "tg4 @ d16");
+  EXPECT_EQ((*deep)[1].n_depth, 16);
+  const ModelConfig& c = (*model)->config();
+  EXPECT_EQ((*deep)[1].kv_bytes_per_token, uint64_t(2 * 2 * c.num_layers * c.kv_dim()) * 37 / 2);
+  EXPECT_GT((*deep)[1].avg_ts, 0.0);
+  params.n_depth = c.context_length;  // no room left for the tests
+  EXPECT_FALSE(run_bench(params).ok());
+  params.n_depth = -1;
+  EXPECT_FALSE(run_bench(params).ok());
   std::filesystem::remove(path);
 }
 
