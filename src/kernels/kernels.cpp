@@ -261,13 +261,17 @@ void paged_attention_batch(std::span<const AttentionSequence> sequences, int64_t
     for (int32_t p : seq.positions) max_position = std::max(max_position, p);
   }
   // One work item = one query token x the heads of one kv head, which then share each K/V load.
-  // NOTE: with too few such items to keep every thread busy, and a count the threads cannot
-  // split evenly (one decoding sequence of SmolLM's 3 kv heads on 2 threads), items are single
-  // heads instead. TinyLlama (4 kv heads, 2 threads) decoding one sequence: groups gave tg64
-  // 77.6 / 82.4 against 73.7 / 79.7 tokens/s at depth 0, and 54.6-65.7 against 44.1-57.5 at
-  // depth 1984 (each group's K read once instead of once per head).
-  const int64_t group_items = num_tokens * kv.num_kv_heads;
-  const bool whole_groups = group_items >= 4 * pool.num_threads() || group_items % pool.num_threads() == 0;
+  // NOTE: with fewer such items than 4 per thread (one decoding sequence), whole groups are
+  // kept only where the threads split them evenly or the context is long; otherwise items are
+  // single heads, which balance better but re-read their group's K once per head. Measured on 2
+  // threads, tg64 tokens/s: TinyLlama (4 kv heads, even) groups 77.6 / 82.4 against single heads
+  // 73.7 / 79.7 at depth 0 and 54.6-65.7 against 44.1-57.5 at depth 1984; SmolLM (3 kv heads,
+  // uneven) groups 274-309 against 287-315 at depth 0, but 330 / 343 against 298 / 300 at depth
+  // 128 and 204-245 against 167-217 at depth 1024.
+  constexpr int32_t kLongContext = 128;
+  const int64_t group_items = num_tokens * kv.num_kv_heads, threads = pool.num_threads();
+  const bool whole_groups = group_items >= 4 * threads || group_items % threads == 0 ||
+                            (group_items >= threads && max_position >= kLongContext);
   const int64_t heads_per_item = whole_groups ? group : 1;
   const int64_t items_per_token = num_heads / heads_per_item;
   // first_item[s]: index of sequence s's first item in the flat loop.
