@@ -120,10 +120,10 @@ void softmax_avx2(float* x, int64_t n) {
 // ---- attention ----
 
 inline __m256 load_kv(__m256i m, const float* p) { return _mm256_maskload_ps(p, m); }
-inline __m256 load_kv(__m256i m, const uint16_t* p) {
-  // Whole 8-element loads only where 8 remain (the mask is all ones); a tail is inserted element
-  // by element (no copy loop: GCC makes it a memcpy call, which spills the callers' accumulators).
-  const int n = __builtin_popcount(static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(m))));
+// The first n (1..8) f16 values at p as f32, the rest 0.
+inline __m256 load_f16(const uint16_t* p, int n) {
+  // Whole 8-element loads only where 8 remain; a tail is inserted element by element (no copy
+  // loop: GCC makes it a memcpy call, which spills the callers' accumulators).
   if (n == 8) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   __m128i half = _mm_setzero_si128();
   switch (n) {
@@ -137,6 +137,9 @@ inline __m256 load_kv(__m256i m, const uint16_t* p) {
     default: break;
   }
   return _mm256_cvtph_ps(half);
+}
+inline __m256 load_kv(__m256i m, const uint16_t* p) {
+  return load_f16(p, __builtin_popcount(static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(m)))));
 }
 
 // out[i] = x[i] rounded to the nearest f16 (ties to even) and back; x == out allowed.
@@ -156,19 +159,23 @@ void to_f16_f16c(const float* x, int64_t n, uint16_t* out) {
 
 // Eight positions per vector for group_scores (attention_x86.h); three heads per pass keep
 // 3 x 4 accumulators, the K load and the query broadcast in the 16 registers.
+// The mask carries its lane count, so an f16 load does not recount it per dimension.
 struct PositionLanes {
   using Vec = __m256;
-  using Mask = __m256i;
+  struct Mask {
+    __m256i bits;
+    int count;
+  };
   static constexpr int kLanes = 8;
   static constexpr int kMaxScoreHeads = 3;
-  static Mask mask(int64_t n) { return tail_mask(n); }
-  template <typename T>
-  static Vec load(Mask m, const T* p) { return load_kv(m, p); }
+  static Mask mask(int64_t n) { return {tail_mask(n), static_cast<int>(std::min<int64_t>(n, kLanes))}; }
+  static Vec load(Mask m, const float* p) { return _mm256_maskload_ps(p, m.bits); }
+  static Vec load(Mask m, const uint16_t* p) { return load_f16(p, m.count); }
   static Vec set1(float x) { return _mm256_set1_ps(x); }
   static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
   static Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
-  static void store(float* p, Mask m, Vec v) { _mm256_maskstore_ps(p, m, v); }
+  static void store(float* p, Mask m, Vec v) { _mm256_maskstore_ps(p, m.bits, v); }
 };
 
 // The f16 cache's fast path (head_dim 64 or 128), as on AVX-512: the weighted sum of V fuses its
