@@ -112,11 +112,13 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
     const int64_t num_blocks = num_cols / kLegacyBlockSize;
     const QuantizeActivationFn quantize =
         table.quantize_activation != nullptr ? table.quantize_activation : &quantize_activation_row;
+    const SummarizeActivationFn summarize =
+        table.summarize_activation != nullptr ? table.summarize_activation : &summarize_activation_row;
     pool.parallel_for(num_tokens, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
         uint8_t* row = dst + static_cast<size_t>(t) * x_row_bytes;
         quantize(act_type, x + t * num_cols, row, num_cols);
-        if (summaries != nullptr) summarize_activation_row(row, num_blocks, summaries + t * num_blocks);
+        if (summaries != nullptr) summarize(row, num_blocks, summaries + t * num_blocks);
       }
     });
     x_converted = dst;

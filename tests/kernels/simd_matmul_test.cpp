@@ -150,6 +150,36 @@ TEST(SimdQuantizeActivation, BitExactWithQuantizeActivationRow) {
   }
 }
 
+// Block summaries of Q8_0 rows (random quants, including the extremes -128 and 127, and all-zero
+// blocks) exactly as the portable summarize_activation_row.
+TEST(SimdSummarizeActivation, MatchesPortableExactly) {
+  std::mt19937 rng(11);
+  constexpr int64_t kBlocks = 37;
+  std::vector<BlockQ8_0> row(kBlocks);
+  for (int64_t b = 0; b < kBlocks; ++b) {
+    row[b].d = static_cast<uint16_t>(rng());
+    for (int8_t& q : row[b].qs) {
+      q = b % 5 == 0 ? int8_t{0} : b % 7 == 0 ? int8_t{-128} : b % 11 == 0 ? int8_t{127} : static_cast<int8_t>(rng());
+    }
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(row.data());
+  std::vector<RepackedActivationBlock> want(kBlocks);
+  summarize_activation_row(bytes, kBlocks, want.data());
+  int checked = 0;
+  for (Isa isa : simd_isas()) {
+    const SummarizeActivationFn fn = kernel_table(isa).summarize_activation;
+    if (fn == nullptr) continue;
+    std::vector<RepackedActivationBlock> got(kBlocks, {NAN, -1});
+    fn(bytes, kBlocks, got.data());
+    for (int64_t b = 0; b < kBlocks; ++b) {
+      EXPECT_EQ(want[b].quant_sum, got[b].quant_sum) << isa_name(isa) << " block " << b;
+      EXPECT_EQ(std::memcmp(&want[b].scale, &got[b].scale, sizeof(float)), 0) << isa_name(isa) << " block " << b;
+    }
+    ++checked;
+  }
+  if (checked == 0) GTEST_SKIP() << "no SIMD ISA with a summarize_activation kernel on this CPU";
+}
+
 // Q8_K over many random blocks of several magnitudes: enough products land next to a rounding
 // tie that a fused multiply-add (one rounding instead of the reference's two) changes some quants
 // (an FMA-contracted build gave 4 and 8 differing blocks of these 20000 on AVX2 and AVX-512).

@@ -22,6 +22,8 @@ using MatmulRowsFn = void (*)(const MatrixView& weight, const uint8_t* x_convert
                               int64_t num_tokens, int64_t row_begin, int64_t row_end, float* out);
 // Converts one activation row like quantize_activation_row (tensor/quant.h), bit for bit.
 using QuantizeActivationFn = void (*)(DType act_type, const float* src, void* dst, int64_t n);
+// Block summaries of one Q8_0 activation row, exactly as summarize_activation_row (repack.h).
+using SummarizeActivationFn = void (*)(const uint8_t* row, int64_t num_blocks, RepackedActivationBlock* blocks);
 
 // The f32 ops of kernels.h with the same arguments (attention: ref::attention_heads').
 using RmsNormFn = void (*)(const float* x, const float* weight, int64_t num_tokens, int64_t dim, float eps, float* out);
@@ -37,6 +39,7 @@ inline constexpr int kNumDTypeIds = 40;  // covers every GGUF type id we know (B
 struct KernelTable {
   MatmulRowsFn matmul_rows[kNumDTypeIds] = {};     // by weight DType id
   QuantizeActivationFn quantize_activation = nullptr;
+  SummarizeActivationFn summarize_activation = nullptr;
   // by weight DType id, for weights repacked by kernels/cpu/repack.h (row ranges whole tiles);
   // a null entry falls back to repacked_matmul_rows_portable.
   RepackedMatmulRowsFn matmul_rows_repacked[kNumDTypeIds] = {};

@@ -365,5 +365,20 @@ void quantize_activation_simd(DType act_type, const float* src, void* dst, int64
   }
 }
 
+// SummarizeActivationFn: a block's quant sum as one vpsadbw of the quants made unsigned (each
+// byte + 128, so the four 64-bit lane sums less 32 x 128). The scalar loop it replaces took as
+// long as the quantization itself (3.3% of a batched SmolLM run).
+void summarize_activation_simd(const uint8_t* row, int64_t num_blocks, RepackedActivationBlock* blocks) {
+  const auto* q8 = reinterpret_cast<const BlockQ8_0*>(row);
+  const __m256i to_unsigned = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    const __m256i quants = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8[b].qs));
+    const __m256i lanes = _mm256_sad_epu8(_mm256_xor_si256(quants, to_unsigned), _mm256_setzero_si256());
+    __m128i sum = _mm_add_epi64(_mm256_castsi256_si128(lanes), _mm256_extracti128_si256(lanes, 1));
+    sum = _mm_add_epi64(sum, _mm_unpackhi_epi64(sum, sum));
+    blocks[b] = {_cvtsh_ss(q8[b].d), _mm_cvtsi128_si32(sum) - 32 * 128};
+  }
+}
+
 }  // namespace
 }  // namespace tessera::kernels

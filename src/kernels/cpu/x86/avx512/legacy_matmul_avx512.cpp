@@ -17,6 +17,7 @@ void register_avx512_legacy_matmul(KernelTable& table) {
   table.matmul_rows[static_cast<int>(DType::kQ4_1)] = legacy_matmul_rows<BlockQ4_1, kMaxTokens>;
   table.matmul_rows[static_cast<int>(DType::kQ5_1)] = legacy_matmul_rows<BlockQ5_1, kMaxTokens>;
   table.quantize_activation = quantize_activation_simd;
+  table.summarize_activation = summarize_activation_simd;
 }
 
 }  // namespace tessera::kernels
