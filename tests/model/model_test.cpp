@@ -104,6 +104,34 @@ TEST(LlamaModel, SequencesInOneBatchEqualEachRunAlone) {
   }
 }
 
+// The last layer runs attention output and FFN only for rows whose logits were requested: rows in
+// the middle of a sequence and chunks with no requested row (max_batch_tokens 3) give exactly the
+// logits of the run that requests every row.
+TEST(LlamaModel, LogitsOfSomeRowsEqualThoseOfAllRows) {
+  ThreadPool pool(2);
+  TinyModelSpec spec;
+  spec.weight_type = DType::kQ8_0;
+  ModelOptions small;
+  small.max_batch_tokens = 3;
+  auto model = load_tiny(spec, small);
+  const auto& c = model->config();
+  const auto expected = all_logits(*model, kTokens, pool);
+  KvStorage kv(c.num_layers, 8, 16, c.num_kv_heads, c.head_dim);
+  const auto table = identity_table(8);
+  ForwardBatch batch;
+  batch.add_sequence(kTokens, 0, table, 16, false);
+  const std::vector<int32_t> rows = {1, 2, 9, 12};  // chunk [3, 6) and [6, 9) request none
+  batch.logit_rows = rows;
+  std::vector<float> logits(rows.size() * static_cast<size_t>(c.vocab_size));
+  model->forward(batch, kv, logits.data(), pool);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    for (int32_t v = 0; v < c.vocab_size; ++v) {
+      ASSERT_EQ(logits[i * c.vocab_size + v], expected[static_cast<size_t>(rows[i]) * c.vocab_size + v])
+          << "row " << rows[i] << " vocab " << v;
+    }
+  }
+}
+
 TEST(LlamaModel, LoadsEveryWeightType) {
   ThreadPool pool(1);
   for (DType type : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,

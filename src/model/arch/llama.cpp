@@ -121,22 +121,35 @@ void LlamaModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32_t
   kernels::rope_table(std::span<const int32_t>(batch.positions.data() + begin, static_cast<size_t>(n)), c.rope,
                       ws_.rope.data());
 
+  // Rows of this chunk whose logits were requested, in output order (relative to begin).
+  output_rows_.clear();
+  while (logits_written + static_cast<int32_t>(output_rows_.size()) < static_cast<int32_t>(batch.logit_rows.size())) {
+    const int32_t row = batch.logit_rows[static_cast<size_t>(logits_written) + output_rows_.size()];
+    if (row < begin || row >= end) break;
+    output_rows_.push_back(row - begin);
+  }
+  const int32_t num_rows = static_cast<int32_t>(output_rows_.size());
+  // NOTE: the last layer needs K/V for every row, but its attention output and FFN only for the
+  // rows whose logits were requested (as llama.cpp does): 1/num_layers of a prefill's work, and
+  // a chunk with no such row stops after writing the last layer's K/V. The
+  // kept rows' results are unchanged (each row's GEMM and attention are independent of the
+  // others). Not while observing matmul inputs, whose statistics cover every row.
+  const bool prune_last_layer = num_rows < n && !matmul_input_observer_;
   for (int32_t layer = 0; layer < c.num_layers; ++layer) {
-    attention_block(batch, begin, end, layer, kv, pool);
-    ffn_block(n, layer, pool);
+    const bool pruned = prune_last_layer && layer == c.num_layers - 1;
+    attention_block(batch, begin, end, layer, kv, pool, pruned ? &output_rows_ : nullptr);
+    if (!pruned || num_rows > 0) ffn_block(pruned ? num_rows : n, layer, pool);
   }
 
-  // Final norm and output head, only for rows whose logits were requested.
-  int32_t num_rows = 0;
-  while (logits_written + num_rows < static_cast<int32_t>(batch.logit_rows.size())) {
-    const int32_t row = batch.logit_rows[static_cast<size_t>(logits_written + num_rows)];
-    if (row < begin || row >= end) break;
-    std::copy_n(ws_.x.data() + static_cast<size_t>(row - begin) * c.hidden_dim, c.hidden_dim,
-                ws_.normed.data() + static_cast<size_t>(num_rows) * c.hidden_dim);
-    ++num_rows;
+  // Final norm and output head, only for rows whose logits were requested (already the first
+  // num_rows rows of x when the last layer was pruned).
+  for (int32_t i = 0; i < num_rows && !prune_last_layer; ++i) {
+    std::copy_n(ws_.x.data() + static_cast<size_t>(output_rows_[static_cast<size_t>(i)]) * c.hidden_dim, c.hidden_dim,
+                ws_.normed.data() + static_cast<size_t>(i) * c.hidden_dim);
   }
+  const float* logit_rows = prune_last_layer ? ws_.x.data() : ws_.normed.data();
   if (num_rows == 0) return;
-  kernels::rms_norm(ws_.normed.data(), output_norm_.data(), num_rows, c.hidden_dim, c.rms_norm_eps, ws_.logit_in.data(),
+  kernels::rms_norm(logit_rows, output_norm_.data(), num_rows, c.hidden_dim, c.rms_norm_eps, ws_.logit_in.data(),
                     &pool);
   observe(matmul_input_observer_, -1, c.tied_embeddings ? "token_embd.weight" : "output.weight", ws_.logit_in.data(),
           num_rows, c.hidden_dim);
@@ -146,10 +159,10 @@ void LlamaModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32_t
 }
 
 void LlamaModel::attention_block(const ForwardBatch& batch, int32_t begin, int32_t end, int32_t layer, KvStorage& kv,
-                                 ThreadPool& pool) {
+                                 ThreadPool& pool, const std::vector<int32_t>* kept_rows) {
   const ModelConfig& c = config_;
   const LayerWeights& w = layers_[static_cast<size_t>(layer)];
-  const int32_t n = end - begin;
+  int32_t n = end - begin;  // rows that continue past attention (kept_rows->size() when pruned)
   void* scratch = ws_.matmul_scratch.data();
   kernels::rms_norm(ws_.x.data(), w.attn_norm.data(), n, c.hidden_dim, c.rms_norm_eps, ws_.normed.data(), &pool);
   for (const char* weight : {"attn_q.weight", "attn_k.weight", "attn_v.weight"}) {
@@ -171,16 +184,36 @@ void LlamaModel::attention_block(const ForwardBatch& batch, int32_t begin, int32
   const kernels::PagedKvLayer kv_layer = kv.layer_view(layer);
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   attention_sequences_.clear();
-  for (const SequenceInBatch& seq : batch.sequences) {
-    // The part of this sequence that falls inside the chunk [begin, end).
-    const int32_t first = std::max(seq.first_token, begin);
-    const int32_t last = std::min(seq.first_token + seq.num_tokens, end);
-    if (first >= last) continue;
-    const size_t q_offset = static_cast<size_t>(first - begin) * c.q_dim();
-    attention_sequences_.push_back(
-        {ws_.q.data() + q_offset,
-         std::span<const int32_t>(batch.positions.data() + first, static_cast<size_t>(last - first)),
-         seq.block_table, ws_.attn.data() + q_offset});
+  if (kept_rows == nullptr) {
+    for (const SequenceInBatch& seq : batch.sequences) {
+      // The part of this sequence that falls inside the chunk [begin, end).
+      const int32_t first = std::max(seq.first_token, begin);
+      const int32_t last = std::min(seq.first_token + seq.num_tokens, end);
+      if (first >= last) continue;
+      const size_t q_offset = static_cast<size_t>(first - begin) * c.q_dim();
+      attention_sequences_.push_back(
+          {ws_.q.data() + q_offset,
+           std::span<const int32_t>(batch.positions.data() + first, static_cast<size_t>(last - first)),
+           seq.block_table, ws_.attn.data() + q_offset});
+    }
+  } else {
+    // Only the kept rows attend (one query each, output row i for kept row i); their residual
+    // rows move to the front of x, so the rest of the layer runs on n = kept_rows.size() rows.
+    n = static_cast<int32_t>(kept_rows->size());
+    if (n == 0) return;
+    for (int32_t i = 0; i < n; ++i) {
+      const int32_t token = begin + (*kept_rows)[static_cast<size_t>(i)];
+      const auto seq = std::find_if(batch.sequences.begin(), batch.sequences.end(), [&](const SequenceInBatch& s) {
+        return token >= s.first_token && token < s.first_token + s.num_tokens;
+      });
+      TS_CHECK(seq != batch.sequences.end(), "row %d belongs to no sequence", token);
+      attention_sequences_.push_back({ws_.q.data() + static_cast<size_t>(token - begin) * c.q_dim(),
+                                      std::span<const int32_t>(batch.positions.data() + token, 1), seq->block_table,
+                                      ws_.attn.data() + static_cast<size_t>(i) * c.q_dim()});
+      std::copy_n(ws_.x.data() + static_cast<size_t>(token - begin) * c.hidden_dim, c.hidden_dim,
+                  ws_.normed.data() + static_cast<size_t>(i) * c.hidden_dim);
+    }
+    std::copy_n(ws_.normed.data(), static_cast<size_t>(n) * c.hidden_dim, ws_.x.data());
   }
   kernels::paged_attention_batch(attention_sequences_, c.num_heads, kv_layer, scale, ws_.scores.data(), pool);
   observe(matmul_input_observer_, layer, "attn_output.weight", ws_.attn.data(), n, c.q_dim());

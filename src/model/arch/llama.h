@@ -55,8 +55,11 @@ class LlamaModel final : public Model {
   // Runs tokens [begin, end) of `batch` through every layer; returns logits for requested rows.
   void forward_chunk(const ForwardBatch& batch, int32_t begin, int32_t end, KvStorage& kv, float* logits,
                      int32_t& logits_written, ThreadPool& pool);
+  // kept_rows null: every row of the chunk continues. Otherwise (the last layer; rows relative
+  // to begin) K/V are still written for every row, but only the kept rows attend and continue,
+  // moved to the front of x in kept_rows order.
   void attention_block(const ForwardBatch& batch, int32_t begin, int32_t end, int32_t layer, KvStorage& kv,
-                       ThreadPool& pool);
+                       ThreadPool& pool, const std::vector<int32_t>* kept_rows);
   void ffn_block(int32_t num_tokens, int32_t layer, ThreadPool& pool);
 
   int32_t max_batch_tokens_ = 0;
@@ -69,6 +72,7 @@ class LlamaModel final : public Model {
   HugePageBuffer resident_weights_;
   Workspace ws_;
   std::vector<kernels::AttentionSequence> attention_sequences_;  // per layer call, reused
+  std::vector<int32_t> output_rows_;  // per chunk: rows (relative to its start) that need logits
   int workspace_threads_ = 0;        // pool size the attention scratch was sized for
 };
 
