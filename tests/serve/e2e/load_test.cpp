@@ -18,6 +18,20 @@ std::string metrics_text(const ServerProcess& server) {
   return r ? r->body : "";
 }
 
+// The metrics once `settled` holds for them, or the last read after 10 s. A client can see its
+// stream's last event before the engine loop's next stats snapshot frees the request's blocks.
+template <typename Predicate>
+std::string settled_metrics(const ServerProcess& server, Predicate settled) {
+  std::string m;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    m = metrics_text(server);
+    if (settled(m)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return m;
+}
+
 Json stream_body(int i, int max_tokens) {
   return {{"prompt", "Once upon a time " + std::to_string(i % 7)}, {"max_tokens", max_tokens}, {"temperature", 0},
           {"ignore_eos", true}, {"stream", true}, {"stream_options", {{"include_usage", true}}}};
@@ -45,8 +59,11 @@ TEST(ServeLoad, TwoHundredFiftySixConcurrentStreamsAllComplete) {
   RecordProperty("seconds_for_256_streams", std::to_string(seconds));
   EXPECT_EQ(num_complete.load(), kClients);
   EXPECT_EQ(num_right_length.load(), kClients);
-  const std::string m = metrics_text(server);
-  EXPECT_EQ(metric_value(m, "tessera:kv_cache_blocks_in_use{"), 0.0);
+  const std::string m = settled_metrics(server, [](const std::string& text) {
+    return metric_value(text, "tessera:kv_cache_blocks_in_use{") == 0.0 &&
+           metric_value(text, "tessera:generation_tokens_total{") == double(kClients * kTokens);
+  });
+  EXPECT_EQ(metric_value(m, "tessera:kv_cache_blocks_in_use{"), 0.0) << m;
   EXPECT_EQ(metric_value(m, "tessera:generation_tokens_total{"), double(kClients * kTokens));
 }
 
@@ -65,16 +82,12 @@ TEST(ServeLoad, ClientsHangingUpMidStreamLeaveNoKvBlocksInUse) {
   for (auto& t : clients) t.join();
   EXPECT_EQ(num_hung_up.load(), kClients);
   // Each stream notices at its next writes; every request is aborted long before its 480 tokens.
-  std::string m;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    m = metrics_text(server);
-    if (metric_value(m, "tessera:kv_cache_blocks_in_use{") == 0.0 && metric_value(m, "tessera:num_requests_running{") == 0.0 &&
-        metric_value(m, "tessera:request_success_total{model_name=\"TinyStories-656K-Q8_0\",finished_reason=\"abort\"}") == kClients) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const std::string m = settled_metrics(server, [](const std::string& text) {
+    return metric_value(text, "tessera:kv_cache_blocks_in_use{") == 0.0 &&
+           metric_value(text, "tessera:num_requests_running{") == 0.0 &&
+           metric_value(text, "tessera:request_success_total{model_name=\"TinyStories-656K-Q8_0\",finished_reason=\"abort\"}") ==
+               kClients;
+  });
   EXPECT_EQ(metric_value(m, "tessera:kv_cache_blocks_in_use{"), 0.0) << m;
   EXPECT_EQ(metric_value(m, "tessera:kv_cache_usage_perc{"), 0.0);
   EXPECT_EQ(metric_value(m, "tessera:num_requests_running{"), 0.0);
