@@ -174,11 +174,21 @@ void LlamaModel::attention_block(const ForwardBatch& batch, int32_t begin, int32
   kernels::rope_from_table(ws_.q.data(), n, c.num_heads, c.head_dim, ws_.rope.data(), c.rope, &pool);
   kernels::rope_from_table(ws_.k.data(), n, c.num_kv_heads, c.head_dim, ws_.rope.data(), c.rope, &pool);
 
-  // Write this chunk's K/V into its slots before attending, so a token sees itself.
+  // Write this chunk's K/V into its slots before attending, so a token sees itself. Rows write
+  // distinct slots, so a long chunk splits them across the pool (serial, this was ~1% of a
+  // batched SmolLM run).
   const size_t kv_dim = static_cast<size_t>(c.kv_dim());
-  for (int32_t t = 0; t < n; ++t) {
-    kv.write(layer, batch.slot_mapping[static_cast<size_t>(begin + t)], ws_.k.data() + t * kv_dim,
-             ws_.v.data() + t * kv_dim);
+  auto write_kv = [&](int64_t first, int64_t last, int) {
+    for (int64_t t = first; t < last; ++t) {
+      kv.write(layer, batch.slot_mapping[static_cast<size_t>(begin + t)], ws_.k.data() + t * kv_dim,
+               ws_.v.data() + t * kv_dim);
+    }
+  };
+  constexpr int32_t kMinRowsToSplit = 16;
+  if (n >= kMinRowsToSplit) {
+    pool.parallel_for(n, write_kv);
+  } else {
+    write_kv(0, n, 0);
   }
 
   const kernels::PagedKvLayer kv_layer = kv.layer_view(layer);
