@@ -131,9 +131,9 @@ void LlamaModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32_t
   const int32_t num_rows = static_cast<int32_t>(output_rows_.size());
   // NOTE: the last layer needs K/V for every row, but its attention output and FFN only for the
   // rows whose logits were requested (as llama.cpp does): 1/num_layers of a prefill's work, and
-  // a chunk with no such row stops after writing the last layer's K/V. The
-  // kept rows' results are unchanged (each row's GEMM and attention are independent of the
-  // others). Not while observing matmul inputs, whose statistics cover every row.
+  // a chunk with no such row stops after writing the last layer's K/V. The kept rows' results
+  // are unchanged (each row's GEMM and attention are independent of the others). Not while
+  // observing matmul inputs, whose statistics cover every row.
   const bool prune_last_layer = num_rows < n && !matmul_input_observer_;
   for (int32_t layer = 0; layer < c.num_layers; ++layer) {
     const bool pruned = prune_last_layer && layer == c.num_layers - 1;
