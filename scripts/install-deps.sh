@@ -3,8 +3,9 @@
 set -euo pipefail
 # clang + libclang-rt-14-dev (libFuzzer, only "recommended" by clang) build scripts/fuzz.sh.
 # libcpp-httplib-dev (+ pkg-config to find it): the HTTP server and the bench-serve client.
+# libbenchmark-dev: the kernel micro-benchmarks in bench/.
 packages=(cmake g++ make libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev clang libclang-rt-14-dev
-          pkg-config libcpp-httplib-dev)
+          pkg-config libcpp-httplib-dev libbenchmark-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,0 +1,164 @@
+// Kernel micro-benchmarks (Google Benchmark), for the measurements in docs/performance.md that
+// earlier sessions made with throwaway programs:
+//  - the repacked Q8_0 GEMM (kernels::matmul) at decode and prefill token counts, with weights
+//    cycled over enough copies (64 MiB) that each call streams them from DRAM, as a model does;
+//  - one decode step's paged attention at SmolLM-135M's geometry (9 heads / 3 kv heads, head_dim
+//    64, f16, block 16, 30 layers; 64 sequences x 1 query at position 159, 236 MB of K/V), with
+//    the K/V read from DRAM or from cache (every sequence on the same blocks);
+//  - a prefill's paged attention (8 sequences x 128 queries).
+// items_per_second is multiply-adds per second (GEMM) or query tokens per second (attention).
+// Run: build/bench/tessera_microbench [--benchmark_filter=REGEX] [--benchmark_repetitions=N]
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "base/huge_page_buffer.h"
+#include "base/thread_pool.h"
+#include "kernels/kernels.h"
+#include "tensor/quant.h"
+
+namespace tessera {
+namespace {
+
+// ---- Q8_0 GEMM ----
+
+// `copies` repacked copies of one random rows x cols Q8_0 matrix, back to back.
+struct Q8Weights {
+  HugePageBuffer bytes;
+  std::vector<MatrixView> views;
+  Q8Weights(int64_t rows, int64_t cols, size_t min_total_bytes) {
+    const size_t row_stride = row_bytes(DType::kQ8_0, cols);
+    const size_t matrix_bytes = row_stride * static_cast<size_t>(rows);
+    const size_t copies = std::max<size_t>(1, (min_total_bytes + matrix_bytes - 1) / matrix_bytes);
+    std::vector<float> values(static_cast<size_t>(cols));
+    std::vector<uint8_t> plain(matrix_bytes);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (float& v : values) v = dist(rng);
+      quantize_row_ref(DType::kQ8_0, values.data(), plain.data() + row_stride * static_cast<size_t>(r), cols);
+    }
+    const MatrixView source{DType::kQ8_0, rows, cols, plain.data(), row_stride};
+    bytes = HugePageBuffer(matrix_bytes * copies);
+    for (size_t c = 0; c < copies; ++c) {
+      uint8_t* dst = bytes.data() + matrix_bytes * c;
+      if (kernels::prefers_repacked(source)) {
+        views.push_back(kernels::repack_weight(source, dst));
+      } else {
+        std::memcpy(dst, plain.data(), matrix_bytes);
+        views.push_back({DType::kQ8_0, rows, cols, dst, row_stride});
+      }
+    }
+  }
+};
+
+// Args: rows, cols, tokens, threads.
+void BM_Q8_0Gemm(benchmark::State& state) {
+  const int64_t rows = state.range(0), cols = state.range(1), tokens = state.range(2);
+  ThreadPool pool(static_cast<int>(state.range(3)));
+  const Q8Weights weights(rows, cols, size_t{64} << 20);
+  std::vector<float> x(static_cast<size_t>(tokens * cols)), out(static_cast<size_t>(tokens * rows));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (float& v : x) v = dist(rng);
+  std::vector<uint8_t> scratch(kernels::matmul_scratch_bytes(DType::kQ8_0, cols, tokens) + 64);
+  void* aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+  size_t next = 0;
+  for (auto _ : state) {
+    kernels::matmul(weights.views[next], x.data(), tokens, out.data(), aligned, pool);
+    next = (next + 1) % weights.views.size();
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * rows * cols * tokens);
+}
+BENCHMARK(BM_Q8_0Gemm)
+    ->ArgNames({"rows", "cols", "tokens", "threads"})
+    ->ArgsProduct({{1536}, {576}, {1, 64, 2048}, {1, 2}})
+    ->Args({576, 1536, 64, 2})
+    ->Args({576, 1536, 2048, 2})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// ---- Paged attention, SmolLM-135M geometry ----
+
+constexpr int kLayers = 30, kKvHeads = 3, kHeads = 9, kHeadDim = 64, kBlockSize = 16;
+
+struct AttentionSetup {
+  int32_t num_blocks;
+  size_t layer_elements;
+  HugePageBuffer k, v;
+  std::vector<std::vector<int32_t>> tables;
+  std::vector<std::vector<int32_t>> positions;
+  std::vector<float> q, out, scores;
+  std::vector<kernels::AttentionSequence> batch;
+
+  // `queries` consecutive queries per sequence ending at position `last`; `shared_blocks`: every
+  // sequence reads the same blocks (cache-resident K/V) instead of its own.
+  AttentionSetup(int num_sequences, int queries, int32_t last, bool shared_blocks) {
+    const int32_t blocks_per_sequence = (last + kBlockSize) / kBlockSize;
+    num_blocks = num_sequences * blocks_per_sequence + 1;
+    layer_elements = static_cast<size_t>(num_blocks) * kKvHeads * kHeadDim * kBlockSize;
+    const size_t bytes = layer_elements * kLayers * sizeof(uint16_t);
+    k = HugePageBuffer(bytes);
+    v = HugePageBuffer(bytes);
+    std::mt19937 rng(1);
+    for (auto* p : {reinterpret_cast<uint16_t*>(k.data()), reinterpret_cast<uint16_t*>(v.data())}) {
+      for (size_t i = 0; i < layer_elements * kLayers; ++i) p[i] = static_cast<uint16_t>(0x3000 + (rng() & 0xff));
+    }
+    tables.resize(static_cast<size_t>(num_sequences));
+    positions.resize(static_cast<size_t>(num_sequences));
+    q.resize(static_cast<size_t>(num_sequences) * queries * kHeads * kHeadDim);
+    out.resize(q.size());
+    for (float& x : q) x = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+    for (int s = 0; s < num_sequences; ++s) {
+      // Block ids as a fresh pool hands them out: the first prefill's blocks in a run per
+      // sequence, later ones interleaved across sequences.
+      for (int32_t b = 0; b < blocks_per_sequence; ++b) {
+        const int32_t id = shared_blocks ? 1 + b
+                           : b < 8       ? 1 + 8 * s + b
+                                         : 1 + 8 * num_sequences + (b - 8) * num_sequences + s;
+        tables[s].push_back(id);
+      }
+      for (int t = 0; t < queries; ++t) positions[s].push_back(last - queries + 1 + t);
+      const size_t offset = static_cast<size_t>(s) * queries * kHeads * kHeadDim;
+      batch.push_back({q.data() + offset, positions[s], tables[s], out.data() + offset});
+    }
+  }
+
+  void run(ThreadPool& pool) {
+    for (int l = 0; l < kLayers; ++l) {
+      const kernels::PagedKvLayer layer{reinterpret_cast<const uint16_t*>(k.data()) + layer_elements * l,
+                                        reinterpret_cast<const uint16_t*>(v.data()) + layer_elements * l,
+                                        kBlockSize, kKvHeads, kHeadDim, DType::kF16};
+      kernels::paged_attention_batch(batch, kHeads, layer, 1.0f / 8.0f, scores.data(), pool);
+    }
+  }
+};
+
+// Args: sequences, queries per sequence, last position, shared blocks, threads.
+void BM_PagedAttention(benchmark::State& state) {
+  AttentionSetup setup(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)),
+                       static_cast<int32_t>(state.range(2)), state.range(3) != 0);
+  ThreadPool pool(static_cast<int>(state.range(4)));
+  setup.scores.resize(kernels::attention_scratch_floats(state.range(2) + 1, kHeads / kKvHeads, pool));
+  for (auto _ : state) {
+    setup.run(pool);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0) * state.range(1));
+}
+BENCHMARK(BM_PagedAttention)
+    ->ArgNames({"seqs", "queries", "last", "shared", "threads"})
+    ->ArgsProduct({{64}, {1}, {159}, {0, 1}, {1, 2}})
+    ->ArgsProduct({{8}, {128}, {127}, {0}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace tessera
+
+BENCHMARK_MAIN();
