@@ -16,6 +16,7 @@
 #include <random>
 #include <vector>
 
+#include "base/aligned_buffer.h"
 #include "base/huge_page_buffer.h"
 #include "base/thread_pool.h"
 #include "kernels/kernels.h"
@@ -26,7 +27,8 @@ namespace {
 
 // ---- Q8_0 GEMM ----
 
-// `copies` repacked copies of one random rows x cols Q8_0 matrix, back to back.
+// Copies of one random rows x cols Q8_0 matrix (repacked where the ISA prefers it), back to back,
+// at least min_total_bytes of them.
 struct Q8Weights {
   HugePageBuffer bytes;
   std::vector<MatrixView> views;
@@ -65,11 +67,10 @@ void BM_Q8_0Gemm(benchmark::State& state) {
   std::mt19937 rng(3);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   for (float& v : x) v = dist(rng);
-  std::vector<uint8_t> scratch(kernels::matmul_scratch_bytes(DType::kQ8_0, cols, tokens) + 64);
-  void* aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+  AlignedBuffer<uint8_t> scratch(kernels::matmul_scratch_bytes(DType::kQ8_0, cols, tokens));
   size_t next = 0;
   for (auto _ : state) {
-    kernels::matmul(weights.views[next], x.data(), tokens, out.data(), aligned, pool);
+    kernels::matmul(weights.views[next], x.data(), tokens, out.data(), scratch.data(), pool);
     next = (next + 1) % weights.views.size();
     benchmark::ClobberMemory();
   }

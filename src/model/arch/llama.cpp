@@ -143,9 +143,11 @@ void LlamaModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32_t
 
   // Final norm and output head, only for rows whose logits were requested (already the first
   // num_rows rows of x when the last layer was pruned).
-  for (int32_t i = 0; i < num_rows && !prune_last_layer; ++i) {
-    std::copy_n(ws_.x.data() + static_cast<size_t>(output_rows_[static_cast<size_t>(i)]) * c.hidden_dim, c.hidden_dim,
-                ws_.normed.data() + static_cast<size_t>(i) * c.hidden_dim);
+  if (!prune_last_layer) {
+    for (int32_t i = 0; i < num_rows; ++i) {
+      std::copy_n(ws_.x.data() + static_cast<size_t>(output_rows_[static_cast<size_t>(i)]) * c.hidden_dim,
+                  c.hidden_dim, ws_.normed.data() + static_cast<size_t>(i) * c.hidden_dim);
+    }
   }
   const float* logit_rows = prune_last_layer ? ws_.x.data() : ws_.normed.data();
   if (num_rows == 0) return;
