@@ -213,6 +213,33 @@ void silu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadP
   });
 }
 
+void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool) {
+  const int64_t num_units = (n + kElementsPerUnit - 1) / kElementsPerUnit;
+  maybe_parallel(pool, num_units, kMinTokensToSplit, [&](int64_t begin, int64_t end) {
+    const int64_t first = begin * kElementsPerUnit, last = std::min(n, end * kElementsPerUnit);
+    ref::gelu_tanh_mul(gate + first, up + first, last - first, out + first);
+  });
+}
+
+void add_bias(float* x, const float* bias, int64_t num_tokens, int64_t dim, ThreadPool* pool) {
+  maybe_parallel(pool, num_tokens, kMinTokensToSplit, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      float* row = x + t * dim;
+      for (int64_t i = 0; i < dim; ++i) row[i] += bias[i];
+    }
+  });
+}
+
+void scale_inplace(float* x, int64_t n, float factor, ThreadPool* pool) {
+  const int64_t num_units = (n + kElementsPerUnit - 1) / kElementsPerUnit;
+  maybe_parallel(pool, num_units, kMinTokensToSplit, [&](int64_t begin, int64_t end) {
+    const int64_t last = std::min(n, end * kElementsPerUnit);
+    for (int64_t i = begin * kElementsPerUnit; i < last; ++i) x[i] *= factor;
+  });
+}
+
+void softcap_inplace(float* x, int64_t n, float cap) { ref::softcap(x, n, cap); }
+
 void softmax(float* x, int64_t n) {
   const SoftmaxFn fn = kernel_table(active_isa()).softmax;
   (fn != nullptr ? fn : &ref::softmax)(x, n);
@@ -241,16 +268,16 @@ size_t attention_scratch_floats(int64_t max_context, int64_t heads_per_kv_head, 
 }
 
 void paged_attention(const float* q, int64_t num_tokens, int64_t num_heads, std::span<const int32_t> positions,
-                     const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* out,
-                     float* scratch, ThreadPool& pool) {
+                     const PagedKvLayer& kv, std::span<const int32_t> block_table, const AttentionParams& params,
+                     float* out, float* scratch, ThreadPool& pool) {
   TS_CHECK(static_cast<int64_t>(positions.size()) >= num_tokens, "%zu positions for %lld tokens", positions.size(),
            static_cast<long long>(num_tokens));
   const AttentionSequence sequence{q, positions.first(static_cast<size_t>(num_tokens)), block_table, out};
-  paged_attention_batch(std::span<const AttentionSequence>(&sequence, 1), num_heads, kv, scale, scratch, pool);
+  paged_attention_batch(std::span<const AttentionSequence>(&sequence, 1), num_heads, kv, params, scratch, pool);
 }
 
 void paged_attention_batch(std::span<const AttentionSequence> sequences, int64_t num_heads, const PagedKvLayer& kv,
-                           float scale, float* scratch, ThreadPool& pool) {
+                           const AttentionParams& params, float* scratch, ThreadPool& pool) {
   TS_CHECK(num_heads % kv.num_kv_heads == 0, "heads %lld not a multiple of kv heads %d",
            static_cast<long long>(num_heads), kv.num_kv_heads);
   if (sequences.empty()) return;
@@ -298,8 +325,15 @@ void paged_attention_batch(std::span<const AttentionSequence> sequences, int64_t
       const int64_t local = item - items[s];
       const int64_t t = local / items_per_token, first_head = (local % items_per_token) * heads_per_item;
       const size_t offset = static_cast<size_t>((t * num_heads + first_head) * head_dim);
-      heads_fn(seq.q + offset, seq.positions[static_cast<size_t>(t)], first_head, heads_per_item, num_heads, kv,
-               seq.block_table, scale, scores, seq.out + offset);
+      // NOTE: a sliding window starts the kernel at the block holding the window's first
+      // position (earlier blocks are never read: they may have been released); the positions of
+      // that block before the window are masked inside the kernel.
+      const int32_t position = seq.positions[static_cast<size_t>(t)];
+      const int32_t skipped_blocks = first_visible_position(position, params) / kv.block_size;
+      const int32_t shift = skipped_blocks * kv.block_size;
+      heads_fn(seq.q + offset, position - shift, first_visible_position(position, params) - shift, params.scale,
+               params.softcap, first_head, heads_per_item, num_heads, kv,
+               seq.block_table.subspan(static_cast<size_t>(skipped_blocks)), scores, seq.out + offset);
     }
   });
 }

@@ -79,6 +79,20 @@ void rope_from_table(float* x, int64_t num_tokens, int64_t num_heads, int64_t he
 // out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)); n elements.
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool = nullptr);
 
+// out[i] = gelu_tanh(gate[i]) * up[i] as ggml's CPU backend computes it (GGML_GELU_FP16): for
+// -10 < g < 10 the GELU of g rounded to f16 (0.5 g (1 + tanh(sqrt(2/pi) g (1 + 0.044715 g^2)))),
+// itself rounded to f16; 0 at or below -10; g at or above 10. n elements; out may alias gate.
+void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool = nullptr);
+
+// x[t, :] += bias[:] for t < num_tokens (x: [num_tokens, dim]).
+void add_bias(float* x, const float* bias, int64_t num_tokens, int64_t dim, ThreadPool* pool = nullptr);
+
+// x[i] *= factor for n elements.
+void scale_inplace(float* x, int64_t n, float factor, ThreadPool* pool = nullptr);
+
+// x[i] = cap * tanh(x[i] / cap) for n elements (logit soft-capping, gemma2-style).
+void softcap_inplace(float* x, int64_t n, float cap);
+
 // x[0..n) = softmax(x) in place (max-subtracted, sum in double as ggml does).
 void softmax(float* x, int64_t n);
 
@@ -140,6 +154,19 @@ inline int64_t k_offset(const PagedKvLayer& kv, std::span<const int32_t> block_t
   return k_slot_offset(kv, position_slot(kv, block_table, position), kv_head);
 }
 
+// How a query's scores are formed: scale, causal window and soft-cap.
+struct AttentionParams {
+  float scale = 1.0f;          // multiplies q . k
+  int32_t sliding_window = 0;  // > 0: the query at position p sees positions p - W + 1 ... p only
+                               // (llama.cpp masks p - p' >= W); 0: every position up to p
+  float softcap = 0.0f;        // > 0: a scaled score s becomes softcap * tanh(s / softcap)
+};
+
+// The first position a query at `position` sees under `params`.
+inline int32_t first_visible_position(int32_t position, const AttentionParams& params) {
+  return params.sliding_window > 0 && position >= params.sliding_window ? position - params.sliding_window + 1 : 0;
+}
+
 // Causal attention for `num_tokens` consecutive query tokens of ONE sequence.
 //   q:   [num_tokens, num_heads, head_dim] f32 (already rotated)
 //   positions[t]: absolute position of query t; it attends to cached positions 0..positions[t].
@@ -148,9 +175,16 @@ inline int64_t k_offset(const PagedKvLayer& kv, std::span<const int32_t> block_t
 // GQA: query head h reads kv head h / (num_heads / num_kv_heads).
 // scratch: attention_scratch_floats(max_context, num_heads / num_kv_heads, pool) floats.
 size_t attention_scratch_floats(int64_t max_context, int64_t heads_per_kv_head, const ThreadPool& pool);
+// With a sliding window, blocks wholly before the window are never read (their block_table
+// entries may be anything, e.g. the null block of a released block).
 void paged_attention(const float* q, int64_t num_tokens, int64_t num_heads, std::span<const int32_t> positions,
-                     const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* out,
-                     float* scratch, ThreadPool& pool);
+                     const PagedKvLayer& kv, std::span<const int32_t> block_table, const AttentionParams& params,
+                     float* out, float* scratch, ThreadPool& pool);
+inline void paged_attention(const float* q, int64_t num_tokens, int64_t num_heads, std::span<const int32_t> positions,
+                            const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* out,
+                            float* scratch, ThreadPool& pool) {
+  paged_attention(q, num_tokens, num_heads, positions, kv, block_table, AttentionParams{scale}, out, scratch, pool);
+}
 
 // The query tokens of one sequence in a batched attention call (see paged_attention_batch).
 struct AttentionSequence {
@@ -164,6 +198,10 @@ struct AttentionSequence {
 // every sequence, so a decode step of many short sequences pays one wake-up and one barrier per
 // layer rather than one per sequence. Same results as calling paged_attention per sequence.
 void paged_attention_batch(std::span<const AttentionSequence> sequences, int64_t num_heads, const PagedKvLayer& kv,
-                           float scale, float* scratch, ThreadPool& pool);
+                           const AttentionParams& params, float* scratch, ThreadPool& pool);
+inline void paged_attention_batch(std::span<const AttentionSequence> sequences, int64_t num_heads,
+                                  const PagedKvLayer& kv, float scale, float* scratch, ThreadPool& pool) {
+  paged_attention_batch(sequences, num_heads, kv, AttentionParams{scale}, scratch, pool);
+}
 
 }  // namespace tessera::kernels

@@ -1,6 +1,7 @@
 #include "model/model.h"
 
-#include "model/arch/llama.h"
+#include "model/arch/architecture.h"
+#include "model/decoder_model.h"
 
 namespace tessera {
 
@@ -11,10 +12,10 @@ Expected<std::unique_ptr<Model>> Model::load(const std::string& path, const Mode
 }
 
 Expected<std::unique_ptr<Model>> Model::load(std::shared_ptr<const gguf::GgufFile> file, const ModelOptions& options) {
-  auto config = read_model_config(*file);
-  if (!config.ok()) return config.status();
-  // Every supported architecture is llama-shaped today; read_model_config rejects the rest.
-  return LlamaModel::create(std::move(file), std::move(config).value(), options);
+  TS_ASSIGN_OR_RETURN(ModelConfig config, read_model_config(*file));
+  const Architecture* arch = find_architecture(config.architecture);  // read_model_config checked it
+  TS_ASSIGN_OR_RETURN(DecoderWeights weights, load_decoder_weights(*file, config, *arch));
+  return DecoderModel::create(std::move(file), std::move(config), std::move(weights), options);
 }
 
 }  // namespace tessera

@@ -1,5 +1,5 @@
 // Model: a loaded network that turns a ForwardBatch into logits, reading and writing KV through
-// KvStorage. One implementation per architecture family under model/arch/.
+// KvStorage. Every architecture (model/arch/) runs in the one decoder shell (decoder_model.h).
 // Knows nothing about requests, scheduling or sampling.
 #pragma once
 
@@ -12,6 +12,7 @@
 #include "base/thread_pool.h"
 #include "gguf/gguf_file.h"
 #include "model/forward_batch.h"
+#include "model/layers/layer_context.h"
 #include "model/kv_storage.h"
 #include "model/model_config.h"
 
@@ -43,8 +44,7 @@ class Model {
   // Sees the f32 input of every weight matmul before it runs: the weight's GGUF name and its
   // [num_rows, num_cols] row-major input rows. For activation statistics (`tessera imatrix`);
   // unset (the default) it costs one branch per matmul.
-  using MatmulInputObserver =
-      std::function<void(const std::string& weight_name, const float* input, int32_t num_rows, int64_t num_cols)>;
+  using MatmulInputObserver = tessera::MatmulInputObserver;
   void set_matmul_input_observer(MatmulInputObserver observer) { matmul_input_observer_ = std::move(observer); }
 
  protected:

@@ -1,20 +1,12 @@
 #include "model/model_config.h"
 
-#include <array>
 #include <string_view>
+
+#include "model/arch/architecture.h"
+#include "model/tensor_names.h"
 
 namespace tessera {
 namespace {
-
-// Architectures whose graph is the llama block (RMSNorm, RoPE, GQA, SwiGLU), with their rope order.
-struct ArchEntry {
-  std::string_view name;
-  kernels::RopeOrder rope_order;
-};
-constexpr std::array<ArchEntry, 2> kLlamaFamily = {{
-    {"llama", kernels::RopeOrder::kNormal},
-    {"mistral", kernels::RopeOrder::kNormal},
-}};
 
 Status config_error(const gguf::GgufFile& file, const std::string& what) {
   return corrupt_data(file.path() + ": " + what);
@@ -27,13 +19,10 @@ Expected<ModelConfig> read_model_config(const gguf::GgufFile& file) {
   auto arch = file.get_string("general.architecture");
   if (!arch) return config_error(file, "missing general.architecture");
   config.architecture = *arch;
-  const ArchEntry* entry = nullptr;
-  for (const ArchEntry& e : kLlamaFamily) {
-    if (e.name == config.architecture) entry = &e;
-  }
+  const Architecture* entry = find_architecture(config.architecture);
   if (entry == nullptr) {
     return unsupported(file.path() + ": unsupported architecture '" + config.architecture +
-                       "' (supported: llama, mistral)");
+                       "' (supported: " + supported_architecture_names() + ")");
   }
   config.name = file.get_string("general.name").value_or("");
   const std::string prefix = config.architecture + ".";
@@ -58,13 +47,19 @@ Expected<ModelConfig> read_model_config(const gguf::GgufFile& file) {
     return config_error(file, "head_count " + std::to_string(config.num_heads) + " is not a multiple of head_count_kv " +
                                   std::to_string(config.num_kv_heads));
   }
-  if (config.head_dim <= 0 || config.head_dim % 2 != 0) {
+  const int64_t value_length = get_int("attention.value_length").value_or(config.head_dim);
+  if (value_length != config.head_dim) {
+    return unsupported(file.path() + ": attention.value_length " + std::to_string(value_length) +
+                       " differs from key_length " + std::to_string(config.head_dim));
+  }
+  if (config.head_dim <= 0 || config.head_dim % 2 != 0 || config.head_dim > (1 << 16)) {
     return config_error(file, "head dimension " + std::to_string(config.head_dim) + " must be even and positive");
   }
   if (config.context_length <= 0) return config_error(file, "context_length must be positive");
 
   config.rope.order = entry->rope_order;
   config.rope.freq_base = static_cast<float>(file.get_float(prefix + "rope.freq_base").value_or(10000.0));
+  if (!(config.rope.freq_base > 0.0f)) return config_error(file, "rope.freq_base must be positive");
   config.rope.rot_dims = static_cast<int32_t>(get_int("rope.dimension_count").value_or(config.head_dim));
   if (config.rope.rot_dims <= 0 || config.rope.rot_dims > config.head_dim || config.rope.rot_dims % 2 != 0) {
     return config_error(file, "rope.dimension_count " + std::to_string(config.rope.rot_dims) + " is invalid");
@@ -77,10 +72,17 @@ Expected<ModelConfig> read_model_config(const gguf::GgufFile& file) {
   }
   if (factor > 0.0 && (!scaling_type || *scaling_type == "linear")) config.rope.freq_scale = static_cast<float>(1.0 / factor);
 
-  const gguf::TensorInfo* embedding = file.find_tensor("token_embd.weight");
+  const gguf::TensorInfo* embedding = file.find_tensor(tensor_name(TensorKind::kTokenEmbedding));
   if (embedding == nullptr || embedding->shape.size() != 2) return config_error(file, "missing 2-D token_embd.weight");
   config.vocab_size = static_cast<int32_t>(embedding->shape[1]);
-  config.tied_embeddings = file.find_tensor("output.weight") == nullptr;
+  config.tied_embeddings = file.find_tensor(tensor_name(TensorKind::kOutput)) == nullptr;
+  config.attention_softcap = static_cast<float>(file.get_float(prefix + "attn_logit_softcapping").value_or(0.0));
+  config.final_logit_softcap = static_cast<float>(file.get_float(prefix + "final_logit_softcapping").value_or(0.0));
+  if (!(config.attention_softcap >= 0.0f) || !(config.final_logit_softcap >= 0.0f)) {
+    return config_error(file, "logit soft-capping must be positive");
+  }
+  config.rope_local = config.rope;
+  if (entry->read_hparams != nullptr) TS_RETURN_IF_ERROR(entry->read_hparams(file, config));
   return config;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "gguf/gguf_file.h"
@@ -26,12 +27,24 @@ struct ModelConfig {
   kernels::RopeParams rope;      // {arch}.rope.{freq_base, dimension_count, scaling.*}
   bool tied_embeddings = false;  // true when output.weight is absent and token_embd is reused
 
+  // Sliding-window attention (gemma3). A local layer's query at position p sees p - W + 1 ... p.
+  int32_t sliding_window = 0;         // {arch}.attention.sliding_window where the arch uses it; 0 = none
+  std::vector<bool> layer_is_local;   // [num_layers]: true for sliding-window layers (empty = none)
+  kernels::RopeParams rope_local;     // RoPE of the local layers (gemma3: rope.freq_base_swa, unscaled)
+  float attention_softcap = 0.0f;     // {arch}.attn_logit_softcapping; 0 = none
+  float final_logit_softcap = 0.0f;   // {arch}.final_logit_softcapping; 0 = none
+
+  bool is_local_layer(int32_t layer) const {
+    return !layer_is_local.empty() && layer_is_local[static_cast<size_t>(layer)];
+  }
+
   int32_t q_dim() const { return num_heads * head_dim; }    // width of the query projection
   int32_t kv_dim() const { return num_kv_heads * head_dim; } // width of the key/value projections
 };
 
-// Reads and validates the config (unknown architecture -> unsupported; inconsistent sizes ->
-// corrupt_data). Messages start with the file path.
+// Reads and validates the config: the keys every architecture shares, then the architecture's own
+// (model/arch/architecture.h). Unknown architecture -> unsupported; inconsistent sizes ->
+// corrupt_data. Messages start with the file path.
 Expected<ModelConfig> read_model_config(const gguf::GgufFile& file);
 
 }  // namespace tessera

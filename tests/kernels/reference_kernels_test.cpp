@@ -148,7 +148,7 @@ TEST(Matmul, Q8_0WeightsQuantizeActivationsLikeTheReferenceDot) {
 // Plain causal attention over contiguous K/V, the restatement paged_attention must equal.
 std::vector<float> contiguous_attention(const std::vector<float>& q, const std::vector<float>& k,
                                         const std::vector<float>& v, int num_tokens, int num_heads, int num_kv_heads,
-                                        int head_dim, int first_position) {
+                                        int head_dim, int first_position, int window = 0) {
   std::vector<float> out(static_cast<size_t>(num_tokens * num_heads * head_dim), 0.0f);
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   for (int t = 0; t < num_tokens; ++t) {
@@ -157,7 +157,12 @@ std::vector<float> contiguous_attention(const std::vector<float>& q, const std::
       const int kvh = h / (num_heads / num_kv_heads);
       std::vector<double> s(static_cast<size_t>(context));
       double max_s = -1e30, sum = 0.0;
+      const int first = window > 0 ? std::max(0, context - window) : 0;  // sees positions p - window + 1 ... p
       for (int p = 0; p < context; ++p) {
+        if (p < first) {
+          s[p] = -INFINITY;
+          continue;
+        }
         double dot = 0.0;
         for (int d = 0; d < head_dim; ++d) {
           dot += q[(t * num_heads + h) * head_dim + d] * k[(p * num_kv_heads + kvh) * head_dim + d];
@@ -175,6 +180,42 @@ std::vector<float> contiguous_attention(const std::vector<float>& q, const std::
     }
   }
   return out;
+}
+
+// A sliding window of 5 over 4-token blocks: the query at position 10 sees 6..10, so blocks 0
+// (positions 0-3) must never be read; its table entry points at a block of NaNs, as a released
+// block's would. Position 4 and 5 share block 1 with visible positions and get weight 0.
+TEST(PagedAttention, SlidingWindowSkipsBlocksBeforeTheWindow) {
+  for (Isa isa : [] { auto isas = testing::simd_isas(); isas.push_back(Isa::kScalar); return isas; }()) {
+    set_isa_override(isa);
+    ThreadPool pool(2);
+    const int num_heads = 4, num_kv_heads = 2, head_dim = 8, block_size = 4, context = 11, num_tokens = 3, window = 5;
+    const int kv_dim = num_kv_heads * head_dim;
+    const auto k = random_vector(context * kv_dim, 15);
+    const auto v = random_vector(context * kv_dim, 16);
+    const auto q = random_vector(num_tokens * num_heads * head_dim, 17);
+    const std::vector<int32_t> block_table = {0, 4, 2};  // block 0: released, full of NaN
+    std::vector<float> k_pool(6 * block_size * kv_dim, NAN), v_pool(6 * block_size * kv_dim, NAN);
+    PagedKvLayer layer{k_pool.data(), v_pool.data(), block_size, num_kv_heads, head_dim};
+    for (int p = block_size; p < context; ++p) {
+      for (int h = 0; h < num_kv_heads; ++h) {
+        const int64_t k_at = k_offset(layer, block_table, p, h), v_at = v_offset(layer, block_table, p, h);
+        for (int d = 0; d < head_dim; ++d) k_pool[k_at + d * block_size] = k[p * kv_dim + h * head_dim + d];
+        std::copy_n(v.begin() + p * kv_dim + h * head_dim, head_dim, v_pool.begin() + v_at);
+      }
+    }
+    const int32_t positions[] = {8, 9, 10};
+    std::vector<float> scratch(attention_scratch_floats(context, num_heads / num_kv_heads, pool));
+    std::vector<float> out(num_tokens * num_heads * head_dim);
+    AttentionParams params;
+    params.scale = 1.0f / std::sqrt(8.0f);
+    params.sliding_window = window;
+    paged_attention(q.data(), num_tokens, num_heads, positions, layer, block_table, params, out.data(), scratch.data(),
+                    pool);
+    const auto expected = contiguous_attention(q, k, v, num_tokens, num_heads, num_kv_heads, head_dim, 8, window);
+    for (size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i], expected[i], 1e-5) << isa_name(isa) << " " << i;
+  }
+  set_isa_override(std::nullopt);
 }
 
 TEST(PagedAttention, ScatteredBlocksEqualContiguousAttention) {

@@ -135,6 +135,12 @@ TEST(SimdElementwise, PagedAttentionHeadMatchesReference) {
       std::iota(block_table.begin(), block_table.end(), 0);
       std::shuffle(block_table.begin(), block_table.end(), std::mt19937(seed++));
       const auto q = random_vector(static_cast<size_t>(s.num_heads * s.head_dim), seed++);
+      // Every shape full, with a window starting inside the sequence, and soft-capped.
+      struct Variant {
+        int32_t first_visible;
+        float softcap;
+      };
+      for (const Variant variant : {Variant{0, 0.0f}, Variant{s.position / 2, 0.0f}, Variant{s.position / 3, 2.0f}})
       for (const bool f16 : {false, true}) {  // every shape with an f32 and with an f16 cache
         const PagedKvLayer kv = f16 ? PagedKvLayer{k16.data(), v16.data(), s.block_size, s.num_kv_heads, s.head_dim,
                                                    DType::kF16}
@@ -142,15 +148,18 @@ TEST(SimdElementwise, PagedAttentionHeadMatchesReference) {
         const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
         const int32_t group = s.num_heads / s.num_kv_heads, context = s.position + 1;
         const std::string what = std::string(isa_name(isa)) + " attention head_dim " + std::to_string(s.head_dim) +
-                                 " position " + std::to_string(s.position) + (f16 ? " f16 KV" : " f32 KV");
+                                 " position " + std::to_string(s.position) + (f16 ? " f16 KV" : " f32 KV") +
+                                 " first visible " + std::to_string(variant.first_visible) + " softcap " +
+                                 std::to_string(variant.softcap);
         // Each head alone against the reference.
         std::vector<float> alone(q.size(), NAN);
         for (int32_t h = 0; h < s.num_heads; ++h) {
           std::vector<float> scores(static_cast<size_t>(context));
           std::vector<float> want(static_cast<size_t>(s.head_dim)), got(want.size(), NAN);
-          ref::attention_heads(q.data() + h * s.head_dim, s.position, h, 1, s.num_heads, kv, block_table, scale,
-                               scores.data(), want.data());
-          fn(q.data() + h * s.head_dim, s.position, h, 1, s.num_heads, kv, block_table, scale, scores.data(), got.data());
+          ref::attention_heads(q.data() + h * s.head_dim, s.position, variant.first_visible, scale, variant.softcap, h,
+                               1, s.num_heads, kv, block_table, scores.data(), want.data());
+          fn(q.data() + h * s.head_dim, s.position, variant.first_visible, scale, variant.softcap, h, 1, s.num_heads, kv,
+             block_table, scores.data(), got.data());
           // An f16 cache rounds the softmax weights to f16: a last-bit softmax difference may move
           // one weight by an f16 ulp (2^-11 relative), so compare at that scale.
           expect_close(got, want, 1.0f, what + " head " + std::to_string(h), f16 ? 1e-3f : 2e-6f);
@@ -162,8 +171,8 @@ TEST(SimdElementwise, PagedAttentionHeadMatchesReference) {
             if (count < 1) continue;
             std::vector<float> scores(static_cast<size_t>(count * context));
             std::vector<float> got(static_cast<size_t>(count * s.head_dim), NAN);
-            fn(q.data() + first * s.head_dim, s.position, first, count, s.num_heads, kv, block_table, scale,
-               scores.data(), got.data());
+            fn(q.data() + first * s.head_dim, s.position, variant.first_visible, scale, variant.softcap, first, count,
+               s.num_heads, kv, block_table, scores.data(), got.data());
             for (size_t i = 0; i < got.size(); ++i) {
               ASSERT_EQ(got[i], alone[first * s.head_dim + i]) << what << " group of " << count << " from head " << first;
             }

@@ -25,12 +25,11 @@ struct GoldenParam {
   const char* name;         // golden file, without .json
   float logit_tolerance;    // max |ours - llama.cpp| over the golden top-5 of every step
   bool exact_ids;           // all 32 free-running ids must match
+  double min_close_share = 0.5;  // share of teacher-forced steps within kCloseLogit of llama.cpp
 };
 
 // A step whose top-5 logits are all within this of llama.cpp's counts as "on the same path".
 constexpr float kCloseLogit = 1e-3f;
-// Share of teacher-forced steps (over all cases of a file) that must be that close.
-constexpr double kMinCloseShare = 0.5;
 
 // NOTE on tolerances (measured, see docs/correctness.md): f32 models agree with llama.cpp to
 // 6e-5 at every step (the golden files print 6 significant digits). Quantized models agree to
@@ -39,6 +38,19 @@ constexpr double kMinCloseShare = 0.5;
 // activation; on these tiny models one such flip moves a logit by up to ~0.15. So quantized runs
 // are checked twice: a loose bound on every step, and a majority of steps on the exact path.
 constexpr float kQuantizedTolerance = 0.3f;
+// NOTE: the quantized files of the other architectures (random weights, d 128-256, llama.cpp
+// 2026) are far more sensitive: in llama.cpp itself an F16 instead of F32 KV cache changes the
+// greedy path of gemma3-d256-Q4_K_M from step 1. Here, teacher-forced, every step matches to
+// 6e-5 until one step jumps (a flipped 8-bit activation rounding changes that position's K/V)
+// and later steps then drift by up to 1.24 (gemma3-d256-Q4_K_M on every ISA, 47 of 96 steps
+// within 1e-3) or 0.67 (qwen3-d256-Q4_K_M, scalar only; AVX2/AVX-512 match all 96 steps). A
+// wrong graph shows from step 0 of every prompt, and the f32 files hold the graph to 1e-4.
+constexpr float kSensitiveTolerance = 1.5f;
+constexpr double kSensitiveCloseShare = 0.4;
+// NOTE: gemma3's FFN rounds GELU's input and output to f16 (ggml's GELU table), so a last-bit
+// difference in an f32 sum now and then moves one activation by an f16 step: the f32 file keeps
+// every greedy id, but its logits differ from llama.cpp's by up to 3e-3 (1e-4 cannot hold).
+constexpr float kGemmaF32Tolerance = 5e-3f;
 const GoldenParam kGoldenParams[] = {
     {"stories260K-f32", 2e-4f, true},
     {"stories260K-Q8_0", kQuantizedTolerance, false},
@@ -54,6 +66,25 @@ const GoldenParam kGoldenParams[] = {
     {"synthetic/synth-kq-d256-Q4_K_M", kQuantizedTolerance, false},
     {"synthetic/synth-kq-d256-Q5_K_M", kQuantizedTolerance, false},
     {"synthetic/synth-kq-d256-Q6_K", kQuantizedTolerance, false},
+    // The other architectures (llama.cpp 2026 goldens): MQA, qwen2 biases, qwen3 Q/K norms,
+    // gemma3 sliding window + GeGLU + post norms, phi3 fused QKV and gate/up. The bound
+    // for their f32 files is 1e-4.
+    {"synthetic/synth-llama-mqa-d128-f32", 1e-4f, true},
+    {"synthetic/synth-llama-mqa-d128-Q8_0", kSensitiveTolerance, false, kSensitiveCloseShare},
+    {"synthetic/synth-llama-mqa-d256-Q4_K_M", kSensitiveTolerance, false, kSensitiveCloseShare},
+    {"synthetic/synth-qwen2-d128-f32", 1e-4f, true},
+    {"synthetic/synth-qwen2-d128-Q8_0", kSensitiveTolerance, false, kSensitiveCloseShare},
+    {"synthetic/synth-qwen2-d256-Q4_K_M", kSensitiveTolerance, false, kSensitiveCloseShare},
+    {"synthetic/synth-qwen3-d128-f32", 1e-4f, true},
+    {"synthetic/synth-qwen3-d128-Q8_0", kSensitiveTolerance, false, kSensitiveCloseShare},
+    {"synthetic/synth-qwen3-d256-Q4_K_M", kSensitiveTolerance, false, kSensitiveCloseShare},
+    {"synthetic/synth-gemma3-d64-swa16-f32", kGemmaF32Tolerance, true},
+    {"synthetic/synth-gemma3-d64-swa16-Q8_0", kSensitiveTolerance, false, kSensitiveCloseShare},
+    // 47 (AVX-512), 25 (scalar), 17 (AVX2) of 96 steps close; first steps all within 5e-5.
+    {"synthetic/synth-gemma3-d256-swa16-Q4_K_M", kSensitiveTolerance, false, 0.1},
+    {"synthetic/synth-phi3-d128-f32", 1e-4f, true},
+    {"synthetic/synth-phi3-d128-Q8_0", kSensitiveTolerance, false, kSensitiveCloseShare},
+    {"synthetic/synth-phi3-d256-Q4_K_M", kSensitiveTolerance, false, kSensitiveCloseShare},
 };
 
 // Every golden file runs once per instruction set (skipped where the CPU lacks it), so each
@@ -126,7 +157,7 @@ TEST_P(GoldenTest, TeacherForcedTop5LogitsMatchReference) {
   const double close_share = static_cast<double>(num_close_steps) / num_steps;
   std::printf("[ golden   ] %s: %d of %d steps within %.0e of llama.cpp\n", param().name, num_close_steps,
               num_steps, static_cast<double>(kCloseLogit));
-  EXPECT_GE(close_share, kMinCloseShare);
+  EXPECT_GE(close_share, param().min_close_share);
 }
 
 // Free-running greedy generation with our KV cache of `kv_type` against llama.cpp's run with the

@@ -51,7 +51,7 @@ std::vector<float> all_logits(Model& model, const std::vector<int32_t>& tokens, 
 
 const std::vector<int32_t> kTokens = {1, 7, 12, 3, 40, 41, 9, 22, 5, 17, 30, 11, 8};
 
-TEST(LlamaModel, ChunkedForwardEqualsOneBatch) {
+TEST(DecoderModel, ChunkedForwardEqualsOneBatch) {
   ThreadPool pool(2);
   TinyModelSpec spec;
   auto whole = load_tiny(spec);
@@ -61,7 +61,7 @@ TEST(LlamaModel, ChunkedForwardEqualsOneBatch) {
   EXPECT_EQ(all_logits(*whole, kTokens, pool), all_logits(*chunked, kTokens, pool));
 }
 
-TEST(LlamaModel, TokenByTokenDecodeEqualsPrefill) {
+TEST(DecoderModel, TokenByTokenDecodeEqualsPrefill) {
   ThreadPool pool(1);
   TinyModelSpec spec;
   spec.weight_type = DType::kQ8_0;
@@ -81,7 +81,7 @@ TEST(LlamaModel, TokenByTokenDecodeEqualsPrefill) {
   }
 }
 
-TEST(LlamaModel, SequencesInOneBatchEqualEachRunAlone) {
+TEST(DecoderModel, SequencesInOneBatchEqualEachRunAlone) {
   ThreadPool pool(2);
   TinyModelSpec spec;
   spec.tied_embeddings = true;
@@ -107,7 +107,7 @@ TEST(LlamaModel, SequencesInOneBatchEqualEachRunAlone) {
 // The last layer runs attention output and FFN only for rows whose logits were requested: rows in
 // the middle of a sequence and chunks with no requested row (max_batch_tokens 3) give exactly the
 // logits of the run that requests every row.
-TEST(LlamaModel, LogitsOfSomeRowsEqualThoseOfAllRows) {
+TEST(DecoderModel, LogitsOfSomeRowsEqualThoseOfAllRows) {
   ThreadPool pool(2);
   TinyModelSpec spec;
   spec.weight_type = DType::kQ8_0;
@@ -132,7 +132,7 @@ TEST(LlamaModel, LogitsOfSomeRowsEqualThoseOfAllRows) {
   }
 }
 
-TEST(LlamaModel, LoadsEveryWeightType) {
+TEST(DecoderModel, LoadsEveryWeightType) {
   ThreadPool pool(1);
   for (DType type : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,
                      DType::kQ5_1, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {

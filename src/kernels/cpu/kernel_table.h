@@ -30,9 +30,10 @@ using RmsNormFn = void (*)(const float* x, const float* weight, int64_t num_toke
 using SiluMulFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
 using SoftmaxFn = void (*)(float* x, int64_t n);
 using ToF16Fn = void (*)(const float* x, int64_t n, uint16_t* out);
-using AttentionHeadsFn = void (*)(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads,
-                                  int64_t num_heads, const PagedKvLayer& kv, std::span<const int32_t> block_table,
-                                  float scale, float* scores, float* out);
+using AttentionHeadsFn = void (*)(const float* q, int32_t position, int32_t first_visible, float scale, float softcap,
+                                  int64_t first_head, int64_t num_group_heads, int64_t num_heads,
+                                  const PagedKvLayer& kv, std::span<const int32_t> block_table, float* scores,
+                                  float* out);
 
 inline constexpr int kNumDTypeIds = 40;  // covers every GGUF type id we know (BF16 = 30)
 

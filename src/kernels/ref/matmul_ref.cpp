@@ -35,9 +35,9 @@ const float* kv_vector(const void* base, DType type, int64_t offset, int64_t str
 
 }  // namespace
 
-void attention_heads(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads, int64_t num_heads,
-                     const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale, float* scores,
-                     float* out) {
+void attention_heads(const float* q, int32_t position, int32_t first_visible, float scale, float softcap_value,
+                     int64_t first_head, int64_t num_group_heads, int64_t num_heads, const PagedKvLayer& kv,
+                     std::span<const int32_t> block_table, float* scores, float* out) {
   TS_CHECK(kv.type == DType::kF32 || kv.type == DType::kF16, "KV cache of type %s",
            std::string(dtype_name(kv.type)).c_str());
   const int64_t head_dim = kv.head_dim;
@@ -63,7 +63,9 @@ void attention_heads(const float* q, int32_t position, int64_t first_head, int64
       for (int64_t d = 0; d < head_dim; ++d) dot += q_head[d] * k[d];
       head_scores[p] = dot * scale;
     }
-    softmax(head_scores, context);
+    if (softcap_value > 0.0f) softcap(head_scores + first_visible, context - first_visible, softcap_value);
+    softmax(head_scores + first_visible, context - first_visible);
+    for (int32_t p = 0; p < first_visible; ++p) head_scores[p] = 0.0f;
     if (f16) {
       for (int32_t p = 0; p < context; ++p) head_scores[p] = f16_to_f32(f32_to_f16(head_scores[p]));
     }

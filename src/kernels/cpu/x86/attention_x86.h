@@ -22,6 +22,7 @@
 
 #include "kernels/cpu/x86/count_dispatch_x86.h"
 #include "kernels/kernels.h"
+#include "kernels/ref/ref_kernels.h"
 
 namespace tessera::kernels {
 namespace {
@@ -141,9 +142,9 @@ void weighted_values(const float* scores, int32_t context, const PagedKvLayer& k
 }
 
 template <typename T>
-void attention_heads_x86(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads,
-                         int64_t num_heads, const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale,
-                         float* scores, float* out) {
+void attention_heads_x86(const float* q, int32_t position, int32_t first_visible, float scale, float softcap,
+                         int64_t first_head, int64_t num_group_heads, int64_t num_heads, const PagedKvLayer& kv,
+                         std::span<const int32_t> block_table, float* scores, float* out) {
   const int64_t head_dim = kv.head_dim;
   const int64_t kv_head = first_head / (num_heads / kv.num_kv_heads);
   const int32_t context = position + 1;
@@ -157,8 +158,12 @@ void attention_heads_x86(const float* q, int32_t position, int64_t first_head, i
   }
   group_scores<T>(q, num_group_heads, kv, block_table, kv_head, context, scale, scores);
   for (int64_t g = 0; g < num_group_heads; ++g) {
-    softmax_x86(scores + g * context, context);
-    if constexpr (kF16) round_to_f16(scores + g * context, context, scores + g * context);
+    float* head_scores = scores + g * context;
+    // Sliding window: positions before first_visible (in the first block read) get weight 0.
+    if (softcap > 0.0f) ref::softcap(head_scores + first_visible, context - first_visible, softcap);
+    softmax_x86(head_scores + first_visible, context - first_visible);
+    std::fill(head_scores, head_scores + first_visible, 0.0f);
+    if constexpr (kF16) round_to_f16(head_scores, context, head_scores);
   }
   // Up to four heads per pass over V: 4 x kHeads accumulators stay in registers.
   constexpr int64_t kMaxHeadsPerPass = 4;
@@ -175,15 +180,15 @@ void attention_heads_x86(const float* q, int32_t position, int64_t first_head, i
 }
 
 // The AttentionHeadsFn of an ISA: dispatches on the cache's element type.
-void attention_heads_x86(const float* q, int32_t position, int64_t first_head, int64_t num_group_heads,
-                         int64_t num_heads, const PagedKvLayer& kv, std::span<const int32_t> block_table, float scale,
-                         float* scores, float* out) {
+void attention_heads_x86(const float* q, int32_t position, int32_t first_visible, float scale, float softcap,
+                         int64_t first_head, int64_t num_group_heads, int64_t num_heads, const PagedKvLayer& kv,
+                         std::span<const int32_t> block_table, float* scores, float* out) {
   if (kv.type == DType::kF16) {
-    attention_heads_x86<uint16_t>(q, position, first_head, num_group_heads, num_heads, kv, block_table, scale,
-                                  scores, out);
+    attention_heads_x86<uint16_t>(q, position, first_visible, scale, softcap, first_head, num_group_heads, num_heads,
+                                  kv, block_table, scores, out);
   } else {
-    attention_heads_x86<float>(q, position, first_head, num_group_heads, num_heads, kv, block_table, scale, scores,
-                               out);
+    attention_heads_x86<float>(q, position, first_visible, scale, softcap, first_head, num_group_heads, num_heads, kv,
+                               block_table, scores, out);
   }
 }
 

@@ -1,0 +1,224 @@
+// The decoder forward pass, read top to bottom:
+//   x = embed(tokens) * embedding_scale
+//   per layer: x += post_attn_norm(Wo · attention(rope(q), rope(k), v))   (q, k, v of attn_norm(x))
+//              x += post_ffn_norm(Wdown · (act(Wgate·h) * Wup·h))           (h = ffn_norm(x))
+//   logits = softcap(Wout · norm(x))   (only for the rows the batch asks for)
+#include "model/decoder_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "base/check.h"
+#include "kernels/kernels.h"
+#include "model/weight_loader.h"
+
+namespace tessera {
+
+Expected<std::unique_ptr<Model>> DecoderModel::create(std::shared_ptr<const gguf::GgufFile> file, ModelConfig config,
+                                                      DecoderWeights weights, const ModelOptions& options) {
+  std::unique_ptr<DecoderModel> model(new DecoderModel());
+  model->file_ = std::move(file);
+  model->config_ = std::move(config);
+  model->w_ = std::move(weights);
+  model->max_batch_tokens_ = std::max(1, options.max_batch_tokens);
+  model->max_context_ = options.max_context > 0 ? options.max_context : model->config_.context_length;
+  model->make_weights_resident();
+  return std::unique_ptr<Model>(std::move(model));
+}
+
+void DecoderModel::make_weights_resident() {
+  // NOTE: a tied output head gets its own copy: get_rows reads token_embedding row by row from
+  // the file, while the output head may be repacked. Slices of a fused weight are separate
+  // row ranges, each copied (and repacked) on its own.
+  std::vector<MatrixView*> streamed = {&w_.output.weight};
+  for (DecoderLayer& l : w_.layers) {
+    for (Linear* linear : {&l.attention.q, &l.attention.k, &l.attention.v, &l.attention.output, &l.ffn.gate,
+                           &l.ffn.up, &l.ffn.down}) {
+      streamed.push_back(&linear->weight);
+    }
+  }
+  resident_weights_ = tessera::make_weights_resident(streamed);
+}
+
+void DecoderModel::allocate_workspace(ThreadPool& pool) {
+  if (workspace_threads_ == pool.num_threads()) return;
+  const ModelConfig& c = config_;
+  const size_t t = static_cast<size_t>(max_batch_tokens_);
+  int64_t q_dim = 0, kv_dim = 0, ffn_dim = 0, group = 1;
+  size_t scratch = kernels::matmul_scratch_bytes(w_.output.weight.type, c.hidden_dim, max_batch_tokens_);
+  for (const DecoderLayer& l : w_.layers) {
+    q_dim = std::max<int64_t>(q_dim, l.attention.q_dim());
+    kv_dim = std::max<int64_t>(kv_dim, l.attention.kv_dim());
+    ffn_dim = std::max(ffn_dim, l.ffn.ffn_dim());
+    group = std::max<int64_t>(group, l.attention.num_heads / l.attention.num_kv_heads);
+    for (const Linear* linear : {&l.attention.q, &l.attention.k, &l.attention.v, &l.attention.output, &l.ffn.gate,
+                                 &l.ffn.up, &l.ffn.down}) {
+      scratch = std::max(scratch, kernels::matmul_scratch_bytes(linear->weight.type, linear->weight.num_cols,
+                                                                max_batch_tokens_));
+    }
+  }
+  int32_t rot_dims = 0;
+  for (const kernels::RopeParams& r : w_.ropes) rot_dims = std::max(rot_dims, r.rot_dims);
+  ws_.x.assign(t * c.hidden_dim, 0.0f);
+  ws_.normed.assign(t * c.hidden_dim, 0.0f);
+  ws_.q.assign(t * q_dim, 0.0f);
+  ws_.k.assign(t * kv_dim, 0.0f);
+  ws_.v.assign(t * kv_dim, 0.0f);
+  ws_.attn.assign(t * q_dim, 0.0f);
+  ws_.proj.assign(t * c.hidden_dim, 0.0f);
+  ws_.gate.assign(t * ffn_dim, 0.0f);
+  ws_.up.assign(t * ffn_dim, 0.0f);
+  ws_.logit_in.assign(t * c.hidden_dim, 0.0f);
+  ws_.rope.assign(w_.ropes.size() * t * static_cast<size_t>(rot_dims), 0.0f);
+  ws_.scores.assign(kernels::attention_scratch_floats(max_context_, group, pool), 0.0f);
+  ws_.matmul_scratch.assign(scratch, 0);
+  workspace_threads_ = pool.num_threads();
+}
+
+void DecoderModel::forward(const ForwardBatch& batch, KvStorage& kv, float* logits, ThreadPool& pool) {
+  allocate_workspace(pool);
+  for (int32_t p : batch.positions) TS_CHECK(p >= 0 && p < max_context_, "position %d outside context %d", p, max_context_);
+  int32_t logits_written = 0;
+  // NOTE: chunks run one after another through all layers, so a later chunk sees the K/V an
+  // earlier chunk wrote: chunking is invisible in the result.
+  for (int32_t begin = 0; begin < batch.num_tokens(); begin += max_batch_tokens_) {
+    const int32_t end = std::min(batch.num_tokens(), begin + max_batch_tokens_);
+    forward_chunk(batch, begin, end, kv, logits, logits_written, pool);
+  }
+  TS_CHECK(logits_written == static_cast<int32_t>(batch.logit_rows.size()), "logit rows out of order");
+}
+
+void DecoderModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32_t end, KvStorage& kv, float* logits,
+                                 int32_t& logits_written, ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const int32_t n = end - begin;
+  const std::span<const int32_t> ids(batch.token_ids.data() + begin, static_cast<size_t>(n));
+  for (int32_t id : ids) TS_CHECK(id >= 0 && id < c.vocab_size, "token id %d outside vocabulary", id);
+  kernels::get_rows(w_.token_embedding, ids, ws_.x.data());
+  if (w_.embedding_scale != 1.0f) {
+    kernels::scale_inplace(ws_.x.data(), static_cast<int64_t>(n) * c.hidden_dim, w_.embedding_scale, &pool);
+  }
+  // The angles once per chunk and RoPE setting: every layer rotates q and k at the same positions.
+  const std::span<const int32_t> positions(batch.positions.data() + begin, static_cast<size_t>(n));
+  for (size_t r = 0; r < w_.ropes.size(); ++r) {
+    kernels::rope_table(positions, w_.ropes[r], ws_.rope.data() + ws_.rope.size() / w_.ropes.size() * r);
+  }
+
+  // Rows of this chunk whose logits were requested, in output order (relative to begin).
+  output_rows_.clear();
+  while (logits_written + static_cast<int32_t>(output_rows_.size()) < static_cast<int32_t>(batch.logit_rows.size())) {
+    const int32_t row = batch.logit_rows[static_cast<size_t>(logits_written) + output_rows_.size()];
+    if (row < begin || row >= end) break;
+    output_rows_.push_back(row - begin);
+  }
+  const int32_t num_rows = static_cast<int32_t>(output_rows_.size());
+  // NOTE: the last layer needs K/V for every row, but its attention output and FFN only for the
+  // rows whose logits were requested (as llama.cpp does): 1/num_layers of a prefill's work, and
+  // a chunk with no such row stops after writing the last layer's K/V. The kept rows' results
+  // are unchanged (each row's GEMM and attention are independent of the others). Not while
+  // observing matmul inputs, whose statistics cover every row.
+  const bool prune_last_layer = num_rows < n && !matmul_input_observer_;
+  for (int32_t layer = 0; layer < c.num_layers; ++layer) {
+    const bool pruned = prune_last_layer && layer == c.num_layers - 1;
+    attention_block(batch, begin, end, layer, kv, pool, pruned ? &output_rows_ : nullptr);
+    if (!pruned || num_rows > 0) ffn_block(pruned ? num_rows : n, layer, pool);
+  }
+
+  // Final norm and output head, only for rows whose logits were requested (already the first
+  // num_rows rows of x when the last layer was pruned).
+  if (!prune_last_layer) {
+    for (int32_t i = 0; i < num_rows; ++i) {
+      std::copy_n(ws_.x.data() + static_cast<size_t>(output_rows_[static_cast<size_t>(i)]) * c.hidden_dim,
+                  c.hidden_dim, ws_.normed.data() + static_cast<size_t>(i) * c.hidden_dim);
+    }
+  }
+  const float* logit_rows = prune_last_layer ? ws_.x.data() : ws_.normed.data();
+  if (num_rows == 0) return;
+  w_.output_norm.apply(logit_rows, num_rows, ws_.logit_in.data(), &pool);
+  float* out = logits + static_cast<size_t>(logits_written) * c.vocab_size;
+  run_linear(w_.output, ws_.logit_in.data(), num_rows, out, layer_context(pool));
+  if (w_.final_logit_softcap > 0.0f) {
+    kernels::softcap_inplace(out, static_cast<int64_t>(num_rows) * c.vocab_size, w_.final_logit_softcap);
+  }
+  logits_written += num_rows;
+}
+
+void DecoderModel::attention_block(const ForwardBatch& batch, int32_t begin, int32_t end, int32_t layer,
+                                   KvStorage& kv, ThreadPool& pool, const std::vector<int32_t>* kept_rows) {
+  const ModelConfig& c = config_;
+  const DecoderLayer& l = w_.layers[static_cast<size_t>(layer)];
+  const AttentionLayer& a = l.attention;
+  int32_t n = end - begin;  // rows that continue past attention (kept_rows->size() when pruned)
+  l.attn_norm.apply(ws_.x.data(), n, ws_.normed.data(), &pool);
+  const float* rope_table = ws_.rope.data() + ws_.rope.size() / w_.ropes.size() * static_cast<size_t>(a.rope_index);
+  a.project(ws_.normed.data(), n, rope_table, ws_.q.data(), ws_.k.data(), ws_.v.data(), layer_context(pool));
+
+  // Write this chunk's K/V into its slots before attending, so a token sees itself. Rows write
+  // distinct slots, so a long chunk splits them across the pool (serial, this was ~1% of a
+  // batched SmolLM run).
+  const size_t kv_dim = static_cast<size_t>(a.kv_dim());
+  auto write_kv = [&](int64_t first, int64_t last, int) {
+    for (int64_t t = first; t < last; ++t) {
+      kv.write(layer, batch.slot_mapping[static_cast<size_t>(begin + t)], ws_.k.data() + t * kv_dim,
+               ws_.v.data() + t * kv_dim);
+    }
+  };
+  constexpr int32_t kMinRowsToSplit = 16;
+  if (n >= kMinRowsToSplit) {
+    pool.parallel_for(n, write_kv);
+  } else {
+    write_kv(0, n, 0);
+  }
+
+  const size_t q_dim = static_cast<size_t>(a.q_dim());
+  attention_sequences_.clear();
+  if (kept_rows == nullptr) {
+    for (const SequenceInBatch& seq : batch.sequences) {
+      // The part of this sequence that falls inside the chunk [begin, end).
+      const int32_t first = std::max(seq.first_token, begin);
+      const int32_t last = std::min(seq.first_token + seq.num_tokens, end);
+      if (first >= last) continue;
+      const size_t q_offset = static_cast<size_t>(first - begin) * q_dim;
+      attention_sequences_.push_back(
+          {ws_.q.data() + q_offset,
+           std::span<const int32_t>(batch.positions.data() + first, static_cast<size_t>(last - first)),
+           seq.block_table, ws_.attn.data() + q_offset});
+    }
+  } else {
+    // Only the kept rows attend (one query each, output row i for kept row i); their residual
+    // rows move to the front of x, so the rest of the layer runs on n = kept_rows.size() rows.
+    n = static_cast<int32_t>(kept_rows->size());
+    if (n == 0) return;
+    for (int32_t i = 0; i < n; ++i) {
+      const int32_t token = begin + (*kept_rows)[static_cast<size_t>(i)];
+      const auto seq = std::find_if(batch.sequences.begin(), batch.sequences.end(), [&](const SequenceInBatch& s) {
+        return token >= s.first_token && token < s.first_token + s.num_tokens;
+      });
+      TS_CHECK(seq != batch.sequences.end(), "row %d belongs to no sequence", token);
+      attention_sequences_.push_back({ws_.q.data() + static_cast<size_t>(token - begin) * q_dim,
+                                      std::span<const int32_t>(batch.positions.data() + token, 1), seq->block_table,
+                                      ws_.attn.data() + static_cast<size_t>(i) * q_dim});
+      std::copy_n(ws_.x.data() + static_cast<size_t>(token - begin) * c.hidden_dim, c.hidden_dim,
+                  ws_.normed.data() + static_cast<size_t>(i) * c.hidden_dim);
+    }
+    std::copy_n(ws_.normed.data(), static_cast<size_t>(n) * c.hidden_dim, ws_.x.data());
+  }
+  kernels::paged_attention_batch(attention_sequences_, a.num_heads, kv.layer_view(layer), a.params, ws_.scores.data(),
+                                 pool);
+  run_linear(a.output, ws_.attn.data(), n, ws_.proj.data(), layer_context(pool));
+  add_residual(n, l.post_attention_norm, pool);
+}
+
+void DecoderModel::ffn_block(int32_t n, int32_t layer, ThreadPool& pool) {
+  const DecoderLayer& l = w_.layers[static_cast<size_t>(layer)];
+  l.ffn_norm.apply(ws_.x.data(), n, ws_.normed.data(), &pool);
+  l.ffn.forward(ws_.normed.data(), n, ws_.gate.data(), ws_.up.data(), ws_.proj.data(), layer_context(pool));
+  add_residual(n, l.post_ffn_norm, pool);
+}
+
+void DecoderModel::add_residual(int32_t n, const RmsNorm& post_norm, ThreadPool& pool) {
+  if (post_norm.present()) post_norm.apply(ws_.proj.data(), n, ws_.proj.data(), &pool);
+  kernels::add_inplace(ws_.x.data(), ws_.proj.data(), static_cast<int64_t>(n) * config_.hidden_dim, &pool);
+}
+
+}  // namespace tessera

@@ -1,0 +1,97 @@
+// DecoderModel: the shell every decoder-only architecture runs in. It owns the weights an
+// architecture assembled (model/arch/), the activations (sized once), the chunk loop, the logit
+// rows and last-layer pruning, the RoPE tables and the paged-KV writes; the layers
+// (model/layers/) do the arithmetic. An architecture never copies any of this.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "base/huge_page_buffer.h"
+#include "kernels/kernels.h"
+#include "model/layers/attention.h"
+#include "model/layers/gated_ffn.h"
+#include "model/layers/linear.h"
+#include "model/layers/rms_norm.h"
+#include "model/model.h"
+#include "tensor/tensor_view.h"
+
+namespace tessera {
+
+// One pre-norm transformer block:
+//   x += post_attention_norm(attention(attn_norm(x)))
+//   x += post_ffn_norm(ffn(ffn_norm(x)))
+// (post norms only where the architecture has them: gemma).
+struct DecoderLayer {
+  RmsNorm attn_norm;
+  AttentionLayer attention;
+  RmsNorm post_attention_norm;  // or absent
+  RmsNorm ffn_norm;
+  GatedFfn ffn;
+  RmsNorm post_ffn_norm;        // or absent
+};
+
+// Everything an architecture assembles: the decoder shell runs it.
+struct DecoderWeights {
+  MatrixView token_embedding;             // [vocab_size, hidden_dim], read in place from the file
+  float embedding_scale = 1.0f;           // x = embed(tokens) * scale (gemma: sqrt(hidden_dim))
+  std::vector<DecoderLayer> layers;       // [num_layers]
+  RmsNorm output_norm;
+  Linear output;                          // [vocab_size, hidden_dim] (token_embd's bytes when tied)
+  float final_logit_softcap = 0.0f;       // > 0: logits = cap * tanh(logits / cap)
+  std::vector<kernels::RopeParams> ropes; // the distinct RoPE settings; AttentionLayer::rope_index
+};
+
+class DecoderModel final : public Model {
+ public:
+  static Expected<std::unique_ptr<Model>> create(std::shared_ptr<const gguf::GgufFile> file, ModelConfig config,
+                                                 DecoderWeights weights, const ModelOptions& options);
+
+  void forward(const ForwardBatch& batch, KvStorage& kv, float* logits, ThreadPool& pool) override;
+
+ private:
+  // Activations for one chunk of at most max_batch_tokens_ tokens, allocated once.
+  struct Workspace {
+    std::vector<float> x;          // [max_tokens, hidden_dim] residual stream
+    std::vector<float> normed;     // [max_tokens, hidden_dim] norm output
+    std::vector<float> q;          // [max_tokens, max q_dim]
+    std::vector<float> k;          // [max_tokens, max kv_dim]
+    std::vector<float> v;          // [max_tokens, max kv_dim]
+    std::vector<float> attn;       // [max_tokens, max q_dim] attention output
+    std::vector<float> proj;       // [max_tokens, hidden_dim] output of attn_output / ffn_down
+    std::vector<float> gate;       // [max_tokens, max ffn_dim]
+    std::vector<float> up;         // [max_tokens, max ffn_dim]
+    std::vector<float> logit_in;   // [max_tokens, hidden_dim] final-normed rows that need logits
+    std::vector<float> rope;       // [num ropes, max_tokens, rot_dims] the chunk's RoPE angles
+    std::vector<float> scores;     // attention_scratch_floats(...) softmax rows
+    std::vector<uint8_t> matmul_scratch;  // activations converted to each weight's vec_dot_type
+  };
+
+  DecoderModel() = default;
+  void make_weights_resident();
+  void allocate_workspace(ThreadPool& pool);
+  LayerContext layer_context(ThreadPool& pool) { return {pool, ws_.matmul_scratch.data(), &matmul_input_observer_}; }
+  // Runs tokens [begin, end) of `batch` through every layer; returns logits for requested rows.
+  void forward_chunk(const ForwardBatch& batch, int32_t begin, int32_t end, KvStorage& kv, float* logits,
+                     int32_t& logits_written, ThreadPool& pool);
+  // kept_rows null: every row of the chunk continues. Otherwise (the last layer; rows relative
+  // to begin) K/V are still written for every row, but only the kept rows attend and continue,
+  // moved to the front of x in kept_rows order.
+  void attention_block(const ForwardBatch& batch, int32_t begin, int32_t end, int32_t layer, KvStorage& kv,
+                       ThreadPool& pool, const std::vector<int32_t>* kept_rows);
+  void ffn_block(int32_t num_tokens, int32_t layer, ThreadPool& pool);
+  // Adds proj (or its post-norm) to the residual stream: x += norm ? norm(proj) : proj.
+  void add_residual(int32_t num_tokens, const RmsNorm& post_norm, ThreadPool& pool);
+
+  int32_t max_batch_tokens_ = 0;
+  DecoderWeights w_;
+  // The bytes of the output head and every layer matrix, off the mmapped file and repacked for
+  // the kernels where they prefer it; token_embedding stays in the file.
+  HugePageBuffer resident_weights_;
+  Workspace ws_;
+  std::vector<kernels::AttentionSequence> attention_sequences_;  // per layer call, reused
+  std::vector<int32_t> output_rows_;  // per chunk: rows (relative to its start) that need logits
+  int workspace_threads_ = 0;        // pool size the attention scratch was sized for
+};
+
+}  // namespace tessera

@@ -1,0 +1,78 @@
+#include "model/tensor_names.h"
+
+#include <array>
+#include <charconv>
+#include <utility>
+
+namespace tessera {
+namespace {
+
+constexpr std::array<std::pair<TensorKind, std::string_view>, 21> kNames = {{
+    {TensorKind::kTokenEmbedding, "token_embd"},
+    {TensorKind::kOutputNorm, "output_norm"},
+    {TensorKind::kOutput, "output"},
+    {TensorKind::kAttnNorm, "attn_norm"},
+    {TensorKind::kAttnQ, "attn_q"},
+    {TensorKind::kAttnK, "attn_k"},
+    {TensorKind::kAttnV, "attn_v"},
+    {TensorKind::kAttnQkv, "attn_qkv"},
+    {TensorKind::kAttnQNorm, "attn_q_norm"},
+    {TensorKind::kAttnKNorm, "attn_k_norm"},
+    {TensorKind::kAttnOutput, "attn_output"},
+    {TensorKind::kPostAttentionNorm, "post_attention_norm"},
+    {TensorKind::kFfnNorm, "ffn_norm"},
+    {TensorKind::kFfnGate, "ffn_gate"},
+    {TensorKind::kFfnUp, "ffn_up"},
+    {TensorKind::kFfnDown, "ffn_down"},
+    {TensorKind::kPostFfnNorm, "post_ffw_norm"},
+    {TensorKind::kFfnGateInp, "ffn_gate_inp"},
+    {TensorKind::kFfnGateExps, "ffn_gate_exps"},
+    {TensorKind::kFfnUpExps, "ffn_up_exps"},
+    {TensorKind::kFfnDownExps, "ffn_down_exps"},
+}};
+
+}  // namespace
+
+std::string_view tensor_base_name(TensorKind kind) {
+  for (const auto& [k, name] : kNames) {
+    if (k == kind) return name;
+  }
+  return "";
+}
+
+bool is_layer_tensor(TensorKind kind) {
+  return kind != TensorKind::kTokenEmbedding && kind != TensorKind::kOutputNorm && kind != TensorKind::kOutput;
+}
+
+std::string tensor_name(TensorKind kind, int32_t layer, std::string_view suffix) {
+  std::string name;
+  if (is_layer_tensor(kind)) name = "blk." + std::to_string(layer) + ".";
+  name += tensor_base_name(kind);
+  if (!suffix.empty()) {
+    name += '.';
+    name += suffix;
+  }
+  return name;
+}
+
+std::optional<ParsedTensorName> parse_tensor_name(std::string_view name) {
+  ParsedTensorName parsed;
+  if (name.substr(0, 4) == "blk.") {
+    name.remove_prefix(4);
+    const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), parsed.layer);
+    if (error != std::errc() || end == name.data() || *end != '.' || parsed.layer < 0) return std::nullopt;
+    name.remove_prefix(static_cast<size_t>(end - name.data()) + 1);
+  }
+  const size_t dot = name.find('.');
+  const std::string_view base = name.substr(0, dot);
+  parsed.suffix = dot == std::string_view::npos ? "" : std::string(name.substr(dot + 1));
+  for (const auto& [kind, known] : kNames) {
+    if (known != base) continue;
+    if (is_layer_tensor(kind) != (parsed.layer >= 0)) return std::nullopt;
+    parsed.kind = kind;
+    return parsed;
+  }
+  return std::nullopt;
+}
+
+}  // namespace tessera
