@@ -91,8 +91,9 @@ class Tokenizer {
   };
 
   Tokenizer() = default;
-  // Fills every shared member from `spec`; is_spm selects llama.cpp's SPM vs BPE defaults.
-  Status load_common(const VocabSpec& spec, bool is_spm);
+  // Fills every shared member from `spec`; is_spm selects llama.cpp's SPM vs BPE defaults;
+  // default_add_bos applies when the file has no add_bos_token key (llama.cpp's per-model default).
+  Status load_common(const VocabSpec& spec, bool is_spm, bool default_add_bos);
   // Renders every token's piece once (needs the subclass, so called after construction).
   void build_piece_cache();
 

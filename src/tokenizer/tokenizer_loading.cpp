@@ -113,7 +113,7 @@ Expected<std::unique_ptr<Tokenizer>> Tokenizer::from_spec(const VocabSpec& spec)
   return unsupported("tokenizer.ggml.model '" + spec.model + "' is not supported (supported: llama, gpt2)");
 }
 
-Status Tokenizer::load_common(const VocabSpec& spec, bool is_spm) {
+Status Tokenizer::load_common(const VocabSpec& spec, bool is_spm, bool default_add_bos) {
   const size_t num_tokens = spec.tokens.size();
   if (num_tokens == 0) return corrupt_data("tokenizer.ggml.tokens is empty");
   if (num_tokens > static_cast<size_t>(INT32_MAX)) return corrupt_data("tokenizer.ggml.tokens is too large");
@@ -145,7 +145,7 @@ Status Tokenizer::load_common(const VocabSpec& spec, bool is_spm) {
   }
 
   add_space_prefix_ = spec.add_space_prefix.value_or(is_spm);
-  add_bos_ = spec.add_bos.value_or(is_spm);
+  add_bos_ = spec.add_bos.value_or(default_add_bos);
   add_eos_ = spec.add_eos.value_or(false);
   resolve_special_ids(spec, is_spm);
   if (add_bos_ && bos_id_ < 0) return corrupt_data("tokenizer.ggml.add_bos_token is true, but there is no BOS token");

@@ -61,10 +61,11 @@ TEST(TokenizerSpec, RejectsUnsupportedModels) {
 
   spec.model = "gpt2";
   spec.merges = {"a b"};
-  spec.pre = "qwen2";
+  spec.pre = "chameleon";  // a pre-tokenizer llama.cpp knows but Tessera does not implement
   tokenizer = Tokenizer::from_spec(spec);
   ASSERT_FALSE(tokenizer.ok());
   EXPECT_EQ(tokenizer.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(tokenizer.status().message().find("'chameleon'"), std::string::npos);
 }
 
 TEST(TokenizerSpec, RejectsMalformedVocabularies) {
