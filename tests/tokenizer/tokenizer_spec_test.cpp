@@ -121,5 +121,21 @@ TEST(TokenizerSpec, EndMarkersByTextBecomeControlAndEndGeneration) {
   EXPECT_EQ(tokenizer->encode("a<|im_end|>", false, true), (std::vector<TokenId>{3, 4}));
 }
 
+TEST(TokenizerSpec, HarmonyEndAndGemma4EndTagDoNotEndGeneration) {
+  auto harmony = make(spm_spec({"<|end|>", "<|return|>", "<|call|>"}, {0, 0, 0}));
+  ASSERT_NE(harmony, nullptr);
+  EXPECT_FALSE(harmony->is_eog(3));  // <|end|> ends a message, not the turn
+  EXPECT_TRUE(harmony->is_eog(4));
+  EXPECT_TRUE(harmony->is_eog(5));
+  // spm_spec's </s> (id 2, also the default EOS) is an HTML tag next to <|tool_response>.
+  auto gemma4 = make(spm_spec({"<|tool_response>"}, {0}));
+  ASSERT_NE(gemma4, nullptr);
+  EXPECT_FALSE(gemma4->is_eog(2));
+  EXPECT_TRUE(gemma4->is_eog(3));
+  auto plain = make(spm_spec({"a"}, {0}));
+  ASSERT_NE(plain, nullptr);
+  EXPECT_TRUE(plain->is_eog(2));
+}
+
 }  // namespace
 }  // namespace tessera
