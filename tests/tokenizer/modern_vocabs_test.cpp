@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,27 @@ TEST(ModernVocabs, LongInputsEncodeInLinearTime) {
     const Tokenizer* tokenizer = load_tokenizer(vocab);
     ASSERT_NE(tokenizer, nullptr);
     EXPECT_GT(tokenizer->encode(text, false, false).size(), 10000u) << vocab;
+  }
+}
+
+TEST(ModernVocabs, ArbitraryBytesNeverCrashAndRoundTripWhereValid) {
+  std::mt19937 rng(42);
+  for (const char* vocab : {kLlama3, kQwen3, kGemma3}) {
+    const Tokenizer* tokenizer = load_tokenizer(vocab);
+    ASSERT_NE(tokenizer, nullptr);
+    for (int round = 0; round < 200; ++round) {
+      std::string bytes(rng() % 64, '\0');
+      for (char& c : bytes) c = static_cast<char>(rng());
+      for (const bool parse_special : {false, true}) {
+        for (const TokenId id : tokenizer->encode(bytes, /*add_special=*/true, parse_special)) {
+          ASSERT_GE(id, 0) << vocab;
+          ASSERT_LT(id, tokenizer->vocab_size()) << vocab;
+        }
+      }
+    }
+    // Valid UTF-8 text decodes back to itself (no normalisation, no added space).
+    const std::string text = "caf\x65\xCC\x81 \xED\x95\x9C\xEA\xB5\xAD\xEC\x96\xB4  x\t\n\n 1234567";
+    EXPECT_EQ(tokenizer->decode(tokenizer->encode(text, false, false)), text) << vocab;
   }
 }
 
