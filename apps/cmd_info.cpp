@@ -1,6 +1,7 @@
 // `tessera info`: what a GGUF model file holds.
 #include <cstdio>
 #include <map>
+#include <string>
 
 #include "commands.h"
 #include "model/model_config.h"
@@ -49,6 +50,9 @@ int run_info(std::string model_path) {
   }
   std::printf("vocab:            %d tokens, bos %d, eos %d, add_bos %s\n", loaded->tokenizer->vocab_size(),
               loaded->tokenizer->bos_id(), loaded->tokenizer->eos_id(), loaded->tokenizer->add_bos() ? "yes" : "no");
+  std::string eog_list;
+  for (const TokenId id : loaded->tokenizer->eog_ids()) eog_list += " " + std::to_string(id);
+  std::printf("end of generation:%s\n", eog_list.c_str());
   return 0;
 }
 

@@ -74,6 +74,8 @@ class Engine {
   EngineStats stats() const;
   int32_t vocab_size() const;
   int32_t eos_token_id() const;
+  // Every id that ends a completion (EOS, end of turn, ...; the tokenizer's eog_ids()), ascending.
+  const std::vector<int32_t>& eog_token_ids() const;
   int32_t max_model_len() const;  // prompt + output tokens of one request at most
 
  private:

@@ -11,7 +11,7 @@ using EngineRequestId = int64_t;
 
 enum class FinishReason : uint8_t {
   kNone,    // still running
-  kStop,    // sampled a stop token id or EOS
+  kStop,    // sampled a stop token id or an end-of-generation id (EOS, end of turn, ...)
   kLength,  // reached max_tokens or the model's context
   kAbort,   // aborted by the caller
   kTimeout, // ran past GenerationParams::timeout_ms (the engine aborted it)

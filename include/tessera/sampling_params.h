@@ -13,7 +13,7 @@ struct GenerationParams {
   int32_t n = 1;                        // independent completions of the prompt; they share its KV blocks
   int32_t max_tokens = 16;              // output tokens per completion at most, >= 1
   std::vector<int32_t> stop_token_ids;  // any of these ends a completion (kept as its last token)
-  bool ignore_eos = false;              // keep generating past the model's end-of-sequence token
+  bool ignore_eos = false;              // keep generating past the model's end-of-generation ids (EOS, end of turn)
   float temperature = 0.8f;             // <= 0 means greedy (argmax)
   int32_t top_k = 40;                   // <= 0 means the whole vocabulary
   float top_p = 0.95f;                  // 1.0 disables

@@ -99,6 +99,7 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
   const ModelConfig& mc = core->model_->config();
   if (auto tokenizer = Tokenizer::from_gguf(core->model_->file()); tokenizer.ok()) {
     core->eos_token_id_ = (*tokenizer)->eos_id();
+    core->eog_token_ids_ = (*tokenizer)->eog_ids();
   }
   const int32_t max_model_len = core->model_->max_context();
   const DType kv_type = config.kv_cache_type == KvCacheType::kF16 ? DType::kF16 : DType::kF32;
@@ -159,7 +160,7 @@ Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> promp
     rp.prompt_token_ids.assign(prompt_token_ids.begin(), prompt_token_ids.end());
     rp.max_tokens = params.max_tokens;
     rp.stop_token_ids = params.stop_token_ids;
-    rp.eos_token_id = eos_token_id_;
+    rp.eog_token_ids = eog_token_ids_;
     rp.ignore_eos = params.ignore_eos;
     rp.sampling_params = std::make_shared<const SamplingParams>(
         to_sampling_params(params, index, static_cast<int32_t>(prompt_token_ids.size())));
@@ -308,6 +309,7 @@ bool Engine::has_unfinished_requests() const { return core_->has_unfinished_requ
 EngineStats Engine::stats() const { return core_->stats(); }
 int32_t Engine::vocab_size() const { return core_->model().config().vocab_size; }
 int32_t Engine::eos_token_id() const { return core_->eos_token_id(); }
+const std::vector<int32_t>& Engine::eog_token_ids() const { return core_->eog_token_ids(); }
 int32_t Engine::max_model_len() const { return core_->scheduler().config().max_model_len; }
 
 }  // namespace tessera

@@ -37,6 +37,7 @@ class EngineCore {
   const Scheduler& scheduler() const { return *scheduler_; }
   const Model& model() const { return *model_; }
   int32_t eos_token_id() const { return eos_token_id_; }
+  const std::vector<int32_t>& eog_token_ids() const { return eog_token_ids_; }
 
  private:
   EngineCore() = default;
@@ -58,6 +59,7 @@ class EngineCore {
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ModelRunner> runner_;
   int32_t eos_token_id_ = -1;  // from the GGUF vocabulary; -1 = none
+  std::vector<int32_t> eog_token_ids_;  // every id that ends generation (EOS, end of turn, ...), ascending
 
   std::unordered_map<RequestId, Completion> completions_;                 // live scheduler requests
   std::unordered_map<EngineRequestId, std::vector<RequestId>> children_;  // live public requests

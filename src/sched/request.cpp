@@ -30,7 +30,7 @@ Request::Request(RequestParams params, int64_t arrival_index)
       num_prompt_tokens_(static_cast<int32_t>(all_token_ids_.size())),
       max_tokens_(params.max_tokens),
       stop_token_ids_(std::move(params.stop_token_ids)),
-      eos_token_id_(params.eos_token_id),
+      eog_token_ids_(std::move(params.eog_token_ids)),
       ignore_eos_(params.ignore_eos),
       cache_extra_key_(params.cache_extra_key),
       sampling_params_(std::move(params.sampling_params)) {
@@ -53,8 +53,10 @@ std::optional<RequestStatus> Request::append_output_token(int32_t token_id) {
   all_token_ids_.push_back(token_id);
   // NOTE: a stop token wins over the length limit when both apply, so clients learn the model
   // chose to stop (vLLM reports length first).
-  const bool is_stop = std::find(stop_token_ids_.begin(), stop_token_ids_.end(), token_id) != stop_token_ids_.end();
-  if (is_stop || (!ignore_eos_ && token_id == eos_token_id_ && eos_token_id_ >= 0)) {
+  const auto listed = [token_id](const std::vector<int32_t>& ids) {
+    return std::find(ids.begin(), ids.end(), token_id) != ids.end();
+  };
+  if (listed(stop_token_ids_) || (!ignore_eos_ && listed(eog_token_ids_))) {
     return RequestStatus::kFinishedStopped;
   }
   if (num_output_tokens() >= max_tokens_) return RequestStatus::kFinishedLength;

@@ -16,7 +16,7 @@ enum class RequestStatus : uint8_t {
   kWaiting,           // queued, holds no blocks
   kRunning,           // holds blocks, scheduled every step until it finishes or is preempted
   kPreempted,         // blocks taken back; queued again at the front of waiting, recomputed from token 0
-  kFinishedStopped,   // sampled a stop token id or EOS
+  kFinishedStopped,   // sampled a stop token id or an end-of-generation id
   kFinishedLength,    // reached max_tokens (or max_model_len)
   kFinishedAborted,   // aborted by the caller
 };
@@ -30,8 +30,10 @@ struct RequestParams {
   std::vector<int32_t> prompt_token_ids;         // non-empty
   int32_t max_tokens = 16;                       // output tokens at most, >= 1
   std::vector<int32_t> stop_token_ids;           // any of these ends the request (it is kept as output)
-  int32_t eos_token_id = -1;                     // the model's end-of-sequence id; -1 = none
-  bool ignore_eos = false;                       // keep generating past EOS (benchmarks)
+  // The model's end-of-generation ids (EOS, end of turn, ...: Tokenizer::eog_ids()); any of them
+  // ends the request unless ignore_eos. Kept apart from stop_token_ids because ignore_eos skips them.
+  std::vector<int32_t> eog_token_ids;
+  bool ignore_eos = false;                       // keep generating past end-of-generation ids (benchmarks)
   uint64_t cache_extra_key = 0;                  // mixed into prefix-cache keys (adapter id, ...); 0 = none
   std::shared_ptr<const void> sampling_params;   // opaque here: handed to the runner unread
 };
@@ -77,7 +79,7 @@ class Request {
   RequestStatus status_ = RequestStatus::kWaiting;
   int32_t max_tokens_;
   std::vector<int32_t> stop_token_ids_;
-  int32_t eos_token_id_;
+  std::vector<int32_t> eog_token_ids_;  // RequestParams::eog_token_ids
   bool ignore_eos_;
   uint64_t cache_extra_key_;
   std::shared_ptr<const void> sampling_params_;

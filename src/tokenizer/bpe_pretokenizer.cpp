@@ -12,11 +12,26 @@ namespace {
 using unicode::codepoint_flags;
 
 // Pre-tokenizer names (tokenizer.ggml.pre) that llama.cpp maps to the plain GPT-2 regex.
-constexpr std::array<std::string_view, 11> kGpt2Names = {
-    "gpt-2", "phi-2", "mpt", "olmo", "jais", "trillion", "granite-docling", "exaone4", "gigachat", "a.x-4.0", "mellum"};
+constexpr std::array<std::string_view, 15> kGpt2Names = {
+    "gpt-2", "phi-2", "mpt", "olmo", "jais", "trillion", "granite-docling", "exaone4", "gigachat", "a.x-4.0", "mellum",
+    "jina-es", "jina-de", "jina-v2-es", "jina-v2-de"};
 // Names that llama.cpp maps to "\p{N}" followed by the GPT-2 regex (digits split one by one).
 constexpr std::array<std::string_view, 8> kDigitsThenGpt2Names = {
     "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b", "mellum2"};
+// Llama 3's regex with ignore_merges and BOS by default.
+constexpr std::array<std::string_view, 9> kLlama3Names = {
+    "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano"};
+// Llama 3's regex alone (no ignore_merges).
+constexpr std::array<std::string_view, 2> kLlama3RegexOnlyNames = {"dbrx", "smaug-bpe"};
+// Llama 3's regex with single digits (\p{N}): Qwen2 and the models that reuse its tokenizer.
+// bailingmoe's own regex ('(?i:[sdmt]|ll|ve|re)... \s*[\r\n]) splits identically.
+constexpr std::array<std::string_view, 13> kQwen2Names = {
+    "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez", "stablelm2", "hunyuan", "solar-open", "grok-2",
+    "bailingmoe", "bailingmoe2", "llada-moe", "seed-coder"};
+// The o200k regex (GPT-4o): case-split words with trailing contractions, 3-digit groups.
+constexpr std::array<std::string_view, 3> kGpt4oNames = {"gpt-4o", "llama4", "minimax-m2"};
+// The regex of Poro/BLOOM: words up to whitespace or sentence punctuation.
+constexpr std::array<std::string_view, 3> kPoroNames = {"poro-chat", "bloom", "gpt3-finnish"};
 
 bool is_ascii_punctuation(uint32_t cpt) {
   return (cpt >= 0x21 && cpt <= 0x2F) || (cpt >= 0x3A && cpt <= 0x40) || (cpt >= 0x5B && cpt <= 0x60) ||
@@ -48,59 +63,6 @@ void split_matches(size_t begin, size_t end, MatchLength match_length, std::vect
   if (end > gap_start) out.push_back(end - gap_start);
 }
 
-// The GPT-2 regex  's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-// over cpts[begin, end). Codepoints past `end` are invisible (the regex runs per piece).
-void split_gpt2(const std::vector<uint32_t>& cpts, size_t begin, size_t end, std::vector<size_t>& out) {
-  // Character class of the codepoint at pos; kOutside past the piece.
-  enum CharClass { kOutside, kLetter, kNumber, kSpace, kOther };
-  const auto class_at = [&](size_t pos) {
-    if (pos >= end) return kOutside;
-    const uint8_t flags = codepoint_flags(cpts[pos]);
-    if (flags & unicode::kWhitespace) return kSpace;
-    if (flags & unicode::kLetter) return kLetter;
-    if (flags & unicode::kNumber) return kNumber;
-    return kOther;
-  };
-  size_t pos = begin;
-  const auto take = [&](size_t stop) {  // invariant: every word so far ends at pos
-    out.push_back(stop - pos);
-    pos = stop;
-  };
-  while (pos < end) {
-    const uint32_t cpt = cpts[pos];
-    if (cpt == '\'' && pos + 1 < end) {  // contractions, case-sensitive
-      const uint32_t next = cpts[pos + 1];
-      if (next == 's' || next == 't' || next == 'm' || next == 'd') {
-        take(pos + 2);
-        continue;
-      }
-      const uint32_t next2 = pos + 2 < end ? cpts[pos + 2] : 0;
-      if ((next == 'r' && next2 == 'e') || (next == 'v' && next2 == 'e') || (next == 'l' && next2 == 'l')) {
-        take(pos + 3);
-        continue;
-      }
-    }
-    // ` ?X+` for X in letters, numbers, other (not space): one leading space joins the run.
-    const size_t run_start = pos + (cpt == ' ' ? 1 : 0);
-    const CharClass run_class = class_at(run_start);
-    if (run_class == kLetter || run_class == kNumber || run_class == kOther) {
-      size_t stop = run_start;
-      while (class_at(stop) == run_class) ++stop;
-      take(stop);
-      continue;
-    }
-    size_t num_spaces = 0;
-    while (class_at(pos + num_spaces) == kSpace) ++num_spaces;
-    if (num_spaces > 1 && pos + num_spaces < end) {
-      take(pos + num_spaces - 1);  // \s+(?!\S): leave the last space to prefix the next word
-    } else if (num_spaces > 0) {
-      take(pos + num_spaces);
-    } else {
-      take(pos + 1);  // unreachable with the classes above; kept as the regex's "no match"
-    }
-  }
-}
-
 }  // namespace
 
 Expected<BpePreTokenizer> BpePreTokenizer::for_name(std::string_view pre) {
@@ -113,12 +75,42 @@ Expected<BpePreTokenizer> BpePreTokenizer::for_name(std::string_view pre) {
   if (pre == "falcon") {
     return BpePreTokenizer({Step::kPunctuationRunsBacktick, Step::kGpt2, Step::kAsciiDigitTriples});
   }
+  using Style = bpe_split::Llama3Style;
+  if (listed(kLlama3Names)) return llama3_family(Style{}, /*ignore_merges=*/true, /*adds_bos=*/true);
+  if (listed(kLlama3RegexOnlyNames)) return llama3_family(Style{}, /*ignore_merges=*/false, /*adds_bos=*/false);
+  if (listed(kQwen2Names)) {
+    Style style;
+    style.max_digits = 1;
+    // seed-coder: ` ?[^\s\p{L}\p{N}\r\n]+` without Qwen2's trailing [\r\n]*.
+    if (pre == "seed-coder") style.punctuation_tail = Style::PunctuationTail::kNone;
+    return llama3_family(style, /*ignore_merges=*/false, /*adds_bos=*/false);
+  }
+  if (pre == "tekken") {
+    const Style style{Style::Letters::kCaseSplit, Style::Contractions::kNone, 1, Style::PunctuationTail::kNewlinesOrSlash};
+    return llama3_family(style, /*ignore_merges=*/true, /*adds_bos=*/true);
+  }
+  if (listed(kGpt4oNames)) {
+    const Style style{Style::Letters::kCaseSplit, Style::Contractions::kAfterLetters, 3,
+                      Style::PunctuationTail::kNewlinesOrSlash};
+    return llama3_family(style, /*ignore_merges=*/false, /*adds_bos=*/false);
+  }
+  if (listed(kPoroNames)) return BpePreTokenizer({Step::kPoro});
+  if (pre == "viking") return BpePreTokenizer({Step::kPoro, Step::kEachNumber});
   return unsupported("tokenizer.ggml.pre '" + std::string(pre) +
-                     "' is not supported (supported: default, gpt-2 and its aliases, starcoder family, falcon)");
+                     "' is not supported (supported: default, gpt-2, llama-bpe, qwen2, falcon, starcoder, tekken, "
+                     "gpt-4o, poro-chat, viking and their aliases)");
+}
+
+BpePreTokenizer BpePreTokenizer::llama3_family(bpe_split::Llama3Style style, bool ignore_merges, bool adds_bos) {
+  BpePreTokenizer pre_tokenizer({Step::kLlama3Style});
+  pre_tokenizer.llama3_style_ = style;
+  pre_tokenizer.ignore_merges_ = ignore_merges;
+  pre_tokenizer.adds_bos_by_default_ = adds_bos;
+  return pre_tokenizer;
 }
 
 std::vector<size_t> BpePreTokenizer::apply(Step step, const std::vector<uint32_t>& cpts,
-                                           const std::vector<size_t>& pieces) {
+                                           const std::vector<size_t>& pieces) const {
   std::vector<size_t> out;
   out.reserve(pieces.size());
   const auto run_of = [&](auto predicate) {
@@ -139,7 +131,9 @@ std::vector<size_t> BpePreTokenizer::apply(Step step, const std::vector<uint32_t
   for (const size_t length : pieces) {
     const size_t end = begin + length;
     switch (step) {
-      case Step::kGpt2: split_gpt2(cpts, begin, end, out); break;
+      case Step::kGpt2: bpe_split::gpt2(cpts, begin, end, out); break;
+      case Step::kLlama3Style: bpe_split::llama3_style(cpts, begin, end, llama3_style_, out); break;
+      case Step::kPoro: bpe_split::poro(cpts, begin, end, out); break;
       case Step::kPunctuationRuns: split_matches(begin, end, run_of(punctuation(false)), out); break;
       case Step::kPunctuationRunsBacktick: split_matches(begin, end, run_of(punctuation(true)), out); break;
       case Step::kNumberRuns: split_matches(begin, end, run_of(is_number), out); break;

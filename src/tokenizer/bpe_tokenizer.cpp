@@ -46,8 +46,9 @@ std::string merge_key(std::string_view left, std::string_view right) {
 Expected<std::unique_ptr<Tokenizer>> BpeTokenizer::create(const VocabSpec& spec) {
   TS_ASSIGN_OR_RETURN(BpePreTokenizer pre_tokenizer, BpePreTokenizer::for_name(spec.pre));
   if (spec.merges.empty()) return corrupt_data("tokenizer.ggml.merges is missing or empty (required for gpt2)");
+  const bool default_add_bos = pre_tokenizer.adds_bos_by_default();
   std::unique_ptr<BpeTokenizer> tokenizer(new BpeTokenizer(std::move(pre_tokenizer)));
-  TS_RETURN_IF_ERROR(tokenizer->load_common(spec, /*is_spm=*/false));
+  TS_RETURN_IF_ERROR(tokenizer->load_common(spec, /*is_spm=*/false, default_add_bos));
   tokenizer->merge_ranks_.reserve(spec.merges.size());
   for (size_t rank = 0; rank < spec.merges.size(); ++rank) {
     const std::string& merge = spec.merges[rank];
@@ -72,6 +73,15 @@ void BpeTokenizer::encode_fragment(std::string_view text, bool /*after_special*/
     std::string encoded;
     encoded.reserve(word.size() * 2);
     for (const char c : word) encoded += unicode::byte_to_bpe_char(static_cast<uint8_t>(c));
+    if (pre_tokenizer_.ignore_merges()) {
+      // NOTE: any token counts, as in llama.cpp (the split never yields a special token's text
+      // in practice, and BPE merges could produce it anyway).
+      const TokenId whole = find_token(encoded);
+      if (whole >= 0) {
+        out.push_back(whole);
+        continue;
+      }
+    }
     encode_word(encoded, out);
   }
 }

@@ -37,7 +37,7 @@ struct BigramOrder {
 
 Expected<std::unique_ptr<Tokenizer>> SpmTokenizer::create(const VocabSpec& spec) {
   std::unique_ptr<SpmTokenizer> tokenizer(new SpmTokenizer());
-  TS_RETURN_IF_ERROR(tokenizer->load_common(spec, /*is_spm=*/true));
+  TS_RETURN_IF_ERROR(tokenizer->load_common(spec, /*is_spm=*/true, /*default_add_bos=*/true));
   tokenizer->build_piece_cache();
   return std::unique_ptr<Tokenizer>(std::move(tokenizer));
 }

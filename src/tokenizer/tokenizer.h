@@ -73,8 +73,11 @@ class Tokenizer {
   bool add_eos() const { return add_eos_; }
   // Exact vocabulary lookup; -1 when `text` is not a token.
   TokenId find_token(std::string_view text) const;
-  // End of generation: EOS, EOT, or any id in tokenizer.ggml.eos_token_ids / known end tokens.
+  // End of generation: EOS, EOT, EOM, any id in tokenizer.ggml.eos_token_ids, and the tokens
+  // llama.cpp recognises by their text (<|eot_id|>, <|im_end|>, </s>, <|fim_pad|>, ...).
   bool is_eog(TokenId id) const;
+  // The whole end-of-generation set, ascending; what a generator must stop on.
+  const std::vector<TokenId>& eog_ids() const { return eog_ids_; }
 
  protected:
   // Token attribute bits, derived from token_type the way llama.cpp does (plus its name-based
@@ -91,8 +94,9 @@ class Tokenizer {
   };
 
   Tokenizer() = default;
-  // Fills every shared member from `spec`; is_spm selects llama.cpp's SPM vs BPE defaults.
-  Status load_common(const VocabSpec& spec, bool is_spm);
+  // Fills every shared member from `spec`; is_spm selects llama.cpp's SPM vs BPE defaults;
+  // default_add_bos applies when the file has no add_bos_token key (llama.cpp's per-model default).
+  Status load_common(const VocabSpec& spec, bool is_spm, bool default_add_bos);
   // Renders every token's piece once (needs the subclass, so called after construction).
   void build_piece_cache();
 
@@ -139,6 +143,7 @@ class Tokenizer {
   std::vector<Fragment> partition_special(std::string_view text, bool parse_special) const;
   void resolve_special_ids(const VocabSpec& spec, bool is_spm);
   void detect_end_of_generation(const VocabSpec& spec);
+  void drop_end_tokens_that_are_not_ends();
   void apply_name_based_attrs(const VocabSpec& spec);
 };
 

@@ -17,11 +17,12 @@ constexpr std::array<std::string_view, 11> kEotTexts = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
     "<EOT>", "_<EOT>", "[EOT]", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", "<end_of_utterance>"};
 // Texts of every token llama.cpp adds to the end-of-generation set.
-constexpr std::array<std::string_view, 19> kEogTexts = {
+// ("<eos>" came with Gemma 4 but matches Gemma 3's id 1 too.)
+constexpr std::array<std::string_view, 22> kEogTexts = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
     "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
-    "<|end_of_text|>", "<end_of_utterance>", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
-    "[e~["};
+    "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
+    "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", "[e~["};
 // Fill-in-the-middle tokens: llama.cpp marks them control; pad/repo/file-separator also end generation.
 constexpr std::array<std::string_view, 24> kFimTexts = {
     "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", "\xE2\x96\x81<PRE>", "<|code_prefix|>",
@@ -113,7 +114,7 @@ Expected<std::unique_ptr<Tokenizer>> Tokenizer::from_spec(const VocabSpec& spec)
   return unsupported("tokenizer.ggml.model '" + spec.model + "' is not supported (supported: llama, gpt2)");
 }
 
-Status Tokenizer::load_common(const VocabSpec& spec, bool is_spm) {
+Status Tokenizer::load_common(const VocabSpec& spec, bool is_spm, bool default_add_bos) {
   const size_t num_tokens = spec.tokens.size();
   if (num_tokens == 0) return corrupt_data("tokenizer.ggml.tokens is empty");
   if (num_tokens > static_cast<size_t>(INT32_MAX)) return corrupt_data("tokenizer.ggml.tokens is too large");
@@ -145,7 +146,7 @@ Status Tokenizer::load_common(const VocabSpec& spec, bool is_spm) {
   }
 
   add_space_prefix_ = spec.add_space_prefix.value_or(is_spm);
-  add_bos_ = spec.add_bos.value_or(is_spm);
+  add_bos_ = spec.add_bos.value_or(default_add_bos);
   add_eos_ = spec.add_eos.value_or(false);
   resolve_special_ids(spec, is_spm);
   if (add_bos_ && bos_id_ < 0) return corrupt_data("tokenizer.ggml.add_bos_token is true, but there is no BOS token");
@@ -214,7 +215,28 @@ void Tokenizer::detect_end_of_generation(const VocabSpec& spec) {
   for (const int64_t id : spec.extra_eog_ids) {
     if (id >= 0 && id < vocab_size()) add_eog(static_cast<TokenId>(id));
   }
+  drop_end_tokens_that_are_not_ends();
   std::sort(eog_ids_.begin(), eog_ids_.end());
+}
+
+// llama.cpp's two exceptions to "matched by text ends generation": in o200k_harmony (and
+// solar-open) <|end|> ends a message, not the turn, when <|return|> and <|call|> (<|calls|> and
+// <|flush|>) exist; with Gemma 4's <|tool_response>, </s> is an HTML tag.
+void Tokenizer::drop_end_tokens_that_are_not_ends() {
+  const auto eog_with_text = [&](std::string_view text) {
+    const TokenId id = find_token(text);
+    return std::find(eog_ids_.begin(), eog_ids_.end(), id) != eog_ids_.end() ? id : -1;
+  };
+  const auto drop = [&](TokenId id, uint32_t new_attr) {
+    eog_ids_.erase(std::find(eog_ids_.begin(), eog_ids_.end(), id));
+    token_attrs_[static_cast<size_t>(id)] = new_attr;
+  };
+  const TokenId end_id = eog_with_text("<|end|>");
+  const bool has_call = eog_with_text("<|call|>") >= 0 || eog_with_text("<|calls|>") >= 0;
+  const bool has_return_or_flush = eog_with_text("<|return|>") >= 0 || eog_with_text("<|flush|>") >= 0;
+  if (end_id >= 0 && has_call && has_return_or_flush) drop(end_id, kAttrUserDefined);
+  const TokenId end_tag_id = eog_with_text("</s>");
+  if (end_tag_id >= 0 && eog_with_text("<|tool_response>") >= 0) drop(end_tag_id, kAttrNormal);
 }
 
 void Tokenizer::apply_name_based_attrs(const VocabSpec& spec) {

@@ -190,9 +190,9 @@ TEST_F(SchedulerTest, StopsOnAStopTokenAndKeepsIt) {
 TEST_F(SchedulerTest, StopsOnEosUnlessIgnored) {
   start();
   RequestParams stops = make_params(1, 4, 3);
-  stops.eos_token_id = 7;
+  stops.eog_token_ids = {7};
   RequestParams ignores = make_params(2, 4, 3);
-  ignores.eos_token_id = 7;
+  ignores.eog_token_ids = {7};
   ignores.ignore_eos = true;
   add(stops);
   add(ignores);
@@ -201,6 +201,27 @@ TEST_F(SchedulerTest, StopsOnEosUnlessIgnored) {
   EXPECT_EQ(outputs_[1].size(), 1u);
   EXPECT_EQ(finished_[2], RequestStatus::kFinishedLength);
   EXPECT_EQ(outputs_[2], (std::vector<int32_t>{7, 7, 7}));
+}
+
+TEST_F(SchedulerTest, StopsOnAnEndOfTurnIdThatIsNotEos) {
+  // Llama 3 style: EOS <|end_of_text|> = 2, end of turn <|eot_id|> = 9; the chat model emits 9.
+  start();
+  RequestParams chat = make_params(1, 4, 5);
+  chat.eog_token_ids = {2, 9};
+  RequestParams ignores = make_params(2, 4, 2);
+  ignores.eog_token_ids = {2, 9};
+  ignores.ignore_eos = true;
+  add(chat);
+  add(ignores);
+  const StepResult s = step(9);
+  ASSERT_EQ(s.updates.size(), 2u);
+  EXPECT_EQ(finished_[1], RequestStatus::kFinishedStopped);
+  EXPECT_EQ(outputs_[1], (std::vector<int32_t>{9}));  // the end-of-turn id is kept as output
+  EXPECT_EQ(scheduler_->find_request(1), nullptr);
+  EXPECT_NE(scheduler_->find_request(2), nullptr);  // ignore_eos covers every end-of-generation id
+  step(9);
+  EXPECT_EQ(finished_[2], RequestStatus::kFinishedLength);
+  EXPECT_EQ(outputs_[2], (std::vector<int32_t>{9, 9}));
 }
 
 TEST_F(SchedulerTest, RejectsRequestsThatCouldNeverRun) {

@@ -61,10 +61,11 @@ TEST(TokenizerSpec, RejectsUnsupportedModels) {
 
   spec.model = "gpt2";
   spec.merges = {"a b"};
-  spec.pre = "qwen2";
+  spec.pre = "chameleon";  // a pre-tokenizer llama.cpp knows but Tessera does not implement
   tokenizer = Tokenizer::from_spec(spec);
   ASSERT_FALSE(tokenizer.ok());
   EXPECT_EQ(tokenizer.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(tokenizer.status().message().find("'chameleon'"), std::string::npos);
 }
 
 TEST(TokenizerSpec, RejectsMalformedVocabularies) {
@@ -118,6 +119,22 @@ TEST(TokenizerSpec, EndMarkersByTextBecomeControlAndEndGeneration) {
   EXPECT_EQ(tokenizer->eot_id(), 4);
   EXPECT_EQ(tokenizer->token_to_piece(4), "");  // now a control token
   EXPECT_EQ(tokenizer->encode("a<|im_end|>", false, true), (std::vector<TokenId>{3, 4}));
+}
+
+TEST(TokenizerSpec, HarmonyEndAndGemma4EndTagDoNotEndGeneration) {
+  auto harmony = make(spm_spec({"<|end|>", "<|return|>", "<|call|>"}, {0, 0, 0}));
+  ASSERT_NE(harmony, nullptr);
+  EXPECT_FALSE(harmony->is_eog(3));  // <|end|> ends a message, not the turn
+  EXPECT_TRUE(harmony->is_eog(4));
+  EXPECT_TRUE(harmony->is_eog(5));
+  // spm_spec's </s> (id 2, also the default EOS) is an HTML tag next to <|tool_response>.
+  auto gemma4 = make(spm_spec({"<|tool_response>"}, {0}));
+  ASSERT_NE(gemma4, nullptr);
+  EXPECT_FALSE(gemma4->is_eog(2));
+  EXPECT_TRUE(gemma4->is_eog(3));
+  auto plain = make(spm_spec({"a"}, {0}));
+  ASSERT_NE(plain, nullptr);
+  EXPECT_TRUE(plain->is_eog(2));
 }
 
 }  // namespace
