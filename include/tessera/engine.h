@@ -32,6 +32,9 @@ struct EngineConfig {
   int32_t max_num_batched_tokens = 2048;// tokens of one step at most, over all requests
   int32_t max_model_len = 0;            // prompt + output of one request at most; 0 = the model's context
   bool enable_prefix_caching = true;
+  // Sliding-window layers (gemma3) release the KV blocks their window has passed, in their own KV
+  // cache groups; off: every layer keeps every block (the attention masks the same either way).
+  bool release_sliding_window_blocks = true;
   int32_t max_waiting_requests = 4096;  // completions waiting for admission at most (a request of n counts n),
                                         // preempted ones included; add_request beyond it: kResourceExhausted; 0 = no limit
   int32_t num_threads = 1;              // threads of the forward pass
@@ -42,6 +45,8 @@ struct EngineStats {
   int32_t num_kv_blocks = 0;            // blocks in the pool, the null block included
   int32_t num_free_kv_blocks = 0;       // free now (cached-but-unreferenced blocks count as free)
   int32_t peak_kv_blocks_in_use = 0;    // most blocks referenced at the end of any step
+  int64_t kv_block_bytes = 0;           // K and V bytes of one block (its KV cache group's layers)
+  int32_t num_kv_cache_groups = 0;      // block tables per request (several with sliding-window layers)
   int64_t num_steps = 0;                // steps that ran a forward pass
   int64_t num_preemptions = 0;          // requests preempted, summed over steps
   int64_t num_prompt_tokens = 0;        // prompt tokens of admitted completions

@@ -67,7 +67,7 @@ const char* to_string(FinishReason reason) {
   return "?";
 }
 
-Expected<int32_t> compute_num_kv_blocks(const EngineConfig& config, size_t bytes_per_block, int32_t max_model_len) {
+Expected<int32_t> compute_num_kv_blocks(const EngineConfig& config, size_t bytes_per_block, int64_t blocks_per_seq) {
   int64_t budget = config.kv_cache_memory_bytes;
   if (budget <= 0) {
     if (!(config.kv_cache_memory_fraction > 0.0 && config.kv_cache_memory_fraction <= 1.0)) {
@@ -75,7 +75,6 @@ Expected<int32_t> compute_num_kv_blocks(const EngineConfig& config, size_t bytes
     }
     budget = static_cast<int64_t>(static_cast<double>(available_memory_bytes()) * config.kv_cache_memory_fraction);
   }
-  const int64_t blocks_per_seq = (max_model_len + config.block_size - 1) / config.block_size;
   const int64_t most_useful = static_cast<int64_t>(config.max_num_seqs) * blocks_per_seq + 1;
   const int64_t num_blocks = std::min(budget / static_cast<int64_t>(bytes_per_block), most_useful);
   if (num_blocks < 2) {
@@ -103,11 +102,17 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
   }
   const int32_t max_model_len = core->model_->max_context();
   const DType kv_type = config.kv_cache_type == KvCacheType::kF16 ? DType::kF16 : DType::kF32;
-  const size_t bytes_per_block =
-      KvStorage::bytes_per_block(mc.num_layers, config.block_size, mc.num_kv_heads, mc.head_dim, kv_type);
-  TS_ASSIGN_OR_RETURN(const int32_t num_blocks, compute_num_kv_blocks(config, bytes_per_block, max_model_len));
+  KvLayout kv_layout = make_kv_layout(mc, config.release_sliding_window_blocks);
+  const size_t bytes_per_block = KvStorage::bytes_per_block(kv_layout.layers_per_block, config.block_size,
+                                                            mc.num_kv_heads, mc.head_dim, kv_type);
+  // The most one sequence can hold, by the same rule the scheduler admits with.
+  const int64_t blocks_per_seq =
+      KvCacheManager(config.block_size, 2, false, kv_layout.group_windows)
+          .max_blocks_needed(max_model_len, std::max(config.max_num_batched_tokens, 1));
+  TS_ASSIGN_OR_RETURN(const int32_t num_blocks, compute_num_kv_blocks(config, bytes_per_block, blocks_per_seq));
 
   SchedulerConfig sc;
+  sc.kv_group_windows = kv_layout.group_windows;
   sc.max_num_batched_tokens = config.max_num_batched_tokens;
   sc.max_num_seqs = config.max_num_seqs;
   sc.block_size = config.block_size;
@@ -116,12 +121,14 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
   sc.enable_prefix_caching = config.enable_prefix_caching;
   TS_RETURN_IF_ERROR(validate_scheduler_config(sc));
 
-  core->kv_storage_ =
-      std::make_unique<KvStorage>(mc.num_layers, num_blocks, config.block_size, mc.num_kv_heads, mc.head_dim, kv_type);
+  core->kv_storage_ = std::make_unique<KvStorage>(std::move(kv_layout), num_blocks, config.block_size,
+                                                  mc.num_kv_heads, mc.head_dim, kv_type);
   core->pool_ = std::make_unique<ThreadPool>(config.num_threads);
   core->scheduler_ = std::make_unique<Scheduler>(sc);
   core->runner_ = std::make_unique<ModelRunner>(*core->model_, *core->kv_storage_, *core->pool_);
   core->stats_.num_kv_blocks = num_blocks;
+  core->stats_.kv_block_bytes = static_cast<int64_t>(bytes_per_block);
+  core->stats_.num_kv_cache_groups = static_cast<int32_t>(sc.kv_group_windows.size());
   core->max_waiting_requests_ = config.max_waiting_requests;
   return core;
 }
@@ -270,7 +277,8 @@ void EngineCore::record_step_metrics(const SchedulerOutput& scheduler_output) {
   stats_.peak_kv_blocks_in_use = std::max(stats_.peak_kv_blocks_in_use, in_use);
   int64_t allocated_slots = 0, used_slots = 0;
   for (RequestId id : scheduler_->running_request_ids()) {
-    allocated_slots += static_cast<int64_t>(kv.get_block_ids(id).size()) * kv.block_size();
+    // Waste is measured on group 0 (full attention: every token it holds is a used slot).
+    allocated_slots += static_cast<int64_t>(kv.num_held_blocks(id, 0)) * kv.block_size();
     used_slots += scheduler_->find_request(id)->num_computed_tokens();
   }
   if (allocated_slots > 0) {

@@ -20,7 +20,9 @@ namespace tessera {
 
 // Blocks a KV pool gets from the config: a byte budget (or a share of free RAM), capped at what
 // max_num_seqs requests of max_model_len tokens could ever use, plus the null block.
-Expected<int32_t> compute_num_kv_blocks(const EngineConfig& config, size_t bytes_per_block, int32_t max_model_len);
+// blocks_per_seq: the most blocks one sequence can hold (over all KV cache groups), which bounds
+// the useful pool at max_num_seqs sequences.
+Expected<int32_t> compute_num_kv_blocks(const EngineConfig& config, size_t bytes_per_block, int64_t blocks_per_seq);
 
 class EngineCore {
  public:

@@ -19,7 +19,9 @@ namespace tessera {
 //    may keep its hash (it is still a prefix-cache hit) until get_new_blocks() reuses it.
 class BlockPool {
  public:
-  BlockPool(int32_t num_blocks, bool enable_caching);
+  // num_cache_groups: KV cache groups sharing the pool (KvCacheManager); the same tokens in two
+  // groups are two different blocks, so each group has its own hash -> block map.
+  BlockPool(int32_t num_blocks, bool enable_caching, int32_t num_cache_groups = 1);
   BlockPool(const BlockPool&) = delete;
   BlockPool& operator=(const BlockPool&) = delete;
 
@@ -28,13 +30,13 @@ class BlockPool {
   std::vector<KvCacheBlock*> get_new_blocks(int32_t num_blocks);
 
   // A block holding `block_hash`'s KV, or nullptr. It may be free (ref_cnt 0): touch() it to use it.
-  KvCacheBlock* get_cached_block(const BlockHash& block_hash) const;
+  KvCacheBlock* get_cached_block(const BlockHash& block_hash, int32_t group = 0) const;
 
   // Makes blocks[num_cached_blocks, num_full_blocks) findable under block_hashes[same range].
   // `blocks` is one request's block table and `block_hashes` its full-block keys (at least
   // num_full_blocks of them). No-op when caching is off.
   void cache_full_blocks(std::span<KvCacheBlock* const> blocks, std::span<const BlockHash> block_hashes,
-                         int32_t num_cached_blocks, int32_t num_full_blocks);
+                         int32_t num_cached_blocks, int32_t num_full_blocks, int32_t group = 0);
 
   // Adds a reference to each block (prefix-cache hits), taking free ones out of the free queue.
   void touch(std::span<KvCacheBlock* const> blocks);
@@ -66,7 +68,8 @@ class BlockPool {
   FreeBlockQueue free_block_queue_;
   // NOTE: several blocks may hold the same key (two requests computed the same block before
   // either was cached); lookups return the first cached, and each is evicted on its own.
-  std::unordered_map<BlockHash, std::vector<KvCacheBlock*>, BlockHashHasher> cached_block_hash_to_block_;
+  // [num_cache_groups] maps.
+  std::vector<std::unordered_map<BlockHash, std::vector<KvCacheBlock*>, BlockHashHasher>> cached_block_hash_to_block_;
   int32_t num_cached_blocks_ = 0;  // blocks that currently hold a key
 };
 

@@ -14,6 +14,7 @@ struct KvCacheBlock {
   int32_t block_id = 0;                   // index into KvStorage's block axis; 0 is the null block
   int32_t ref_cnt = 0;                    // number of requests whose block table holds this block
   std::optional<BlockHash> block_hash;    // set while the block is full and findable by prefix caching
+  int32_t cache_group = 0;                // the KV cache group whose map holds block_hash (see BlockPool)
   bool is_null = false;                   // the reserved null block: never allocated, freed or cached
   KvCacheBlock* prev_free = nullptr;      // FreeBlockQueue links; both null when not in the queue
   KvCacheBlock* next_free = nullptr;

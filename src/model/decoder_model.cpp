@@ -77,6 +77,9 @@ void DecoderModel::allocate_workspace(ThreadPool& pool) {
 
 void DecoderModel::forward(const ForwardBatch& batch, KvStorage& kv, float* logits, ThreadPool& pool) {
   allocate_workspace(pool);
+  TS_CHECK(kv.layout().num_layers() == config_.num_layers && kv.layout().num_groups() == batch.num_kv_groups,
+           "KV cache of %d layers in %d groups for a model of %d layers and a batch of %d groups",
+           kv.layout().num_layers(), kv.layout().num_groups(), config_.num_layers, batch.num_kv_groups);
   for (int32_t p : batch.positions) TS_CHECK(p >= 0 && p < max_context_, "position %d outside context %d", p, max_context_);
   int32_t logits_written = 0;
   // NOTE: chunks run one after another through all layers, so a later chunk sees the K/V an
@@ -157,9 +160,10 @@ void DecoderModel::attention_block(const ForwardBatch& batch, int32_t begin, int
   // distinct slots, so a long chunk splits them across the pool (serial, this was ~1% of a
   // batched SmolLM run).
   const size_t kv_dim = static_cast<size_t>(a.kv_dim());
+  const int32_t group = kv.layout().group_of_layer[static_cast<size_t>(layer)];
   auto write_kv = [&](int64_t first, int64_t last, int) {
     for (int64_t t = first; t < last; ++t) {
-      kv.write(layer, batch.slot_mapping[static_cast<size_t>(begin + t)], ws_.k.data() + t * kv_dim,
+      kv.write(layer, batch.slot(begin + static_cast<int32_t>(t), group), ws_.k.data() + t * kv_dim,
                ws_.v.data() + t * kv_dim);
     }
   };
@@ -182,7 +186,7 @@ void DecoderModel::attention_block(const ForwardBatch& batch, int32_t begin, int
       attention_sequences_.push_back(
           {ws_.q.data() + q_offset,
            std::span<const int32_t>(batch.positions.data() + first, static_cast<size_t>(last - first)),
-           seq.block_table, ws_.attn.data() + q_offset});
+           batch.block_table(seq, group), ws_.attn.data() + q_offset});
     }
   } else {
     // Only the kept rows attend (one query each, output row i for kept row i); their residual
@@ -196,7 +200,8 @@ void DecoderModel::attention_block(const ForwardBatch& batch, int32_t begin, int
       });
       TS_CHECK(seq != batch.sequences.end(), "row %d belongs to no sequence", token);
       attention_sequences_.push_back({ws_.q.data() + static_cast<size_t>(token - begin) * q_dim,
-                                      std::span<const int32_t>(batch.positions.data() + token, 1), seq->block_table,
+                                      std::span<const int32_t>(batch.positions.data() + token, 1),
+                                      batch.block_table(*seq, group),
                                       ws_.attn.data() + static_cast<size_t>(i) * q_dim});
       std::copy_n(ws_.x.data() + static_cast<size_t>(token - begin) * c.hidden_dim, c.hidden_dim,
                   ws_.normed.data() + static_cast<size_t>(i) * c.hidden_dim);

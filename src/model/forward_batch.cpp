@@ -6,18 +6,33 @@ namespace tessera {
 
 void ForwardBatch::add_sequence(std::span<const int32_t> tokens, int32_t start_position,
                                 std::span<const int32_t> block_table, int32_t block_size, bool want_logits) {
+  TS_CHECK(num_kv_groups == 1, "one block table for a batch of %d KV cache groups", num_kv_groups);
+  add_sequence(tokens, start_position, std::span<const std::span<const int32_t>>(&block_table, 1), block_size,
+               want_logits);
+}
+
+void ForwardBatch::add_sequence(std::span<const int32_t> tokens, int32_t start_position,
+                                std::span<const std::span<const int32_t>> group_block_tables, int32_t block_size,
+                                bool want_logits) {
+  TS_CHECK(static_cast<int32_t>(group_block_tables.size()) == num_kv_groups, "%zu block tables for %d groups",
+           group_block_tables.size(), num_kv_groups);
   const int32_t first = num_tokens();
   const int32_t count = static_cast<int32_t>(tokens.size());
-  TS_CHECK(static_cast<int64_t>(block_table.size()) * block_size >= start_position + count,
-           "block table of %zu blocks cannot hold position %d", block_table.size(), start_position + count - 1);
+  for (const std::span<const int32_t> table : group_block_tables) {
+    TS_CHECK(static_cast<int64_t>(table.size()) * block_size >= start_position + count,
+             "block table of %zu blocks cannot hold position %d", table.size(), start_position + count - 1);
+  }
   for (int32_t i = 0; i < count; ++i) {
     const int32_t position = start_position + i;
     token_ids.push_back(tokens[static_cast<size_t>(i)]);
     positions.push_back(position);
-    slot_mapping.push_back(static_cast<int64_t>(block_table[static_cast<size_t>(position / block_size)]) * block_size +
-                           position % block_size);
+    for (const std::span<const int32_t> table : group_block_tables) {
+      slot_mapping.push_back(static_cast<int64_t>(table[static_cast<size_t>(position / block_size)]) * block_size +
+                             position % block_size);
+    }
   }
-  sequences.push_back({first, count, block_table});
+  sequences.push_back({first, count, static_cast<int32_t>(block_tables.size())});
+  block_tables.insert(block_tables.end(), group_block_tables.begin(), group_block_tables.end());
   if (want_logits && count > 0) logit_rows.push_back(first + count - 1);
 }
 

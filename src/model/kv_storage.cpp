@@ -20,15 +20,20 @@ size_t kv_element_bytes(DType type) {
 
 KvStorage::KvStorage(int32_t num_layers, int32_t num_blocks, int32_t block_size, int32_t num_kv_heads,
                      int32_t head_dim, DType type)
-    : num_layers_(num_layers),
+    : KvStorage(KvLayout::single_group(num_layers), num_blocks, block_size, num_kv_heads, head_dim, type) {}
+
+KvStorage::KvStorage(KvLayout layout, int32_t num_blocks, int32_t block_size, int32_t num_kv_heads, int32_t head_dim,
+                     DType type)
+    : layout_(std::move(layout)),
       num_blocks_(num_blocks),
       block_size_(block_size),
       num_kv_heads_(num_kv_heads),
       head_dim_(head_dim),
       type_(type),
       element_bytes_(kv_element_bytes(type)) {
-  TS_CHECK(num_layers > 0 && num_blocks > 0 && block_size > 0, "empty KV storage");
-  const size_t bytes = static_cast<size_t>(num_layers) * num_blocks * block_size * kv_dim() * element_bytes_;
+  TS_CHECK(layout_.layers_per_block > 0 && num_blocks > 0 && block_size > 0, "empty KV storage");
+  const size_t bytes =
+      static_cast<size_t>(layout_.layers_per_block) * num_blocks * block_size * kv_dim() * element_bytes_;
   k_buffer_ = HugePageBuffer(bytes);
   v_buffer_ = HugePageBuffer(bytes);
   // NOTE: touched once here (zero pages, already zero), so that page faults happen at startup,
@@ -37,13 +42,13 @@ KvStorage::KvStorage(int32_t num_layers, int32_t num_blocks, int32_t block_size,
   std::memset(v_buffer_.data(), 0, bytes);
 }
 
-size_t KvStorage::bytes_per_block(int32_t num_layers, int32_t block_size, int32_t num_kv_heads, int32_t head_dim,
-                                  DType type) {
-  return 2 * kv_element_bytes(type) * static_cast<size_t>(num_layers) * block_size * num_kv_heads * head_dim;
+size_t KvStorage::bytes_per_block(int32_t layers_per_block, int32_t block_size, int32_t num_kv_heads,
+                                  int32_t head_dim, DType type) {
+  return 2 * kv_element_bytes(type) * static_cast<size_t>(layers_per_block) * block_size * num_kv_heads * head_dim;
 }
 
 void KvStorage::write(int32_t layer, int64_t slot, const float* k_row, const float* v_row) {
-  TS_CHECK(layer >= 0 && layer < num_layers_, "layer %d outside the KV storage", layer);
+  TS_CHECK(layer >= 0 && layer < layout_.num_layers(), "layer %d outside the KV storage", layer);
   TS_CHECK(slot >= 0 && slot < static_cast<int64_t>(num_blocks_) * block_size_, "slot %lld outside the KV pool",
            static_cast<long long>(slot));
   const kernels::PagedKvLayer view = layer_view(layer);

@@ -7,6 +7,7 @@
 
 #include "base/huge_page_buffer.h"
 #include "kernels/kernels.h"
+#include "model/kv_layout.h"
 
 namespace tessera {
 
@@ -14,31 +15,40 @@ class KvStorage {
  public:
   // type: kF32 or kF16 (llama.cpp's default cache type; K/V rows are rounded to nearest even
   // when written and read back exactly).
+  // Every layer in one block (KvLayout::single_group).
   KvStorage(int32_t num_layers, int32_t num_blocks, int32_t block_size, int32_t num_kv_heads, int32_t head_dim,
             DType type = DType::kF32);
+  // A block holds layout.layers_per_block layer slots; layer l lives in slot layout.slot_of_layer[l].
+  KvStorage(KvLayout layout, int32_t num_blocks, int32_t block_size, int32_t num_kv_heads, int32_t head_dim,
+            DType type = DType::kF32);
 
-  // Bytes of the K and V tensors for the given geometry (used to size the pool from a budget).
-  static size_t bytes_per_block(int32_t num_layers, int32_t block_size, int32_t num_kv_heads, int32_t head_dim,
+  // Bytes of the K and V tensors of one block of `layers_per_block` layer slots (to size the
+  // pool from a budget).
+  static size_t bytes_per_block(int32_t layers_per_block, int32_t block_size, int32_t num_kv_heads, int32_t head_dim,
                                 DType type = DType::kF32);
 
   int32_t num_blocks() const { return num_blocks_; }
   int32_t block_size() const { return block_size_; }
   int32_t kv_dim() const { return num_kv_heads_ * head_dim_; }
   DType type() const { return type_; }
+  const KvLayout& layout() const { return layout_; }
 
-  // Stores one token's K and V rows ([num_kv_heads * head_dim] f32 each) of `layer` in KV slot
-  // `slot`, converted to the storage type.
+  // Stores one token's K and V rows ([num_kv_heads * head_dim] f32 each) of model layer `layer`
+  // in KV slot `slot` (of the layer's group's blocks), converted to the storage type.
   void write(int32_t layer, int64_t slot, const float* k_row, const float* v_row);
   kernels::PagedKvLayer layer_view(int32_t layer) const;
 
  private:
+  // Offset of model layer `layer`'s slot.
   size_t layer_offset_bytes(int32_t layer) const {
-    return static_cast<size_t>(layer) * num_blocks_ * block_size_ * kv_dim() * element_bytes_;
+    return static_cast<size_t>(layout_.slot_of_layer[static_cast<size_t>(layer)]) * num_blocks_ * block_size_ *
+           kv_dim() * element_bytes_;
   }
-  int32_t num_layers_, num_blocks_, block_size_, num_kv_heads_, head_dim_;
+  KvLayout layout_;
+  int32_t num_blocks_, block_size_, num_kv_heads_, head_dim_;
   DType type_;
   size_t element_bytes_;
-  // [num_layers, num_blocks, num_kv_heads, head_dim, block_size] (K) and [..., block_size,
+  // [layers_per_block, num_blocks, num_kv_heads, head_dim, block_size] (K) and [..., block_size,
   // head_dim] (V) of type_ (PagedKvLayer's layout), on transparent huge pages: attention streams
   // them every step, like the weights.
   HugePageBuffer k_buffer_, v_buffer_;

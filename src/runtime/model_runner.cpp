@@ -5,7 +5,16 @@
 
 namespace tessera {
 
-ModelRunner::ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool) : model_(model), kv_(kv), pool_(pool) {}
+ModelRunner::ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool) : model_(model), kv_(kv), pool_(pool) {
+  batch_.num_kv_groups = kv.layout().num_groups();
+}
+
+void ModelRunner::append_block_ids(RequestState& state, const std::vector<int32_t>& block_ids) const {
+  const size_t num_groups = static_cast<size_t>(batch_.num_kv_groups);
+  TS_CHECK(block_ids.size() % num_groups == 0, "%zu block ids for %zu groups", block_ids.size(), num_groups);
+  state.block_tables.resize(num_groups);
+  for (size_t i = 0; i < block_ids.size(); ++i) state.block_tables[i % num_groups].push_back(block_ids[i]);
+}
 
 void ModelRunner::update_states(const SchedulerOutput& out) {
   for (RequestId id : out.finished_request_ids) requests_.erase(id);
@@ -14,14 +23,15 @@ void ModelRunner::update_states(const SchedulerOutput& out) {
     TS_CHECK(r.sampling_params != nullptr, "request %lld has no sampling params", static_cast<long long>(r.request_id));
     const auto* params = static_cast<const SamplingParams*>(r.sampling_params.get());
     requests_.erase(r.request_id);  // a resumed request starts over
-    RequestState state{r.token_ids, r.block_ids, r.num_computed_tokens, Sampler(*params)};
+    RequestState state{r.token_ids, {}, r.num_computed_tokens, Sampler(*params)};
+    append_block_ids(state, r.block_ids);
     requests_.emplace(r.request_id, std::move(state));
   }
   for (const CachedRequestData& r : out.cached_requests) {
     auto it = requests_.find(r.request_id);
     TS_CHECK(it != requests_.end(), "cached request %lld unknown to the runner", static_cast<long long>(r.request_id));
     RequestState& state = it->second;
-    state.block_ids.insert(state.block_ids.end(), r.new_block_ids.begin(), r.new_block_ids.end());
+    append_block_ids(state, r.new_block_ids);
     state.num_computed_tokens = r.num_computed_tokens;
   }
 }
@@ -41,7 +51,8 @@ void ModelRunner::build_batch(const SchedulerOutput& out) {
     const bool want_logits = end == static_cast<int32_t>(state.token_ids.size());
     if (want_logits) logit_row_of_[i] = static_cast<int32_t>(batch_.logit_rows.size());
     const std::span<const int32_t> tokens(state.token_ids.data() + start, static_cast<size_t>(s.num_tokens));
-    batch_.add_sequence(tokens, start, state.block_ids, kv_.block_size(), want_logits);
+    sequence_tables_.assign(state.block_tables.begin(), state.block_tables.end());
+    batch_.add_sequence(tokens, start, sequence_tables_, kv_.block_size(), want_logits);
   }
 }
 

@@ -31,11 +31,14 @@ class ModelRunner {
  private:
   struct RequestState {
     std::vector<int32_t> token_ids;  // prompt then every sampled token
-    std::vector<int32_t> block_ids;  // block table: position p lives in block_ids[p / block_size]
+    // [num_kv_groups] block tables: position p lives in block_tables[g][p / block_size]
+    std::vector<std::vector<int32_t>> block_tables;
     int32_t num_computed_tokens = 0; // tokens whose KV is written (after the last executed step)
     Sampler sampler;                 // per-request RNG and scratch
   };
   void update_states(const SchedulerOutput& scheduler_output);
+  // Appends block-major ids (num_kv_groups per block, as the KV cache manager hands them out).
+  void append_block_ids(RequestState& state, const std::vector<int32_t>& block_ids) const;
   // Lays out the scheduled requests in scheduled order into batch_ and fills logit_row_of_.
   void build_batch(const SchedulerOutput& scheduler_output);
 
@@ -44,6 +47,7 @@ class ModelRunner {
   ThreadPool& pool_;
   std::unordered_map<RequestId, RequestState> requests_;  // every request the scheduler has running
   ForwardBatch batch_;                 // rebuilt each step, capacity reused
+  std::vector<std::span<const int32_t>> sequence_tables_;  // [num_kv_groups] one sequence's tables
   std::vector<int32_t> logit_row_of_;  // [num scheduled] row in logits_ of each request, -1 = none
   std::vector<RequestState*> scheduled_states_;  // [num scheduled] each request's state, for sampling
   std::vector<float> logits_;          // [num logit rows, vocab_size] f32, grown on demand

@@ -25,7 +25,8 @@ struct Scheduler::StepState {
 };
 
 Scheduler::Scheduler(const SchedulerConfig& config)
-    : config_(config), kv_cache_manager_(config.block_size, config.num_blocks, config.enable_prefix_caching) {
+    : config_(config), kv_cache_manager_(config.block_size, config.num_blocks, config.enable_prefix_caching,
+                        config.kv_group_windows) {
   const Status status = validate_scheduler_config(config);
   TS_CHECK(status.ok(), "bad scheduler config: %s", status.message().c_str());
 }
@@ -45,7 +46,8 @@ Status Scheduler::add_request(RequestParams params) {
   // The last sampled token never needs KV: the request ends with it.
   // NOTE: kOutOfRange, like a prompt over max_model_len: it can never run, so it must not read as
   // kResourceExhausted (a full queue: the server answers 503 and clients retry).
-  const int32_t num_blocks_needed = kv_cache_manager_.num_blocks_for(max_num_tokens - 1);
+  const int32_t num_blocks_needed =
+      kv_cache_manager_.max_blocks_needed(max_num_tokens - 1, config_.max_num_batched_tokens);
   if (num_blocks_needed > config_.num_blocks - 1) {
     return out_of_range(name + ": needs " + std::to_string(num_blocks_needed) + " KV blocks, the whole pool has " +
                         std::to_string(config_.num_blocks - 1));

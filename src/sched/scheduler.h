@@ -21,6 +21,8 @@ struct SchedulerConfig {
   int32_t max_num_seqs = 64;                 // running requests at most
   int32_t block_size = 16;                   // tokens per KV block
   int32_t num_blocks = 0;                    // KV blocks in the pool, the null block included
+  // One entry per KV cache group (KvCacheManager): its sliding window, 0 = full attention.
+  std::vector<int32_t> kv_group_windows = {0};
   int32_t max_model_len = 4096;              // prompt + output tokens of one request at most
   bool enable_prefix_caching = true;
   int32_t long_prefill_token_threshold = 0;  // tokens of one request per step at most; 0 = no cap

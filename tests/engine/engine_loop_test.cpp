@@ -2,6 +2,7 @@
 // from another thread end requests and free their blocks.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -78,15 +79,28 @@ TEST(EngineLoop, ConcurrentSubmittersGetTheSameTokensAsAPlainEngine) {
 
 TEST(EngineLoop, AbortFromAnotherThreadFreesBlocks) {
   std::mutex mutex;
+  std::condition_variable abort_sent_cv;
+  bool abort_sent = false;
   std::map<EngineRequestId, FinishReason> reasons;
+  // NOTE: the engine thread waits in the output callback of the first token until the abort is
+  // queued, so the request cannot finish its 100 tokens first (on a loaded host it did).
   EngineLoop loop(std::move(Engine::create(small_config())).value(), [&](const RequestOutput& out) {
-    std::lock_guard<std::mutex> lock(mutex);
+    std::unique_lock<std::mutex> lock(mutex);
+    abort_sent_cv.wait(lock, [&] { return abort_sent; });
     if (out.finished()) reasons[out.request_id] = out.finish_reason;
   });
   const EngineRequestId id = *loop.add_request(prompt_for(1), greedy(100));
-  std::thread([&] { loop.abort(id); }).join();
+  std::thread([&] {
+    loop.abort(id);
+    std::lock_guard<std::mutex> lock(mutex);
+    abort_sent = true;
+    abort_sent_cv.notify_all();
+  }).join();
   loop.wait_until_idle();
-  EXPECT_EQ(reasons[id], FinishReason::kAbort);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    EXPECT_EQ(reasons[id], FinishReason::kAbort);
+  }
   const EngineStats stats = loop.stats();
   EXPECT_EQ(stats.num_free_kv_blocks, stats.num_kv_blocks - 1);
 }

@@ -115,7 +115,9 @@ TEST_P(EngineBatchInvariance, GreedyOutputsMatchRunningAlone) {
 }
 
 INSTANTIATE_TEST_SUITE_P(RealModels, EngineBatchInvariance,
-                         ::testing::Values("stories260K-f32.gguf", "TinyStories-656K-f32.gguf"));
+                         ::testing::Values("stories260K-f32.gguf", "TinyStories-656K-f32.gguf",
+                                           // sliding window 16: six KV cache groups, five releasing
+                                           "synthetic/synth-gemma3-d64-swa16-f32.gguf"));
 
 TEST(Engine, AbortMidRunFreesBlocksAndReportsAbort) {
   EngineConfig config;

@@ -59,7 +59,8 @@ inline size_t kv_bytes_per_block(const std::string& path, int32_t block_size) {
   auto model = Model::load(path);
   EXPECT_TRUE(model.ok());
   const ModelConfig& c = (*model)->config();
-  // EngineConfig's default cache type (KvCacheType::kF16).
+  // EngineConfig's default cache type (KvCacheType::kF16). Every layer's K/V for block_size
+  // tokens (one block of the plain cache; several smaller blocks where layers form groups).
   return KvStorage::bytes_per_block(c.num_layers, block_size, c.num_kv_heads, c.head_dim, DType::kF16);
 }
 

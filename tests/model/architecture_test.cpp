@@ -26,7 +26,9 @@ const char* const kDenseFixtures[] = {
     "synth-phi3-d256-Q4_K_M",   "synth-kq-d256-f32",
 };
 
-std::string fixture_path(const std::string& name) { return "../shared/models/synthetic/" + name + ".gguf"; }
+std::string fixture_path(const std::string& name) {
+  return std::string(TESSERA_SHARED_DIR) + "/models/synthetic/" + name + ".gguf";
+}
 
 TEST(Architecture, TensorTableIsExactlyTheFilesTensors) {
   for (const char* name : kDenseFixtures) {
