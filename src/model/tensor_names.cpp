@@ -55,14 +55,30 @@ std::string tensor_name(TensorKind kind, int32_t layer, std::string_view suffix)
   return name;
 }
 
+namespace {
+
+// Splits "blk.N." off `name`: N, or -1 (name untouched) when there is no such prefix.
+int32_t take_layer_prefix(std::string_view& name) {
+  if (name.substr(0, 4) != "blk.") return -1;
+  const std::string_view rest = name.substr(4);
+  int32_t layer = -1;
+  const auto [end, error] = std::from_chars(rest.data(), rest.data() + rest.size(), layer);
+  if (error != std::errc() || end == rest.data() || end == rest.data() + rest.size() || *end != '.' || layer < 0) {
+    return -1;
+  }
+  name = rest.substr(static_cast<size_t>(end - rest.data()) + 1);
+  return layer;
+}
+
+}  // namespace
+
+int32_t tensor_layer(std::string_view name) { return take_layer_prefix(name); }
+
 std::optional<ParsedTensorName> parse_tensor_name(std::string_view name) {
   ParsedTensorName parsed;
-  if (name.substr(0, 4) == "blk.") {
-    name.remove_prefix(4);
-    const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), parsed.layer);
-    if (error != std::errc() || end == name.data() || *end != '.' || parsed.layer < 0) return std::nullopt;
-    name.remove_prefix(static_cast<size_t>(end - name.data()) + 1);
-  }
+  const bool has_blk_prefix = name.substr(0, 4) == "blk.";
+  parsed.layer = take_layer_prefix(name);
+  if (has_blk_prefix && parsed.layer < 0) return std::nullopt;
   const size_t dot = name.find('.');
   const std::string_view base = name.substr(0, dot);
   parsed.suffix = dot == std::string_view::npos ? "" : std::string(name.substr(dot + 1));

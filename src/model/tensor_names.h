@@ -50,5 +50,7 @@ struct ParsedTensorName {
 };
 // The inverse of tensor_name; nullopt for a name not in the table.
 std::optional<ParsedTensorName> parse_tensor_name(std::string_view name);
+// N for any "blk.N.<anything>" name, in the table or not (llama.cpp's sscanf("blk.%d.")); -1 otherwise.
+int32_t tensor_layer(std::string_view name);
 
 }  // namespace tessera

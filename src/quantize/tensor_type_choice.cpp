@@ -8,43 +8,59 @@
 #include "quantize/tensor_type_choice.h"
 
 #include <algorithm>
-#include <cstdio>
+#include <optional>
+
+#include "model/tensor_names.h"
 
 namespace tessera::quantize {
 namespace {
 
-enum class Category { kTokenEmbedding, kOutput, kAttentionQ, kAttentionK, kAttentionV, kAttentionOutput,
-                      kFfnUp, kFfnGate, kFfnDown, kOther };
+enum class Category { kTokenEmbedding, kOutput, kAttentionQ, kAttentionK, kAttentionV, kAttentionQkv,
+                      kAttentionOutput, kFfnUp, kFfnGate, kFfnDown, kOther };
 
-bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
-
+// llama.cpp's tensor_get_category, over our name table instead of its substring tests. The
+// matrices must be ".weight"; the FFN categories take any suffix and the expert tensors too, as
+// llama.cpp's "ffn_up"/"ffn_gate"/"ffn_down" substrings do. (Names outside the table, such as
+// shared-expert tensors, fall to kOther: dense models only, see the NOTE above.)
 Category category_of(const std::string& name) {
-  if (name == "output.weight") return Category::kOutput;
-  if (name == "token_embd.weight") return Category::kTokenEmbedding;
-  if (contains(name, "attn_v.weight")) return Category::kAttentionV;
-  if (contains(name, "attn_k.weight")) return Category::kAttentionK;
-  if (contains(name, "attn_q.weight")) return Category::kAttentionQ;
-  if (contains(name, "attn_output.weight")) return Category::kAttentionOutput;
-  if (contains(name, "ffn_up")) return Category::kFfnUp;
-  if (contains(name, "ffn_gate")) return Category::kFfnGate;
-  if (contains(name, "ffn_down")) return Category::kFfnDown;
-  return Category::kOther;
+  const std::optional<ParsedTensorName> parsed = parse_tensor_name(name);
+  if (!parsed) return Category::kOther;
+  const bool weight = parsed->suffix == "weight";
+  switch (parsed->kind) {
+    case TensorKind::kOutput: return weight ? Category::kOutput : Category::kOther;
+    case TensorKind::kTokenEmbedding: return weight ? Category::kTokenEmbedding : Category::kOther;
+    case TensorKind::kAttnQkv: return weight ? Category::kAttentionQkv : Category::kOther;
+    case TensorKind::kAttnV: return weight ? Category::kAttentionV : Category::kOther;
+    case TensorKind::kAttnK: return weight ? Category::kAttentionK : Category::kOther;
+    case TensorKind::kAttnQ: return weight ? Category::kAttentionQ : Category::kOther;
+    case TensorKind::kAttnOutput: return weight ? Category::kAttentionOutput : Category::kOther;
+    case TensorKind::kFfnUp:
+    case TensorKind::kFfnUpExps: return Category::kFfnUp;
+    case TensorKind::kFfnGate:
+    case TensorKind::kFfnGateExps:
+    case TensorKind::kFfnGateInp: return Category::kFfnGate;
+    case TensorKind::kFfnDown:
+    case TensorKind::kFfnDownExps: return Category::kFfnDown;
+    default: return Category::kOther;
+  }
 }
 
-int layer_of(const std::string& name) {
-  int layer = -1;
-  if (std::sscanf(name.c_str(), "blk.%d.", &layer) != 1) return -1;
-  return layer;
+// llama.cpp's category_is_attn_v: the fused QKV holds V, so it gets attn_v's extra bits and
+// advances the same counter (current llama-quant.cpp; older versions gave it its own rules).
+bool is_attention_v_like(Category category) {
+  return category == Category::kAttentionV || category == Category::kAttentionQkv;
 }
 
-// llama.cpp's tensor_allows_quantization for dense llama-family files.
+// llama.cpp's tensor_allows_quantization for dense llama-family files. Never a 1-D tensor (norms,
+// biases, attn_q_norm), never a norm, never the MoE router.
 bool allows_quantization(const TensorShapeInfo& t, const TypeChoiceOptions& options) {
   if (t.shape.size() < 2) return false;
   const std::string& n = t.name;
   if (n.size() < 6 || n.compare(n.size() - 6, 6, "weight") != 0) return false;
-  if (contains(n, "_norm.weight")) return false;
-  if (options.leave_output_tensor && n == "output.weight") return false;
-  if (contains(n, "ffn_gate_inp.weight")) return false;
+  if (n.find("_norm.weight") != std::string::npos) return false;  // every norm, in the table or not
+  const std::optional<ParsedTensorName> parsed = parse_tensor_name(n);
+  if (options.leave_output_tensor && parsed && parsed->kind == TensorKind::kOutput) return false;
+  if (parsed && parsed->kind == TensorKind::kFfnGateInp) return false;
   return true;
 }
 
@@ -55,8 +71,8 @@ bool use_more_bits(int layer, int num_layers) {
 
 // Counters the mixes advance as they meet tensors, as llama.cpp's quantize_state_impl.
 struct MixState {
-  int num_attention_v = 0;    // attn_v tensors in the file
-  int attention_v_seen = 0;   // attn_v tensors typed so far
+  int num_attention_v = 0;    // attn_v and attn_qkv tensors in the file (llama.cpp's n_attention_wv)
+  int attention_v_seen = 0;   // of those, typed so far
   int ffn_down_seen = 0;      // ffn_down tensors typed so far (= their layer in a dense model)
   bool tied_embeddings = true;
 };
@@ -73,7 +89,8 @@ DType mix_type(DType type, const TensorShapeInfo& t, Category category, const Mo
     return type == DType::kQ8_0 ? type : DType::kQ6_K;
   }
   switch (category) {
-    case Category::kAttentionV: {
+    case Category::kAttentionV:
+    case Category::kAttentionQkv: {
       const int i = state.attention_v_seen++;
       if (f == FileType::kQ2_K) type = gqa >= 4 ? DType::kQ4_K : DType::kQ3_K;
       else if (f == FileType::kQ3_K_M) type = i < 2 ? DType::kQ5_K : DType::kQ4_K;
@@ -130,7 +147,7 @@ DType fallback_type(DType type, int64_t row_length, std::string* why) {
 
 void sort_like_llama_cpp(std::vector<TensorShapeInfo>& tensors) {
   std::stable_sort(tensors.begin(), tensors.end(), [](const TensorShapeInfo& a, const TensorShapeInfo& b) {
-    const int la = layer_of(a.name), lb = layer_of(b.name);
+    const int la = tensor_layer(a.name), lb = tensor_layer(b.name);
     if (la != lb) return la < lb;
     return a.name < b.name;
   });
@@ -142,7 +159,7 @@ Expected<std::vector<TensorTypeChoice>> choose_tensor_types(const std::vector<Te
   MixState state;
   for (const TensorShapeInfo& t : tensors) {
     const Category c = category_of(t.name);
-    state.num_attention_v += c == Category::kAttentionV;
+    state.num_attention_v += is_attention_v_like(c);
     if (c == Category::kOutput) state.tied_embeddings = false;
   }
   const DType default_type = default_tensor_type(options.file_type);

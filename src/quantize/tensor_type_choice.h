@@ -1,5 +1,5 @@
 // Which type each tensor of a model gets under a quantization recipe: llama.cpp's
-// llama_tensor_get_type rules (output and attn_v/ffn_down get more bits in the _M mixes, ...)
+// llama_tensor_get_type rules (output, attn_v/attn_qkv and ffn_down get more bits in the _M mixes, ...)
 // and its fallbacks for rows that are not a multiple of the block size. Pure planning: reads
 // names and shapes only, never tensor data.
 #pragma once

@@ -13,6 +13,7 @@
 #include "model/forward_batch.h"
 #include "model/kv_storage.h"
 #include "model/model.h"
+#include "model/tensor_names.h"
 
 namespace tessera {
 namespace {
@@ -84,10 +85,11 @@ std::string BenchRecord::test_name() const {
 }
 
 uint64_t weights_bytes_per_token(const gguf::GgufFile& file) {
-  const bool tied = file.find_tensor("output.weight") == nullptr;
+  const std::string embedding_name = tensor_name(TensorKind::kTokenEmbedding);
+  const bool tied = file.find_tensor(tensor_name(TensorKind::kOutput)) == nullptr;
   uint64_t total = 0;
   for (const auto& t : file.tensors()) {
-    if (t.name == "token_embd.weight") {
+    if (t.name == embedding_name) {
       const int64_t rows = t.shape.size() >= 2 ? t.shape[1] : 1;
       total += tied ? t.num_bytes : t.num_bytes / static_cast<uint64_t>(std::max<int64_t>(rows, 1));
     } else {
@@ -139,7 +141,7 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
     base.model_size += t.num_bytes;
     base.model_n_params += static_cast<uint64_t>(t.num_elements());
   }
-  base.model_type = "llama " + params_label(base.model_n_params) + " " + file_type_label(model.file());
+  base.model_type = c.architecture + " " + params_label(base.model_n_params) + " " + file_type_label(model.file());
   base.n_threads = threads;
   base.n_depth = p.n_depth;
   base.kv_type = p.kv_type;

@@ -30,7 +30,7 @@ struct BenchParams {
 
 struct BenchRecord {
   std::string model_filename;
-  std::string model_type;    // "llama 135M Q8_0", like llama-bench
+  std::string model_type;    // "llama 135M Q8_0" ({arch} {params} {file type}), like llama-bench
   uint64_t model_size = 0;   // bytes of all tensors
   uint64_t model_n_params = 0;
   int32_t n_prompt = 0;

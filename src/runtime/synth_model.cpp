@@ -1,17 +1,20 @@
 #include "runtime/synth_model.h"
 
-#include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <thread>
 
 #include "base/thread_pool.h"
-#include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
+#include "model/model_config_writer.h"
+#include "model/tensor_names.h"
+#include "quantize/tensor_type_choice.h"
+#include "runtime/synth_vocab.h"
 #include "tensor/quant.h"
 
 namespace tessera {
 namespace {
+
+constexpr uint32_t kQuantizationVersion = 2;  // ggml's GGML_QNT_VERSION
 
 // splitmix64: a tiny, fast, well-mixed generator; one stream per row keeps the output
 // independent of the thread count.
@@ -41,10 +44,6 @@ uint64_t mix(uint64_t a, uint64_t b) {
   return s.next();
 }
 
-bool use_more_bits(int32_t i, int32_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
-
-bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
-
 class SynthWriter {
  public:
   SynthWriter(const SynthOptions& o, ThreadPool& pool) : o_(o), pool_(pool) {}
@@ -66,10 +65,10 @@ class SynthWriter {
     return w_.add_tensor(name, type, {cols, rows}, bytes.data(), bytes.size());
   }
 
-  Status add_norm(const std::string& name, int64_t n) {
+  Status add_vector(const std::string& name, int64_t n, float mean, float stddev) {
     std::vector<float> values(static_cast<size_t>(n));
     SplitMix rng{mix(o_.seed, ++tensor_index_)};
-    fill_normal(rng, values.data(), n, 1.0f, 0.01f);
+    fill_normal(rng, values.data(), n, mean, stddev);
     return w_.add_tensor(name, DType::kF32, {n}, values.data(), values.size() * sizeof(float));
   }
 
@@ -82,129 +81,59 @@ class SynthWriter {
 
 }  // namespace
 
-std::optional<SynthShape> synth_shape(std::string_view name) {
-  SynthShape s;
-  s.name = std::string(name);
-  if (name == "smollm-135m") {
-    s.hidden_dim = 576, s.ffn_dim = 1536, s.num_layers = 30, s.num_heads = 9, s.num_kv_heads = 3;
-    s.context_length = 2048, s.tied_embeddings = true;
-  } else if (name == "tinyllama-1.1b") {
-    s.hidden_dim = 2048, s.ffn_dim = 5632, s.num_layers = 22, s.num_heads = 32, s.num_kv_heads = 4;
-    s.context_length = 2048, s.tied_embeddings = false;
-  } else if (name == "tiny") {
-    s.hidden_dim = 256, s.ffn_dim = 512, s.num_layers = 2, s.num_heads = 4, s.num_kv_heads = 2;
-    s.context_length = 256, s.tied_embeddings = false;
-  } else {
-    return std::nullopt;
+// The quantizer's input is f32 throughout; its counters (attn_v, ffn_down) advance layer by layer
+// both in tensor_table's order and in the sorted order `tessera quantize` uses, so the choices
+// are the same.
+Expected<std::vector<SynthTensor>> synth_tensor_plan(const ModelConfig& c, quantize::FileType file_type) {
+  const Architecture* arch = find_architecture(c.architecture);
+  if (arch == nullptr) {
+    return invalid_argument("synth: unknown architecture '" + c.architecture +
+                            "' (supported: " + supported_architecture_names() + ")");
   }
-  return s;
-}
-
-std::vector<std::string> synth_shape_names() { return {"smollm-135m", "tinyllama-1.1b", "tiny"}; }
-
-std::optional<SynthType> synth_type_from_name(std::string_view name) {
-  std::string upper(name);
-  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (upper == "F32") return SynthType::kF32;
-  if (upper == "F16") return SynthType::kF16;
-  if (upper == "Q4_0") return SynthType::kQ4_0;
-  if (upper == "Q8_0") return SynthType::kQ8_0;
-  if (upper == "Q4_K_M") return SynthType::kQ4_K_M;
-  return std::nullopt;
-}
-
-std::string synth_type_name(SynthType type) {
-  switch (type) {
-    case SynthType::kF32: return "F32";
-    case SynthType::kF16: return "F16";
-    case SynthType::kQ4_0: return "Q4_0";
-    case SynthType::kQ8_0: return "Q8_0";
-    case SynthType::kQ4_K_M: return "Q4_K_M";
+  if (c.num_layers <= 0 || c.hidden_dim <= 0 || c.ffn_dim <= 0 || c.vocab_size <= 0 || c.num_heads <= 0 ||
+      c.num_kv_heads <= 0 || c.num_heads % c.num_kv_heads != 0 || c.head_dim <= 0 || c.head_dim % 2 != 0) {
+    return invalid_argument("synth: inconsistent sizes for a " + c.architecture + " model");
   }
-  return "?";
-}
-
-DType synth_tensor_type(SynthType type, std::string_view name, int64_t num_cols, int32_t layer, int32_t num_layers,
-                        bool is_output_head) {
-  if (type == SynthType::kF32) return DType::kF32;
-  if (type == SynthType::kF16) return DType::kF16;
-  DType t = type == SynthType::kQ4_0 ? DType::kQ4_0 : type == SynthType::kQ8_0 ? DType::kQ8_0 : DType::kQ4_K;
-  if (is_output_head) {
-    // llama.cpp: the output head is Q6_K (Q8_0 when its rows are not a multiple of 256), unless Q8_0 already.
-    if (num_cols % 256 != 0) return DType::kQ8_0;
-    return t == DType::kQ8_0 ? t : DType::kQ6_K;
-  }
-  if (type == SynthType::kQ4_K_M) {
-    if (contains(name, "attn_v.weight") && use_more_bits(layer, num_layers)) t = DType::kQ6_K;
-    if (contains(name, "ffn_down.weight") && use_more_bits(layer, num_layers)) t = DType::kQ6_K;
-    if (num_cols % 256 != 0) t = t == DType::kQ6_K ? DType::kQ8_0 : DType::kQ5_0;
-  }
-  return t;
+  const std::vector<TensorSpec> table = tensor_table(c, arch->recipe);
+  std::vector<quantize::TensorShapeInfo> inputs;
+  for (const TensorSpec& t : table) inputs.push_back({t.name, DType::kF32, t.shape});
+  const quantize::ModelShapeInfo model{c.num_layers, c.num_heads, c.num_kv_heads};
+  TS_ASSIGN_OR_RETURN(const std::vector<quantize::TensorTypeChoice> choices,
+                      quantize::choose_tensor_types(inputs, model, quantize::TypeChoiceOptions{.file_type = file_type}));
+  std::vector<SynthTensor> plan;
+  for (size_t i = 0; i < table.size(); ++i) plan.push_back({table[i], choices[i].type});
+  return plan;
 }
 
 Status write_synth_model(const SynthOptions& o, const std::string& path) {
   using gguf::MetadataValue;
-  const SynthShape& s = o.shape;
-  if (s.hidden_dim <= 0 || s.num_heads <= 0 || s.hidden_dim % s.num_heads != 0 || s.num_kv_heads <= 0 ||
-      s.num_heads % s.num_kv_heads != 0) {
-    return invalid_argument("synth: bad shape '" + s.name + "'");
-  }
-  auto vocab = gguf::GgufFile::open(o.vocab_path);
-  if (!vocab.ok()) return vocab.status();
-  const gguf::ArrayValue* tokens = (*vocab)->get_array("tokenizer.ggml.tokens");
-  if (tokens == nullptr || tokens->size() == 0) return invalid_argument(o.vocab_path + ": no tokenizer.ggml.tokens");
-  const int64_t vocab_size = static_cast<int64_t>(tokens->size());
+  ModelConfig config = o.shape.config;
+  TS_ASSIGN_OR_RETURN(const SynthVocabulary vocab, synth_vocabulary(o.vocab_path, config.vocab_size));
+  config.vocab_size = vocab.vocab_size;
+  config.name = "synth-" + o.shape.name + "-" + std::string(quantize::file_type_name(o.type));
+  TS_ASSIGN_OR_RETURN(const std::vector<SynthTensor> plan, synth_tensor_plan(config, o.type));
 
   unsigned hw = std::thread::hardware_concurrency();
   ThreadPool pool(o.num_threads > 0 ? o.num_threads : static_cast<int>(hw == 0 ? 1 : hw));
   SynthWriter sw(o, pool);
   gguf::GgufWriter& w = sw.writer();
-  const std::string a = "llama.";
-  const int32_t head_dim = s.hidden_dim / s.num_heads;
-  w.set("general.architecture", MetadataValue::string("llama"));
-  w.set("general.name", MetadataValue::string("synth-" + s.name + "-" + synth_type_name(o.type)));
+  write_model_config(config, w);
   w.set("general.file_type", MetadataValue::u32(static_cast<uint32_t>(o.type)));
-  if (o.type != SynthType::kF32 && o.type != SynthType::kF16) w.set("general.quantization_version", MetadataValue::u32(2));
-  w.set(a + "vocab_size", MetadataValue::u32(static_cast<uint32_t>(vocab_size)));
-  w.set(a + "context_length", MetadataValue::u32(static_cast<uint32_t>(s.context_length)));
-  w.set(a + "embedding_length", MetadataValue::u32(static_cast<uint32_t>(s.hidden_dim)));
-  w.set(a + "block_count", MetadataValue::u32(static_cast<uint32_t>(s.num_layers)));
-  w.set(a + "feed_forward_length", MetadataValue::u32(static_cast<uint32_t>(s.ffn_dim)));
-  w.set(a + "rope.dimension_count", MetadataValue::u32(static_cast<uint32_t>(head_dim)));
-  w.set(a + "attention.head_count", MetadataValue::u32(static_cast<uint32_t>(s.num_heads)));
-  w.set(a + "attention.head_count_kv", MetadataValue::u32(static_cast<uint32_t>(s.num_kv_heads)));
-  w.set(a + "attention.layer_norm_rms_epsilon", MetadataValue::f32(s.rms_norm_eps));
-  w.set(a + "rope.freq_base", MetadataValue::f32(s.rope_freq_base));
-  for (const gguf::MetadataEntry& e : (*vocab)->metadata()) {
-    if (e.key.rfind("tokenizer.", 0) == 0) w.set(e.key, e.value);
+  if (traits(quantize::default_tensor_type(o.type)).is_quantized) {
+    w.set("general.quantization_version", MetadataValue::u32(kQuantizationVersion));
   }
+  for (const gguf::MetadataEntry& e : vocab.metadata) w.set(e.key, e.value);
 
-  const int64_t d = s.hidden_dim, f = s.ffn_dim, q = int64_t{s.num_heads} * head_dim,
-                kv = int64_t{s.num_kv_heads} * head_dim;
-  auto type_of = [&](const std::string& name, int64_t cols, int32_t layer, bool head) {
-    return synth_tensor_type(o.type, name, cols, layer, s.num_layers, head);
-  };
-  Status st = sw.add_matrix("token_embd.weight", vocab_size, d, type_of("token_embd.weight", d, 0, s.tied_embeddings));
-  if (!st.ok()) return st;
-  if (st = sw.add_norm("output_norm.weight", d); !st.ok()) return st;
-  if (!s.tied_embeddings) {
-    if (st = sw.add_matrix("output.weight", vocab_size, d, type_of("output.weight", d, 0, true)); !st.ok()) return st;
-  }
-  for (int32_t l = 0; l < s.num_layers; ++l) {
-    const std::string p = "blk." + std::to_string(l) + ".";
-    struct M {
-      const char* name;
-      int64_t rows, cols;
-    };
-    const M mats[] = {{"attn_q.weight", q, d},   {"attn_k.weight", kv, d},   {"attn_v.weight", kv, d},
-                      {"attn_output.weight", d, q}, {"ffn_gate.weight", f, d}, {"ffn_up.weight", f, d},
-                      {"ffn_down.weight", d, f}};
-    if (st = sw.add_norm(p + "attn_norm.weight", d); !st.ok()) return st;
-    if (st = sw.add_norm(p + "ffn_norm.weight", d); !st.ok()) return st;
-    for (const M& m : mats) {
-      const std::string name = p + m.name;
-      if (st = sw.add_matrix(name, m.rows, m.cols, type_of(name, m.cols, l, false)); !st.ok()) return st;
+  for (const SynthTensor& t : plan) {
+    Status st;
+    if (!t.spec.is_vector) {
+      st = sw.add_matrix(t.spec.name, t.spec.shape[1], t.spec.shape[0], t.type);
+    } else if (parse_tensor_name(t.spec.name)->suffix == "bias") {
+      st = sw.add_vector(t.spec.name, t.spec.shape[0], 0.0f, 0.02f);
+    } else {
+      st = sw.add_vector(t.spec.name, t.spec.shape[0], 1.0f, 0.01f);  // a norm's weight
     }
+    if (!st.ok()) return st;
   }
   return w.write(path);
 }

@@ -1,8 +1,10 @@
-// Random-weight llama GGUFs of real model shapes (SmolLM-135M, TinyLlama-1.1B, a tiny one for
-// tests), with a real vocabulary copied from a vocabulary-only GGUF. Used by `tessera synth`
-// and by tests/benchmarks: dense decode speed does not depend on the weight values.
-// Tensor types follow llama.cpp's quantizer (llama_tensor_get_type) so file sizes and the
-// bytes streamed per token match what llama-quantize would produce for the same shape.
+// Random-weight GGUFs of real model shapes, of any registered architecture (llama: SmolLM-135M,
+// TinyLlama-1.1B; qwen3: Qwen3-0.6B; gemma3: Gemma-3-1B; phi3: Phi-3-mini; and a tiny one of
+// each architecture for tests), with a real vocabulary copied from a vocabulary-only GGUF. Used
+// by `tessera synth` and by tests/benchmarks: dense decode speed does not depend on the weights.
+// The tensors are the architecture's tensor_table and each gets the type `tessera quantize` would
+// give it (quantize/tensor_type_choice.h, llama.cpp's rules), so file sizes and the bytes
+// streamed per token match what llama-quantize produces for the same shape.
 #pragma once
 
 #include <cstdint>
@@ -12,48 +14,43 @@
 #include <vector>
 
 #include "base/status.h"
+#include "model/arch/architecture.h"
+#include "model/model_config.h"
+#include "quantize/file_type.h"
 #include "tensor/dtype.h"
 
 namespace tessera {
 
 struct SynthShape {
-  std::string name;
-  int32_t hidden_dim = 0;
-  int32_t ffn_dim = 0;
-  int32_t num_layers = 0;
-  int32_t num_heads = 0;
-  int32_t num_kv_heads = 0;
-  int32_t context_length = 2048;
-  bool tied_embeddings = false;
-  float rope_freq_base = 10000.0f;
-  float rms_norm_eps = 1e-5f;
+  std::string name;        // the --shape value, e.g. "qwen3-0.6b"
+  ModelConfig config;      // what is written; vocab_size 0: the vocabulary file's token count
+  std::string vocab_file;  // the default vocabulary: a file name in <shared>/models/vocab/
 };
 
-// "smollm-135m", "tinyllama-1.1b", "tiny" (d 256, ffn 512, 2 layers: for tests).
+// "smollm-135m", "tinyllama-1.1b", "qwen3-0.6b", "gemma3-1b", "phi3-mini", and for tests "tiny"
+// (llama, d 256, ffn 512, 2 layers) and "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3".
 std::optional<SynthShape> synth_shape(std::string_view name);
 std::vector<std::string> synth_shape_names();
 
-// A llama.cpp file type (the value written to general.file_type).
-enum class SynthType : int32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ8_0 = 7, kQ4_K_M = 15 };
-std::optional<SynthType> synth_type_from_name(std::string_view name);  // "Q4_0", "q8_0", "Q4_K_M", "F16", "F32"
-std::string synth_type_name(SynthType type);                           // "Q4_0", ..., "Q4_K_M", "F16", "F32"
-
-// The type llama.cpp's quantizer gives a 2-D weight `name` ("blk.3.ffn_down.weight", "output.weight",
-// "token_embd.weight") with `num_cols` columns; `is_output_head` for output.weight, or for
-// token_embd.weight when the embeddings are tied. Includes the use_more_bits mix of Q4_K_M and
-// the fallback for rows that are not a multiple of 256 (Q4_K -> Q5_0, Q6_K -> Q8_0).
-DType synth_tensor_type(SynthType type, std::string_view name, int64_t num_cols, int32_t layer, int32_t num_layers,
-                        bool is_output_head);
+struct SynthTensor {
+  TensorSpec spec;           // GGUF name and ggml shape, from tensor_table
+  DType type = DType::kF32;  // the type it is written in (vectors: always f32)
+};
+// Every tensor of a model of `config` (vocab_size set), in file order, with its type under the
+// quantizer's recipe `file_type`. Errors for an unknown architecture or inconsistent sizes.
+Expected<std::vector<SynthTensor>> synth_tensor_plan(const ModelConfig& config, quantize::FileType file_type);
 
 struct SynthOptions {
   SynthShape shape;
-  SynthType type = SynthType::kQ8_0;
+  quantize::FileType type = quantize::FileType::kQ8_0;  // any recipe `tessera quantize` takes
   uint64_t seed = 1;
-  std::string vocab_path;  // vocabulary-only GGUF whose tokenizer.* keys are copied
+  std::string vocab_path;  // vocabulary-only GGUF whose tokenizer.* keys are copied; empty:
+                           // placeholder tokens (needs shape.config.vocab_size > 0)
   int num_threads = 0;     // for generating/quantizing weights; 0: all cores
 };
 
-// Writes the model to `path` (atomically). Weights ~ N(0, 0.02), norms 1 + N(0, 0.01), f32.
+// Writes the model to `path` (atomically). Weights ~ N(0, 0.02), norms 1 + N(0, 0.01) and
+// biases N(0, 0.02), f32.
 Status write_synth_model(const SynthOptions& options, const std::string& path);
 
 }  // namespace tessera

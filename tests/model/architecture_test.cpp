@@ -74,6 +74,15 @@ TEST(TensorNames, RoundTrip) {
   EXPECT_FALSE(parse_tensor_name("blk.x.attn_q.weight").has_value());
   EXPECT_FALSE(parse_tensor_name("blk.1.token_embd.weight").has_value());
   EXPECT_FALSE(parse_tensor_name("rope_freqs.weight").has_value());
+  EXPECT_FALSE(parse_tensor_name("blk.3").has_value());
+}
+
+TEST(TensorNames, LayerOfAnyBlockName) {
+  EXPECT_EQ(tensor_layer("blk.12.attn_q.weight"), 12);
+  EXPECT_EQ(tensor_layer("blk.4.not_in_the_table.weight"), 4);  // llama.cpp's sscanf("blk.%d.")
+  EXPECT_EQ(tensor_layer("token_embd.weight"), -1);
+  EXPECT_EQ(tensor_layer("blk.x.attn_q.weight"), -1);
+  EXPECT_EQ(tensor_layer("blk.3"), -1);
 }
 
 // Rewrites a fixture with `edit` applied to its metadata and tensors, loads it, and returns the

@@ -109,6 +109,35 @@ TEST(TensorTypeChoice, FallbacksForNarrowRows) {
   EXPECT_EQ(q4_0["output.weight"], DType::kQ8_0);  // output rule Q6_K, then 64 % 256: Q8_0
 }
 
+// Phi-3's fused QKV holds V: llama.cpp's category_is_attn_v gives it attn_v's extra bits and
+// counter. Per-head Q/K norms are 1-D: never quantized.
+TEST(TensorTypeChoice, FusedQkvGetsAttnVBitsAndHeadNormsStayF32) {
+  std::vector<TensorShapeInfo> t = {{"token_embd.weight", DType::kF32, {256, 512}},
+                                    {"output.weight", DType::kF32, {256, 512}}};
+  for (int i = 0; i < 16; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    t.push_back({p + "attn_qkv.weight", DType::kF32, {256, 768}});
+    t.push_back({p + "attn_q_norm.weight", DType::kF32, {64}});
+    t.push_back({p + "attn_k_norm.weight", DType::kF32, {64}});
+    t.push_back({p + "ffn_down.weight", DType::kF32, {512, 256}});
+  }
+  const ModelShapeInfo m{16, 4, 4};
+  auto q4km = types_of(t, m, FileType::kQ4_K_M);
+  std::string six;
+  for (int i = 0; i < 16; ++i) six += q4km["blk." + std::to_string(i) + ".attn_qkv.weight"] == DType::kQ6_K ? '6' : '4';
+  EXPECT_EQ(six, "6644644644644666");  // use_more_bits over the 16 attn_qkv, as attn_v
+  EXPECT_EQ(q4km["blk.0.attn_q_norm.weight"], DType::kF32);
+  EXPECT_EQ(q4km["blk.0.attn_k_norm.weight"], DType::kF32);
+  auto q3km = types_of(t, m, FileType::kQ3_K_M);
+  EXPECT_EQ(q3km["blk.1.attn_qkv.weight"], DType::kQ5_K);  // the first two attn_v-like
+  EXPECT_EQ(q3km["blk.2.attn_qkv.weight"], DType::kQ4_K);
+  auto q2k = types_of(t, m, FileType::kQ2_K);
+  EXPECT_EQ(q2k["blk.0.attn_qkv.weight"], DType::kQ3_K);  // GQA 1 < 4
+  auto q4_0 = types_of(t, m, FileType::kQ4_0);
+  EXPECT_EQ(q4_0["blk.0.attn_qkv.weight"], DType::kQ4_0);
+  EXPECT_EQ(q4_0["blk.0.attn_q_norm.weight"], DType::kF32);
+}
+
 TEST(TensorTypeChoice, PureRejectsATensorTooNarrowForTheType) {
   auto choices = choose_tensor_types(llama_tensors(128, 64, 384, 2, true), ModelShapeInfo{2, 8, 4},
                                      TypeChoiceOptions{FileType::kQ4_K_M, /*pure=*/true, false, false});

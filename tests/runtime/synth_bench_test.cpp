@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <unistd.h>
 
 #include "base/memory_bandwidth.h"
@@ -15,32 +16,62 @@
 namespace tessera {
 namespace {
 
+using quantize::FileType;
+
 const std::string kVocab = std::string(TESSERA_SHARED_DIR) + "/models/vocab/ggml-vocab-llama-spm.gguf";
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("tessera_synth_" + std::to_string(getpid()) + "_" + name)).string();
 }
 
-TEST(SynthModelTest, TensorTypesFollowLlamaCpp) {
-  // use_more_bits over 22 layers: first 2, last 3 (>= 19) and every third in between.
-  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.0.attn_v.weight", 2048, 0, 22, false), DType::kQ6_K);
-  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.2.attn_v.weight", 2048, 2, 22, false), DType::kQ4_K);
-  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.4.ffn_down.weight", 5632, 4, 22, false), DType::kQ6_K);
-  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.20.ffn_down.weight", 5632, 20, 22, false), DType::kQ6_K);
-  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.5.ffn_up.weight", 2048, 5, 22, false), DType::kQ4_K);
-  // Rows of 576 are not a multiple of 256: Q4_K -> Q5_0, Q6_K -> Q8_0.
-  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.5.ffn_up.weight", 576, 5, 30, false), DType::kQ5_0);
-  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.0.attn_v.weight", 576, 0, 30, false), DType::kQ8_0);
-  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_K_M, "blk.0.ffn_down.weight", 1536, 0, 30, false), DType::kQ6_K);
-  // The output head.
-  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_0, "output.weight", 2048, 0, 22, true), DType::kQ6_K);
-  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_0, "token_embd.weight", 576, 0, 30, true), DType::kQ8_0);
-  EXPECT_EQ(synth_tensor_type(SynthType::kQ4_0, "token_embd.weight", 2048, 0, 22, false), DType::kQ4_0);
-  EXPECT_EQ(synth_tensor_type(SynthType::kQ8_0, "output.weight", 2048, 0, 22, true), DType::kQ8_0);
-  EXPECT_EQ(synth_tensor_type(SynthType::kF16, "output.weight", 2048, 0, 22, true), DType::kF16);
+// The types of `tessera quantize` (llama.cpp's mixes), per tensor of each shape: no file written.
+std::map<std::string, DType> planned_types(const std::string& shape_name, FileType type) {
+  ModelConfig config = synth_shape(shape_name)->config;
+  if (config.vocab_size == 0) config.vocab_size = 32000;  // the llama-spm vocabulary
+  auto plan = synth_tensor_plan(config, type);
+  EXPECT_TRUE(plan.ok()) << plan.status().message();
+  std::map<std::string, DType> types;
+  for (const SynthTensor& t : *plan) types[t.spec.name] = t.type;
+  return types;
 }
 
-class SynthTinyTest : public ::testing::TestWithParam<SynthType> {};
+TEST(SynthModelTest, TensorTypesFollowLlamaCpp) {
+  // use_more_bits over 22 layers: first 2, last 3 (>= 19) and every third in between.
+  auto tinyllama = planned_types("tinyllama-1.1b", FileType::kQ4_K_M);
+  EXPECT_EQ(tinyllama["blk.0.attn_v.weight"], DType::kQ6_K);
+  EXPECT_EQ(tinyllama["blk.2.attn_v.weight"], DType::kQ4_K);
+  EXPECT_EQ(tinyllama["blk.4.ffn_down.weight"], DType::kQ6_K);
+  EXPECT_EQ(tinyllama["blk.20.ffn_down.weight"], DType::kQ6_K);
+  EXPECT_EQ(tinyllama["blk.5.ffn_up.weight"], DType::kQ4_K);
+  EXPECT_EQ(tinyllama["blk.5.ffn_norm.weight"], DType::kF32);
+  // Rows of 576 are not a multiple of 256: Q4_K -> Q5_0, Q6_K -> Q8_0.
+  auto smollm = planned_types("smollm-135m", FileType::kQ4_K_M);
+  EXPECT_EQ(smollm["blk.5.ffn_up.weight"], DType::kQ5_0);
+  EXPECT_EQ(smollm["blk.0.attn_v.weight"], DType::kQ8_0);
+  EXPECT_EQ(smollm["blk.0.ffn_down.weight"], DType::kQ6_K);
+  // The output head, or the tied embeddings.
+  EXPECT_EQ(planned_types("tinyllama-1.1b", FileType::kQ4_0)["output.weight"], DType::kQ6_K);
+  EXPECT_EQ(planned_types("tinyllama-1.1b", FileType::kQ4_0)["token_embd.weight"], DType::kQ4_0);
+  EXPECT_EQ(planned_types("smollm-135m", FileType::kQ4_0)["token_embd.weight"], DType::kQ8_0);
+  EXPECT_EQ(planned_types("tinyllama-1.1b", FileType::kQ8_0)["output.weight"], DType::kQ8_0);
+  EXPECT_EQ(planned_types("tinyllama-1.1b", FileType::kF16)["output.weight"], DType::kF16);
+  // Phi-3's fused QKV gets attn_v's bits (use_more_bits over 32: layers < 4, >= 28, 6, 9, ...).
+  auto phi3 = planned_types("phi3-mini", FileType::kQ4_K_M);
+  EXPECT_EQ(phi3["blk.0.attn_qkv.weight"], DType::kQ6_K);
+  EXPECT_EQ(phi3["blk.4.attn_qkv.weight"], DType::kQ4_K);
+  EXPECT_EQ(phi3["blk.6.attn_qkv.weight"], DType::kQ6_K);
+  EXPECT_EQ(phi3["output.weight"], DType::kQ6_K);
+  // Qwen3's per-head norms stay f32; tied embeddings of 1024 take the output head's Q6_K.
+  auto qwen3 = planned_types("qwen3-0.6b", FileType::kQ4_0);
+  EXPECT_EQ(qwen3["blk.0.attn_q_norm.weight"], DType::kF32);
+  EXPECT_EQ(qwen3["blk.0.attn_q.weight"], DType::kQ4_0);
+  EXPECT_EQ(qwen3["token_embd.weight"], DType::kQ6_K);
+  EXPECT_EQ(qwen3.count("output.weight"), 0u);
+  // Gemma's 1152-wide rows cannot hold 256-blocks: the tied embeddings fall back to Q8_0.
+  EXPECT_EQ(planned_types("gemma3-1b", FileType::kQ4_0)["token_embd.weight"], DType::kQ8_0);
+}
+
+class SynthTinyTest : public ::testing::TestWithParam<FileType> {};
 
 TEST_P(SynthTinyTest, LoadsGeneratesAndBenches) {
   SynthOptions options;
@@ -48,7 +79,7 @@ TEST_P(SynthTinyTest, LoadsGeneratesAndBenches) {
   options.type = GetParam();
   options.vocab_path = kVocab;
   options.num_threads = 2;
-  const std::string path = temp_path(synth_type_name(GetParam()) + ".gguf");
+  const std::string path = temp_path(std::string(file_type_name(GetParam())) + ".gguf");
   ASSERT_TRUE(write_synth_model(options, path).ok());
 
   auto file = gguf::GgufFile::open(path);
@@ -133,8 +164,8 @@ TEST_P(SynthTinyTest, LoadsGeneratesAndBenches) {
   std::filesystem::remove(path);
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, SynthTinyTest, ::testing::Values(SynthType::kQ8_0, SynthType::kQ4_K_M, SynthType::kF16),
-                         [](const auto& info) { return synth_type_name(info.param); });
+INSTANTIATE_TEST_SUITE_P(Types, SynthTinyTest, ::testing::Values(FileType::kQ8_0, FileType::kQ4_K_M, FileType::kF16),
+                         [](const auto& info) { return std::string(file_type_name(info.param)); });
 
 TEST(MemoryBandwidthTest, PositiveAndFinite) {
   ThreadPool pool(2);

@@ -11,6 +11,7 @@
 
 #include "gguf/gguf_file.h"
 #include "quantize/model_quantizer.h"
+#include "quantize/tensor_type_choice.h"
 
 namespace tessera::quantize {
 namespace {
@@ -96,6 +97,32 @@ INSTANTIATE_TEST_SUITE_P(
       for (char& ch : name) if (ch == '-' || ch == '.') ch = '_';
       return name;
     });
+
+// The Q4_K_M mix of every architecture's synthetic file, as llama-quantize typed it (phi3's fused
+// attn_qkv takes attn_v's extra bits; per-head norms, biases and the router stay f32): the
+// choices made from the names and shapes alone, with f32 inputs.
+TEST(LlamaCppTypeChoices, EveryArchitecturesQ4KMMixMatchesLlamaQuantize) {
+  for (const char* name : {"synth-phi3-d256-Q4_K_M", "synth-qwen3-d256-Q4_K_M", "synth-qwen2-d256-Q4_K_M",
+                           "synth-gemma3-d256-swa16-Q4_K_M", "synth-llama-mqa-d256-Q4_K_M",
+                           "synth-qwen3moe-d256-e4k2-Q4_K_M"}) {
+    SCOPED_TRACE(name);
+    const std::string path = kModels + "synthetic/" + name + ".gguf";
+    if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
+    auto file = gguf::GgufFile::open(path);
+    ASSERT_TRUE(file.ok()) << file.status().message();
+    const std::string arch = *(*file)->get_string("general.architecture");
+    const ModelShapeInfo model{static_cast<int32_t>(*(*file)->get_int(arch + ".block_count")),
+                               static_cast<int32_t>(*(*file)->get_int(arch + ".attention.head_count")),
+                               static_cast<int32_t>(*(*file)->get_int(arch + ".attention.head_count_kv"))};
+    std::vector<TensorShapeInfo> tensors;
+    for (const gguf::TensorInfo& t : (*file)->tensors()) tensors.push_back({t.name, DType::kF32, t.shape});
+    auto choices = choose_tensor_types(tensors, model, TypeChoiceOptions{FileType::kQ4_K_M, false, false, false});
+    ASSERT_TRUE(choices.ok()) << choices.status().message();
+    for (const TensorTypeChoice& c : *choices) {
+      EXPECT_EQ(c.type, (*file)->find_tensor(c.name)->type) << c.name;
+    }
+  }
+}
 
 }  // namespace
 }  // namespace tessera::quantize
