@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/kernel_test_util.h"
 #include "kernels/kernels.h"
+#include "kernels/ref/ref_kernels.h"
 #include "tensor/quant.h"
 
 namespace tessera::kernels {
@@ -301,6 +303,37 @@ TEST(PagedAttention, BatchOfSequencesEqualsEachAlone) {
       const auto expected =
           contiguous_attention(q[s], k, v, queried[s], num_heads, num_kv_heads, head_dim, contexts[s] - queried[s]);
       for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(batched[s][i], expected[i], 1e-5) << s << " " << i;
+    }
+  }
+  set_isa_override(std::nullopt);
+}
+
+}  // namespace
+}  // namespace tessera::kernels
+
+namespace tessera::kernels {
+namespace {
+
+// The table-driven gelu_tanh_mul is bit for bit the reference's two f16 roundings, on every ISA
+// (its f16 conversion is the ISA's), across the +-10 cut-offs, subnormals, infinities and NaN.
+TEST(GeluTanhMul, TableEqualsReferenceBitForBit) {
+  std::vector<float> gate = random_vector(5000, 21), up = random_vector(5000, 22);
+  for (size_t i = 0; i < gate.size(); ++i) gate[i] *= 12.0f;  // covers both cut-offs
+  const float specials[] = {-10.0f, 10.0f, -9.9999f, 9.9999f, 0.0f, -0.0f, 1e-6f, -1e-7f, 65504.0f, 1e30f,
+                            INFINITY, -INFINITY};
+  for (size_t i = 0; i < std::size(specials); ++i) gate[i] = specials[i];
+  std::vector<Isa> isas = testing::simd_isas();
+  isas.push_back(Isa::kScalar);
+  std::vector<float> want(gate.size());
+  ref::gelu_tanh_mul(gate.data(), up.data(), static_cast<int64_t>(gate.size()), want.data());
+  for (Isa isa : isas) {
+    set_isa_override(isa);
+    ThreadPool pool(2);
+    std::vector<float> got(gate.size(), NAN);
+    gelu_tanh_mul(gate.data(), up.data(), static_cast<int64_t>(gate.size()), got.data(), &pool);
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(std::memcmp(&got[i], &want[i], sizeof(float)), 0)
+          << isa_name(isa) << " gate " << gate[i] << ": " << got[i] << " vs " << want[i];
     }
   }
   set_isa_override(std::nullopt);

@@ -68,22 +68,18 @@ void silu_mul(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
+float gelu_tanh_of_half(float h) {
+  constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+  constexpr float kCoefA = 0.044715f;
+  return f16_to_f32(f32_to_f16(0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoefA * h * h)))));
+}
+
 void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out) {
   // NOTE: ggml's CPU backend looks GELU up in a table indexed by the f16 of its input, holding
   // f16 results (GGML_GELU_FP16); computing the same two roundings here gives the same values.
-  constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
-  constexpr float kCoefA = 0.044715f;
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
-    float gelu;
-    if (g <= -10.0f) {
-      gelu = 0.0f;
-    } else if (g >= 10.0f) {
-      gelu = g;
-    } else {
-      const float h = f16_to_f32(f32_to_f16(g));
-      gelu = f16_to_f32(f32_to_f16(0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoefA * h * h)))));
-    }
+    const float gelu = g <= -10.0f ? 0.0f : g >= 10.0f ? g : gelu_tanh_of_half(f16_to_f32(f32_to_f16(g)));
     out[i] = gelu * up[i];
   }
 }

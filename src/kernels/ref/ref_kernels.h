@@ -25,6 +25,8 @@ void rope_rotate(float* x, int64_t num_heads, int64_t head_dim, const float* cos
 void silu_mul(const float* gate, const float* up, int64_t n, float* out);
 void softmax(float* x, int64_t n);
 void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out);
+// GELU (tanh) of a value already rounded to f16, rounded to f16: one entry of ggml's table.
+float gelu_tanh_of_half(float h);
 void softcap(float* x, int64_t n, float cap);
 
 // One query token of paged_attention, for the `num_group_heads` consecutive query heads from
