@@ -22,26 +22,23 @@ Expected<std::unique_ptr<Model>> DecoderModel::create(std::shared_ptr<const gguf
   model->w_ = std::move(weights);
   model->max_batch_tokens_ = std::max(1, options.max_batch_tokens);
   model->max_context_ = options.max_context > 0 ? options.max_context : model->config_.context_length;
-  model->make_weights_resident();
-  return std::unique_ptr<Model>(std::move(model));
-}
-
-void DecoderModel::make_weights_resident() {
+  model->backend_ = options.backend != nullptr ? options.backend : &kernels::cpu_backend();
   // NOTE: a tied output head gets its own copy: get_rows reads token_embedding row by row from
-  // the file, while the output head may be repacked. Slices of a fused weight are separate
-  // row ranges, each copied (and repacked) on its own.
-  std::vector<MatrixView*> streamed = {&w_.output.weight};
-  for (DecoderLayer& l : w_.layers) {
+  // the file, while the output head may be repacked. Slices of a fused weight are separate row
+  // ranges, each prepared on its own.
+  std::vector<MatrixView*> streamed = {&model->w_.output.weight};
+  for (DecoderLayer& l : model->w_.layers) {
     for (Linear* linear : {&l.attention.q, &l.attention.k, &l.attention.v, &l.attention.output, &l.ffn.gate,
                            &l.ffn.up, &l.ffn.down}) {
       streamed.push_back(&linear->weight);
     }
   }
-  resident_weights_ = tessera::make_weights_resident(streamed);
+  model->resident_weights_ = model->backend_->prepare_weights(streamed);
+  return std::unique_ptr<Model>(std::move(model));
 }
 
-void DecoderModel::allocate_workspace(ThreadPool& pool) {
-  if (workspace_threads_ == pool.num_threads()) return;
+void DecoderModel::allocate_workspace(const kernels::ExecutionContext& context) {
+  if (workspace_threads_ == context.num_threads()) return;
   const ModelConfig& c = config_;
   const size_t t = static_cast<size_t>(max_batch_tokens_);
   int64_t q_dim = 0, kv_dim = 0, ffn_dim = 0, group = 1;
@@ -59,24 +56,32 @@ void DecoderModel::allocate_workspace(ThreadPool& pool) {
   }
   int32_t rot_dims = 0;
   for (const kernels::RopeParams& r : w_.ropes) rot_dims = std::max(rot_dims, r.rot_dims);
-  ws_.x.assign(t * c.hidden_dim, 0.0f);
-  ws_.normed.assign(t * c.hidden_dim, 0.0f);
-  ws_.q.assign(t * q_dim, 0.0f);
-  ws_.k.assign(t * kv_dim, 0.0f);
-  ws_.v.assign(t * kv_dim, 0.0f);
-  ws_.attn.assign(t * q_dim, 0.0f);
-  ws_.proj.assign(t * c.hidden_dim, 0.0f);
-  ws_.gate.assign(t * ffn_dim, 0.0f);
-  ws_.up.assign(t * ffn_dim, 0.0f);
-  ws_.logit_in.assign(t * c.hidden_dim, 0.0f);
-  ws_.rope.assign(w_.ropes.size() * t * static_cast<size_t>(rot_dims), 0.0f);
-  ws_.scores.assign(kernels::attention_scratch_floats(max_context_, group, pool), 0.0f);
-  ws_.matmul_scratch.assign(scratch, 0);
-  workspace_threads_ = pool.num_threads();
+  ws_.rope_stride = t * static_cast<size_t>(rot_dims);
+  // Every buffer's float count, in the order they are carved out (each on a 64-byte boundary).
+  const size_t hidden = t * static_cast<size_t>(c.hidden_dim);
+  float** buffers[] = {&ws_.x, &ws_.normed, &ws_.q, &ws_.k, &ws_.v, &ws_.attn, &ws_.proj, &ws_.gate, &ws_.up,
+                       &ws_.logit_in, &ws_.rope, &ws_.scores};
+  const size_t floats[] = {hidden, hidden, t * q_dim, t * kv_dim, t * kv_dim, t * q_dim, hidden, t * ffn_dim,
+                           t * ffn_dim, hidden, w_.ropes.size() * ws_.rope_stride,
+                           kernels::attention_scratch_floats(max_context_, group, context.pool())};
+  constexpr size_t kAlign = 64;
+  auto aligned = [](size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; };
+  size_t total = aligned(scratch);
+  for (size_t n : floats) total += aligned(n * sizeof(float));
+  ws_.memory = context.backend().allocate(total);
+  uint8_t* next = ws_.memory.data();
+  ws_.matmul_scratch = next;
+  next += aligned(scratch);
+  for (size_t i = 0; i < std::size(buffers); ++i) {
+    *buffers[i] = reinterpret_cast<float*>(next);
+    next += aligned(floats[i] * sizeof(float));
+  }
+  workspace_threads_ = context.num_threads();
 }
 
-void DecoderModel::forward(const ForwardBatch& batch, KvStorage& kv, float* logits, ThreadPool& pool) {
-  allocate_workspace(pool);
+void DecoderModel::forward(const ForwardBatch& batch, KvStorage& kv, float* logits,
+                           kernels::ExecutionContext& context) {
+  allocate_workspace(context);
   TS_CHECK(kv.layout().num_layers() == config_.num_layers && kv.layout().num_groups() == batch.num_kv_groups,
            "KV cache of %d layers in %d groups for a model of %d layers and a batch of %d groups",
            kv.layout().num_layers(), kv.layout().num_groups(), config_.num_layers, batch.num_kv_groups);
@@ -86,7 +91,7 @@ void DecoderModel::forward(const ForwardBatch& batch, KvStorage& kv, float* logi
   // earlier chunk wrote: chunking is invisible in the result.
   for (int32_t begin = 0; begin < batch.num_tokens(); begin += max_batch_tokens_) {
     const int32_t end = std::min(batch.num_tokens(), begin + max_batch_tokens_);
-    forward_chunk(batch, begin, end, kv, logits, logits_written, pool);
+    forward_chunk(batch, begin, end, kv, logits, logits_written, context.pool());
   }
   TS_CHECK(logits_written == static_cast<int32_t>(batch.logit_rows.size()), "logit rows out of order");
 }
@@ -97,14 +102,14 @@ void DecoderModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32
   const int32_t n = end - begin;
   const std::span<const int32_t> ids(batch.token_ids.data() + begin, static_cast<size_t>(n));
   for (int32_t id : ids) TS_CHECK(id >= 0 && id < c.vocab_size, "token id %d outside vocabulary", id);
-  kernels::get_rows(w_.token_embedding, ids, ws_.x.data());
+  kernels::get_rows(w_.token_embedding, ids, ws_.x);
   if (w_.embedding_scale != 1.0f) {
-    kernels::scale_inplace(ws_.x.data(), static_cast<int64_t>(n) * c.hidden_dim, w_.embedding_scale, &pool);
+    kernels::scale_inplace(ws_.x, static_cast<int64_t>(n) * c.hidden_dim, w_.embedding_scale, &pool);
   }
   // The angles once per chunk and RoPE setting: every layer rotates q and k at the same positions.
   const std::span<const int32_t> positions(batch.positions.data() + begin, static_cast<size_t>(n));
   for (size_t r = 0; r < w_.ropes.size(); ++r) {
-    kernels::rope_table(positions, w_.ropes[r], ws_.rope.data() + ws_.rope.size() / w_.ropes.size() * r);
+    kernels::rope_table(positions, w_.ropes[r], ws_.rope + ws_.rope_stride * r);
   }
 
   // Rows of this chunk whose logits were requested, in output order (relative to begin).
@@ -131,15 +136,15 @@ void DecoderModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32
   // num_rows rows of x when the last layer was pruned).
   if (!prune_last_layer) {
     for (int32_t i = 0; i < num_rows; ++i) {
-      std::copy_n(ws_.x.data() + static_cast<size_t>(output_rows_[static_cast<size_t>(i)]) * c.hidden_dim,
-                  c.hidden_dim, ws_.normed.data() + static_cast<size_t>(i) * c.hidden_dim);
+      std::copy_n(ws_.x + static_cast<size_t>(output_rows_[static_cast<size_t>(i)]) * c.hidden_dim,
+                  c.hidden_dim, ws_.normed + static_cast<size_t>(i) * c.hidden_dim);
     }
   }
-  const float* logit_rows = prune_last_layer ? ws_.x.data() : ws_.normed.data();
+  const float* logit_rows = prune_last_layer ? ws_.x : ws_.normed;
   if (num_rows == 0) return;
-  w_.output_norm.apply(logit_rows, num_rows, ws_.logit_in.data(), &pool);
+  w_.output_norm.apply(logit_rows, num_rows, ws_.logit_in, &pool);
   float* out = logits + static_cast<size_t>(logits_written) * c.vocab_size;
-  run_linear(w_.output, ws_.logit_in.data(), num_rows, out, layer_context(pool));
+  run_linear(w_.output, ws_.logit_in, num_rows, out, layer_context(pool));
   if (w_.final_logit_softcap > 0.0f) {
     kernels::softcap_inplace(out, static_cast<int64_t>(num_rows) * c.vocab_size, w_.final_logit_softcap);
   }
@@ -152,27 +157,14 @@ void DecoderModel::attention_block(const ForwardBatch& batch, int32_t begin, int
   const DecoderLayer& l = w_.layers[static_cast<size_t>(layer)];
   const AttentionLayer& a = l.attention;
   int32_t n = end - begin;  // rows that continue past attention (kept_rows->size() when pruned)
-  l.attn_norm.apply(ws_.x.data(), n, ws_.normed.data(), &pool);
-  const float* rope_table = ws_.rope.data() + ws_.rope.size() / w_.ropes.size() * static_cast<size_t>(a.rope_index);
-  a.project(ws_.normed.data(), n, rope_table, ws_.q.data(), ws_.k.data(), ws_.v.data(), layer_context(pool));
+  l.attn_norm.apply(ws_.x, n, ws_.normed, &pool);
+  a.project(ws_.normed, n, rope_table(a.rope_index), ws_.q, ws_.k, ws_.v, layer_context(pool));
 
-  // Write this chunk's K/V into its slots before attending, so a token sees itself. Rows write
-  // distinct slots, so a long chunk splits them across the pool (serial, this was ~1% of a
-  // batched SmolLM run).
-  const size_t kv_dim = static_cast<size_t>(a.kv_dim());
+  // Write this chunk's K/V into its slots (one op over the chunk's slot mapping) before
+  // attending, so a token sees itself.
   const int32_t group = kv.layout().group_of_layer[static_cast<size_t>(layer)];
-  auto write_kv = [&](int64_t first, int64_t last, int) {
-    for (int64_t t = first; t < last; ++t) {
-      kv.write(layer, batch.slot(begin + static_cast<int32_t>(t), group), ws_.k.data() + t * kv_dim,
-               ws_.v.data() + t * kv_dim);
-    }
-  };
-  constexpr int32_t kMinRowsToSplit = 16;
-  if (n >= kMinRowsToSplit) {
-    pool.parallel_for(n, write_kv);
-  } else {
-    write_kv(0, n, 0);
-  }
+  kv.write_rows(layer, &batch.slot_mapping[static_cast<size_t>(begin) * batch.num_kv_groups + group],
+                batch.num_kv_groups, ws_.k, ws_.v, n, pool);
 
   const size_t q_dim = static_cast<size_t>(a.q_dim());
   attention_sequences_.clear();
@@ -184,9 +176,9 @@ void DecoderModel::attention_block(const ForwardBatch& batch, int32_t begin, int
       if (first >= last) continue;
       const size_t q_offset = static_cast<size_t>(first - begin) * q_dim;
       attention_sequences_.push_back(
-          {ws_.q.data() + q_offset,
+          {ws_.q + q_offset,
            std::span<const int32_t>(batch.positions.data() + first, static_cast<size_t>(last - first)),
-           batch.block_table(seq, group), ws_.attn.data() + q_offset});
+           batch.block_table(seq, group), ws_.attn + q_offset});
     }
   } else {
     // Only the kept rows attend (one query each, output row i for kept row i); their residual
@@ -199,31 +191,31 @@ void DecoderModel::attention_block(const ForwardBatch& batch, int32_t begin, int
         return token >= s.first_token && token < s.first_token + s.num_tokens;
       });
       TS_CHECK(seq != batch.sequences.end(), "row %d belongs to no sequence", token);
-      attention_sequences_.push_back({ws_.q.data() + static_cast<size_t>(token - begin) * q_dim,
+      attention_sequences_.push_back({ws_.q + static_cast<size_t>(token - begin) * q_dim,
                                       std::span<const int32_t>(batch.positions.data() + token, 1),
                                       batch.block_table(*seq, group),
-                                      ws_.attn.data() + static_cast<size_t>(i) * q_dim});
-      std::copy_n(ws_.x.data() + static_cast<size_t>(token - begin) * c.hidden_dim, c.hidden_dim,
-                  ws_.normed.data() + static_cast<size_t>(i) * c.hidden_dim);
+                                      ws_.attn + static_cast<size_t>(i) * q_dim});
+      std::copy_n(ws_.x + static_cast<size_t>(token - begin) * c.hidden_dim, c.hidden_dim,
+                  ws_.normed + static_cast<size_t>(i) * c.hidden_dim);
     }
-    std::copy_n(ws_.normed.data(), static_cast<size_t>(n) * c.hidden_dim, ws_.x.data());
+    std::copy_n(ws_.normed, static_cast<size_t>(n) * c.hidden_dim, ws_.x);
   }
-  kernels::paged_attention_batch(attention_sequences_, a.num_heads, kv.layer_view(layer), a.params, ws_.scores.data(),
+  kernels::paged_attention_batch(attention_sequences_, a.num_heads, kv.layer_view(layer), a.params, ws_.scores,
                                  pool);
-  run_linear(a.output, ws_.attn.data(), n, ws_.proj.data(), layer_context(pool));
+  run_linear(a.output, ws_.attn, n, ws_.proj, layer_context(pool));
   add_residual(n, l.post_attention_norm, pool);
 }
 
 void DecoderModel::ffn_block(int32_t n, int32_t layer, ThreadPool& pool) {
   const DecoderLayer& l = w_.layers[static_cast<size_t>(layer)];
-  l.ffn_norm.apply(ws_.x.data(), n, ws_.normed.data(), &pool);
-  l.ffn.forward(ws_.normed.data(), n, ws_.gate.data(), ws_.up.data(), ws_.proj.data(), layer_context(pool));
+  l.ffn_norm.apply(ws_.x, n, ws_.normed, &pool);
+  l.ffn.forward(ws_.normed, n, ws_.gate, ws_.up, ws_.proj, layer_context(pool));
   add_residual(n, l.post_ffn_norm, pool);
 }
 
 void DecoderModel::add_residual(int32_t n, const RmsNorm& post_norm, ThreadPool& pool) {
-  if (post_norm.present()) post_norm.apply(ws_.proj.data(), n, ws_.proj.data(), &pool);
-  kernels::add_inplace(ws_.x.data(), ws_.proj.data(), static_cast<int64_t>(n) * config_.hidden_dim, &pool);
+  if (post_norm.present()) post_norm.apply(ws_.proj, n, ws_.proj, &pool);
+  kernels::add_inplace(ws_.x, ws_.proj, static_cast<int64_t>(n) * config_.hidden_dim, &pool);
 }
 
 }  // namespace tessera

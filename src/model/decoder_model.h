@@ -47,30 +47,33 @@ class DecoderModel final : public Model {
   static Expected<std::unique_ptr<Model>> create(std::shared_ptr<const gguf::GgufFile> file, ModelConfig config,
                                                  DecoderWeights weights, const ModelOptions& options);
 
-  void forward(const ForwardBatch& batch, KvStorage& kv, float* logits, ThreadPool& pool) override;
+  void forward(const ForwardBatch& batch, KvStorage& kv, float* logits, kernels::ExecutionContext& context) override;
 
  private:
-  // Activations for one chunk of at most max_batch_tokens_ tokens, allocated once.
+  // Activations for one chunk of at most max_batch_tokens_ tokens: views into one backend
+  // allocation (`memory`), made once per thread count.
   struct Workspace {
-    std::vector<float> x;          // [max_tokens, hidden_dim] residual stream
-    std::vector<float> normed;     // [max_tokens, hidden_dim] norm output
-    std::vector<float> q;          // [max_tokens, max q_dim]
-    std::vector<float> k;          // [max_tokens, max kv_dim]
-    std::vector<float> v;          // [max_tokens, max kv_dim]
-    std::vector<float> attn;       // [max_tokens, max q_dim] attention output
-    std::vector<float> proj;       // [max_tokens, hidden_dim] output of attn_output / ffn_down
-    std::vector<float> gate;       // [max_tokens, max ffn_dim]
-    std::vector<float> up;         // [max_tokens, max ffn_dim]
-    std::vector<float> logit_in;   // [max_tokens, hidden_dim] final-normed rows that need logits
-    std::vector<float> rope;       // [num ropes, max_tokens, rot_dims] the chunk's RoPE angles
-    std::vector<float> scores;     // attention_scratch_floats(...) softmax rows
-    std::vector<uint8_t> matmul_scratch;  // activations converted to each weight's vec_dot_type
+    HugePageBuffer memory;         // everything below
+    float* x = nullptr;            // [max_tokens, hidden_dim] residual stream
+    float* normed = nullptr;       // [max_tokens, hidden_dim] norm output
+    float* q = nullptr;            // [max_tokens, max q_dim]
+    float* k = nullptr;            // [max_tokens, max kv_dim]
+    float* v = nullptr;            // [max_tokens, max kv_dim]
+    float* attn = nullptr;         // [max_tokens, max q_dim] attention output
+    float* proj = nullptr;         // [max_tokens, hidden_dim] output of attn_output / ffn_down
+    float* gate = nullptr;         // [max_tokens, max ffn_dim]
+    float* up = nullptr;           // [max_tokens, max ffn_dim]
+    float* logit_in = nullptr;     // [max_tokens, hidden_dim] final-normed rows that need logits
+    float* rope = nullptr;         // [num ropes, rope_stride] the chunk's RoPE angles per setting
+    size_t rope_stride = 0;        // max_tokens * max rot_dims
+    float* scores = nullptr;       // attention_scratch_floats(...) softmax rows
+    void* matmul_scratch = nullptr;  // activations converted to each weight's vec_dot_type
   };
 
   DecoderModel() = default;
-  void make_weights_resident();
-  void allocate_workspace(ThreadPool& pool);
-  LayerContext layer_context(ThreadPool& pool) { return {pool, ws_.matmul_scratch.data(), &matmul_input_observer_}; }
+  void allocate_workspace(const kernels::ExecutionContext& context);
+  LayerContext layer_context(ThreadPool& pool) { return {pool, ws_.matmul_scratch, &matmul_input_observer_}; }
+  const float* rope_table(int32_t rope_index) const { return ws_.rope + ws_.rope_stride * static_cast<size_t>(rope_index); }
   // Runs tokens [begin, end) of `batch` through every layer; returns logits for requested rows.
   void forward_chunk(const ForwardBatch& batch, int32_t begin, int32_t end, KvStorage& kv, float* logits,
                      int32_t& logits_written, ThreadPool& pool);
@@ -85,13 +88,14 @@ class DecoderModel final : public Model {
 
   int32_t max_batch_tokens_ = 0;
   DecoderWeights w_;
-  // The bytes of the output head and every layer matrix, off the mmapped file and repacked for
-  // the kernels where they prefer it; token_embedding stays in the file.
+  // The bytes of the output head and every layer matrix, off the mmapped file, prepared by the
+  // backend (the CPU repacks them where its kernels prefer it); token_embedding stays in the file.
   HugePageBuffer resident_weights_;
   Workspace ws_;
   std::vector<kernels::AttentionSequence> attention_sequences_;  // per layer call, reused
   std::vector<int32_t> output_rows_;  // per chunk: rows (relative to its start) that need logits
   int workspace_threads_ = 0;        // pool size the attention scratch was sized for
+  const kernels::Backend* backend_ = nullptr;  // holds the weights and the workspace
 };
 
 }  // namespace tessera

@@ -23,7 +23,7 @@ KvStorage::KvStorage(int32_t num_layers, int32_t num_blocks, int32_t block_size,
     : KvStorage(KvLayout::single_group(num_layers), num_blocks, block_size, num_kv_heads, head_dim, type) {}
 
 KvStorage::KvStorage(KvLayout layout, int32_t num_blocks, int32_t block_size, int32_t num_kv_heads, int32_t head_dim,
-                     DType type)
+                     DType type, const kernels::Backend& backend)
     : layout_(std::move(layout)),
       num_blocks_(num_blocks),
       block_size_(block_size),
@@ -34,8 +34,8 @@ KvStorage::KvStorage(KvLayout layout, int32_t num_blocks, int32_t block_size, in
   TS_CHECK(layout_.layers_per_block > 0 && num_blocks > 0 && block_size > 0, "empty KV storage");
   const size_t bytes =
       static_cast<size_t>(layout_.layers_per_block) * num_blocks * block_size * kv_dim() * element_bytes_;
-  k_buffer_ = HugePageBuffer(bytes);
-  v_buffer_ = HugePageBuffer(bytes);
+  k_buffer_ = backend.allocate(bytes);
+  v_buffer_ = backend.allocate(bytes);
   // NOTE: touched once here (zero pages, already zero), so that page faults happen at startup,
   // not in the first steps that reach a block.
   std::memset(k_buffer_.data(), 0, bytes);
@@ -73,6 +73,20 @@ void KvStorage::write(int32_t layer, int64_t slot, const float* k_row, const flo
       for (int32_t d = 0; d < head_dim_; ++d) k_dst[d * k_stride] = k_src[d];
       std::copy_n(v_src, head_dim_, reinterpret_cast<float*>(v) + v_offset);
     }
+  }
+}
+
+void KvStorage::write_rows(int32_t layer, const int64_t* slots, int64_t slot_stride, const float* k_rows,
+                           const float* v_rows, int32_t num_rows, ThreadPool& pool) {
+  const size_t dim = static_cast<size_t>(kv_dim());
+  auto rows = [&](int64_t first, int64_t last, int) {
+    for (int64_t t = first; t < last; ++t) write(layer, slots[t * slot_stride], k_rows + t * dim, v_rows + t * dim);
+  };
+  constexpr int32_t kMinRowsToSplit = 16;
+  if (num_rows >= kMinRowsToSplit) {
+    pool.parallel_for(num_rows, rows);
+  } else {
+    rows(0, num_rows, 0);
   }
 }
 

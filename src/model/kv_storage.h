@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/huge_page_buffer.h"
+#include "kernels/backend.h"
 #include "kernels/kernels.h"
 #include "model/kv_layout.h"
 
@@ -19,8 +20,9 @@ class KvStorage {
   KvStorage(int32_t num_layers, int32_t num_blocks, int32_t block_size, int32_t num_kv_heads, int32_t head_dim,
             DType type = DType::kF32);
   // A block holds layout.layers_per_block layer slots; layer l lives in slot layout.slot_of_layer[l].
+  // Memory from `backend`.
   KvStorage(KvLayout layout, int32_t num_blocks, int32_t block_size, int32_t num_kv_heads, int32_t head_dim,
-            DType type = DType::kF32);
+            DType type = DType::kF32, const kernels::Backend& backend = kernels::cpu_backend());
 
   // Bytes of the K and V tensors of one block of `layers_per_block` layer slots (to size the
   // pool from a budget).
@@ -36,6 +38,11 @@ class KvStorage {
   // Stores one token's K and V rows ([num_kv_heads * head_dim] f32 each) of model layer `layer`
   // in KV slot `slot` (of the layer's group's blocks), converted to the storage type.
   void write(int32_t layer, int64_t slot, const float* k_row, const float* v_row);
+  // write() for num_rows rows: row t of k_rows / v_rows ([num_rows, kv_dim] f32) goes to slot
+  // slots[t * slot_stride] (a ForwardBatch's slot mapping for one group). Rows write distinct
+  // slots, so many rows split across the pool (serial, this was ~1% of a batched SmolLM run).
+  void write_rows(int32_t layer, const int64_t* slots, int64_t slot_stride, const float* k_rows, const float* v_rows,
+                  int32_t num_rows, ThreadPool& pool);
   kernels::PagedKvLayer layer_view(int32_t layer) const;
 
  private:

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "base/status.h"
-#include "base/thread_pool.h"
+#include "kernels/backend.h"
 #include "gguf/gguf_file.h"
 #include "model/forward_batch.h"
 #include "model/layers/layer_context.h"
@@ -21,6 +21,7 @@ namespace tessera {
 struct ModelOptions {
   int32_t max_batch_tokens = 512;  // activations are sized for this many tokens per forward chunk
   int32_t max_context = 0;         // longest sequence the workspace must serve; 0 = config.context_length
+  const kernels::Backend* backend = nullptr;  // where weights and workspace live; null = the CPU backend
 };
 
 class Model {
@@ -39,7 +40,7 @@ class Model {
 
   // Runs every token of `batch`: writes its K/V at batch.slot_mapping and returns in `logits`
   // ([batch.logit_rows.size(), vocab_size] f32) the logits of the requested rows.
-  virtual void forward(const ForwardBatch& batch, KvStorage& kv, float* logits, ThreadPool& pool) = 0;
+  virtual void forward(const ForwardBatch& batch, KvStorage& kv, float* logits, kernels::ExecutionContext& context) = 0;
 
   // Sees the f32 input of every weight matmul before it runs: the weight's GGUF name and its
   // [num_rows, num_cols] row-major input rows. For activation statistics (`tessera imatrix`);

@@ -55,26 +55,4 @@ Expected<std::vector<float>> load_vector(const gguf::GgufFile& file, const std::
   return values;
 }
 
-HugePageBuffer make_weights_resident(const std::vector<MatrixView*>& matrices) {
-  constexpr size_t kAlignment = 64;
-  auto padded_bytes = [](const MatrixView& m) {
-    return (static_cast<size_t>(m.num_rows) * m.row_stride_bytes + kAlignment - 1) / kAlignment * kAlignment;
-  };
-  size_t total = 0;
-  for (const MatrixView* m : matrices) total += padded_bytes(*m);
-  HugePageBuffer buffer(total);
-  size_t offset = 0;
-  for (MatrixView* m : matrices) {
-    uint8_t* dst = buffer.data() + offset;
-    offset += padded_bytes(*m);
-    if (kernels::prefers_repacked(*m)) {
-      *m = kernels::repack_weight(*m, dst);
-    } else {
-      std::memcpy(dst, m->data, static_cast<size_t>(m->num_rows) * m->row_stride_bytes);
-      m->data = dst;
-    }
-  }
-  return buffer;
-}
-
 }  // namespace tessera

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "base/huge_page_buffer.h"
 #include "base/status.h"
 #include "gguf/gguf_file.h"
 #include "tensor/tensor_view.h"
@@ -18,11 +17,5 @@ Expected<MatrixView> load_matrix(const gguf::GgufFile& file, const std::string& 
                                  int64_t num_cols);
 // A 1-D tensor of `length` elements, converted to f32 (norm weights are small).
 Expected<std::vector<float>> load_vector(const gguf::GgufFile& file, const std::string& name, int64_t length);
-
-// Copies the bytes of every matrix in `matrices` out of the (mmapped) file into one anonymous
-// huge-page buffer, repacked where the active ISA's matmul prefers it (kernels::prefers_repacked),
-// and points each view at its copy. Views that share bytes (tied embeddings) must be listed once.
-// The caller keeps the returned buffer alive as long as the views.
-HugePageBuffer make_weights_resident(const std::vector<MatrixView*>& matrices);
 
 }  // namespace tessera

@@ -14,6 +14,7 @@ int32_t blocks_for(int32_t positions) { return (positions + kBlockSize - 1) / kB
 TextChunkRunner::TextChunkRunner(Model& model, ThreadPool& pool, int32_t context)
     : model_(model),
       pool_(pool),
+      execution_(pool),
       context_(context),
       kv_(model.config().num_layers, blocks_for(context), kBlockSize, model.config().num_kv_heads,
           model.config().head_dim),
@@ -48,7 +49,7 @@ std::span<const float> TextChunkRunner::run(std::span<const int32_t> tokens, int
   ForwardBatch batch;
   batch.add_sequence(chunk_tokens_, 0, block_table_, kBlockSize, /*want_logits=*/false);
   for (int32_t row = first_logit; row < context_ - 1; ++row) batch.logit_rows.push_back(row);
-  model_.forward(batch, kv_, logits_.data(), pool_);
+  model_.forward(batch, kv_, logits_.data(), execution_);
   return {logits_.data(), static_cast<size_t>(context_ - 1 - first_logit) * model_.config().vocab_size};
 }
 

@@ -33,6 +33,7 @@ class TextChunkRunner {
  private:
   Model& model_;
   ThreadPool& pool_;
+  kernels::ExecutionContext execution_;  // runs the forward passes on pool_
   int32_t context_;
   KvStorage kv_;
   std::vector<int32_t> block_table_;  // identity: position p lives in block p / block size

@@ -106,7 +106,8 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
   if (p.n_threads < 0 || p.n_threads > 1024) return invalid_argument("-t must be between 1 and 1024");
   const unsigned hw = std::thread::hardware_concurrency();
   const int threads = p.n_threads > 0 ? p.n_threads : static_cast<int>(hw == 0 ? 1 : hw);
-  ThreadPool pool(threads);
+  kernels::ExecutionContext execution(threads);  // owns the pool
+  ThreadPool& pool = execution.pool();
 
   // The depth is filled in chunks of at most kDepthChunk tokens.
   constexpr int32_t kDepthChunk = 512;
@@ -155,7 +156,7 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
     for (int32_t& t : chunk) t = token(rng);
     batch.clear();
     batch.add_sequence(chunk, start, block_table, kBlockSize, /*want_logits=*/true);
-    model.forward(batch, kv, logits.data(), pool);
+    model.forward(batch, kv, logits.data(), execution);
   }
   if (p.n_prompt > 0) {
     BenchRecord r = base;
@@ -166,7 +167,7 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
       batch.clear();
       batch.add_sequence(prompt, p.n_depth, block_table, kBlockSize, /*want_logits=*/true);
       const int64_t start = now_us();
-      model.forward(batch, kv, logits.data(), pool);
+      model.forward(batch, kv, logits.data(), execution);
       if (rep >= 0) r.samples_ns.push_back((now_us() - start) * 1000);
     }
     finish(r, p.n_prompt);
@@ -186,7 +187,7 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
         batch.clear();
         const int32_t one[1] = {next};
         batch.add_sequence(one, pos, block_table, kBlockSize, /*want_logits=*/true);
-        model.forward(batch, kv, logits.data(), pool);
+        model.forward(batch, kv, logits.data(), execution);
         next = token(rng);  // like llama-bench: a random next token, no sampling cost
       }
       if (rep >= 0) r.samples_ns.push_back((now_us() - start) * 1000);

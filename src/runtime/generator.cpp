@@ -16,6 +16,7 @@ int32_t blocks_for(int32_t positions) { return (positions + kBlockSize - 1) / kB
 Generator::Generator(Model& model, ThreadPool& pool, int32_t context_size, DType kv_type)
     : model_(model),
       pool_(pool),
+      execution_(pool),
       context_size_(context_size),
       kv_(model.config().num_layers, blocks_for(context_size), kBlockSize, model.config().num_kv_heads,
           model.config().head_dim, kv_type),
@@ -42,7 +43,7 @@ Expected<GenerationResult> Generator::generate(const std::vector<int32_t>& promp
   ForwardBatch batch;
   batch.add_sequence(prompt, 0, block_table_, kBlockSize, /*want_logits=*/true);
   int64_t start = now_us();
-  model_.forward(batch, kv_, logits_.data(), pool_);
+  model_.forward(batch, kv_, logits_.data(), execution_);
   result.prompt_us = now_us() - start;
 
   start = now_us();
@@ -60,7 +61,7 @@ Expected<GenerationResult> Generator::generate(const std::vector<int32_t>& promp
     batch.clear();
     const int32_t token[1] = {next};
     batch.add_sequence(token, position, block_table_, kBlockSize, /*want_logits=*/true);
-    model_.forward(batch, kv_, logits_.data(), pool_);
+    model_.forward(batch, kv_, logits_.data(), execution_);
     ++position;
   }
   result.generate_us = now_us() - start;

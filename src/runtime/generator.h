@@ -38,6 +38,7 @@ class Generator {
  private:
   Model& model_;
   ThreadPool& pool_;
+  kernels::ExecutionContext execution_;  // runs the forward passes on pool_
   int32_t context_size_;
   KvStorage kv_;
   std::vector<int32_t> block_table_;  // [num_blocks] identity table: position p lives in block p / block_size

@@ -5,7 +5,8 @@
 
 namespace tessera {
 
-ModelRunner::ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool) : model_(model), kv_(kv), pool_(pool) {
+ModelRunner::ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool)
+    : model_(model), kv_(kv), pool_(pool), execution_(pool) {
   batch_.num_kv_groups = kv.layout().num_groups();
 }
 
@@ -66,7 +67,7 @@ RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
   const size_t vocab = static_cast<size_t>(model_.config().vocab_size);
   const size_t needed = batch_.logit_rows.size() * vocab;
   if (logits_.size() < needed) logits_.resize(needed);
-  model_.forward(batch_, kv_, logits_.data(), pool_);
+  model_.forward(batch_, kv_, logits_.data(), execution_);
 
   const size_t num_scheduled = out.num_scheduled_tokens.size();
   std::vector<RequestState*>& states = scheduled_states_;

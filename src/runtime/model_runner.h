@@ -45,6 +45,7 @@ class ModelRunner {
   Model& model_;
   KvStorage& kv_;
   ThreadPool& pool_;
+  kernels::ExecutionContext execution_;  // runs the forward passes on pool_
   std::unordered_map<RequestId, RequestState> requests_;  // every request the scheduler has running
   ForwardBatch batch_;                 // rebuilt each step, capacity reused
   std::vector<std::span<const int32_t>> sequence_tables_;  // [num_kv_groups] one sequence's tables

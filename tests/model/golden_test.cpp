@@ -121,7 +121,8 @@ class GoldenTest : public ::testing::TestWithParam<std::tuple<GoldenParam, Isa>>
     batch.add_sequence(tokens, 0, block_table, block_size, /*want_logits=*/false);
     for (size_t i = c.prompt_ids.size() - 1; i < tokens.size(); ++i) batch.logit_rows.push_back(static_cast<int32_t>(i));
     std::vector<float> logits(steps * static_cast<size_t>(model_->config().vocab_size));
-    model_->forward(batch, kv, logits.data(), pool_);
+    kernels::ExecutionContext context(pool_);
+    model_->forward(batch, kv, logits.data(), context);
     return logits;
   }
 

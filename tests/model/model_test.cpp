@@ -37,6 +37,12 @@ std::vector<int32_t> identity_table(int32_t num_blocks, int32_t first = 0) {
 }
 
 // Logits of every token of `tokens`, run as one sequence in one batch.
+// One forward pass on `pool` (a CPU execution context borrowing it).
+void forward_on(Model& model, const ForwardBatch& batch, KvStorage& kv, float* logits, ThreadPool& pool) {
+  kernels::ExecutionContext context(pool);
+  model.forward(batch, kv, logits, context);
+}
+
 std::vector<float> all_logits(Model& model, const std::vector<int32_t>& tokens, ThreadPool& pool) {
   const auto& c = model.config();
   KvStorage kv(c.num_layers, 8, 16, c.num_kv_heads, c.head_dim);
@@ -45,7 +51,7 @@ std::vector<float> all_logits(Model& model, const std::vector<int32_t>& tokens, 
   batch.add_sequence(tokens, 0, table, 16, false);
   for (int32_t i = 0; i < batch.num_tokens(); ++i) batch.logit_rows.push_back(i);
   std::vector<float> logits(tokens.size() * static_cast<size_t>(c.vocab_size));
-  model.forward(batch, kv, logits.data(), pool);
+  forward_on(model, batch, kv, logits.data(), pool);
   return logits;
 }
 
@@ -74,7 +80,7 @@ TEST(DecoderModel, TokenByTokenDecodeEqualsPrefill) {
   for (size_t i = 0; i < kTokens.size(); ++i) {
     ForwardBatch batch;
     batch.add_sequence(std::span<const int32_t>(&kTokens[i], 1), static_cast<int32_t>(i), table, 16, true);
-    model->forward(batch, kv, logits.data(), pool);
+    forward_on(*model, batch, kv, logits.data(), pool);
     for (int32_t v = 0; v < c.vocab_size; ++v) {
       ASSERT_EQ(logits[v], expected[i * c.vocab_size + v]) << "token " << i << " vocab " << v;
     }
@@ -97,7 +103,7 @@ TEST(DecoderModel, SequencesInOneBatchEqualEachRunAlone) {
   batch.add_sequence(a, 0, table_a, 16, true);
   batch.add_sequence(b, 0, table_b, 16, true);
   std::vector<float> logits(2 * static_cast<size_t>(c.vocab_size));
-  model->forward(batch, kv, logits.data(), pool);
+  forward_on(*model, batch, kv, logits.data(), pool);
   for (int32_t v = 0; v < c.vocab_size; ++v) {
     ASSERT_EQ(logits[v], alone_a[(a.size() - 1) * c.vocab_size + v]);
     ASSERT_EQ(logits[c.vocab_size + v], alone_b[(b.size() - 1) * c.vocab_size + v]);
@@ -123,7 +129,7 @@ TEST(DecoderModel, LogitsOfSomeRowsEqualThoseOfAllRows) {
   const std::vector<int32_t> rows = {1, 2, 9, 12};  // chunk [3, 6) and [6, 9) request none
   batch.logit_rows = rows;
   std::vector<float> logits(rows.size() * static_cast<size_t>(c.vocab_size));
-  model->forward(batch, kv, logits.data(), pool);
+  forward_on(*model, batch, kv, logits.data(), pool);
   for (size_t i = 0; i < rows.size(); ++i) {
     for (int32_t v = 0; v < c.vocab_size; ++v) {
       ASSERT_EQ(logits[i * c.vocab_size + v], expected[static_cast<size_t>(rows[i]) * c.vocab_size + v])

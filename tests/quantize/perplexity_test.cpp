@@ -20,7 +20,7 @@ class FixedDistributionModel final : public Model {
     config_.head_dim = 1;
     max_context_ = context;
   }
-  void forward(const ForwardBatch& batch, KvStorage&, float* logits, ThreadPool&) override {
+  void forward(const ForwardBatch& batch, KvStorage&, float* logits, kernels::ExecutionContext&) override {
     seen_batches.push_back(batch.token_ids);
     logit_rows.push_back(batch.logit_rows);
     for (size_t row = 0; row < batch.logit_rows.size(); ++row) {

@@ -1,0 +1,52 @@
+#include "kernels/backend.h"
+
+#include <cstring>
+
+#include "kernels/kernels.h"
+
+namespace tessera::kernels {
+namespace {
+
+class CpuBackend final : public Backend {
+ public:
+  BackendKind kind() const override { return BackendKind::kCpu; }
+
+  HugePageBuffer allocate(size_t num_bytes) const override { return HugePageBuffer(num_bytes); }
+
+  HugePageBuffer prepare_weights(std::span<MatrixView* const> matrices) const override {
+    constexpr size_t kAlignment = 64;
+    auto padded_bytes = [](const MatrixView& m) {
+      return (static_cast<size_t>(m.num_rows) * m.row_stride_bytes + kAlignment - 1) / kAlignment * kAlignment;
+    };
+    size_t total = 0;
+    for (const MatrixView* m : matrices) total += padded_bytes(*m);
+    HugePageBuffer buffer = allocate(total);
+    size_t offset = 0;
+    for (MatrixView* m : matrices) {
+      uint8_t* dst = buffer.data() + offset;
+      offset += padded_bytes(*m);
+      if (prefers_repacked(*m)) {
+        *m = repack_weight(*m, dst);
+      } else {
+        std::memcpy(dst, m->data, static_cast<size_t>(m->num_rows) * m->row_stride_bytes);
+        m->data = dst;
+      }
+    }
+    return buffer;
+  }
+};
+
+}  // namespace
+
+const Backend& cpu_backend() {
+  static const CpuBackend backend;
+  return backend;
+}
+
+ExecutionContext::ExecutionContext(int num_threads, const Backend& backend)
+    : backend_(&backend), owned_pool_(std::make_unique<ThreadPool>(num_threads)), pool_(owned_pool_.get()) {}
+
+ExecutionContext::ExecutionContext(ThreadPool& pool, const Backend& backend)
+    : backend_(&backend), pool_(&pool) {}
+
+}  // namespace tessera::kernels
