@@ -1,9 +1,11 @@
 // `tessera info`: what a GGUF model file holds.
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <string>
 
 #include "commands.h"
+#include "model/kv_layout.h"
 #include "model/model_config.h"
 #include "model_loading.h"
 
@@ -24,6 +26,21 @@ void print_config(const ModelConfig& c) {
               c.rope.order == kernels::RopeOrder::kNormal ? "normal" : "neox", static_cast<double>(c.rope.freq_base),
               c.rope.rot_dims, static_cast<double>(c.rope.freq_scale));
   std::printf("tied embeddings:  %s\n", c.tied_embeddings ? "yes" : "no");
+  if (c.sliding_window > 0 && !c.layer_is_local.empty()) {
+    std::string local;
+    for (int32_t l = 0; l < c.num_layers; ++l) {
+      if (c.is_local_layer(l)) local += (local.empty() ? "" : ",") + std::to_string(l);
+    }
+    std::printf("sliding window:   %d tokens on layers %s (rope base %g, freq scale %g)\n", c.sliding_window,
+                local.c_str(), static_cast<double>(c.rope_local.freq_base), static_cast<double>(c.rope_local.freq_scale));
+    const KvLayout layout = make_kv_layout(c);
+    std::printf("kv cache groups:  %d of %d layer slots (%d releasing blocks outside the window)\n",
+                layout.num_groups(), layout.layers_per_block,
+                static_cast<int>(std::count_if(layout.group_windows.begin(), layout.group_windows.end(),
+                                               [](int32_t w) { return w > 0; })));
+  }
+  if (c.attention_softcap > 0.0f) std::printf("attention softcap: %g\n", static_cast<double>(c.attention_softcap));
+  if (c.final_logit_softcap > 0.0f) std::printf("logit softcap:    %g\n", static_cast<double>(c.final_logit_softcap));
 }
 
 int run_info(std::string model_path) {

@@ -7,6 +7,7 @@
 
 #include "base/check.h"
 #include "gguf/gguf_file.h"
+#include "model/arch/architecture.h"
 #include "tokenizer/tokenizer.h"
 
 using tessera::gguf::GgufFile;
@@ -43,5 +44,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int32_t id : ids) TS_CHECK(id >= 0 && id < (*tokenizer)->vocab_size(), "token id %d outside the vocabulary", id);
     (void)(*tokenizer)->decode(ids);
   }
+  // The model loader: hyper-parameters, then every weight the architecture's recipe calls for
+  // (views into the file and small f32 vectors; nothing is run). Any failure is one message.
+  auto config = tessera::read_model_config(f);
+  if (!config.ok()) {
+    TS_CHECK(!config.status().message().empty(), "config rejection without a message");
+    return 0;
+  }
+  const tessera::Architecture* arch = tessera::find_architecture(config->architecture);
+  TS_CHECK(arch != nullptr, "config of an unknown architecture accepted");
+  auto weights = tessera::load_decoder_weights(f, *config, *arch);
+  if (!weights.ok()) TS_CHECK(!weights.status().message().empty(), "weight rejection without a message");
   return 0;
 }

@@ -2,6 +2,7 @@
 // committed): small GGUFs rebuilt from the real files under ../shared/models (every metadata key,
 // long arrays cut, every tensor kept in the directory but shrunk to one block), truncated real
 // files, tokenizer test strings, and valid server requests.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -75,6 +76,61 @@ void gguf_seeds(const fs::path& models, const fs::path& out) {
   std::printf("gguf: %d seeds\n", count);
 }
 
+// A whole model file rewritten with `edit` applied to its metadata (false: drop the key) and
+// tensors (false: drop the tensor; a changed shape keeps the bytes that still fit, zero-padded).
+template <typename MetadataEdit, typename TensorEdit>
+bool write_edited_gguf(const fs::path& source, const fs::path& out, MetadataEdit metadata_edit, TensorEdit tensor_edit) {
+  auto file = gguf::GgufFile::open(source.string());
+  if (!file.ok()) return false;
+  gguf::GgufWriter writer((*file)->alignment());
+  for (gguf::MetadataEntry entry : (*file)->metadata()) {
+    if (metadata_edit(entry)) writer.set(entry.key, entry.value);
+  }
+  for (gguf::TensorInfo info : (*file)->tensors()) {
+    const uint8_t* data = (*file)->tensor_data(info);
+    const size_t stored = info.num_bytes;
+    if (!tensor_edit(info)) continue;
+    size_t bytes = row_bytes(info.type, info.shape[0]);
+    for (size_t d = 1; d < info.shape.size(); ++d) bytes *= static_cast<size_t>(info.shape[d]);
+    std::string copy(reinterpret_cast<const char*>(data), std::min(bytes, stored));
+    copy.resize(bytes, '\0');
+    if (!writer.add_tensor(info.name, info.type, info.shape, copy.data(), copy.size()).ok()) return false;
+  }
+  write_file(out, writer.to_bytes());
+  return true;
+}
+
+// Whole small models of every dense architecture (so the fuzzer starts inside the weight
+// loader), and each with one thing wrong: a missing tensor, a misshapen one, a hyper-parameter
+// of the wrong type, an absurd one.
+void model_seeds(const fs::path& synthetic, const fs::path& out) {
+  int count = 0;
+  for (const char* name : {"synth-qwen2-d128-Q8_0", "synth-qwen3-d128-Q8_0", "synth-gemma3-d64-swa16-Q8_0",
+                           "synth-phi3-d128-Q8_0", "synth-llama-mqa-d128-Q8_0"}) {
+    const fs::path source = synthetic / (std::string(name) + ".gguf");
+    if (!fs::exists(source)) continue;
+    auto keep_all = [](auto&) { return true; };
+    const std::string stem = out / (std::string("model-") + name);
+    count += write_edited_gguf(source, stem + ".gguf", keep_all, keep_all);
+    count += write_edited_gguf(source, stem + "-missing-tensor.gguf", keep_all,
+                               [](gguf::TensorInfo& t) { return t.name.find("blk.1.") != 0; });
+    count += write_edited_gguf(source, stem + "-misshapen.gguf", keep_all, [](gguf::TensorInfo& t) {
+      if (t.shape.size() == 2 && t.name.find("blk.0.") == 0) t.shape[1] -= 1;
+      return true;
+    });
+    count += write_edited_gguf(source, stem + "-typed-hparam.gguf", [](gguf::MetadataEntry& e) {
+      if (e.key.find(".block_count") != std::string::npos) e.value = gguf::MetadataValue::string("2");
+      return true;
+    }, keep_all);
+    count += write_edited_gguf(source, stem + "-absurd-hparam.gguf", [](gguf::MetadataEntry& e) {
+      if (e.key.find(".block_count") != std::string::npos) e.value = gguf::MetadataValue::u32(1u << 24);
+      if (e.key.find(".sliding_window") != std::string::npos) e.value = gguf::MetadataValue::i32(-1);
+      return true;
+    }, keep_all);
+  }
+  std::printf("gguf (models): %d seeds\n", count);
+}
+
 // Splits llama.cpp's vocab test inputs (separated by "\n__ggml_vocab_test__\n").
 void tokenizer_seeds(const fs::path& vocab_dir, const fs::path& out) {
   const std::string separator = "\n__ggml_vocab_test__\n";
@@ -127,6 +183,7 @@ int main(int argc, char** argv) {
   const fs::path models = fs::path(TESSERA_SHARED_DIR) / "models";
   for (const char* target : {"gguf", "tokenizer", "serve"}) fs::create_directories(out / target);
   gguf_seeds(models, out / "gguf");
+  model_seeds(models / "synthetic", out / "gguf");
   tokenizer_seeds(models / "vocab", out / "tokenizer");
   serve_seeds(out / "serve");
   return 0;

@@ -24,35 +24,54 @@ Expected<std::unique_ptr<Model>> DecoderModel::create(std::shared_ptr<const gguf
   model->max_context_ = options.max_context > 0 ? options.max_context : model->config_.context_length;
   model->backend_ = options.backend != nullptr ? options.backend : &kernels::cpu_backend();
   // NOTE: a tied output head gets its own copy: get_rows reads token_embedding row by row from
-  // the file, while the output head may be repacked. Slices of a fused weight are separate row
-  // ranges, each prepared on its own.
-  std::vector<MatrixView*> streamed = {&model->w_.output.weight};
-  for (DecoderLayer& l : model->w_.layers) {
-    for (Linear* linear : {&l.attention.q, &l.attention.k, &l.attention.v, &l.attention.output, &l.ffn.gate,
-                           &l.ffn.up, &l.ffn.down}) {
-      streamed.push_back(&linear->weight);
-    }
-  }
+  // the file, while the output head may be repacked. Slices of a fused weight (and the experts of
+  // a 3-D tensor) are separate row ranges, each prepared on its own.
+  std::vector<MatrixView*> streamed;
+  for (Linear* linear : model->streamed_linears()) streamed.push_back(&linear->weight);
   model->resident_weights_ = model->backend_->prepare_weights(streamed);
   return std::unique_ptr<Model>(std::move(model));
+}
+
+std::vector<Linear*> DecoderModel::streamed_linears() {
+  std::vector<Linear*> linears = {&w_.output};
+  for (DecoderLayer& l : w_.layers) {
+    for (Linear* linear : {&l.attention.q, &l.attention.k, &l.attention.v, &l.attention.output}) {
+      linears.push_back(linear);
+    }
+    if (l.is_moe()) {
+      linears.push_back(&l.moe.router);
+      for (GatedFfn& expert : l.moe.experts) {
+        for (Linear* linear : {&expert.gate, &expert.up, &expert.down}) linears.push_back(linear);
+      }
+    } else {
+      for (Linear* linear : {&l.ffn.gate, &l.ffn.up, &l.ffn.down}) linears.push_back(linear);
+    }
+  }
+  return linears;
 }
 
 void DecoderModel::allocate_workspace(const kernels::ExecutionContext& context) {
   if (workspace_threads_ == context.num_threads()) return;
   const ModelConfig& c = config_;
   const size_t t = static_cast<size_t>(max_batch_tokens_);
-  int64_t q_dim = 0, kv_dim = 0, ffn_dim = 0, group = 1;
-  size_t scratch = kernels::matmul_scratch_bytes(w_.output.weight.type, c.hidden_dim, max_batch_tokens_);
+  int64_t q_dim = 0, kv_dim = 0, ffn_dim = 0, group = 1, num_experts = 0, num_used = 0, expert_ffn = 0;
   for (const DecoderLayer& l : w_.layers) {
     q_dim = std::max<int64_t>(q_dim, l.attention.q_dim());
     kv_dim = std::max<int64_t>(kv_dim, l.attention.kv_dim());
     ffn_dim = std::max(ffn_dim, l.ffn.ffn_dim());
     group = std::max<int64_t>(group, l.attention.num_heads / l.attention.num_kv_heads);
-    for (const Linear* linear : {&l.attention.q, &l.attention.k, &l.attention.v, &l.attention.output, &l.ffn.gate,
-                                 &l.ffn.up, &l.ffn.down}) {
-      scratch = std::max(scratch, kernels::matmul_scratch_bytes(linear->weight.type, linear->weight.num_cols,
-                                                                max_batch_tokens_));
-    }
+    num_experts = std::max<int64_t>(num_experts, static_cast<int64_t>(l.moe.experts.size()));
+    num_used = std::max<int64_t>(num_used, l.moe.num_used);
+    expert_ffn = std::max(expert_ffn, l.moe.expert_ffn_dim());
+  }
+  size_t scratch = 0;
+  for (Linear* linear : streamed_linears()) {
+    scratch = std::max(scratch, kernels::matmul_scratch_bytes(linear->weight.type, linear->weight.num_cols,
+                                                              max_batch_tokens_));
+  }
+  size_t moe_floats[6] = {}, moe_ints[2] = {};
+  if (num_experts > 0) {
+    MoeFfn::scratch_sizes(max_batch_tokens_, c.hidden_dim, num_experts, num_used, expert_ffn, moe_floats, moe_ints);
   }
   int32_t rot_dims = 0;
   for (const kernels::RopeParams& r : w_.ropes) rot_dims = std::max(rot_dims, r.rot_dims);
@@ -60,10 +79,16 @@ void DecoderModel::allocate_workspace(const kernels::ExecutionContext& context) 
   // Every buffer's float count, in the order they are carved out (each on a 64-byte boundary).
   const size_t hidden = t * static_cast<size_t>(c.hidden_dim);
   float** buffers[] = {&ws_.x, &ws_.normed, &ws_.q, &ws_.k, &ws_.v, &ws_.attn, &ws_.proj, &ws_.gate, &ws_.up,
-                       &ws_.logit_in, &ws_.rope, &ws_.scores};
+                       &ws_.logit_in, &ws_.rope, &ws_.scores,
+                       &ws_.moe.router_probs, &ws_.moe.expert_in, &ws_.moe.expert_gate, &ws_.moe.expert_up,
+                       &ws_.moe.expert_out, &ws_.moe.route_weights,
+                       reinterpret_cast<float**>(&ws_.moe.routes), reinterpret_cast<float**>(&ws_.moe.expert_rows)};
+  static_assert(sizeof(int32_t) == sizeof(float), "MoE routes share the float carving");
   const size_t floats[] = {hidden, hidden, t * q_dim, t * kv_dim, t * kv_dim, t * q_dim, hidden, t * ffn_dim,
                            t * ffn_dim, hidden, w_.ropes.size() * ws_.rope_stride,
-                           kernels::attention_scratch_floats(max_context_, group, context.pool())};
+                           kernels::attention_scratch_floats(max_context_, group, context.pool()),
+                           moe_floats[0], moe_floats[1], moe_floats[2], moe_floats[3], moe_floats[4], moe_floats[5],
+                           moe_ints[0], moe_ints[1]};
   constexpr size_t kAlign = 64;
   auto aligned = [](size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; };
   size_t total = aligned(scratch);
@@ -209,7 +234,11 @@ void DecoderModel::attention_block(const ForwardBatch& batch, int32_t begin, int
 void DecoderModel::ffn_block(int32_t n, int32_t layer, ThreadPool& pool) {
   const DecoderLayer& l = w_.layers[static_cast<size_t>(layer)];
   l.ffn_norm.apply(ws_.x, n, ws_.normed, &pool);
-  l.ffn.forward(ws_.normed, n, ws_.gate, ws_.up, ws_.proj, layer_context(pool));
+  if (l.is_moe()) {
+    l.moe.forward(ws_.normed, n, ws_.proj, ws_.moe, layer_context(pool));
+  } else {
+    l.ffn.forward(ws_.normed, n, ws_.gate, ws_.up, ws_.proj, layer_context(pool));
+  }
   add_residual(n, l.post_ffn_norm, pool);
 }
 

@@ -12,6 +12,7 @@
 #include "model/layers/attention.h"
 #include "model/layers/gated_ffn.h"
 #include "model/layers/linear.h"
+#include "model/layers/moe_ffn.h"
 #include "model/layers/rms_norm.h"
 #include "model/model.h"
 #include "tensor/tensor_view.h"
@@ -27,8 +28,11 @@ struct DecoderLayer {
   AttentionLayer attention;
   RmsNorm post_attention_norm;  // or absent
   RmsNorm ffn_norm;
-  GatedFfn ffn;
+  GatedFfn ffn;                 // a dense FFN, or
+  MoeFfn moe;                   // a mixture of experts (when moe.experts is not empty)
   RmsNorm post_ffn_norm;        // or absent
+
+  bool is_moe() const { return !moe.experts.empty(); }
 };
 
 // Everything an architecture assembles: the decoder shell runs it.
@@ -68,10 +72,13 @@ class DecoderModel final : public Model {
     size_t rope_stride = 0;        // max_tokens * max rot_dims
     float* scores = nullptr;       // attention_scratch_floats(...) softmax rows
     void* matmul_scratch = nullptr;  // activations converted to each weight's vec_dot_type
+    MoeScratch moe{};              // MoE routing and expert buffers (null without MoE layers)
   };
 
   DecoderModel() = default;
   void allocate_workspace(const kernels::ExecutionContext& context);
+  // Every weight matrix the forward pass streams (the backend prepares them at load).
+  std::vector<Linear*> streamed_linears();
   LayerContext layer_context(ThreadPool& pool) { return {pool, ws_.matmul_scratch, &matmul_input_observer_}; }
   const float* rope_table(int32_t rope_index) const { return ws_.rope + ws_.rope_stride * static_cast<size_t>(rope_index); }
   // Runs tokens [begin, end) of `batch` through every layer; returns logits for requested rows.

@@ -81,6 +81,23 @@ Expected<ModelConfig> read_model_config(const gguf::GgufFile& file) {
   if (!(config.attention_softcap >= 0.0f) || !(config.final_logit_softcap >= 0.0f)) {
     return config_error(file, "logit soft-capping must be positive");
   }
+  // Mixture of experts: read for every architecture (llama files carry Mixtral's experts).
+  const int64_t num_experts = get_int("expert_count").value_or(0);
+  const int64_t num_experts_used = get_int("expert_used_count").value_or(0);
+  if (num_experts < 0 || num_experts > 4096 || num_experts_used < 0 || num_experts_used > num_experts ||
+      (num_experts > 0 && num_experts_used == 0)) {
+    return config_error(file, prefix + "expert_used_count " + std::to_string(num_experts_used) + " of expert_count " +
+                                  std::to_string(num_experts) + " is invalid");
+  }
+  config.num_experts = static_cast<int32_t>(num_experts);
+  config.num_experts_used = static_cast<int32_t>(num_experts_used);
+  if (config.num_experts > 0) {
+    const int64_t expert_ffn = get_int("expert_feed_forward_length").value_or(config.ffn_dim);
+    if (expert_ffn <= 0 || expert_ffn > (1 << 24)) {
+      return config_error(file, prefix + "expert_feed_forward_length = " + std::to_string(expert_ffn) + " is absurd");
+    }
+    config.expert_ffn_dim = static_cast<int32_t>(expert_ffn);
+  }
   config.rope_local = config.rope;
   if (entry->read_hparams != nullptr) TS_RETURN_IF_ERROR(entry->read_hparams(file, config));
   return config;

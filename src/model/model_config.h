@@ -34,6 +34,12 @@ struct ModelConfig {
   float attention_softcap = 0.0f;     // {arch}.attn_logit_softcapping; 0 = none
   float final_logit_softcap = 0.0f;   // {arch}.final_logit_softcapping; 0 = none
 
+  // Mixture of experts (Mixtral-style llama, qwen3moe). 0 experts: a dense FFN.
+  int32_t num_experts = 0;         // {arch}.expert_count
+  int32_t num_experts_used = 0;    // {arch}.expert_used_count: experts each token is routed to
+  int32_t expert_ffn_dim = 0;      // {arch}.expert_feed_forward_length, else feed_forward_length
+
+  bool is_moe() const { return num_experts > 0; }
   bool is_local_layer(int32_t layer) const {
     return !layer_is_local.empty() && layer_is_local[static_cast<size_t>(layer)];
   }

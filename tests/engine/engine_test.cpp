@@ -117,7 +117,10 @@ TEST_P(EngineBatchInvariance, GreedyOutputsMatchRunningAlone) {
 INSTANTIATE_TEST_SUITE_P(RealModels, EngineBatchInvariance,
                          ::testing::Values("stories260K-f32.gguf", "TinyStories-656K-f32.gguf",
                                            // sliding window 16: six KV cache groups, five releasing
-                                           "synthetic/synth-gemma3-d64-swa16-f32.gguf"));
+                                           "synthetic/synth-gemma3-d64-swa16-f32.gguf",
+                                           // mixtures of experts: experts run over the tokens that chose them
+                                           "synthetic/synth-moe-d128-e8k2-f32.gguf",
+                                           "synthetic/synth-qwen3moe-d64-e8k2-Q8_0.gguf"));
 
 TEST(Engine, AbortMidRunFreesBlocksAndReportsAbort) {
   EngineConfig config;

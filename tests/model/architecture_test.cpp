@@ -23,7 +23,8 @@ const char* const kDenseFixtures[] = {
     "synth-llama-mqa-d128-f32", "synth-llama-mqa-d256-Q4_K_M", "synth-qwen2-d128-f32",
     "synth-qwen2-d256-Q4_K_M",  "synth-qwen3-d128-f32",        "synth-qwen3-d256-Q4_K_M",
     "synth-gemma3-d64-swa16-f32", "synth-gemma3-d256-swa16-Q4_K_M", "synth-phi3-d128-f32",
-    "synth-phi3-d256-Q4_K_M",   "synth-kq-d256-f32",
+    "synth-phi3-d256-Q4_K_M",   "synth-kq-d256-f32",          "synth-moe-d128-e8k2-f32",
+    "synth-moe-d128-e8k2-Q8_0", "synth-qwen3moe-d64-e8k2-f32", "synth-qwen3moe-d256-e4k2-Q4_K_M",
 };
 
 std::string fixture_path(const std::string& name) {
@@ -147,6 +148,23 @@ TEST(Architecture, BadFilesFailWithOneClearError) {
                              return true;
                            }, nullptr});
   EXPECT_NE(error.find("value_length"), std::string::npos) << error;
+  // Mixture of experts: a router of the wrong shape, an expert count the tensors disagree with,
+  // more experts used than there are.
+  error = load_error_after("synth-qwen3moe-d64-e8k2-f32", {nullptr, [](gguf::TensorInfo& t) {
+                             if (t.name == "blk.0.ffn_gate_inp.weight") t.shape[1] = 6;
+                             return true;
+                           }});
+  EXPECT_NE(error.find("'blk.0.ffn_gate_inp.weight' has shape"), std::string::npos) << error;
+  error = load_error_after("synth-moe-d128-e8k2-f32", {[](gguf::MetadataEntry& e) {
+                             if (e.key == "llama.expert_count") e.value = gguf::MetadataValue::u32(16);
+                             return true;
+                           }, nullptr});
+  EXPECT_NE(error.find("has shape"), std::string::npos) << error;
+  error = load_error_after("synth-moe-d128-e8k2-f32", {[](gguf::MetadataEntry& e) {
+                             if (e.key == "llama.expert_used_count") e.value = gguf::MetadataValue::u32(9);
+                             return true;
+                           }, nullptr});
+  EXPECT_NE(error.find("expert_used_count 9 of expert_count 8 is invalid"), std::string::npos) << error;
   // An architecture we do not run is named.
   error = load_error_after("synth-qwen3-d128-f32", {[](gguf::MetadataEntry& e) {
                              if (e.key == "general.architecture") e.value = gguf::MetadataValue::string("mamba");

@@ -82,6 +82,12 @@ const GoldenParam kGoldenParams[] = {
     {"synthetic/synth-gemma3-d64-swa16-Q8_0", kSensitiveTolerance, false, kSensitiveCloseShare},
     // 47 (AVX-512), 25 (scalar), 17 (AVX2) of 96 steps close; first steps all within 5e-5.
     {"synthetic/synth-gemma3-d256-swa16-Q4_K_M", kSensitiveTolerance, false, 0.1},
+    // Mixture of experts: Mixtral-style llama and qwen3moe (softmax routing, top-2, renormalised).
+    {"synthetic/synth-moe-d128-e8k2-f32", 1e-4f, true},
+    {"synthetic/synth-moe-d128-e8k2-Q8_0", kSensitiveTolerance, false, kSensitiveCloseShare},
+    {"synthetic/synth-qwen3moe-d64-e8k2-f32", 1e-4f, true},
+    {"synthetic/synth-qwen3moe-d64-e8k2-Q8_0", kSensitiveTolerance, false, kSensitiveCloseShare},
+    {"synthetic/synth-qwen3moe-d256-e4k2-Q4_K_M", kSensitiveTolerance, false, kSensitiveCloseShare},
     {"synthetic/synth-phi3-d128-f32", 1e-4f, true},
     {"synthetic/synth-phi3-d128-Q8_0", kSensitiveTolerance, false, kSensitiveCloseShare},
     {"synthetic/synth-phi3-d256-Q4_K_M", kSensitiveTolerance, false, kSensitiveCloseShare},

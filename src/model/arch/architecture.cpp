@@ -7,10 +7,10 @@
 namespace tessera {
 namespace {
 
-const std::array<const Architecture*, 6>& registry() {
-  static const std::array<const Architecture*, 6> kArchitectures = {
-      &llama_architecture(), &mistral_architecture(), &qwen2_architecture(),
-      &qwen3_architecture(), &gemma3_architecture(),  &phi3_architecture(),
+const std::array<const Architecture*, 7>& registry() {
+  static const std::array<const Architecture*, 7> kArchitectures = {
+      &llama_architecture(),    &mistral_architecture(), &qwen2_architecture(), &qwen3_architecture(),
+      &qwen3moe_architecture(), &gemma3_architecture(),  &phi3_architecture(),
   };
   return kArchitectures;
 }

@@ -13,6 +13,9 @@ std::vector<TensorSpec> tensor_table(const ModelConfig& c, const DecoderRecipe& 
   auto matrix = [&](TensorKind kind, int32_t layer, int64_t rows, int64_t cols) {
     table.push_back({tensor_name(kind, layer), {cols, rows}, false});
   };
+  auto experts = [&](TensorKind kind, int32_t layer, int64_t rows, int64_t cols) {
+    table.push_back({tensor_name(kind, layer), {cols, rows, c.num_experts}, false});
+  };
   auto vector = [&](TensorKind kind, int32_t layer, int64_t length, std::string_view suffix = "weight") {
     table.push_back({tensor_name(kind, layer, suffix), {length}, true});
   };
@@ -40,13 +43,18 @@ std::vector<TensorSpec> tensor_table(const ModelConfig& c, const DecoderRecipe& 
     matrix(TensorKind::kAttnOutput, l, c.hidden_dim, c.q_dim());
     if (r.post_norms) vector(TensorKind::kPostAttentionNorm, l, c.hidden_dim);
     vector(TensorKind::kFfnNorm, l, c.hidden_dim);
-    if (r.fused_gate_up) {
+    if (c.is_moe()) {
+      matrix(TensorKind::kFfnGateInp, l, c.num_experts, c.hidden_dim);
+      experts(TensorKind::kFfnGateExps, l, c.expert_ffn_dim, c.hidden_dim);
+      experts(TensorKind::kFfnUpExps, l, c.expert_ffn_dim, c.hidden_dim);
+      experts(TensorKind::kFfnDownExps, l, c.hidden_dim, c.expert_ffn_dim);
+    } else if (r.fused_gate_up) {
       matrix(TensorKind::kFfnUp, l, 2 * static_cast<int64_t>(c.ffn_dim), c.hidden_dim);
     } else {
       matrix(TensorKind::kFfnGate, l, c.ffn_dim, c.hidden_dim);
       matrix(TensorKind::kFfnUp, l, c.ffn_dim, c.hidden_dim);
     }
-    matrix(TensorKind::kFfnDown, l, c.hidden_dim, c.ffn_dim);
+    if (!c.is_moe()) matrix(TensorKind::kFfnDown, l, c.hidden_dim, c.ffn_dim);
     if (r.post_norms) vector(TensorKind::kPostFfnNorm, l, c.hidden_dim);
   }
   return table;
@@ -106,6 +114,30 @@ Status load_ffn(const gguf::GgufFile& f, const ModelConfig& c, const DecoderReci
   return Status();
 }
 
+// Routing as llama.cpp's build_moe_ffn for llama (Mixtral) and qwen3moe: softmax gating, the
+// chosen probabilities renormalised. Each expert is a GatedFfn over its rows of the 3-D tensors.
+Status load_moe(const gguf::GgufFile& f, const ModelConfig& c, const DecoderRecipe& r, int32_t l, MoeFfn& moe) {
+  TS_ASSIGN_OR_RETURN(moe.router, load_linear(f, TensorKind::kFfnGateInp, l, c.num_experts, c.hidden_dim));
+  const int64_t e = c.num_experts, ffn = c.expert_ffn_dim, hidden = c.hidden_dim;
+  TS_ASSIGN_OR_RETURN(const std::vector<MatrixView> gate,
+                      load_expert_matrices(f, tensor_name(TensorKind::kFfnGateExps, l), e, ffn, hidden));
+  TS_ASSIGN_OR_RETURN(const std::vector<MatrixView> up,
+                      load_expert_matrices(f, tensor_name(TensorKind::kFfnUpExps, l), e, ffn, hidden));
+  TS_ASSIGN_OR_RETURN(const std::vector<MatrixView> down,
+                      load_expert_matrices(f, tensor_name(TensorKind::kFfnDownExps, l), e, hidden, ffn));
+  moe.experts.resize(static_cast<size_t>(e));
+  for (size_t i = 0; i < moe.experts.size(); ++i) {
+    // NOTE: no observed names: per-expert imatrix statistics are not collected (yet).
+    moe.experts[i].gate.weight = gate[i];
+    moe.experts[i].up.weight = up[i];
+    moe.experts[i].down.weight = down[i];
+    moe.experts[i].activation = r.activation;
+  }
+  moe.num_used = c.num_experts_used;
+  moe.normalize_weights = true;
+  return Status();
+}
+
 }  // namespace
 
 Expected<DecoderWeights> load_decoder_weights(const gguf::GgufFile& f, const ModelConfig& c, const Architecture& arch) {
@@ -125,13 +157,14 @@ Expected<DecoderWeights> load_decoder_weights(const gguf::GgufFile& f, const Mod
   w.final_logit_softcap = c.final_logit_softcap;
   w.ropes.push_back(c.rope);
   if (!c.layer_is_local.empty()) w.ropes.push_back(c.rope_local);
-  w.layers.resize(static_cast<size_t>(c.num_layers));
+  // NOTE: layers are added as they load, so an absurd block_count in a file without the tensors
+  // fails at the first missing one before anything is allocated for it.
   for (int32_t l = 0; l < c.num_layers; ++l) {
-    DecoderLayer& layer = w.layers[static_cast<size_t>(l)];
+    DecoderLayer& layer = w.layers.emplace_back();
     TS_ASSIGN_OR_RETURN(layer.attn_norm, load_rms_norm(f, TensorKind::kAttnNorm, l, c.hidden_dim, c.rms_norm_eps));
     TS_RETURN_IF_ERROR(load_attention(f, c, r, l, layer.attention));
     TS_ASSIGN_OR_RETURN(layer.ffn_norm, load_rms_norm(f, TensorKind::kFfnNorm, l, c.hidden_dim, c.rms_norm_eps));
-    TS_RETURN_IF_ERROR(load_ffn(f, c, r, l, layer.ffn));
+    TS_RETURN_IF_ERROR(c.is_moe() ? load_moe(f, c, r, l, layer.moe) : load_ffn(f, c, r, l, layer.ffn));
     if (r.post_norms) {
       TS_ASSIGN_OR_RETURN(layer.post_attention_norm,
                           load_rms_norm(f, TensorKind::kPostAttentionNorm, l, c.hidden_dim, c.rms_norm_eps));

@@ -15,4 +15,11 @@ const Architecture& qwen3_architecture() {
   return kArch;
 }
 
+// Qwen3-MoE: the Qwen3 block with a mixture of experts for its FFN (expert_count,
+// expert_used_count, expert_feed_forward_length; feed_forward_length is present but unused).
+const Architecture& qwen3moe_architecture() {
+  static const Architecture kArch{"qwen3moe", kernels::RopeOrder::kNeox, DecoderRecipe{.qk_norm = true}};
+  return kArch;
+}
+
 }  // namespace tessera

@@ -1,0 +1,48 @@
+// MoeFfn: a mixture-of-experts feed-forward block (Mixtral-style llama, qwen3moe). A router picks
+// num_used of num_experts gated FFNs per token; the output is their weighted sum. Runs expert by
+// expert over the tokens that chose it, so each chosen expert's weights are read once per call
+// however many tokens chose it (llama.cpp's mul_mat_id, vLLM's fused MoE), and experts no token
+// chose are never read.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/layers/gated_ffn.h"
+#include "model/layers/layer_context.h"
+#include "model/layers/linear.h"
+
+namespace tessera {
+
+// Scratch of one MoE call, sized once for max_tokens tokens (views into the model's workspace).
+struct MoeScratch {
+  float* router_probs;   // [max_tokens, num_experts]
+  float* expert_in;      // [max_tokens, hidden] the rows routed to one expert, gathered
+  float* expert_gate;    // [max_tokens, expert_ffn]
+  float* expert_up;      // [max_tokens, expert_ffn]
+  float* expert_out;     // [max_tokens * num_used, hidden] each (token, rank)'s expert output
+  int32_t* routes;       // [max_tokens, num_used] chosen expert per (token, rank), best first
+  float* route_weights;  // [max_tokens, num_used] its weight
+  int32_t* expert_rows;  // [max_tokens * num_used] (token * num_used + rank) of one expert's rows
+};
+
+struct MoeFfn {
+  Linear router;                  // [num_experts, hidden], f32 in llama.cpp's files
+  std::vector<GatedFfn> experts;  // [num_experts]: rows of ffn_{gate,up,down}_exps
+  int32_t num_used = 0;           // experts per token
+  bool normalize_weights = true;  // the chosen softmax probabilities renormalised to sum 1
+
+  int64_t expert_ffn_dim() const { return experts.empty() ? 0 : experts[0].ffn_dim(); }
+  // Floats of each MoeScratch buffer for max_tokens tokens (in its field order) and ints of
+  // routes / expert_rows.
+  static void scratch_sizes(int64_t max_tokens, int64_t hidden, int64_t num_experts, int64_t num_used,
+                            int64_t expert_ffn, size_t (&floats)[6], size_t (&ints)[2]);
+
+  // out: [n, hidden] from normed: [n, hidden]. Routing as llama.cpp's build_moe_ffn with softmax
+  // gating: softmax over all router logits, the num_used most probable (ties: lower id), their
+  // probabilities (renormalised when normalize_weights), and out = sum over ranks, best first,
+  // of weight * expert(x). Each token's result is independent of the others in the batch.
+  void forward(const float* normed, int32_t n, float* out, const MoeScratch& scratch, const LayerContext& ctx) const;
+};
+
+}  // namespace tessera
