@@ -127,6 +127,11 @@ int run_bench(BenchFlags f) {
   out["prefix_cache_hit_rate"] = stats.prefix_cache_hit_rate;
   out["prefill_tokens_saved"] = prefill_saved;
   out["kv_waste"] = stats.kv_waste;
+  if (stats.moe_layer_calls > 0) {
+    out["moe_layer_calls"] = stats.moe_layer_calls;
+    out["moe_expert_reads"] = stats.moe_expert_reads;
+    out["moe_routed_rows"] = stats.moe_routed_rows;
+  }
   if (f.output_format == "json") {
     std::puts(out.dump().c_str());
     return 0;
@@ -139,6 +144,13 @@ int run_bench(BenchFlags f) {
               stats.peak_kv_blocks_in_use, 100.0 * stats.kv_waste, static_cast<long long>(stats.num_preemptions));
   std::printf("Prefix cache: hit rate %.2f%%, prefill tokens saved %.2f%%\n", 100.0 * stats.prefix_cache_hit_rate,
               100.0 * prefill_saved);
+  if (stats.moe_layer_calls > 0) {
+    const double calls = static_cast<double>(stats.moe_layer_calls);
+    std::printf("MoE: %.1f experts read per layer call (each once), %.1f routed (token, expert) rows per call, "
+                "%.1f rows per expert read\n",
+                static_cast<double>(stats.moe_expert_reads) / calls, static_cast<double>(stats.moe_routed_rows) / calls,
+                static_cast<double>(stats.moe_routed_rows) / static_cast<double>(stats.moe_expert_reads));
+  }
   return 0;
 }
 

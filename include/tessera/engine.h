@@ -58,6 +58,11 @@ struct EngineStats {
   int32_t num_running_requests = 0;     // scheduler requests (completions) running now
   int32_t num_waiting_requests = 0;     // scheduler requests (completions) waiting for admission now
   double kv_waste = 0.0;                // share of allocated KV slots holding no token, mean over steps
+  // Mixture of experts (0 for dense models): MoE layer calls, the experts they read (each chosen
+  // expert once per call, however many tokens chose it) and the (token, expert) rows computed.
+  int64_t moe_layer_calls = 0;
+  int64_t moe_expert_reads = 0;
+  int64_t moe_routed_rows = 0;
 };
 
 class Engine {

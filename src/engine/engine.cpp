@@ -297,6 +297,10 @@ EngineStats EngineCore::stats() const {
   s.num_running_requests = scheduler_->num_running_requests();
   s.num_waiting_requests = scheduler_->num_waiting_requests();
   s.kv_waste = num_waste_steps_ == 0 ? 0.0 : kv_waste_sum_ / static_cast<double>(num_waste_steps_);
+  const Model::MoeStats moe = model_->moe_stats();
+  s.moe_layer_calls = moe.layer_calls;
+  s.moe_expert_reads = moe.expert_reads;
+  s.moe_routed_rows = moe.routed_rows;
   return s;
 }
 

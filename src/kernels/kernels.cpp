@@ -148,6 +148,136 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
   pool.parallel_for_dynamic(num_units, min_dynamic_chunk(num_units, pool), rows);
 }
 
+namespace {
+
+// One distinct input of matmul_tasks: where its converted rows go and what they are.
+struct TaskInput {
+  const float* x;
+  int64_t num_tokens, num_cols;
+  DType act_type;
+  bool summaries;              // the repacked Q8_0 kernels need block summaries
+  size_t offset;               // of its converted rows in the scratch
+  RepackedActivation converted;
+};
+
+size_t aligned_scratch(size_t bytes) { return (bytes + kScratchAlign - 1) / kScratchAlign * kScratchAlign; }
+
+// The distinct inputs of `tasks` (task i uses inputs[input_of[i]]), their scratch laid out.
+size_t plan_task_inputs(std::span<const MatmulTask> tasks, const KernelTable& table, std::vector<TaskInput>& inputs,
+                        std::vector<size_t>& input_of) {
+  inputs.clear();
+  input_of.clear();
+  size_t offset = 0;
+  for (const MatmulTask& t : tasks) {
+    const DType act_type = vec_dot_type(t.weight->type);
+    const bool summaries = act_type == DType::kQ8_0 && rows_kernel(table, *t.weight).repacked != nullptr;
+    size_t i = 0;
+    while (i < inputs.size() && !(inputs[i].x == t.x && inputs[i].num_tokens == t.num_tokens &&
+                                  inputs[i].act_type == act_type && inputs[i].num_cols == t.weight->num_cols)) {
+      ++i;
+    }
+    if (i == inputs.size()) {
+      inputs.push_back({t.x, t.num_tokens, t.weight->num_cols, act_type, summaries, offset, {}});
+      offset += aligned_scratch(matmul_scratch_bytes(t.weight->type, t.weight->num_cols, t.num_tokens));
+    }
+    inputs[i].summaries = inputs[i].summaries || summaries;
+    input_of.push_back(i);
+  }
+  return offset;
+}
+
+}  // namespace
+
+size_t matmul_tasks_scratch_bytes(std::span<const MatmulTask> tasks) {
+  std::vector<TaskInput> inputs;
+  std::vector<size_t> input_of;
+  return plan_task_inputs(tasks, kernel_table(active_isa()), inputs, input_of);
+}
+
+size_t matmul_tasks_scratch_bound(DType weight_type, int64_t num_cols, int64_t total_tokens, int64_t num_inputs) {
+  // Each input's rows and summaries are padded to 64 bytes twice at most.
+  return matmul_scratch_bytes(weight_type, num_cols, total_tokens) +
+         2 * kScratchAlign * static_cast<size_t>(std::max<int64_t>(num_inputs, 1));
+}
+
+void matmul_tasks(std::span<const MatmulTask> tasks, void* scratch, ThreadPool& pool) {
+  if (tasks.empty()) return;
+  const KernelTable& table = kernel_table(active_isa());
+  // NOTE: the caller's buffers, reused across calls; the loops below must reach them through
+  // these references (a thread_local named inside a lambda is the running thread's own).
+  thread_local std::vector<TaskInput> inputs_buffer;
+  thread_local std::vector<size_t> input_of_buffer;
+  thread_local std::vector<int64_t> first_row_buffer, first_unit_buffer;
+  std::vector<TaskInput>& inputs = inputs_buffer;
+  std::vector<size_t>& input_of = input_of_buffer;
+  std::vector<int64_t>& first_row = first_row_buffer;
+  std::vector<int64_t>& first_unit = first_unit_buffer;
+  plan_task_inputs(tasks, table, inputs, input_of);
+  // Every row of every input converted in one loop (first_row: prefix sums of their rows).
+  first_row.assign(inputs.size() + 1, 0);
+  for (size_t i = 0; i < inputs.size(); ++i) first_row[i + 1] = first_row[i] + inputs[i].num_tokens;
+  auto* base = static_cast<uint8_t*>(scratch);
+  for (TaskInput& in : inputs) {
+    if (in.act_type == DType::kF32) {
+      in.converted = {reinterpret_cast<const uint8_t*>(in.x), static_cast<size_t>(in.num_cols) * sizeof(float),
+                      in.num_tokens, nullptr};
+      continue;
+    }
+    TS_CHECK(scratch != nullptr, "matmul_tasks of quantized weights needs scratch");
+    const size_t row = row_bytes(in.act_type, in.num_cols);
+    uint8_t* rows = base + in.offset;
+    in.converted = {rows, row, in.num_tokens,
+                    in.summaries ? reinterpret_cast<const RepackedActivationBlock*>(rows + summaries_offset(row, in.num_tokens))
+                                 : nullptr};
+  }
+  const QuantizeActivationFn quantize =
+      table.quantize_activation != nullptr ? table.quantize_activation : &quantize_activation_row;
+  const SummarizeActivationFn summarize =
+      table.summarize_activation != nullptr ? table.summarize_activation : &summarize_activation_row;
+  const int64_t* firsts = first_row.data();
+  pool.parallel_for(first_row.back(), [&](int64_t begin, int64_t end, int) {
+    size_t i = static_cast<size_t>(std::upper_bound(firsts, firsts + inputs.size() + 1, begin) - firsts) - 1;
+    for (int64_t r = begin; r < end; ++r) {
+      while (r >= firsts[i + 1]) ++i;
+      const TaskInput& in = inputs[i];
+      if (in.act_type == DType::kF32) continue;
+      const int64_t t = r - firsts[i];
+      uint8_t* row = const_cast<uint8_t*>(in.converted.rows) + static_cast<size_t>(t) * in.converted.row_bytes;
+      quantize(in.act_type, in.x + t * in.num_cols, row, in.num_cols);
+      if (in.converted.blocks != nullptr) {
+        const int64_t num_blocks = in.num_cols / kLegacyBlockSize;
+        summarize(row, num_blocks, const_cast<RepackedActivationBlock*>(in.converted.blocks) + t * num_blocks);
+      }
+    }
+  });
+  // One dynamic loop over the 16-row units of every task.
+  first_unit.assign(tasks.size() + 1, 0);
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    first_unit[i + 1] = first_unit[i] + (tasks[i].weight->num_rows + kRowsPerUnit - 1) / kRowsPerUnit;
+  }
+  const int64_t* units = first_unit.data();
+  const int64_t num_units = first_unit.back();
+  pool.parallel_for_dynamic(num_units, min_dynamic_chunk(num_units, pool), [&](int64_t begin, int64_t end, int) {
+    size_t i = static_cast<size_t>(std::upper_bound(units, units + tasks.size() + 1, begin) - units) - 1;
+    while (begin < end) {
+      while (begin >= units[i + 1]) ++i;
+      const int64_t stop = std::min(end, units[i + 1]);
+      const MatmulTask& task = tasks[i];
+      const MatrixView& w = *task.weight;
+      const int64_t row_begin = (begin - units[i]) * kRowsPerUnit;
+      const int64_t row_end = std::min((stop - units[i]) * kRowsPerUnit, w.num_rows);
+      const RepackedActivation& x = inputs[input_of[i]].converted;
+      const RowsKernel kernel = rows_kernel(table, w);
+      if (kernel.repacked != nullptr) {
+        kernel.repacked(w, x, row_begin, row_end, task.out);
+      } else {
+        kernel.plain(w, x.rows, x.row_bytes, x.num_tokens, row_begin, row_end, task.out);
+      }
+      begin = stop;
+    }
+  });
+}
+
 bool prefers_repacked(const MatrixView& weight) {
   return repackable(weight) && kernel_table(active_isa()).matmul_rows_repacked[static_cast<size_t>(weight.type)] != nullptr;
 }

@@ -33,6 +33,23 @@ struct MatmulOutput {
 void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, int64_t num_tokens, void* scratch,
                          ThreadPool& pool);
 
+// Independent matmuls with different inputs (the experts of a mixture, each over the rows routed
+// to it), as matmul() computes each: every distinct input is converted once (tasks sharing an x,
+// its row count and vec_dot_type share it), all conversions in one parallel loop, then one
+// parallel loop over the 16-row units of all tasks: two wake-ups for the lot instead of two per
+// task. scratch: matmul_tasks_scratch_bytes(tasks) bytes, 64-byte aligned.
+struct MatmulTask {
+  const MatrixView* weight;
+  const float* x;      // [num_tokens, weight->num_cols] f32
+  int64_t num_tokens;
+  float* out;          // [num_tokens, weight->num_rows] f32
+};
+size_t matmul_tasks_scratch_bytes(std::span<const MatmulTask> tasks);
+// An upper bound of matmul_tasks_scratch_bytes for at most num_inputs distinct inputs of
+// num_cols columns and total_tokens rows in all, against weights of `weight_type`.
+size_t matmul_tasks_scratch_bound(DType weight_type, int64_t num_cols, int64_t total_tokens, int64_t num_inputs);
+void matmul_tasks(std::span<const MatmulTask> tasks, void* scratch, ThreadPool& pool);
+
 // Load-time weight repacking (kernels/cpu/repack.h). True when the active ISA has a faster
 // kernel for a repacked copy of `weight`; repack_weight then writes that copy to dst
 // (weight.num_rows * weight.row_stride_bytes bytes, 64-byte aligned) and returns its view, which

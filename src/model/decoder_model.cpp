@@ -72,6 +72,15 @@ void DecoderModel::allocate_workspace(const kernels::ExecutionContext& context) 
   size_t moe_floats[6] = {}, moe_ints[2] = {};
   if (num_experts > 0) {
     MoeFfn::scratch_sizes(max_batch_tokens_, c.hidden_dim, num_experts, num_used, expert_ffn, moe_floats, moe_ints);
+    // The experts' matmul_tasks calls: every routed row, one input per chosen expert.
+    for (const DecoderLayer& l : w_.layers) {
+      for (const GatedFfn& e : l.moe.experts) {
+        for (const Linear* linear : {&e.gate, &e.down}) {
+          scratch = std::max(scratch, kernels::matmul_tasks_scratch_bound(linear->weight.type, linear->weight.num_cols,
+                                                                          max_batch_tokens_ * num_used, num_experts));
+        }
+      }
+    }
   }
   int32_t rot_dims = 0;
   for (const kernels::RopeParams& r : w_.ropes) rot_dims = std::max(rot_dims, r.rot_dims);
@@ -82,7 +91,7 @@ void DecoderModel::allocate_workspace(const kernels::ExecutionContext& context) 
                        &ws_.logit_in, &ws_.rope, &ws_.scores,
                        &ws_.moe.router_probs, &ws_.moe.expert_in, &ws_.moe.expert_gate, &ws_.moe.expert_up,
                        &ws_.moe.expert_out, &ws_.moe.route_weights,
-                       reinterpret_cast<float**>(&ws_.moe.routes), reinterpret_cast<float**>(&ws_.moe.expert_rows)};
+                       reinterpret_cast<float**>(&ws_.moe.routes), reinterpret_cast<float**>(&ws_.moe.route_rows)};
   static_assert(sizeof(int32_t) == sizeof(float), "MoE routes share the float carving");
   const size_t floats[] = {hidden, hidden, t * q_dim, t * kv_dim, t * kv_dim, t * q_dim, hidden, t * ffn_dim,
                            t * ffn_dim, hidden, w_.ropes.size() * ws_.rope_stride,
@@ -235,7 +244,9 @@ void DecoderModel::ffn_block(int32_t n, int32_t layer, ThreadPool& pool) {
   const DecoderLayer& l = w_.layers[static_cast<size_t>(layer)];
   l.ffn_norm.apply(ws_.x, n, ws_.normed, &pool);
   if (l.is_moe()) {
-    l.moe.forward(ws_.normed, n, ws_.proj, ws_.moe, layer_context(pool));
+    moe_stats_.expert_reads += l.moe.forward(ws_.normed, n, ws_.proj, ws_.moe, layer_context(pool));
+    moe_stats_.layer_calls += 1;
+    moe_stats_.routed_rows += static_cast<int64_t>(n) * l.moe.num_used;
   } else {
     l.ffn.forward(ws_.normed, n, ws_.gate, ws_.up, ws_.proj, layer_context(pool));
   }

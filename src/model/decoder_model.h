@@ -52,6 +52,7 @@ class DecoderModel final : public Model {
                                                  DecoderWeights weights, const ModelOptions& options);
 
   void forward(const ForwardBatch& batch, KvStorage& kv, float* logits, kernels::ExecutionContext& context) override;
+  MoeStats moe_stats() const override { return moe_stats_; }
 
  private:
   // Activations for one chunk of at most max_batch_tokens_ tokens: views into one backend
@@ -102,6 +103,7 @@ class DecoderModel final : public Model {
   std::vector<kernels::AttentionSequence> attention_sequences_;  // per layer call, reused
   std::vector<int32_t> output_rows_;  // per chunk: rows (relative to its start) that need logits
   int workspace_threads_ = 0;        // pool size the attention scratch was sized for
+  MoeStats moe_stats_;
   const kernels::Backend* backend_ = nullptr;  // holds the weights and the workspace
 };
 

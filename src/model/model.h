@@ -46,6 +46,14 @@ class Model {
   // [num_rows, num_cols] row-major input rows. For activation statistics (`tessera imatrix`);
   // unset (the default) it costs one branch per matmul.
   using MatmulInputObserver = tessera::MatmulInputObserver;
+
+  // Mixture-of-experts work since load: shows that a step reads each chosen expert once.
+  struct MoeStats {
+    int64_t layer_calls = 0;   // MoE FFN calls (MoE layers x forward chunks)
+    int64_t expert_reads = 0;  // experts whose weights those calls read (each at most once per call)
+    int64_t routed_rows = 0;   // (token, expert) pairs those calls computed
+  };
+  virtual MoeStats moe_stats() const { return {}; }
   void set_matmul_input_observer(MatmulInputObserver observer) { matmul_input_observer_ = std::move(observer); }
 
  protected:

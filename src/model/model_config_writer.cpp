@@ -37,6 +37,11 @@ void write_model_config(const ModelConfig& c, gguf::GgufWriter& w) {
     set_u32("attention.sliding_window", c.sliding_window);
     set_f32("rope.freq_base_swa", c.rope_local.freq_base);
   }
+  if (c.is_moe()) {
+    set_u32("expert_count", c.num_experts);
+    set_u32("expert_used_count", c.num_experts_used);
+    set_u32("expert_feed_forward_length", c.expert_ffn_dim);
+  }
   if (c.attention_softcap > 0.0f) set_f32("attn_logit_softcapping", c.attention_softcap);
   if (c.final_logit_softcap > 0.0f) set_f32("final_logit_softcapping", c.final_logit_softcap);
 }

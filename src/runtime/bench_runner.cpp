@@ -1,6 +1,7 @@
 #include "runtime/bench_runner.h"
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
@@ -87,11 +88,21 @@ std::string BenchRecord::test_name() const {
 uint64_t weights_bytes_per_token(const gguf::GgufFile& file) {
   const std::string embedding_name = tensor_name(TensorKind::kTokenEmbedding);
   const bool tied = file.find_tensor(tensor_name(TensorKind::kOutput)) == nullptr;
+  // A mixture of experts streams only the experts a token is routed to: expert_used_count of
+  // expert_count of every 3-D expert tensor (the ACTIVE weights).
+  const std::string arch = file.get_string("general.architecture").value_or("");
+  const int64_t num_experts = file.get_int(arch + ".expert_count").value_or(0);
+  const int64_t num_used = file.get_int(arch + ".expert_used_count").value_or(0);
   uint64_t total = 0;
   for (const auto& t : file.tensors()) {
+    const std::optional<ParsedTensorName> parsed = parse_tensor_name(t.name);
+    const bool expert = parsed && (parsed->kind == TensorKind::kFfnGateExps || parsed->kind == TensorKind::kFfnUpExps ||
+                                   parsed->kind == TensorKind::kFfnDownExps);
     if (t.name == embedding_name) {
       const int64_t rows = t.shape.size() >= 2 ? t.shape[1] : 1;
       total += tied ? t.num_bytes : t.num_bytes / static_cast<uint64_t>(std::max<int64_t>(rows, 1));
+    } else if (expert && num_experts > 0 && num_used > 0) {
+      total += t.num_bytes / static_cast<uint64_t>(num_experts) * static_cast<uint64_t>(num_used);
     } else {
       total += t.num_bytes;
     }

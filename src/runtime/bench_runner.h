@@ -57,8 +57,8 @@ struct BenchRecord {
   std::string test_name() const;  // "pp128" or "tg64", with " @ d512" at depth 512
 };
 
-// Bytes of weights one decode step streams: every 2-D matrix except the embedding table, of
-// which one row is read (the whole table when it doubles as the output head), plus 1-D tensors.
+// Bytes of weights one decoded token streams: every matrix, one embedding row (the whole table
+// when tied, as the output head), and of expert tensors only the routed share (used / count).
 uint64_t weights_bytes_per_token(const gguf::GgufFile& file);
 
 // Runs the pp test (when n_prompt > 0) and the tg test (when n_gen > 0), in that order.

@@ -50,7 +50,11 @@ class SynthWriter {
 
   gguf::GgufWriter& writer() { return w_; }
 
-  Status add_matrix(const std::string& name, int64_t rows, int64_t cols, DType type) {
+  // A matrix, or a stack of them (experts): `shape` in ggml order, rows of shape[0] values.
+  Status add_matrix(const std::string& name, const std::vector<int64_t>& shape, DType type) {
+    const int64_t cols = shape[0];
+    int64_t rows = 1;
+    for (size_t d = 1; d < shape.size(); ++d) rows *= shape[d];
     const size_t stride = row_bytes(type, cols);
     std::string bytes(stride * static_cast<size_t>(rows), '\0');
     const uint64_t tensor_seed = mix(o_.seed, ++tensor_index_);
@@ -62,7 +66,7 @@ class SynthWriter {
         quantize_row_ref(type, row.data(), bytes.data() + static_cast<size_t>(r) * stride, cols);
       }
     });
-    return w_.add_tensor(name, type, {cols, rows}, bytes.data(), bytes.size());
+    return w_.add_tensor(name, type, shape, bytes.data(), bytes.size());
   }
 
   Status add_vector(const std::string& name, int64_t n, float mean, float stddev) {
@@ -127,7 +131,7 @@ Status write_synth_model(const SynthOptions& o, const std::string& path) {
   for (const SynthTensor& t : plan) {
     Status st;
     if (!t.spec.is_vector) {
-      st = sw.add_matrix(t.spec.name, t.spec.shape[1], t.spec.shape[0], t.type);
+      st = sw.add_matrix(t.spec.name, t.spec.shape, t.type);
     } else if (parse_tensor_name(t.spec.name)->suffix == "bias") {
       st = sw.add_vector(t.spec.name, t.spec.shape[0], 0.0f, 0.02f);
     } else {

@@ -55,6 +55,15 @@ const std::vector<SynthShape>& shapes() {
                  {.architecture = "phi3", .num_layers = 32, .hidden_dim = 3072, .ffn_dim = 8192, .num_heads = 32,
                   .num_kv_heads = 32, .vocab_size = 32064, .context_length = 4096},
                  "ggml-vocab-phi-3.gguf"),
+      // A mixture of experts of about 1.4 B parameters, ~0.5 B active: Granite-3.0-1B-A400M's
+      // dimensions (32 experts of 512, top-8, 24 layers of 1024, 16 / 8 heads of 64) in
+      // qwen3moe's block with Qwen3's vocabulary (tied).
+      make_shape("qwen3moe-1b-a400m",
+                 {.architecture = "qwen3moe", .num_layers = 24, .hidden_dim = 1024, .ffn_dim = 512, .num_heads = 16,
+                  .num_kv_heads = 8, .vocab_size = 151936, .context_length = 4096, .rms_norm_eps = 1e-6f,
+                  .rope = {.freq_base = 1e6f}, .tied_embeddings = true, .num_experts = 32, .num_experts_used = 8,
+                  .expert_ffn_dim = 512},
+                 "ggml-vocab-qwen3.gguf"),
       // Tests: small enough to write in a second, with the llama-spm vocabulary.
       make_shape("tiny",
                  {.architecture = "llama", .num_layers = 2, .hidden_dim = 256, .ffn_dim = 512, .num_heads = 4,
@@ -80,6 +89,11 @@ const std::vector<SynthShape>& shapes() {
       make_shape("tiny-phi3",
                  {.architecture = "phi3", .num_layers = 2, .hidden_dim = 256, .ffn_dim = 512, .num_heads = 4,
                   .num_kv_heads = 4, .context_length = 256},
+                 kLlamaVocab),
+      make_shape("tiny-qwen3moe",
+                 {.architecture = "qwen3moe", .num_layers = 2, .hidden_dim = 256, .ffn_dim = 512, .num_heads = 4,
+                  .num_kv_heads = 2, .context_length = 256, .rms_norm_eps = 1e-6f, .rope = {.freq_base = 1e6f},
+                  .tied_embeddings = true, .num_experts = 8, .num_experts_used = 2, .expert_ffn_dim = 256},
                  kLlamaVocab),
   };
   return kShapes;

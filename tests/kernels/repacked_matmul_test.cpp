@@ -321,5 +321,45 @@ TEST(MatmulSharedInput, MatchesOneMatmulPerWeightOnEveryIsa) {
   set_isa_override(std::nullopt);
 }
 
+// matmul_tasks: different inputs (some shared by two tasks, some with one row, some with three),
+// repacked, row-major, k-quant and f32 weights: bit for bit one matmul() per task, on every ISA.
+TEST(MatmulTasks, MatchOneMatmulPerTaskOnEveryIsa) {
+  ThreadPool pool(2);
+  const int64_t cols = 256;
+  const Problem q4 = make_problem(DType::kQ4_0, 48, cols, 3, 21);
+  const Problem q8 = make_problem(DType::kQ8_0, 40, cols, 1, 22);
+  const Problem q8_tiles = make_problem(DType::kQ8_0, 32, cols, 2, 23);
+  const Problem q4k = make_problem(DType::kQ4_K, 32, cols, 2, 24);
+  const std::vector<float> f32_weights = testing::random_vector(static_cast<size_t>(20 * cols), 25);
+  const MatrixView f32{DType::kF32, 20, cols, reinterpret_cast<const uint8_t*>(f32_weights.data()), cols * sizeof(float)};
+  std::vector<uint8_t> packed(q8_tiles.w.size());
+  const MatrixView q8_packed = repack(q8_tiles.view(), packed.data());
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!isa_supported(isa)) continue;
+    set_isa_override(isa);
+    const MatrixView q4_view = q4.view(), q8_view = q8.view(), q4k_view = q4k.view();
+    // q4 and f32 share q4's three rows; q8_packed and q4k share q8_tiles' two rows.
+    const std::vector<MatmulTask> shape = {{&q4_view, q4.x_f32.data(), 3, nullptr},
+                                           {&f32, q4.x_f32.data(), 3, nullptr},
+                                           {&q8_view, q8.x_f32.data(), 1, nullptr},
+                                           {&q8_packed, q8_tiles.x_f32.data(), 2, nullptr},
+                                           {&q4k_view, q8_tiles.x_f32.data(), 2, nullptr}};
+    std::vector<std::vector<float>> want(shape.size()), got(shape.size());
+    std::vector<MatmulTask> tasks = shape;
+    std::vector<uint8_t> scratch(matmul_scratch_bytes(DType::kQ4_K, cols, 8) + 4096);
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      want[i].assign(static_cast<size_t>(tasks[i].weight->num_rows * tasks[i].num_tokens), NAN);
+      got[i].assign(want[i].size(), NAN);
+      matmul(*tasks[i].weight, tasks[i].x, tasks[i].num_tokens, want[i].data(), scratch.data(), pool);
+      tasks[i].out = got[i].data();
+    }
+    std::vector<uint8_t> task_scratch(matmul_tasks_scratch_bytes(tasks));
+    EXPECT_LE(task_scratch.size(), matmul_tasks_scratch_bound(DType::kQ4_K, cols, 8, 4));
+    matmul_tasks(tasks, task_scratch.data(), pool);
+    for (size_t i = 0; i < tasks.size(); ++i) EXPECT_EQ(got[i], want[i]) << isa_name(isa) << " task " << i;
+  }
+  set_isa_override(std::nullopt);
+}
+
 }  // namespace
 }  // namespace tessera::kernels

@@ -109,7 +109,7 @@ TEST_P(SynthArchitectureTest, TinyShapeLoadsHoldsItsTensorTableAndRunsForward) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, SynthArchitectureTest,
-                         ::testing::Values("tiny", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3"),
+                         ::testing::Values("tiny", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3", "tiny-qwen3moe"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& c : name) c = c == '-' ? '_' : c;

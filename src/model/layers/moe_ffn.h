@@ -15,15 +15,17 @@
 namespace tessera {
 
 // Scratch of one MoE call, sized once for max_tokens tokens (views into the model's workspace).
+// The routed rows are laid out expert after expert ("expert rows": row j of the experts' inputs
+// and outputs), each expert's rows contiguous.
 struct MoeScratch {
   float* router_probs;   // [max_tokens, num_experts]
-  float* expert_in;      // [max_tokens, hidden] the rows routed to one expert, gathered
-  float* expert_gate;    // [max_tokens, expert_ffn]
-  float* expert_up;      // [max_tokens, expert_ffn]
-  float* expert_out;     // [max_tokens * num_used, hidden] each (token, rank)'s expert output
+  float* expert_in;      // [max_tokens * num_used, hidden] each expert's gathered input rows
+  float* expert_gate;    // [max_tokens * num_used, expert_ffn]
+  float* expert_up;      // [max_tokens * num_used, expert_ffn]
+  float* expert_out;     // [max_tokens * num_used, hidden] each expert row's output
+  float* route_weights;  // [max_tokens, num_used] the weight of each (token, rank)
   int32_t* routes;       // [max_tokens, num_used] chosen expert per (token, rank), best first
-  float* route_weights;  // [max_tokens, num_used] its weight
-  int32_t* expert_rows;  // [max_tokens * num_used] (token * num_used + rank) of one expert's rows
+  int32_t* route_rows;   // [max_tokens, num_used] the expert row holding (token, rank)
 };
 
 struct MoeFfn {
@@ -34,7 +36,7 @@ struct MoeFfn {
 
   int64_t expert_ffn_dim() const { return experts.empty() ? 0 : experts[0].ffn_dim(); }
   // Floats of each MoeScratch buffer for max_tokens tokens (in its field order) and ints of
-  // routes / expert_rows.
+  // routes / route_rows.
   static void scratch_sizes(int64_t max_tokens, int64_t hidden, int64_t num_experts, int64_t num_used,
                             int64_t expert_ffn, size_t (&floats)[6], size_t (&ints)[2]);
 
@@ -42,7 +44,10 @@ struct MoeFfn {
   // gating: softmax over all router logits, the num_used most probable (ties: lower id), their
   // probabilities (renormalised when normalize_weights), and out = sum over ranks, best first,
   // of weight * expert(x). Each token's result is independent of the others in the batch.
-  void forward(const float* normed, int32_t n, float* out, const MoeScratch& scratch, const LayerContext& ctx) const;
+  // The chosen experts' gate/up projections run as one kernels::matmul_tasks call, their down
+  // projections as another; ctx.matmul_scratch must hold matmul_tasks_scratch_bound of both.
+  // Returns how many experts ran (had their weights read).
+  int32_t forward(const float* normed, int32_t n, float* out, const MoeScratch& scratch, const LayerContext& ctx) const;
 };
 
 }  // namespace tessera
