@@ -29,6 +29,10 @@ struct BenchFlags {
   float temperature = 0.0f;             // 0: greedy; vLLM's benchmark samples at 1.0
   float top_p = 1.0f;
   std::string output_format = "text";   // text | json
+  // > 0: each prompt is one random phrase of this many tokens repeated up to input_len (a copying
+  // workload, where n-gram speculation has something to find).
+  int32_t repeat_phrase_len = 0;
+  SpeculativeConfig speculative;
 };
 
 Status validate(const BenchFlags& f) {
@@ -42,6 +46,7 @@ Status validate(const BenchFlags& f) {
   if (!(f.temperature >= 0.0f && f.temperature <= 100.0f)) return invalid_argument("--temperature must be in [0, 100]");
   if (!(f.top_p > 0.0f && f.top_p <= 1.0f)) return invalid_argument("--top-p must be in (0, 1]");
   if (f.output_format != "text" && f.output_format != "json") return invalid_argument("-o must be text or json");
+  if (f.repeat_phrase_len < 0) return invalid_argument("--repeat-phrase-len must be >= 0");
   return Status();
 }
 
@@ -54,7 +59,11 @@ std::vector<std::vector<int32_t>> make_prompts(const BenchFlags& f, int32_t voca
   for (int32_t& t : prefix) t = token(rng);
   std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(f.num_prompts), prefix);
   for (auto& prompt : prompts) {
-    while (static_cast<int32_t>(prompt.size()) < f.input_len) prompt.push_back(token(rng));
+    std::vector<int32_t> phrase(static_cast<size_t>(f.repeat_phrase_len));
+    for (int32_t& t : phrase) t = token(rng);
+    for (size_t i = 0; static_cast<int32_t>(prompt.size()) < f.input_len; ++i) {
+      prompt.push_back(phrase.empty() ? token(rng) : phrase[i % phrase.size()]);
+    }
   }
   return prompts;
 }
@@ -71,6 +80,7 @@ int run_bench(BenchFlags f) {
   config.max_num_batched_tokens = f.max_num_batched_tokens;
   config.max_model_len = f.input_len + f.output_len;
   config.enable_prefix_caching = !f.no_prefix_caching;
+  config.speculative = f.speculative;
   const unsigned cores = std::thread::hardware_concurrency();
   config.num_threads = f.num_threads > 0 ? f.num_threads : (cores == 0 ? 1 : static_cast<int32_t>(cores));
   auto engine = Engine::create(config);
@@ -132,6 +142,10 @@ int run_bench(BenchFlags f) {
     out["moe_expert_reads"] = stats.moe_expert_reads;
     out["moe_routed_rows"] = stats.moe_routed_rows;
   }
+  out["spec_num_drafts"] = stats.spec_num_drafts;
+  out["spec_num_draft_tokens"] = stats.spec_num_draft_tokens;
+  out["spec_num_accepted_tokens"] = stats.spec_num_accepted_tokens;
+  out["spec_num_accepted_tokens_per_pos"] = stats.spec_num_accepted_tokens_per_pos;
   if (f.output_format == "json") {
     std::puts(out.dump().c_str());
     return 0;
@@ -151,6 +165,7 @@ int run_bench(BenchFlags f) {
                 static_cast<double>(stats.moe_expert_reads) / calls, static_cast<double>(stats.moe_routed_rows) / calls,
                 static_cast<double>(stats.moe_routed_rows) / static_cast<double>(stats.moe_expert_reads));
   }
+  if (const std::string spec = describe_speculation(stats); !spec.empty()) std::printf("%s\n", spec.c_str());
   return 0;
 }
 
@@ -170,6 +185,9 @@ Command add_bench_throughput_command(CLI::App& app) {
   cmd->add_option("--block-size", flags->block_size, "Tokens per KV block")->capture_default_str();
   add_kv_cache_dtype_option(cmd, &flags->kv_cache_type);
   cmd->add_flag("--no-prefix-caching", flags->no_prefix_caching, "Turn prefix caching off");
+  cmd->add_option("--repeat-phrase-len", flags->repeat_phrase_len,
+                  "Prompts repeat one random phrase of this many tokens (0: random tokens)")->capture_default_str();
+  add_speculative_options(cmd, &flags->speculative);
   cmd->add_option("-t,--threads", flags->num_threads, "Threads (0: all cores)")->capture_default_str();
   cmd->add_option("--seed", flags->seed, "Seed of the random prompts and of sampling")->capture_default_str();
   cmd->add_option("--temperature", flags->temperature, "Sampling temperature (0: greedy)")->capture_default_str();

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "model_loading.h"
+#include "base/timer.h"
 #include "runtime/generator.h"
 
 namespace tessera::app {
@@ -20,6 +21,7 @@ struct GenerateFlags {
   int64_t seed = -1;          // -1: random
   int32_t num_threads = 0;    // 0: physical cores
   bool json = false;
+  SpeculativeConfig speculative;  // on: the request runs through the Engine, which speculates
 };
 
 int default_threads() {
@@ -40,6 +42,57 @@ Status validate(const GenerateFlags& f) {
   return Status();
 }
 
+// With speculative decoding the prompt runs through the Engine (one request), which owns
+// proposers and verification; the Generator path stays the plain one-token-a-step loop.
+int run_generate_speculative(const GenerateFlags& f, const Tokenizer& tokenizer, const std::vector<int32_t>& prompt) {
+  EngineConfig config;
+  config.model_path = f.model_path;
+  config.kv_cache_type = f.kv_cache_type;
+  config.max_model_len = f.context_size;
+  config.max_num_seqs = 1;
+  config.num_threads = f.num_threads == 0 ? default_threads() : f.num_threads;
+  config.speculative = f.speculative;
+  auto engine = Engine::create(config);
+  if (!engine.ok()) return fail(engine.status().message());
+  GenerationParams params;
+  static_cast<SamplingParams&>(params) = f.sampling;
+  params.max_tokens = f.num_predict < 0 ? (*engine)->max_model_len() - static_cast<int32_t>(prompt.size())
+                                        : std::max(f.num_predict, 1);
+  auto id = (*engine)->add_request(prompt, params);
+  if (!id.ok()) return fail(id.status().message());
+  StreamingDetokenizer detokenizer(tokenizer);
+  std::vector<int32_t> tokens;
+  int64_t first_token_us = 0;
+  const int64_t start_us = now_us();
+  while ((*engine)->has_unfinished_requests()) {
+    for (const RequestOutput& out : (*engine)->step()) {
+      if (tokens.empty() && !out.new_token_ids.empty()) first_token_us = now_us();
+      for (int32_t token : out.new_token_ids) {
+        tokens.push_back(token);
+        if (!f.json) std::fputs(detokenizer.push(token).c_str(), stdout);
+      }
+      std::fflush(stdout);
+    }
+  }
+  const int64_t end_us = now_us();
+  if (f.json) {
+    nlohmann::json out;
+    out["prompt_tokens"] = prompt;
+    out["tokens"] = tokens;
+    out["text"] = tokenizer.decode(tokens);
+    std::puts(out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  std::fputs(detokenizer.flush().c_str(), stdout);
+  const double prompt_s = static_cast<double>(first_token_us - start_us) / 1e6;
+  const double gen_s = static_cast<double>(end_us - first_token_us) / 1e6;
+  std::fprintf(stderr, "\n[prompt: %zu tokens, %.1f tokens/s | generated: %zu tokens, %.1f tokens/s]\n%s\n",
+               prompt.size(), prompt_s > 0 ? static_cast<double>(prompt.size()) / prompt_s : 0.0, tokens.size(),
+               gen_s > 0 ? static_cast<double>(tokens.size() - 1) / gen_s : 0.0,
+               describe_speculation((*engine)->stats()).c_str());
+  return 0;
+}
+
 int run_generate(GenerateFlags f) {
   if (Status s = validate(f); !s.ok()) return fail(s.message());
   if (f.model_path.empty()) f.model_path = default_model_path();
@@ -51,6 +104,10 @@ int run_generate(GenerateFlags f) {
   const Tokenizer& tokenizer = *loaded->tokenizer;
 
   const std::vector<int32_t> prompt = tokenizer.encode(f.prompt, /*add_special=*/true, /*parse_special=*/true);
+  if (f.speculative.method != SpecMethod::kNone) {
+    f.sampling.seed = f.seed < 0 ? 0xFFFFFFFFu : static_cast<uint64_t>(f.seed);
+    return run_generate_speculative(f, tokenizer, prompt);
+  }
   const int32_t context = model.max_context();
   const int32_t max_new = f.num_predict < 0 ? context : f.num_predict;
   f.sampling.seed = f.seed < 0 ? 0xFFFFFFFFu : static_cast<uint64_t>(f.seed);
@@ -105,6 +162,7 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("--seed", flags->seed, "RNG seed (-1: random)")->capture_default_str();
   cmd->add_option("-t,--threads", flags->num_threads, "Threads (0: all cores)")->capture_default_str();
   cmd->add_flag("--json", flags->json, "Print one JSON object with prompt_tokens, tokens and text");
+  add_speculative_options(cmd, &flags->speculative);
   return {cmd, [flags] { return run_generate(*flags); }};
 }
 

@@ -40,4 +40,11 @@ int fail(const std::string& message);
 void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type);
 DType to_dtype(KvCacheType type);
 
+// Speculative decoding flags (--spec-method ngram|draft, --num-spec-tokens K|auto, --ngram-min,
+// --ngram-max, --draft-model) on `cmd`, written into `config` as they are parsed. A bad value of
+// --num-spec-tokens is refused by the parser; ranges are checked by validate_speculative_config.
+void add_speculative_options(CLI::App* cmd, SpeculativeConfig* config);
+// One line on what speculation did, for benchmark and generate output ("" when it was off).
+std::string describe_speculation(const EngineStats& stats);
+
 }  // namespace tessera::app

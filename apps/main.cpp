@@ -1,4 +1,5 @@
 // tessera: one binary, one subcommand per task (generate, tokenize, info, ...).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -25,6 +26,47 @@ void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type) {
 }
 
 DType to_dtype(KvCacheType type) { return type == KvCacheType::kF32 ? DType::kF32 : DType::kF16; }
+
+void add_speculative_options(CLI::App* cmd, SpeculativeConfig* config) {
+  cmd->add_option_function<std::string>(
+         "--spec-method", [config](const std::string& name) {
+           config->method = name == "ngram" ? SpecMethod::kNgram : name == "draft" ? SpecMethod::kDraft : SpecMethod::kNone;
+         },
+         "Speculative decoding: ngram (prompt lookup) or draft (--draft-model); off by default")
+      ->transform(CLI::IsMember({"none", "ngram", "draft"}, CLI::ignore_case));
+  cmd->add_option_function<std::string>(
+         "--num-spec-tokens", [config](const std::string& value) {
+           if (value == "auto") {
+             config->num_spec_tokens = kAdaptiveSpecTokens;
+             return;
+           }
+           size_t used = 0;
+           const int parsed = std::stoi(value, &used);
+           // 0 and negatives would read as "auto" downstream: refuse them here by name.
+           if (used != value.size() || parsed < 1) {
+             throw CLI::ValidationError("--num-spec-tokens", "must be 1.." + std::to_string(kMaxSpecTokens) +
+                                                                 " or auto, got " + value);
+           }
+           config->num_spec_tokens = parsed;
+         },
+         "Draft tokens per step: K (1..32) or auto (adaptive, at most 8; default)");
+  cmd->add_option("--ngram-min", config->ngram_min, "Shortest suffix the n-gram proposer looks up")->capture_default_str();
+  cmd->add_option("--ngram-max", config->ngram_max, "Longest suffix the n-gram proposer looks up")->capture_default_str();
+  cmd->add_option("--draft-model", config->draft_model_path, "Draft GGUF with the target's vocabulary (implies --spec-method draft)")
+      ->each([config](const std::string&) { config->method = SpecMethod::kDraft; });
+}
+
+std::string describe_speculation(const EngineStats& stats) {
+  if (stats.spec_num_drafts == 0) return "";
+  const double rate = double(stats.spec_num_accepted_tokens) / double(std::max<int64_t>(stats.spec_num_draft_tokens, 1));
+  std::string line = "Speculation: " + std::to_string(stats.spec_num_draft_tokens) + " draft tokens in " +
+                     std::to_string(stats.spec_num_drafts) + " verifications, acceptance rate " +
+                     std::to_string(100.0 * rate).substr(0, 5) + "%, mean accepted length " +
+                     std::to_string(1.0 + double(stats.spec_num_accepted_tokens) / double(stats.spec_num_drafts)).substr(0, 4) +
+                     ", accepted per position:";
+  for (int64_t n : stats.spec_num_accepted_tokens_per_pos) line += " " + std::to_string(n);
+  return line;
+}
 
 }  // namespace tessera::app
 

@@ -22,6 +22,23 @@ class EngineCore;
 // computed (the golden comparisons against llama.cpp's greedy_kv_f32 runs use it).
 enum class KvCacheType { kF16, kF32 };
 
+// Speculative decoding (docs/speculative.md): drafts proposed cheaply, verified in the ordinary
+// batched forward; outputs keep the target model's exact distribution.
+enum class SpecMethod { kNone, kNgram, kDraft };
+inline constexpr int32_t kAdaptiveSpecTokens = -1;  // SpeculativeConfig::num_spec_tokens: adaptive k
+inline constexpr int32_t kMaxSpecTokens = 32;       // k beyond this only wastes compute (and blocks)
+
+struct SpeculativeConfig {
+  SpecMethod method = SpecMethod::kNone;
+  // Drafts per request per step: 1..kMaxSpecTokens, or kAdaptiveSpecTokens (k per request from its
+  // acceptance rate and the step's load, at most max_adaptive_spec_tokens).
+  int32_t num_spec_tokens = kAdaptiveSpecTokens;
+  int32_t max_adaptive_spec_tokens = 8;
+  int32_t ngram_min = 2;                // n-gram method: shortest suffix looked up, >= 1
+  int32_t ngram_max = 4;                // longest, >= ngram_min
+  std::string draft_model_path;         // draft method: a smaller GGUF with the target's vocabulary
+};
+
 struct EngineConfig {
   std::string model_path;               // GGUF file
   int64_t kv_cache_memory_bytes = 0;    // KV pool budget; 0 = kv_cache_memory_fraction of free RAM
@@ -38,6 +55,7 @@ struct EngineConfig {
   int32_t max_waiting_requests = 4096;  // completions waiting for admission at most (a request of n counts n),
                                         // preempted ones included; add_request beyond it: kResourceExhausted; 0 = no limit
   int32_t num_threads = 1;              // threads of the forward pass
+  SpeculativeConfig speculative;        // off by default
 };
 
 // Counters over the engine's life, for benchmarks and tests.
@@ -63,7 +81,16 @@ struct EngineStats {
   int64_t moe_layer_calls = 0;
   int64_t moe_expert_reads = 0;
   int64_t moe_routed_rows = 0;
+  // Speculative decoding, vLLM's counters: verification runs (a request with >= 1 draft in a step),
+  // draft tokens verified, of those accepted, and accepted per draft position (index 0 = first draft).
+  int64_t spec_num_drafts = 0;
+  int64_t spec_num_draft_tokens = 0;
+  int64_t spec_num_accepted_tokens = 0;
+  std::vector<int64_t> spec_num_accepted_tokens_per_pos;
 };
+
+// Checks a speculative config built from user flags (k range, n-gram sizes, the draft's path).
+Status validate_speculative_config(const SpeculativeConfig& config);
 
 class Engine {
  public:

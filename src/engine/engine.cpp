@@ -8,6 +8,8 @@
 
 #include "base/check.h"
 #include "base/timer.h"
+#include "spec/draft_model_proposer.h"
+#include "spec/ngram_proposer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tessera {
@@ -38,20 +40,59 @@ FinishReason finish_reason_of(RequestStatus status) {
   }
 }
 
-SamplingParams to_sampling_params(const GenerationParams& p, int32_t index, int32_t num_prompt_tokens) {
-  SamplingParams s;
-  s.temperature = p.temperature;
-  s.top_k = p.top_k;
-  s.top_p = p.top_p;
-  s.min_p = p.min_p;
-  s.repetition_penalty = p.repetition_penalty;
-  s.repetition_last_n = p.repetition_last_n;
-  s.presence_penalty = p.presence_penalty;
-  s.frequency_penalty = p.frequency_penalty;
-  s.num_prompt_tokens = num_prompt_tokens;
-  s.logprobs = p.logprobs;
-  s.seed = p.seed == 0xFFFFFFFFu ? p.seed : p.seed + static_cast<uint64_t>(index);
+SamplingParams to_sampling_params(const GenerationParams& p, int32_t index) {
+  SamplingParams s = p;  // the sampling part, sliced off
+  if (p.seed != 0xFFFFFFFFu) s.seed = p.seed + static_cast<uint64_t>(index);
   return s;
+}
+
+// The runner's half of speculative decoding: the proposer and how many drafts to ask for.
+// A draft must speak the target's vocabulary token for token, and be cheaper to run: its weights
+// (the bytes a decode step streams) must be fewer than the target's.
+Status check_draft_model(const Model& draft, const Model& target) {
+  auto draft_vocab = Tokenizer::from_gguf(draft.file());
+  auto target_vocab = Tokenizer::from_gguf(target.file());
+  if (!draft_vocab.ok() || !target_vocab.ok()) {
+    return invalid_argument("draft model: both models need a vocabulary (tokenizer.ggml.*) to compare");
+  }
+  const Tokenizer& d = **draft_vocab;
+  const Tokenizer& t = **target_vocab;
+  if (d.vocab_size() != t.vocab_size() || draft.config().vocab_size != target.config().vocab_size) {
+    return invalid_argument("draft model has another vocabulary: " + std::to_string(d.vocab_size()) +
+                            " tokens, the target has " + std::to_string(t.vocab_size()));
+  }
+  for (int32_t id = 0; id < t.vocab_size(); ++id) {
+    if (d.token_text(id) != t.token_text(id)) {
+      return invalid_argument("draft model has another vocabulary: token " + std::to_string(id) + " is '" +
+                              d.token_text(id) + "', the target's is '" + t.token_text(id) + "'");
+    }
+  }
+  if (draft.file().file_bytes() >= target.file().file_bytes()) {
+    return invalid_argument("draft model (" + std::to_string(draft.file().file_bytes() >> 20) +
+                            " MiB) is not smaller than the target (" + std::to_string(target.file().file_bytes() >> 20) +
+                            " MiB): it would cost more than it saves");
+  }
+  return Status();
+}
+
+Expected<RunnerSpecConfig> make_runner_spec_config(const SpeculativeConfig& c, const Model& target,
+                                                   int32_t num_kv_blocks, int32_t block_size) {
+  RunnerSpecConfig spec;
+  if (c.method == SpecMethod::kNone) return spec;
+  spec.adaptive = c.num_spec_tokens == kAdaptiveSpecTokens;
+  spec.max_spec_tokens = spec.adaptive ? c.max_adaptive_spec_tokens : c.num_spec_tokens;
+  if (c.method == SpecMethod::kNgram) {
+    spec.proposer = std::make_unique<NgramProposer>(c.ngram_min, c.ngram_max);
+    return spec;
+  }
+  ModelOptions options;
+  options.max_batch_tokens = 512;
+  options.max_context = target.max_context();
+  auto draft = Model::load(c.draft_model_path, options);
+  if (!draft.ok()) return Status(draft.status().code(), "draft model: " + draft.status().message());
+  TS_RETURN_IF_ERROR(check_draft_model(**draft, target));
+  spec.proposer = std::make_unique<DraftModelProposer>(std::move(*draft), num_kv_blocks, block_size);
+  return spec;
 }
 
 }  // namespace
@@ -85,8 +126,29 @@ Expected<int32_t> compute_num_kv_blocks(const EngineConfig& config, size_t bytes
   return static_cast<int32_t>(std::min<int64_t>(num_blocks, INT32_MAX));
 }
 
+Status validate_speculative_config(const SpeculativeConfig& c) {
+  if (c.method == SpecMethod::kNone) return Status();
+  const bool adaptive = c.num_spec_tokens == kAdaptiveSpecTokens;
+  if (!adaptive && (c.num_spec_tokens < 1 || c.num_spec_tokens > kMaxSpecTokens)) {
+    return invalid_argument("num_spec_tokens must be 1.." + std::to_string(kMaxSpecTokens) + " or auto, got " +
+                            std::to_string(c.num_spec_tokens));
+  }
+  if (adaptive && (c.max_adaptive_spec_tokens < 1 || c.max_adaptive_spec_tokens > kMaxSpecTokens)) {
+    return invalid_argument("max_adaptive_spec_tokens must be 1.." + std::to_string(kMaxSpecTokens));
+  }
+  if (c.method == SpecMethod::kNgram && !(c.ngram_min >= 1 && c.ngram_min <= c.ngram_max && c.ngram_max <= 1024)) {
+    return invalid_argument("n-gram sizes must satisfy 1 <= ngram_min <= ngram_max <= 1024, got " +
+                            std::to_string(c.ngram_min) + ".." + std::to_string(c.ngram_max));
+  }
+  if (c.method == SpecMethod::kDraft && c.draft_model_path.empty()) {
+    return invalid_argument("speculative method 'draft' needs a draft model path");
+  }
+  return Status();
+}
+
 Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& config) {
   if (config.num_threads < 1) return invalid_argument("num_threads must be >= 1");
+  TS_RETURN_IF_ERROR(validate_speculative_config(config.speculative));
   if (config.block_size < 1) return invalid_argument("block_size must be >= 1");
   if (config.max_waiting_requests < 0) return invalid_argument("max_waiting_requests must be >= 0 (0 = no limit)");
   if (config.max_model_len < 0) return invalid_argument("max_model_len must be >= 0 (0 = the model's context)");
@@ -125,7 +187,12 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
                                                   mc.num_kv_heads, mc.head_dim, kv_type);
   core->pool_ = std::make_unique<ThreadPool>(config.num_threads);
   core->scheduler_ = std::make_unique<Scheduler>(sc);
-  core->runner_ = std::make_unique<ModelRunner>(*core->model_, *core->kv_storage_, *core->pool_);
+  // NOTE: the draft's pool has as many blocks as the target's (its blocks are smaller), which is
+  // enough unless prefix caching lets the target share blocks the draft cannot; a request that
+  // finds no draft blocks just gets no drafts.
+  TS_ASSIGN_OR_RETURN(RunnerSpecConfig spec,
+                      make_runner_spec_config(config.speculative, *core->model_, num_blocks, config.block_size));
+  core->runner_ = std::make_unique<ModelRunner>(*core->model_, *core->kv_storage_, *core->pool_, std::move(spec));
   core->stats_.num_kv_blocks = num_blocks;
   core->stats_.kv_block_bytes = static_cast<int64_t>(bytes_per_block);
   core->stats_.num_kv_cache_groups = static_cast<int32_t>(sc.kv_group_windows.size());
@@ -169,8 +236,7 @@ Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> promp
     rp.stop_token_ids = params.stop_token_ids;
     rp.eog_token_ids = eog_token_ids_;
     rp.ignore_eos = params.ignore_eos;
-    rp.sampling_params = std::make_shared<const SamplingParams>(
-        to_sampling_params(params, index, static_cast<int32_t>(prompt_token_ids.size())));
+    rp.sampling_params = to_sampling_params(params, index);
     if (Status s = scheduler_->add_request(std::move(rp)); !s.ok()) {
       for (RequestId child : children) {
         (void)scheduler_->abort_request(child);
@@ -235,7 +301,7 @@ std::vector<RequestOutput> EngineCore::step() {
   // Runs even when nothing is scheduled, so the runner drops finished requests' state.
   const RunnerOutput runner_output = runner_->execute(scheduler_output);
   const std::vector<RequestUpdate> updates = scheduler_->update_from_output(scheduler_output, runner_output);
-  record_step_metrics(scheduler_output);
+  record_step_metrics(scheduler_output, runner_output);
   // Scheduled position of each request, to find its logprobs (only when some request asked).
   std::unordered_map<RequestId, size_t> scheduled_index;
   if (!runner_output.logprobs.empty()) {
@@ -267,9 +333,21 @@ std::vector<RequestOutput> EngineCore::step() {
   return outputs;
 }
 
-void EngineCore::record_step_metrics(const SchedulerOutput& scheduler_output) {
+void EngineCore::record_step_metrics(const SchedulerOutput& scheduler_output, const RunnerOutput& runner_output) {
   stats_.num_preemptions += static_cast<int64_t>(scheduler_output.preempted_request_ids.size());
   if (scheduler_output.empty()) return;
+  for (size_t i = 0; i < scheduler_output.num_scheduled_tokens.size(); ++i) {
+    const int32_t num_drafts = scheduler_output.num_scheduled_tokens[i].num_spec_tokens;
+    if (num_drafts == 0) continue;
+    // Every sampled token but the last is an accepted draft.
+    const auto num_accepted = static_cast<int32_t>(runner_output.sampled_token_ids[i].size()) - 1;
+    ++stats_.spec_num_drafts;
+    stats_.spec_num_draft_tokens += num_drafts;
+    stats_.spec_num_accepted_tokens += num_accepted;
+    std::vector<int64_t>& per_pos = stats_.spec_num_accepted_tokens_per_pos;
+    if (per_pos.size() < static_cast<size_t>(num_drafts)) per_pos.resize(static_cast<size_t>(num_drafts), 0);
+    for (int32_t j = 0; j < num_accepted; ++j) ++per_pos[static_cast<size_t>(j)];
+  }
   ++stats_.num_steps;
   stats_.num_computed_tokens += scheduler_output.total_num_scheduled_tokens;
   const KvCacheManager& kv = scheduler_->kv_cache_manager();

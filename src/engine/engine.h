@@ -43,7 +43,7 @@ class EngineCore {
 
  private:
   EngineCore() = default;
-  void record_step_metrics(const SchedulerOutput& scheduler_output);
+  void record_step_metrics(const SchedulerOutput& scheduler_output, const RunnerOutput& runner_output);
   // Ends every live completion of a public request, reporting `reason` at the next step().
   void abort_with_reason(EngineRequestId request_id, FinishReason reason);
   // Ends the requests whose timeout_ms has passed (FinishReason::kTimeout).

@@ -67,8 +67,10 @@ int32_t KvCacheManager::num_blocks_to_allocate(const RequestBlocks& state, int32
 
 std::optional<std::vector<int32_t>> KvCacheManager::allocate_slots(const KvRequestView& request, int32_t num_new_tokens,
                                                                    int32_t num_new_computed_tokens,
-                                                                   std::span<KvCacheBlock* const> new_computed_blocks) {
-  TS_CHECK(num_new_tokens > 0, "allocate_slots for %d tokens", num_new_tokens);
+                                                                   std::span<KvCacheBlock* const> new_computed_blocks,
+                                                                   int32_t num_lookahead_tokens) {
+  TS_CHECK(num_new_tokens > 0 && num_lookahead_tokens >= 0, "allocate_slots for %d + %d tokens", num_new_tokens,
+           num_lookahead_tokens);
   const size_t num_groups = group_windows_.size();
   TS_CHECK(new_computed_blocks.size() % num_groups == 0 &&
                num_new_computed_tokens == static_cast<int32_t>(new_computed_blocks.size() / num_groups) * block_size_,
@@ -77,10 +79,10 @@ std::optional<std::vector<int32_t>> KvCacheManager::allocate_slots(const KvReque
   TS_CHECK(new_computed_blocks.empty() || state.table_size() == 0, "prefix hits for request %lld that holds blocks",
            static_cast<long long>(request.request_id));
   const int32_t num_computed_tokens = request.num_computed_tokens + num_new_computed_tokens;
-  const int32_t num_tokens_need_slot = num_computed_tokens + num_new_tokens;
-  TS_CHECK(num_tokens_need_slot <= static_cast<int32_t>(request.all_token_ids.size()),
+  TS_CHECK(num_computed_tokens + num_new_tokens <= static_cast<int32_t>(request.all_token_ids.size()),
            "request %lld: slots for %d tokens, it has %zu", static_cast<long long>(request.request_id),
-           num_tokens_need_slot, request.all_token_ids.size());
+           num_computed_tokens + num_new_tokens, request.all_token_ids.size());
+  const int32_t num_tokens_need_slot = num_computed_tokens + num_new_tokens + num_lookahead_tokens;
 
   // NOTE: blocks the window has passed are released first, so they can serve this very step;
   // they stay released even if the allocation below fails (no later query of this request can
@@ -141,6 +143,29 @@ void KvCacheManager::cache_blocks(const KvRequestView& request, RequestBlocks& s
                                   num_full_blocks, g);
   }
   state.num_cached_blocks = num_full_blocks;
+}
+
+void KvCacheManager::free_tail(RequestId request_id, int32_t num_tokens) {
+  auto it = requests_.find(request_id);
+  if (it == requests_.end()) return;
+  RequestBlocks& state = it->second;
+  const size_t num_kept = static_cast<size_t>(num_blocks_for(num_tokens));
+  if (state.table_size() <= num_kept) return;
+  TS_CHECK(static_cast<size_t>(state.num_cached_blocks) <= num_kept, "request %lld: cached block in a freed tail",
+           static_cast<long long>(request_id));
+  for (std::vector<KvCacheBlock*>& table : state.tables) {
+    std::vector<KvCacheBlock*> tail(table.rbegin(), table.rend() - static_cast<std::ptrdiff_t>(num_kept));
+    for (const KvCacheBlock* block : tail) {
+      TS_CHECK(!block->is_null && !block->block_hash.has_value(), "tail block %d is null or cached", block->block_id);
+    }
+    block_pool_.free_blocks(tail);
+    table.resize(num_kept);
+  }
+}
+
+int32_t KvCacheManager::num_block_entries(RequestId request_id) const {
+  auto it = requests_.find(request_id);
+  return it == requests_.end() ? 0 : static_cast<int32_t>(it->second.table_size());
 }
 
 void KvCacheManager::free(RequestId request_id) {

@@ -69,9 +69,17 @@ class KvCacheManager {
   // NOTE: as in vLLM, a block is findable as soon as the step that writes it is scheduled, so a
   // request scheduled later in the same step may reuse it. The runner must therefore run a step's
   // requests in the scheduled order (see SchedulerOutput::num_scheduled_tokens).
+  // `num_lookahead_tokens` more slots follow the new tokens for draft tokens (speculative decoding).
+  // NOTE: drafts are not in all_token_ids, so no block key ever covers them: a block becomes a
+  // prefix-cache entry only once every token in it is a known token of the request.
   std::optional<std::vector<int32_t>> allocate_slots(const KvRequestView& request, int32_t num_new_tokens,
                                                      int32_t num_new_computed_tokens = 0,
-                                                     std::span<KvCacheBlock* const> new_computed_blocks = {});
+                                                     std::span<KvCacheBlock* const> new_computed_blocks = {},
+                                                     int32_t num_lookahead_tokens = 0);
+
+  // Rolls back rejected draft tokens: frees, last first, every block after those that hold
+  // positions [0, num_tokens). Such blocks held only drafts, so none carries a prefix-cache key.
+  void free_tail(RequestId request_id, int32_t num_tokens);
 
   // Releases every block the request holds, last block first so that a sequence's tail is
   // evicted before its head (which other requests are likelier to share). Unknown ids are a no-op.
@@ -79,6 +87,8 @@ class KvCacheManager {
 
   // The request's block tables, block-major (empty if it holds none).
   std::vector<int32_t> get_block_ids(RequestId request_id) const;
+  // Entries of each of the request's block tables (released ones included).
+  int32_t num_block_entries(RequestId request_id) const;
   // Blocks (not the null block) the request holds in `group`.
   int32_t num_held_blocks(RequestId request_id, int32_t group) const;
   // Entries of a block table covering `num_tokens` tokens (per group).

@@ -45,13 +45,14 @@ struct ForwardBatch {
     logit_rows.clear();
   }
   // Appends `tokens` of one sequence starting at `start_position`, with slots from its block table
-  // (a batch of one KV cache group); when `want_logits`, the logits of its last token are requested.
+  // (a batch of one KV cache group); the logits of its last `num_logits` tokens are requested (0 or
+  // 1 = false or true for ordinary steps; k + 1 to verify k draft tokens).
   void add_sequence(std::span<const int32_t> tokens, int32_t start_position, std::span<const int32_t> block_table,
-                    int32_t block_size, bool want_logits);
+                    int32_t block_size, int32_t num_logits);
   // The same with one block table per KV cache group (num_kv_groups of them).
   void add_sequence(std::span<const int32_t> tokens, int32_t start_position,
                     std::span<const std::span<const int32_t>> group_block_tables, int32_t block_size,
-                    bool want_logits);
+                    int32_t num_logits);
 };
 
 }  // namespace tessera

@@ -2,11 +2,12 @@
 
 #include "base/check.h"
 #include "sampling/logprobs.h"
+#include "sampling/rejection_sampler.h"
 
 namespace tessera {
 
-ModelRunner::ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool)
-    : model_(model), kv_(kv), pool_(pool), execution_(pool) {
+ModelRunner::ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool, RunnerSpecConfig spec)
+    : model_(model), kv_(kv), pool_(pool), execution_(pool), spec_(std::move(spec)) {
   batch_.num_kv_groups = kv.layout().num_groups();
 }
 
@@ -17,14 +18,17 @@ void ModelRunner::append_block_ids(RequestState& state, const std::vector<int32_
   for (size_t i = 0; i < block_ids.size(); ++i) state.block_tables[i % num_groups].push_back(block_ids[i]);
 }
 
+void ModelRunner::drop_request(RequestId request_id) {
+  if (requests_.erase(request_id) != 0 && spec_.proposer) spec_.proposer->drop_request(request_id);
+}
+
 void ModelRunner::update_states(const SchedulerOutput& out) {
-  for (RequestId id : out.finished_request_ids) requests_.erase(id);
-  for (RequestId id : out.preempted_request_ids) requests_.erase(id);
+  for (RequestId id : out.finished_request_ids) drop_request(id);
+  for (RequestId id : out.preempted_request_ids) drop_request(id);
   for (const NewRequestData& r : out.new_requests) {
-    TS_CHECK(r.sampling_params != nullptr, "request %lld has no sampling params", static_cast<long long>(r.request_id));
-    const auto* params = static_cast<const SamplingParams*>(r.sampling_params.get());
-    requests_.erase(r.request_id);  // a resumed request starts over
-    RequestState state{r.token_ids, {}, r.num_computed_tokens, Sampler(*params)};
+    drop_request(r.request_id);  // a resumed request starts over
+    RequestState state{r.token_ids, {}, r.num_computed_tokens, Sampler(r.sampling_params, r.num_prompt_tokens),
+                       SpecDepth(spec_.max_spec_tokens, spec_.adaptive)};
     append_block_ids(state, r.block_ids);
     requests_.emplace(r.request_id, std::move(state));
   }
@@ -32,6 +36,12 @@ void ModelRunner::update_states(const SchedulerOutput& out) {
     auto it = requests_.find(r.request_id);
     TS_CHECK(it != requests_.end(), "cached request %lld unknown to the runner", static_cast<long long>(r.request_id));
     RequestState& state = it->second;
+    // Rejected drafts gave their tail blocks back (KvCacheManager::free_tail).
+    for (std::vector<int32_t>& table : state.block_tables) {
+      TS_CHECK(static_cast<int32_t>(table.size()) >= r.num_kept_block_entries, "request %lld keeps %d of %zu blocks",
+               static_cast<long long>(r.request_id), r.num_kept_block_entries, table.size());
+      table.resize(static_cast<size_t>(r.num_kept_block_entries));
+    }
     append_block_ids(state, r.new_block_ids);
     state.num_computed_tokens = r.num_computed_tokens;
   }
@@ -45,16 +55,57 @@ void ModelRunner::build_batch(const SchedulerOutput& out) {
   for (size_t i = 0; i < out.num_scheduled_tokens.size(); ++i) {
     const ScheduledTokens& s = out.num_scheduled_tokens[i];
     RequestState& state = requests_.at(s.request_id);
+    // Drafts ride at the end of the known tokens for this step; sample_request() takes them off.
+    const std::vector<int32_t>& drafts = out.scheduled_spec_decode_tokens[i];
+    TS_CHECK(static_cast<int32_t>(drafts.size()) == s.num_spec_tokens, "request %lld: %zu drafts, %d scheduled",
+             static_cast<long long>(s.request_id), drafts.size(), s.num_spec_tokens);
+    state.token_ids.insert(state.token_ids.end(), drafts.begin(), drafts.end());
     const int32_t start = state.num_computed_tokens;
     const int32_t end = start + s.num_tokens;
     TS_CHECK(end <= static_cast<int32_t>(state.token_ids.size()), "request %lld scheduled past its tokens",
              static_cast<long long>(s.request_id));
-    const bool want_logits = end == static_cast<int32_t>(state.token_ids.size());
-    if (want_logits) logit_row_of_[i] = static_cast<int32_t>(batch_.logit_rows.size());
+    // Logits at the last known token and at every draft: k + 1 positions to verify and sample.
+    const int32_t num_logits = end == static_cast<int32_t>(state.token_ids.size()) ? 1 + s.num_spec_tokens : 0;
+    if (num_logits > 0) logit_row_of_[i] = static_cast<int32_t>(batch_.logit_rows.size());
     const std::span<const int32_t> tokens(state.token_ids.data() + start, static_cast<size_t>(s.num_tokens));
     sequence_tables_.assign(state.block_tables.begin(), state.block_tables.end());
-    batch_.add_sequence(tokens, start, sequence_tables_, kv_.block_size(), want_logits);
+    batch_.add_sequence(tokens, start, sequence_tables_, kv_.block_size(), num_logits);
   }
+}
+
+void ModelRunner::sample_request(const SchedulerOutput& out, size_t i, RunnerOutput& result) {
+  RequestState& state = *scheduled_states_[i];
+  const int32_t num_drafts = out.num_scheduled_tokens[i].num_spec_tokens;
+  const size_t vocab = static_cast<size_t>(model_.config().vocab_size);
+  const size_t num_known = state.token_ids.size() - static_cast<size_t>(num_drafts);
+  const int32_t num_top = state.sampler.params().logprobs;
+  // Position j's logits saw the known tokens and drafts 0..j-1, so its history is the same
+  // prefix; an accepted draft is already in place there, and the first rejection ends the run.
+  int32_t num_accepted = 0;
+  for (int32_t j = 0; j <= num_drafts; ++j) {
+    const std::span<const float> row(logits_.data() + static_cast<size_t>(logit_row_of_[i] + j) * vocab, vocab);
+    const std::span<const int32_t> history(state.token_ids.data(), num_known + static_cast<size_t>(j));
+    int32_t token = 0;
+    bool accepted = false;
+    if (j < num_drafts) {
+      const DraftVerdict verdict = verify_draft_token(state.sampler.distribution(row, history),
+                                                      state.token_ids[num_known + static_cast<size_t>(j)], {},
+                                                      state.sampler.rng());
+      token = verdict.token_id;
+      accepted = verdict.accepted;
+    } else {
+      token = state.sampler.sample(row, history);
+    }
+    result.sampled_token_ids[i].push_back(token);
+    if (num_top >= 0) result.logprobs[i].push_back(compute_logprobs(row, token, num_top));
+    if (!accepted) break;
+    ++num_accepted;
+  }
+  state.token_ids.resize(num_known);
+  state.token_ids.insert(state.token_ids.end(), result.sampled_token_ids[i].begin(), result.sampled_token_ids[i].end());
+  // The last known token and the accepted drafts now have KV; the new last token does not.
+  state.num_computed_tokens = static_cast<int32_t>(num_known) + num_accepted;
+  state.spec_depth.record(num_drafts, num_accepted);
 }
 
 RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
@@ -85,18 +136,28 @@ RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
   // serial work per request that one thread did for all of them while the others waited.
   pool_.parallel_for_dynamic(static_cast<int64_t>(num_scheduled), 1, [&](int64_t begin, int64_t end, int) {
     for (size_t i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) {
-      if (logit_row_of_[i] < 0) continue;
-      RequestState& state = *states[i];
-      const std::span<const float> row(logits_.data() + static_cast<size_t>(logit_row_of_[i]) * vocab, vocab);
-      const int32_t token = state.sampler.sample(row, state.token_ids);
-      state.token_ids.push_back(token);
-      result.sampled_token_ids[i].push_back(token);
-      if (const int32_t num_top = state.sampler.params().logprobs; num_top >= 0) {
-        result.logprobs[i].push_back(compute_logprobs(row, token, num_top));
-      }
+      if (logit_row_of_[i] >= 0) sample_request(out, i, result);
     }
   });
+  if (spec_.proposer) propose(out, result);
   return result;
+}
+
+void ModelRunner::propose(const SchedulerOutput& out, RunnerOutput& result) {
+  const size_t num_scheduled = out.num_scheduled_tokens.size();
+  result.spec_token_ids.resize(num_scheduled);
+  // The step's load without its drafts: what the batch would cost if nobody speculated.
+  int32_t num_step_tokens = out.total_num_scheduled_tokens;
+  for (const ScheduledTokens& s : out.num_scheduled_tokens) num_step_tokens -= s.num_spec_tokens;
+  proposals_.clear();
+  for (size_t i = 0; i < num_scheduled; ++i) {
+    if (logit_row_of_[i] < 0) continue;
+    const RequestState& state = *scheduled_states_[i];
+    const int32_t k = state.spec_depth.next_num_spec_tokens(num_step_tokens);
+    if (k <= 0) continue;
+    proposals_.push_back({out.num_scheduled_tokens[i].request_id, state.token_ids, k, &result.spec_token_ids[i]});
+  }
+  if (!proposals_.empty()) spec_.proposer->propose(proposals_, pool_);
 }
 
 }  // namespace tessera

@@ -1,9 +1,12 @@
 // ModelRunner: the worker side of the scheduler/worker split. Keeps each running request's token
 // ids, block table and Sampler; turns one SchedulerOutput into one ForwardBatch, runs the model
-// and samples. Knows nothing about queues, budgets or how blocks were chosen.
+// and samples. With speculative decoding it also verifies the scheduled draft tokens (rejection
+// sampling over the k + 1 positions' logits) and asks its Proposer for the next drafts. Knows
+// nothing about queues, budgets or how blocks were chosen.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -13,16 +16,24 @@
 #include "model/model.h"
 #include "sampling/sampler.h"
 #include "sched/scheduler_output.h"
+#include "spec/proposer.h"
+#include "spec/spec_depth.h"
 
 namespace tessera {
+
+// Speculative decoding as the runner runs it.
+struct RunnerSpecConfig {
+  std::unique_ptr<Proposer> proposer;  // null: no speculation
+  int32_t max_spec_tokens = 0;         // drafts per request per step at most (fixed k, or the adaptive ceiling)
+  bool adaptive = false;               // SpecDepth's rule picks k per request and step
+};
 
 class ModelRunner {
  public:
   // `model`, `kv` and `pool` are borrowed and must outlive the runner.
-  ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool);
+  ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool, RunnerSpecConfig spec = {});
 
-  // Runs one step. SchedulerOutput::new_requests must carry a `const SamplingParams` as their
-  // sampling_params. Returns one entry per scheduled request, in scheduled order.
+  // Runs one step. Returns one entry per scheduled request, in scheduled order.
   RunnerOutput execute(const SchedulerOutput& scheduler_output);
 
   int32_t num_requests() const { return static_cast<int32_t>(requests_.size()); }
@@ -30,27 +41,35 @@ class ModelRunner {
 
  private:
   struct RequestState {
-    std::vector<int32_t> token_ids;  // prompt then every sampled token
+    std::vector<int32_t> token_ids;  // prompt then every sampled token (drafts only while a step runs)
     // [num_kv_groups] block tables: position p lives in block_tables[g][p / block_size]
     std::vector<std::vector<int32_t>> block_tables;
     int32_t num_computed_tokens = 0; // tokens whose KV is written (after the last executed step)
     Sampler sampler;                 // per-request RNG and scratch
+    SpecDepth spec_depth;            // drafts to ask for next
   };
   void update_states(const SchedulerOutput& scheduler_output);
+  void drop_request(RequestId request_id);
   // Appends block-major ids (num_kv_groups per block, as the KV cache manager hands them out).
   void append_block_ids(RequestState& state, const std::vector<int32_t>& block_ids) const;
   // Lays out the scheduled requests in scheduled order into batch_ and fills logit_row_of_.
   void build_batch(const SchedulerOutput& scheduler_output);
+  // Samples request i of the step (its drafts verified first) into result.
+  void sample_request(const SchedulerOutput& scheduler_output, size_t i, RunnerOutput& result);
+  // Asks the proposer for the next drafts of every request that sampled.
+  void propose(const SchedulerOutput& scheduler_output, RunnerOutput& result);
 
   Model& model_;
   KvStorage& kv_;
   ThreadPool& pool_;
   kernels::ExecutionContext execution_;  // runs the forward passes on pool_
+  RunnerSpecConfig spec_;
   std::unordered_map<RequestId, RequestState> requests_;  // every request the scheduler has running
   ForwardBatch batch_;                 // rebuilt each step, capacity reused
   std::vector<std::span<const int32_t>> sequence_tables_;  // [num_kv_groups] one sequence's tables
-  std::vector<int32_t> logit_row_of_;  // [num scheduled] row in logits_ of each request, -1 = none
+  std::vector<int32_t> logit_row_of_;  // [num scheduled] first row in logits_ of each request, -1 = none
   std::vector<RequestState*> scheduled_states_;  // [num scheduled] each request's state, for sampling
+  std::vector<ProposalRequest> proposals_;       // scratch of propose()
   std::vector<float> logits_;          // [num logit rows, vocab_size] f32, grown on demand
 };
 

@@ -36,9 +36,6 @@ uint64_t seed_or_random(uint64_t seed) {
   return (static_cast<uint64_t>(device()) << 32) | device();
 }
 
-// A double in [0, 1) from the top 53 bits. NOTE: written out rather than
-// std::uniform_real_distribution, whose algorithm is left to each standard library.
-double uniform_01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
 float max_logit(std::span<const Candidate> kept, bool sorted) {
   if (sorted) return kept.front().first;
@@ -251,7 +248,10 @@ int32_t draw(std::span<Candidate> kept, float temperature, bool sorted, std::mt1
 
 }  // namespace
 
-Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(seed_or_random(params.seed)) {
+double uniform_01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
+Sampler::Sampler(const SamplingParams& params, int32_t num_prompt_tokens)
+    : params_(params), num_prompt_tokens_(num_prompt_tokens), rng_(seed_or_random(params.seed)) {
   // Requests are validated where they enter the server; a bad penalty here is our bug.
   TS_CHECK(params_.repetition_penalty > 0.0f && std::isfinite(params_.repetition_penalty),
            "repetition_penalty must be positive and finite, got %g", double(params_.repetition_penalty));
@@ -259,16 +259,16 @@ Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(seed_or_r
            "presence/frequency penalties must be finite");
 }
 
-int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
+bool Sampler::fill_penalised_candidates(std::span<const float> logits, std::span<const int32_t> history) {
   TS_CHECK(!logits.empty(), "sample() needs a non-empty logits row");
   TS_CHECK(logits.size() <= size_t(std::numeric_limits<int32_t>::max()), "vocabulary too large");
   const bool greedy = params_.temperature <= 0.0f;
-  const size_t num_prompt = std::min(history.size(), size_t(std::max(params_.num_prompt_tokens, 0)));
+  const size_t num_prompt = std::min(history.size(), size_t(std::max(num_prompt_tokens_, 0)));
   const std::span<const int32_t> generated = history.subspan(num_prompt);
   const bool additive = (params_.presence_penalty != 0.0f || params_.frequency_penalty != 0.0f) && !generated.empty();
   const bool penalised =
       (params_.repetition_penalty != 1.0f && params_.repetition_last_n != 0 && !history.empty()) || additive;
-  if (greedy && !penalised) return argmax(logits);  // nothing to rewrite: skip the copy
+  if (greedy && !penalised) return false;  // nothing to rewrite: skip the copy
 
   // Grows once to the vocabulary size, then is reused: no allocation in steady state.
   candidates_.resize(logits.size());
@@ -282,15 +282,48 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     apply_presence_frequency_penalties(candidates_, counts_, generated, params_.presence_penalty,
                                        params_.frequency_penalty);
   }
+  return true;
+}
 
+std::span<Candidate> Sampler::truncated_candidates(bool* sorted) {
   std::span<Candidate> kept(candidates_);
-  if (greedy) return argmax(kept);
+  *sorted = false;  // true once `kept` is in higher_logit order
+  kept = kept.first(apply_top_k(kept, params_.top_k, sorted));
+  kept = kept.first(apply_top_p(kept, params_.top_p, *sorted));
+  return kept.first(apply_min_p(kept, params_.min_p, *sorted));
+}
 
-  bool sorted = false;  // true once `kept` is in higher_logit order
-  kept = kept.first(apply_top_k(kept, params_.top_k, &sorted));
-  kept = kept.first(apply_top_p(kept, params_.top_p, sorted));
-  kept = kept.first(apply_min_p(kept, params_.min_p, sorted));
+int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
+  if (!fill_penalised_candidates(logits, history)) return argmax(logits);
+  if (params_.temperature <= 0.0f) return argmax(std::span<const Candidate>(candidates_));
+  bool sorted = false;
+  const std::span<Candidate> kept = truncated_candidates(&sorted);
   return draw(kept, params_.temperature, sorted, rng_);
+}
+
+std::span<const Candidate> Sampler::distribution(std::span<const float> logits, std::span<const int32_t> history) {
+  if (params_.temperature <= 0.0f) {
+    const int32_t token = sample(logits, history);
+    candidates_.resize(std::max<size_t>(candidates_.size(), 1));
+    candidates_[0] = {1.0f, token};
+    return std::span<const Candidate>(candidates_).first(1);
+  }
+  (void)fill_penalised_candidates(logits, history);
+  bool sorted = false;
+  const std::span<Candidate> kept = truncated_candidates(&sorted);
+  const float max = max_logit(kept, sorted);
+  if (max == kNegInf) {  // nothing possible: as draw(), stay deterministic on the first
+    kept.front().first = 1.0f;
+    return kept.first(1);
+  }
+  const float inv_temperature = 1.0f / params_.temperature;
+  double sum = 0.0;
+  for (Candidate& c : kept) {
+    c.first = std::exp((c.first - max) * inv_temperature);
+    sum += c.first;
+  }
+  for (Candidate& c : kept) c.first = static_cast<float>(c.first / sum);
+  return kept;
 }
 
 }  // namespace tessera

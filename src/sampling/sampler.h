@@ -7,36 +7,45 @@
 #include <span>
 #include <vector>
 
+#include "tessera/sampling_params.h"
+
 namespace tessera {
 
-struct SamplingParams {
-  float temperature = 0.8f;        // <= 0 means greedy (argmax)
-  int32_t top_k = 40;              // <= 0 means the whole vocabulary
-  float top_p = 0.95f;             // 1.0 disables
-  float min_p = 0.05f;             // 0.0 disables; relative to the most likely token's probability
-  float repetition_penalty = 1.0f; // 1.0 disables; llama.cpp's rule (divide positive, multiply negative logits)
-  int32_t repetition_last_n = 64;  // how many recent tokens the penalty looks at (-1: all)
-  // OpenAI/vLLM additive penalties over the generated tokens only, i.e. history[num_prompt_tokens:]:
-  // logit -= frequency_penalty * count + presence_penalty * (count > 0). 0 disables each.
-  float presence_penalty = 0.0f;
-  float frequency_penalty = 0.0f;
-  int32_t num_prompt_tokens = 0;   // leading history entries that are prompt, not generated
-  int32_t logprobs = -1;           // read by the runner: -1 none; k >= 0 the sampled token's logprob and top k
-  uint64_t seed = 0xFFFFFFFFu;     // 0xFFFFFFFF: pick a random seed
-};
+
+// A double in [0, 1) from the top 53 bits of one draw. NOTE: written out rather than
+// std::uniform_real_distribution, whose algorithm is left to each standard library.
+double uniform_01(std::mt19937_64& rng);
 
 class Sampler {
  public:
-  explicit Sampler(const SamplingParams& params);
+  // num_prompt_tokens: leading entries of every history passed to sample() that are prompt, not
+  // generated (the presence/frequency penalties look only past them).
+  explicit Sampler(const SamplingParams& params, int32_t num_prompt_tokens = 0);
 
   // Chooses a token id from `logits` ([vocab] f32; left unmodified) given the ids generated
   // or prompted so far (`history`, used by the repetition penalty).
   int32_t sample(std::span<const float> logits, std::span<const int32_t> history);
 
+  // (probability, id) pairs that one sample() with the same arguments draws from: the tokens left
+  // after penalties, top-k, top-p and min-p, with their softmax at the temperature; they sum to 1.
+  // Greedy: the argmax alone. Borrowed scratch, valid until the next call. Speculative decoding's
+  // rejection sampler verifies draft tokens against it.
+  std::span<const std::pair<float, int32_t>> distribution(std::span<const float> logits,
+                                                          std::span<const int32_t> history);
+
   const SamplingParams& params() const { return params_; }
+  std::mt19937_64& rng() { return rng_; }
+
 
  private:
+  // candidates_ filled from `logits` with the penalties applied, indexed by id; false when the
+  // greedy fast path needs none of it.
+  bool fill_penalised_candidates(std::span<const float> logits, std::span<const int32_t> history);
+  // Truncates candidates_ by top-k, top-p and min-p; returns the kept prefix.
+  std::span<std::pair<float, int32_t>> truncated_candidates(bool* sorted);
+
   SamplingParams params_;
+  int32_t num_prompt_tokens_;
   std::mt19937_64 rng_;
   std::vector<std::pair<float, int32_t>> candidates_;  // scratch: (logit or prob, id), reused
   std::vector<int32_t> counts_;  // scratch: [vocab] occurrences of each id in the output, all 0 between calls

@@ -46,6 +46,7 @@ void Request::set_num_computed_tokens(int32_t num_computed_tokens) {
 void Request::preempt() {
   status_ = RequestStatus::kPreempted;
   num_computed_tokens_ = 0;
+  spec_token_ids_.clear();
   ++num_preemptions_;
 }
 

@@ -3,12 +3,12 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
 #include "kv/kv_cache_manager.h"
+#include "tessera/sampling_params.h"
 
 namespace tessera {
 
@@ -35,7 +35,7 @@ struct RequestParams {
   std::vector<int32_t> eog_token_ids;
   bool ignore_eos = false;                       // keep generating past end-of-generation ids (benchmarks)
   uint64_t cache_extra_key = 0;                  // mixed into prefix-cache keys (adapter id, ...); 0 = none
-  std::shared_ptr<const void> sampling_params;   // opaque here: handed to the runner unread
+  SamplingParams sampling_params;                // read by the runner's Sampler, never here
 };
 
 class Request {
@@ -66,7 +66,13 @@ class Request {
   std::optional<RequestStatus> append_output_token(int32_t token_id);
 
   int32_t max_tokens() const { return max_tokens_; }
-  const std::shared_ptr<const void>& sampling_params() const { return sampling_params_; }
+  const SamplingParams& sampling_params() const { return sampling_params_; }
+
+  // Draft tokens the runner proposed after its last sample, to be verified in the next step that
+  // runs this request (vLLM's spec_token_ids). They are not tokens of the request: a step that
+  // schedules them appends only those the target model accepts.
+  std::span<const int32_t> spec_token_ids() const { return spec_token_ids_; }
+  void set_spec_token_ids(std::span<const int32_t> ids) { spec_token_ids_.assign(ids.begin(), ids.end()); }
   KvRequestView kv_view() const { return {request_id_, all_token_ids_, num_computed_tokens_, cache_extra_key_}; }
 
  private:
@@ -82,7 +88,8 @@ class Request {
   std::vector<int32_t> eog_token_ids_;  // RequestParams::eog_token_ids
   bool ignore_eos_;
   uint64_t cache_extra_key_;
-  std::shared_ptr<const void> sampling_params_;
+  SamplingParams sampling_params_;
+  std::vector<int32_t> spec_token_ids_;  // drafts waiting for verification; cleared on preemption
 };
 
 }  // namespace tessera

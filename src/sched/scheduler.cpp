@@ -74,13 +74,29 @@ SchedulerOutput Scheduler::schedule() {
   // NOTE: a step that had to preempt admits nobody: the new request would likely be preempted next.
   if (step.output.preempted_request_ids.empty()) schedule_waiting(step);
 
-  // The tokens are as good as computed once scheduled: the next step starts after them.
+  // The tokens are as good as computed once scheduled: the next step starts after them. Drafts
+  // are not: update_from_output() counts those the target model accepts.
   for (size_t i = 0; i < step.scheduled.size(); ++i) {
     Request* request = step.scheduled[i];
-    request->set_num_computed_tokens(request->num_computed_tokens() + step.output.num_scheduled_tokens[i].num_tokens);
+    const ScheduledTokens& s = step.output.num_scheduled_tokens[i];
+    request->set_num_computed_tokens(request->num_computed_tokens() + s.num_tokens - s.num_spec_tokens);
   }
   step.output.total_num_scheduled_tokens = config_.max_num_batched_tokens - step.token_budget;
   return std::move(step.output);
+}
+
+int32_t Scheduler::num_spec_tokens_to_verify(const Request& request, int32_t num_new_tokens,
+                                             int32_t token_budget) const {
+  // Drafts follow the last known token, so they run only when this step reaches it.
+  if (request.spec_token_ids().empty() || request.num_computed_tokens() + num_new_tokens != request.num_tokens()) {
+    return 0;
+  }
+  // NOTE: k drafts yield up to k + 1 tokens; capping them so that the request's last possible
+  // token still needs no slot keeps it within the blocks add_request() admitted it for.
+  const int32_t max_num_tokens = request.num_prompt_tokens() + request.max_tokens();
+  const int32_t room = max_num_tokens - 1 - request.num_tokens();
+  return std::max(0, std::min({static_cast<int32_t>(request.spec_token_ids().size()), room,
+                               token_budget - num_new_tokens}));
 }
 
 int32_t Scheduler::clamp_num_new_tokens(const Request& request, int32_t num_computed_tokens,
@@ -101,16 +117,21 @@ void Scheduler::schedule_running(StepState& step) {
       ++index;
       continue;
     }
+    const int32_t num_spec_tokens = num_spec_tokens_to_verify(*request, num_new_tokens, step.token_budget);
+    const int32_t num_kept_block_entries = kv_cache_manager_.num_block_entries(request->request_id());
     std::optional<std::vector<int32_t>> new_block_ids;
-    while (!(new_block_ids = kv_cache_manager_.allocate_slots(request->kv_view(), num_new_tokens))) {
+    while (!(new_block_ids = kv_cache_manager_.allocate_slots(request->kv_view(), num_new_tokens, 0, {},
+                                                              num_spec_tokens))) {
       if (preempt_newest(step) == request) break;
     }
     if (!new_block_ids) break;  // it preempted itself: everyone after it is gone too
-    step.output.cached_requests.push_back({request->request_id(), std::move(*new_block_ids),
+    step.output.cached_requests.push_back({request->request_id(), num_kept_block_entries, std::move(*new_block_ids),
                                            request->num_computed_tokens()});
-    step.output.num_scheduled_tokens.push_back({request->request_id(), num_new_tokens});
+    step.output.num_scheduled_tokens.push_back({request->request_id(), num_new_tokens + num_spec_tokens, num_spec_tokens});
+    const std::span<const int32_t> drafts = request->spec_token_ids().first(static_cast<size_t>(num_spec_tokens));
+    step.output.scheduled_spec_decode_tokens.emplace_back(drafts.begin(), drafts.end());
     step.scheduled.push_back(request);
-    step.token_budget -= num_new_tokens;
+    step.token_budget -= num_new_tokens + num_spec_tokens;
     ++index;
   }
 }
@@ -131,8 +152,10 @@ void Scheduler::schedule_waiting(StepState& step) {
     const std::span<const int32_t> token_ids = request->all_token_ids();
     step.output.new_requests.push_back({request->request_id(), {token_ids.begin(), token_ids.end()},
                                         kv_cache_manager_.get_block_ids(request->request_id()),
-                                        computed.num_computed_tokens, request->sampling_params()});
+                                        computed.num_computed_tokens, request->num_prompt_tokens(),
+                                        request->sampling_params()});
     step.output.num_scheduled_tokens.push_back({request->request_id(), num_new_tokens});
+    step.output.scheduled_spec_decode_tokens.emplace_back();
     step.scheduled.push_back(request);
     step.token_budget -= num_new_tokens;
   }
@@ -171,10 +194,30 @@ std::vector<RequestUpdate> Scheduler::update_from_output(const SchedulerOutput& 
         }
       }
     }
-    if (is_finished(update.status)) finish_request(request, update.status);
+    if (is_finished(update.status)) {
+      finish_request(request, update.status);
+    } else {
+      accept_spec_tokens(*request, scheduled[i].num_spec_tokens, runner_output, i);
+    }
     updates.push_back(std::move(update));
   }
   return updates;
+}
+
+void Scheduler::accept_spec_tokens(Request& request, int32_t num_spec_tokens, const RunnerOutput& runner_output,
+                                   size_t index) {
+  if (num_spec_tokens > 0) {
+    // The sampled tokens are the accepted drafts, then the target's own token: the drafts' KV is
+    // kept for those accepted; the blocks that held only rejected ones go back to the pool.
+    const auto num_sampled = static_cast<int32_t>(runner_output.sampled_token_ids[index].size());
+    TS_CHECK(num_sampled >= 1 && num_sampled <= num_spec_tokens + 1, "request %lld: %d tokens for %d drafts",
+             static_cast<long long>(request.request_id()), num_sampled, num_spec_tokens);
+    request.set_num_computed_tokens(request.num_computed_tokens() + num_sampled - 1);
+    kv_cache_manager_.free_tail(request.request_id(), request.num_tokens());
+  }
+  const bool has_drafts = index < runner_output.spec_token_ids.size();
+  request.set_spec_token_ids(has_drafts ? std::span<const int32_t>(runner_output.spec_token_ids[index])
+                                        : std::span<const int32_t>());
 }
 
 void Scheduler::finish_request(Request* request, RequestStatus status) {

@@ -43,7 +43,9 @@ struct RequestUpdate {
 // before new prompts and long prompts are chunked. When blocks run out, the newest running
 // request is preempted (blocks freed, recomputed later) until the current one fits or is itself
 // the one preempted. Waiting requests are admitted in order while budget, max_num_seqs and blocks
-// allow, and not at all in a step that preempted.
+// allow, and not at all in a step that preempted. Speculative decoding is the same rule: a running
+// request's draft tokens (from the runner) are scheduled after its last known token, within the
+// budget; only those the target accepts become computed tokens.
 class Scheduler {
  public:
   explicit Scheduler(const SchedulerConfig& config);  // config must pass validate_scheduler_config
@@ -78,6 +80,11 @@ class Scheduler {
   // Preempts the newest running request; returns it.
   Request* preempt_newest(StepState& step);
   int32_t clamp_num_new_tokens(const Request& request, int32_t num_computed_tokens, int32_t token_budget) const;
+  // Drafts of `request` to verify after its num_new_tokens known tokens this step (0: none).
+  int32_t num_spec_tokens_to_verify(const Request& request, int32_t num_new_tokens, int32_t token_budget) const;
+  // After a step that verified `num_spec_tokens` drafts: counts the accepted ones as computed, rolls
+  // back the rejected ones' blocks, and keeps the runner's next drafts (runner_output entry `index`).
+  void accept_spec_tokens(Request& request, int32_t num_spec_tokens, const RunnerOutput& runner_output, size_t index);
   void finish_request(Request* request, RequestStatus status);
 
   SchedulerConfig config_;

@@ -108,6 +108,19 @@ std::string ServeMetrics::render(const EngineStats& stats) const {
   counter("num_preemptions_total", "Preemptions since start.", double(stats.num_preemptions));
   counter("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.", double(stats.prefix_cache_queries));
   counter("prefix_cache_hits_total", "Prompt tokens found in the prefix cache.", double(stats.prefix_cache_hits));
+  // Speculative decoding, vLLM's names (absent until a draft was verified, as vLLM omits them
+  // when speculation is off).
+  if (stats.spec_num_drafts > 0) {
+    counter("spec_decode_num_drafts_total", "Verification runs of draft tokens.", double(stats.spec_num_drafts));
+    counter("spec_decode_num_draft_tokens_total", "Draft tokens verified.", double(stats.spec_num_draft_tokens));
+    counter("spec_decode_num_accepted_tokens_total", "Draft tokens accepted.", double(stats.spec_num_accepted_tokens));
+    const std::string per_pos = "tessera:spec_decode_num_accepted_tokens_per_pos";
+    header(out, per_pos, "counter", "Draft tokens accepted, by position in the draft (0 = first).");
+    for (size_t pos = 0; pos < stats.spec_num_accepted_tokens_per_pos.size(); ++pos) {
+      sample(out, per_pos, l + ",position=\"" + std::to_string(pos) + "\"",
+             double(stats.spec_num_accepted_tokens_per_pos[pos]));
+    }
+  }
 
   std::lock_guard<std::mutex> lock(mutex_);
   counter("prompt_tokens_total", "Prefill tokens processed.", double(prompt_tokens_));

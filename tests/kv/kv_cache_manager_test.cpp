@@ -180,5 +180,50 @@ TEST_F(KvCacheManagerTest, StatsCountEachAdmissionOnce) {
   EXPECT_NEAR(stats.hit_rate(), 8.0 / 18.0, 1e-12);
 }
 
+// Speculative decoding: draft tokens get lookahead slots but never a prefix-cache key, and
+// free_tail() gives back exactly the blocks that held only rejected drafts.
+TEST(KvCacheSpec, LookaheadSlotsForDraftsAreNeverCached) {
+  KvCacheManager manager(kBlockSize, kNumBlocks, /*enable_caching=*/true);
+  // 6 known tokens (all prefill) + 5 drafts: 11 slots, 3 blocks; only block 0 is full of known tokens.
+  std::vector<int32_t> tokens = tokens_from(100, 6);
+  ASSERT_TRUE(manager.allocate_slots({1, tokens, 0, 0}, 6, 0, {}, /*num_lookahead_tokens=*/5).has_value());
+  EXPECT_EQ(manager.num_block_entries(1), 3);
+  EXPECT_EQ(manager.block_pool().num_cached_blocks(), 1);
+  // A second request with the same 6 tokens plus the drafts' 6 more finds only block 0.
+  std::vector<int32_t> longer = tokens_from(100, 12);
+  EXPECT_EQ(manager.get_computed_blocks({2, longer, 0, 0}).num_computed_tokens, kBlockSize);
+  manager.free(1);
+  EXPECT_EQ(manager.block_pool().get_num_free_blocks(), kNumBlocks - 1);
+}
+
+TEST(KvCacheSpec, FreeTailReturnsOnlyBlocksPastTheKeptTokens) {
+  KvCacheManager manager(kBlockSize, kNumBlocks, /*enable_caching=*/true);
+  std::vector<int32_t> tokens = tokens_from(100, 5);
+  ASSERT_TRUE(manager.allocate_slots({1, tokens, 0, 0}, 5, 0, {}, /*num_lookahead_tokens=*/7).has_value());
+  EXPECT_EQ(manager.num_block_entries(1), 3);  // 12 slots
+  const std::vector<int32_t> before = manager.get_block_ids(1);
+  // One draft accepted and a bonus token: 7 tokens known, positions 0..6 in blocks 0 and 1.
+  manager.free_tail(1, 7);
+  EXPECT_EQ(manager.get_block_ids(1), std::vector<int32_t>(before.begin(), before.begin() + 2));
+  EXPECT_EQ(manager.block_pool().get_num_free_blocks(), kNumBlocks - 1 - 2);
+  manager.free_tail(1, 7);  // nothing more to give back
+  EXPECT_EQ(manager.num_block_entries(1), 2);
+  manager.free(1);
+  EXPECT_EQ(manager.block_pool().get_num_free_blocks(), kNumBlocks - 1);
+}
+
+TEST(KvCacheSpec, FreeTailInEveryGroupOfASlidingWindowCache) {
+  KvCacheManager manager(kBlockSize, kNumBlocks, /*enable_caching=*/false, {0, 4});
+  std::vector<int32_t> tokens = tokens_from(100, 3);
+  ASSERT_TRUE(manager.allocate_slots({1, tokens, 0, 0}, 3, 0, {}, /*num_lookahead_tokens=*/4).has_value());
+  EXPECT_EQ(manager.num_held_blocks(1, 0), 2);
+  EXPECT_EQ(manager.num_held_blocks(1, 1), 2);
+  manager.free_tail(1, 4);
+  EXPECT_EQ(manager.num_held_blocks(1, 0), 1);
+  EXPECT_EQ(manager.num_held_blocks(1, 1), 1);
+  manager.free(1);
+  EXPECT_EQ(manager.block_pool().get_num_free_blocks(), kNumBlocks - 1);
+}
+
 }  // namespace
 }  // namespace tessera

@@ -11,30 +11,29 @@
 namespace tessera {
 namespace {
 
-SamplingParams greedy_with(float presence, float frequency, int32_t num_prompt_tokens) {
+SamplingParams greedy_with(float presence, float frequency) {
   SamplingParams params;
   params.temperature = 0.0f;
   params.repetition_penalty = 1.0f;
   params.presence_penalty = presence;
   params.frequency_penalty = frequency;
-  params.num_prompt_tokens = num_prompt_tokens;
   return params;
 }
 
 TEST(SamplerPenalties, PresencePenaltySubtractsOncePerGeneratedId) {
-  Sampler sampler(greedy_with(0.6f, 0.0f, 0));
+  Sampler sampler(greedy_with(0.6f, 0.0f));
   const std::vector<float> logits = {2.0f, 1.5f};
   const std::vector<int32_t> once = {0};
   const std::vector<int32_t> thrice = {0, 0, 0};
   EXPECT_EQ(sampler.sample(logits, {}), 0);
   EXPECT_EQ(sampler.sample(logits, once), 1);    // 2.0 - 0.6 = 1.4 < 1.5
   EXPECT_EQ(sampler.sample(logits, thrice), 1);  // still 1.4: presence does not scale with count
-  Sampler small(greedy_with(0.4f, 0.0f, 0));
+  Sampler small(greedy_with(0.4f, 0.0f));
   EXPECT_EQ(small.sample(logits, thrice), 0);    // 2.0 - 0.4 = 1.6 > 1.5
 }
 
 TEST(SamplerPenalties, FrequencyPenaltyScalesWithTheCount) {
-  Sampler sampler(greedy_with(0.0f, 0.2f, 0));
+  Sampler sampler(greedy_with(0.0f, 0.2f));
   const std::vector<float> logits = {2.0f, 1.5f};
   const std::vector<int32_t> twice = {0, 0};
   const std::vector<int32_t> thrice = {0, 0, 0};
@@ -44,7 +43,7 @@ TEST(SamplerPenalties, FrequencyPenaltyScalesWithTheCount) {
 }
 
 TEST(SamplerPenalties, PromptTokensAreNotPenalised) {
-  Sampler sampler(greedy_with(1.0f, 1.0f, /*num_prompt_tokens=*/3));
+  Sampler sampler(greedy_with(1.0f, 1.0f), /*num_prompt_tokens=*/3);
   const std::vector<float> logits = {2.0f, 1.5f};
   const std::vector<int32_t> prompt_only = {0, 0, 0};
   const std::vector<int32_t> one_generated = {0, 0, 0, 0};
@@ -53,7 +52,7 @@ TEST(SamplerPenalties, PromptTokensAreNotPenalised) {
 }
 
 TEST(SamplerPenalties, NegativePenaltiesEncourageRepeats) {
-  Sampler sampler(greedy_with(-1.0f, 0.0f, 0));
+  Sampler sampler(greedy_with(-1.0f, 0.0f));
   const std::vector<int32_t> history = {1};
   EXPECT_EQ(sampler.sample(std::vector<float>{2.0f, 1.5f}, history), 1);
 }
