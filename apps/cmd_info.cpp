@@ -39,6 +39,10 @@ void print_config(const ModelConfig& c) {
                 static_cast<int>(std::count_if(layout.group_windows.begin(), layout.group_windows.end(),
                                                [](int32_t w) { return w > 0; })));
   }
+  if (c.is_moe()) {
+    std::printf("experts:          %d, %d used per token, expert ffn dim %d\n", c.num_experts, c.num_experts_used,
+                c.expert_ffn_dim);
+  }
   if (c.attention_softcap > 0.0f) std::printf("attention softcap: %g\n", static_cast<double>(c.attention_softcap));
   if (c.final_logit_softcap > 0.0f) std::printf("logit softcap:    %g\n", static_cast<double>(c.final_logit_softcap));
 }
@@ -51,15 +55,23 @@ int run_info(std::string model_path) {
   std::printf("file:             %s (GGUF v%u, %.2f MiB)\n", file.path().c_str(), file.version(),
               static_cast<double>(file.file_bytes()) / (1024.0 * 1024.0));
   print_config(loaded->model->config());
-  int64_t num_params = 0;
+  const ModelConfig& config = loaded->model->config();
+  int64_t num_params = 0, num_active_params = 0;
   std::map<std::string, std::pair<int, uint64_t>> by_type;  // type name -> (tensor count, bytes)
   for (const gguf::TensorInfo& t : file.tensors()) {
     num_params += t.num_elements();
+    // A token runs expert_used_count of expert_count experts of every 3-D expert tensor.
+    const bool expert = t.shape.size() == 3 && config.is_moe();
+    num_active_params += expert ? t.num_elements() / config.num_experts * config.num_experts_used : t.num_elements();
     auto& entry = by_type[std::string(dtype_name(t.type))];
     entry.first += 1;
     entry.second += t.num_bytes;
   }
   std::printf("parameters:       %lld (%.3f M)\n", static_cast<long long>(num_params), static_cast<double>(num_params) / 1e6);
+  if (config.is_moe()) {
+    std::printf("active per token: %lld (%.3f M)\n", static_cast<long long>(num_active_params),
+                static_cast<double>(num_active_params) / 1e6);
+  }
   std::printf("tensors:          %zu\n", file.tensors().size());
   for (const auto& [name, entry] : by_type) {
     std::printf("  %-6s %4d tensors, %10.3f MiB\n", name.c_str(), entry.first,

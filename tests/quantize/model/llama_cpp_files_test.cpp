@@ -91,7 +91,11 @@ INSTANTIATE_TEST_SUITE_P(
                     Case{"stories260K-f32.gguf", "stories260K-Q4_K_M.gguf", "Q4_K_M"},
                     // NOTE: stories260K-Q4_0.gguf is not compared: its converter kept output.weight in
                     // Q4_0, where llama-quantize's rule (and ours) gives it Q8_0.
-                    Case{"stories260K-f32.gguf", "stories260K-Q8_0.gguf", "Q8_0", false}),
+                    Case{"stories260K-f32.gguf", "stories260K-Q8_0.gguf", "Q8_0", false},
+                    // Mixtures of experts: 3-D expert tensors quantized per row, the router kept f32.
+                    Case{"synthetic/synth-moe-d128-e8k2-f32.gguf", "synthetic/synth-moe-d128-e8k2-Q8_0.gguf", "Q8_0"},
+                    Case{"synthetic/synth-qwen3moe-d64-e8k2-f32.gguf", "synthetic/synth-qwen3moe-d64-e8k2-Q8_0.gguf",
+                         "Q8_0"}),
     [](const auto& info) {
       std::string name = info.param.reference.substr(info.param.reference.rfind('/') + 1);
       for (char& ch : name) if (ch == '-' || ch == '.') ch = '_';
