@@ -42,8 +42,7 @@ class Model {
   // ([batch.logit_rows.size(), vocab_size] f32) the logits of the requested rows.
   virtual void forward(const ForwardBatch& batch, KvStorage& kv, float* logits, kernels::ExecutionContext& context) = 0;
 
-  // Sees the f32 input of every weight matmul before it runs: the weight's GGUF name and its
-  // [num_rows, num_cols] row-major input rows. For activation statistics (`tessera imatrix`);
+  // Sees the f32 input of every weight matmul before it runs (layers/layer_context.h). For activation statistics (`tessera imatrix`);
   // unset (the default) it costs one branch per matmul.
   using MatmulInputObserver = tessera::MatmulInputObserver;
 

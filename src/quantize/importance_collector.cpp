@@ -15,8 +15,8 @@ Expected<ImportanceMatrix> collect_importance(Model& model, std::span<const int3
   const int32_t num_chunks = runner.num_chunks(static_cast<int64_t>(tokens.size()), options.max_chunks);
 
   ImportanceMatrix matrix;
-  model.set_matmul_input_observer([&matrix](const std::string& name, const float* input, int32_t rows, int64_t cols) {
-    matrix.accumulate(name, input, rows, cols);
+  model.set_matmul_input_observer([&matrix](const MatmulInput& in) {
+    matrix.accumulate(in.weight_name, in.rows, in.num_rows, in.num_cols, in.expert, in.num_experts);
   });
   const int32_t first = options.context / 2;
   const int32_t vocab = model.config().vocab_size;

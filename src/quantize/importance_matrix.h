@@ -1,9 +1,11 @@
 // ImportanceMatrix: per weight matrix, the sum over calibration tokens of the square of each input
-// channel's activation (and the token count) — the "imatrix" of llama.cpp. Collected by
+// channel's activation (and the token count) — the "imatrix" of llama.cpp. For a 3-D expert
+// tensor, one such sum and count per expert (over the tokens routed to it). Collected by
 // `tessera imatrix`, read by `tessera quantize --imatrix`. Stored as a GGUF file in llama.cpp's
-// current imatrix layout: tensors "<weight>.in_sum2" ([num_cols] f32) and "<weight>.counts"
-// ([1] f32), metadata general.type = "imatrix", imatrix.datasets, imatrix.chunk_count/chunk_size,
-// plus our own "<weight>.in_gram" ([num_cols, num_cols] f32) that llama.cpp does not read.
+// current imatrix layout: tensors "<weight>.in_sum2" (ggml [num_cols, num_mats] f32) and
+// "<weight>.counts" ([1, num_mats] f32), metadata general.type = "imatrix", imatrix.datasets,
+// imatrix.chunk_count/chunk_size, plus our own "<weight>.in_gram" ([num_cols, num_cols] f32, 2-D
+// weights only) that llama.cpp does not read.
 #pragma once
 
 #include <cstdint>
@@ -17,8 +19,8 @@
 namespace tessera::quantize {
 
 struct ImportanceEntry {
-  std::vector<double> sum_squares;  // [num_cols] sum over tokens of activation^2 of each input channel
-  int64_t num_tokens = 0;           // rows accumulated
+  std::vector<double> sum_squares;  // [num_mats, num_cols] sum over tokens of activation^2 of each input channel
+  std::vector<int64_t> counts;      // [num_mats] rows accumulated into each matrix's sums
   std::vector<double> gram;         // [num_cols, num_cols] sum over tokens of a a^T; empty when
                                     // num_cols > kMaxGramColumns (a tessera extension of the format)
 };
@@ -28,11 +30,14 @@ inline constexpr int64_t kMaxGramColumns = 1024;
 
 class ImportanceMatrix {
  public:
-  // Adds `num_rows` activation rows ([num_rows, num_cols] row-major f32) seen by weight `name`.
-  // TS_CHECKs that num_cols matches earlier calls for the same name.
-  void accumulate(const std::string& name, const float* input, int32_t num_rows, int64_t num_cols);
+  // Adds `num_rows` activation rows ([num_rows, num_cols] row-major f32) seen by matrix `mat` of
+  // the `num_mats` of weight `name` (experts; 0 of 1 for a 2-D weight). TS_CHECKs that num_cols
+  // and num_mats match earlier calls for the same name.
+  void accumulate(const std::string& name, const float* input, int32_t num_rows, int64_t num_cols, int32_t mat = 0,
+                  int32_t num_mats = 1);
 
-  // Mean square activation of each column of `name` (sum_squares / num_tokens); empty if unknown.
+  // Mean square activation of each column of `name`, per matrix ([num_mats, num_cols]:
+  // sum_squares / count; 1 for a matrix no token reached, as llama-quantize); empty if unknown.
   std::vector<float> mean_squares(const std::string& name) const;
   // E[a a^T] of `name` ([num_cols, num_cols] row-major); empty if unknown or not kept.
   std::vector<float> mean_gram(const std::string& name) const;

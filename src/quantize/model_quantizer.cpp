@@ -89,7 +89,22 @@ Expected<QuantizeReport> quantize_model(const gguf::GgufFile& input, const std::
         gram = importance->mean_gram(info.name);
       }
       tensor.used_importance = !weights.empty() && choice.type != DType::kQ8_0 && traits(choice.type).is_quantized;
-      const std::string bytes = quantize_rows(source, info.shape[0], choice.type, weights, gram, pool);
+      // An expert tensor ([cols, rows, experts]) is quantized expert by expert, each with its
+      // own importance (llama-quantize's per-expert imatrix slice).
+      const int64_t cols = info.shape[0];
+      const int64_t num_mats = info.shape.size() >= 3 ? info.shape[2] : 1;
+      std::string bytes;
+      if (num_mats > 1 && static_cast<int64_t>(weights.size()) == cols * num_mats) {
+        const size_t per_mat = source.size() / static_cast<size_t>(num_mats);
+        for (int64_t m = 0; m < num_mats; ++m) {
+          const std::vector<float> slice(source.begin() + static_cast<std::ptrdiff_t>(m * per_mat),
+                                         source.begin() + static_cast<std::ptrdiff_t>((m + 1) * per_mat));
+          const std::vector<float> mat_weights(weights.begin() + m * cols, weights.begin() + (m + 1) * cols);
+          bytes += quantize_rows(slice, cols, choice.type, mat_weights, {}, pool);
+        }
+      } else {
+        bytes = quantize_rows(source, cols, choice.type, weights, gram, pool);
+      }
       TS_RETURN_IF_ERROR(writer.add_tensor(info.name, choice.type, info.shape, bytes.data(), bytes.size()));
       tensor.bytes_out = bytes.size();
     }

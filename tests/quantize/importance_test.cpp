@@ -94,6 +94,28 @@ TEST(ImportanceMatrix, AccumulatesSavesAndLoads) {
   std::filesystem::remove(path);
 }
 
+// An expert tensor keeps one sum and count per expert (llama.cpp's [num_cols, num_experts]
+// in_sum2 and [1, num_experts] counts); an expert no token reached means importance 1.
+TEST(ImportanceMatrix, KeepsOneEntryPerExpert) {
+  ImportanceMatrix m;
+  const float rows[] = {1, 2, 3, -1, 0, 1};  // 2 rows x 3 columns
+  m.accumulate("blk.0.ffn_up_exps.weight", rows, 2, 3, /*mat=*/1, /*num_mats=*/3);
+  m.accumulate("blk.0.ffn_up_exps.weight", rows, 1, 3, /*mat=*/2, /*num_mats=*/3);
+  const std::vector<float> expected = {1, 1, 1, 1.0f, 2.0f, 5.0f, 1.0f, 4.0f, 9.0f};
+  EXPECT_EQ(m.mean_squares("blk.0.ffn_up_exps.weight"), expected);
+  EXPECT_TRUE(m.mean_gram("blk.0.ffn_up_exps.weight").empty());
+  const std::string path = testing::TempDir() + "/imatrix_experts.gguf";
+  ASSERT_TRUE(m.save(path).ok());
+  auto file = gguf::GgufFile::open(path);
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ((*file)->find_tensor("blk.0.ffn_up_exps.weight.in_sum2")->shape, (std::vector<int64_t>{3, 3}));
+  EXPECT_EQ((*file)->find_tensor("blk.0.ffn_up_exps.weight.counts")->shape, (std::vector<int64_t>{1, 3}));
+  auto loaded = ImportanceMatrix::load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->mean_squares("blk.0.ffn_up_exps.weight"), expected);
+  std::filesystem::remove(path);
+}
+
 TEST(ImportanceMatrix, RejectsAFileThatIsNotAnImatrix) {
   gguf::GgufWriter writer;
   writer.set("general.architecture", gguf::MetadataValue::string("llama"));

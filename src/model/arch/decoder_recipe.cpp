@@ -125,9 +125,13 @@ Status load_moe(const gguf::GgufFile& f, const ModelConfig& c, const DecoderReci
                       load_expert_matrices(f, tensor_name(TensorKind::kFfnUpExps, l), e, ffn, hidden));
   TS_ASSIGN_OR_RETURN(const std::vector<MatrixView> down,
                       load_expert_matrices(f, tensor_name(TensorKind::kFfnDownExps, l), e, hidden, ffn));
+  moe.gate_name = tensor_name(TensorKind::kFfnGateExps, l);
+  moe.up_name = tensor_name(TensorKind::kFfnUpExps, l);
+  moe.down_name = tensor_name(TensorKind::kFfnDownExps, l);
   moe.experts.resize(static_cast<size_t>(e));
   for (size_t i = 0; i < moe.experts.size(); ++i) {
-    // NOTE: no observed names: per-expert imatrix statistics are not collected (yet).
+    // NOTE: the experts' own Linears carry no observed name: MoeFfn shows the observer each
+    // expert's rows under the 3-D tensor's name with the expert's index.
     moe.experts[i].gate.weight = gate[i];
     moe.experts[i].up.weight = up[i];
     moe.experts[i].down.weight = down[i];

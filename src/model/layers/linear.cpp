@@ -12,7 +12,7 @@ void run_linears(std::span<const LinearOutput> outputs, const float* x, int32_t 
   if (ctx.observer != nullptr && *ctx.observer) {
     for (const LinearOutput& o : outputs) {
       if (!o.linear->observed_name.empty()) {
-        (*ctx.observer)(o.linear->observed_name, x, num_tokens, o.linear->weight.num_cols);
+        (*ctx.observer)(MatmulInput{o.linear->observed_name, x, num_tokens, o.linear->weight.num_cols});
       }
     }
   }

@@ -51,9 +51,14 @@ int32_t MoeFfn::forward(const float* normed, int32_t n, float* out, const MoeScr
     }
   }
   // Gather each chosen expert's rows (expert after expert), and one task per projection.
-  thread_local std::vector<kernels::MatmulTask> gate_up_tasks, down_tasks;
+  thread_local std::vector<kernels::MatmulTask> gate_up_tasks_buffer, down_tasks_buffer;
+  thread_local std::vector<int32_t> chosen_buffer;
+  std::vector<kernels::MatmulTask>& gate_up_tasks = gate_up_tasks_buffer;
+  std::vector<kernels::MatmulTask>& down_tasks = down_tasks_buffer;
+  std::vector<int32_t>& chosen = chosen_buffer;  // the experts that run, in task order
   gate_up_tasks.clear();
   down_tasks.clear();
+  chosen.clear();
   int32_t row = 0;
   for (int32_t e = 0; e < num_experts; ++e) {
     const int32_t first = row;
@@ -65,10 +70,18 @@ int32_t MoeFfn::forward(const float* normed, int32_t n, float* out, const MoeScr
     if (row == first) continue;  // nobody chose it: its weights are not read
     const GatedFfn& expert = experts[static_cast<size_t>(e)];
     const int64_t rows = row - first;
+    chosen.push_back(e);
     const float* x = s.expert_in + first * hidden;
     gate_up_tasks.push_back({&expert.gate.weight, x, rows, s.expert_gate + first * ffn});
     gate_up_tasks.push_back({&expert.up.weight, x, rows, s.expert_up + first * ffn});
     down_tasks.push_back({&expert.down.weight, s.expert_gate + first * ffn, rows, s.expert_out + first * hidden});
+  }
+  const bool observed = ctx.observer != nullptr && *ctx.observer;
+  for (size_t i = 0; observed && i < chosen.size(); ++i) {  // each expert's rows, as llama.cpp's imatrix
+    const kernels::MatmulTask& task = gate_up_tasks[2 * i];
+    const auto rows = static_cast<int32_t>(task.num_tokens);
+    (*ctx.observer)(MatmulInput{gate_name, task.x, rows, hidden, chosen[i], num_experts});
+    (*ctx.observer)(MatmulInput{up_name, task.x, rows, hidden, chosen[i], num_experts});
   }
   kernels::matmul_tasks(gate_up_tasks, ctx.matmul_scratch, ctx.pool);
   const int64_t count = static_cast<int64_t>(row) * ffn;
@@ -76,6 +89,10 @@ int32_t MoeFfn::forward(const float* normed, int32_t n, float* out, const MoeScr
     kernels::gelu_tanh_mul(s.expert_gate, s.expert_up, count, s.expert_gate, &ctx.pool);
   } else {
     kernels::silu_mul(s.expert_gate, s.expert_up, count, s.expert_gate, &ctx.pool);
+  }
+  for (size_t i = 0; observed && i < chosen.size(); ++i) {
+    const kernels::MatmulTask& task = down_tasks[i];
+    (*ctx.observer)(MatmulInput{down_name, task.x, static_cast<int32_t>(task.num_tokens), ffn, chosen[i], num_experts});
   }
   kernels::matmul_tasks(down_tasks, ctx.matmul_scratch, ctx.pool);
   // out = w_0 * y_0 + w_1 * y_1 + ..., ranks in order (llama.cpp's mul, then adds in turn).

@@ -31,6 +31,8 @@ struct MoeScratch {
 struct MoeFfn {
   Linear router;                  // [num_experts, hidden], f32 in llama.cpp's files
   std::vector<GatedFfn> experts;  // [num_experts]: rows of ffn_{gate,up,down}_exps
+  // GGUF names of the 3-D tensors, under which the observer sees each expert's rows.
+  std::string gate_name, up_name, down_name;
   int32_t num_used = 0;           // experts per token
   bool normalize_weights = true;  // the chosen softmax probabilities renormalised to sum 1
 

@@ -62,7 +62,9 @@ TEST_P(LlamaCppFiles, QuantizedFileIsByteIdentical) {
   if (!std::filesystem::exists(kModels + c.reference)) GTEST_SKIP() << "no " << c.reference;
   auto input = gguf::GgufFile::open(kModels + c.input);
   ASSERT_TRUE(input.ok()) << input.status().message();
-  const std::string out_path = testing::TempDir() + "/quantized_" + c.type + ".gguf";
+  // One path per case: ctest runs the cases in parallel.
+  const std::string out_path =
+      testing::TempDir() + "/quantized_" + std::filesystem::path(c.reference).stem().string() + ".gguf";
   ThreadPool pool(2);
   auto report = quantize_model(**input, out_path, QuantizeOptions{*file_type_from_name(c.type)}, nullptr, pool);
   ASSERT_TRUE(report.ok()) << report.status().message();
