@@ -14,6 +14,7 @@
 
 #include "serve/generation_session.h"
 #include "serve/openai_response.h"
+#include "serve/request_budget.h"
 #include "serve/response_writer.h"
 
 namespace tessera::serve {
@@ -34,6 +35,7 @@ void send_status(httplib::Response& res, const Status& status) {
   if (status.code() == StatusCode::kInternal || status.code() == StatusCode::kResourceExhausted) {
     const char* what = status.code() == StatusCode::kInternal ? "The server is stopping: " : "The server is overloaded: ";
     send_error(res, 503, what + status.message(), "server_error");
+    res.set_header("Retry-After", "1");  // seconds: the queue moves at the engine's pace
     return;
   }
   std::string message = status.message();
@@ -104,7 +106,8 @@ Expected<std::unique_ptr<OpenAiServer>> OpenAiServer::create(const ServeConfig& 
   return server;
 }
 
-OpenAiServer::OpenAiServer(const ServeConfig& config) : config_(config) {}
+OpenAiServer::OpenAiServer(const ServeConfig& config)
+    : config_(config), access_(config.api_key, config.host, config.allowed_origins) {}
 
 OpenAiServer::~OpenAiServer() {
   if (client_) client_->abort_all();
@@ -146,7 +149,7 @@ void OpenAiServer::register_routes() {
   httplib::Server& http = *http_;
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (config_.api_key.empty() || req.path == "/health" || req.path == "/metrics") return httplib::Server::HandlerResponse::Unhandled;
-    if (req.get_header_value("Authorization") == "Bearer " + config_.api_key) return httplib::Server::HandlerResponse::Unhandled;
+    if (access_.key_ok(req.get_header_value("Authorization"))) return httplib::Server::HandlerResponse::Unhandled;
     send_error(res, 401, "Incorrect or missing API key: send the header 'Authorization: Bearer <key>'.",
                "invalid_request_error", "", "invalid_api_key");
     return httplib::Server::HandlerResponse::Handled;
@@ -218,6 +221,9 @@ void OpenAiServer::handle_generation(const httplib::Request& req, httplib::Respo
   size_t longest = 0;
   for (const auto& prompt : job.prompts) longest = std::max(longest, prompt.size());
   if (Status s = resolve_max_tokens(job.sampling, static_cast<int32_t>(longest), client_->max_model_len(), chat); !s.ok()) {
+    return send_status(res, s);
+  }
+  if (Status s = check_request_budget(job, config_.limits, config_.engine.max_waiting_requests); !s.ok()) {
     return send_status(res, s);
   }
   const ResponseIds ids{random_id(chat ? "chatcmpl-" : "cmpl-"), unix_seconds()};

@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "chat/chat_template.h"
+#include "serve/access_policy.h"
 #include "serve/engine_client.h"
 #include "serve/openai_request.h"
 #include "serve/serve_metrics.h"
@@ -31,6 +32,7 @@ struct ServeConfig {
   std::string host = "127.0.0.1";
   int32_t port = 8080;                 // 0: any free port (see bind())
   std::string api_key;                 // "" = no authentication
+  std::vector<std::string> allowed_origins;  // CORS origins ("*" = any); empty = none
   std::string served_model_name;       // "" = the model file's name without .gguf
   std::string chat_template_path;      // "" = the model's tokenizer.chat_template
   int32_t num_http_threads = 512;      // connections served at once (one thread each)
@@ -67,6 +69,7 @@ class OpenAiServer {
   bool model_matches(const std::string& requested, httplib::Response& res) const;
 
   ServeConfig config_;
+  AccessPolicy access_;
   std::string model_name_;
   std::shared_ptr<const gguf::GgufFile> file_;     // keeps the tokenizer's source mapped
   std::unique_ptr<Tokenizer> tokenizer_;
