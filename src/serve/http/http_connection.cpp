@@ -21,6 +21,8 @@ namespace bhttp = boost::beast::http;
 using boost::system::error_code;
 using std::chrono::milliseconds;
 
+constexpr size_t kMaxLingerBytes = 1 << 20;
+
 bool is_disconnect(const error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::broken_pipe || ec == bhttp::error::partial_message;
@@ -263,14 +265,17 @@ void HttpConnection::linger_close() {
   error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   arm_deadline(milliseconds(1000));
-  discard_.resize(4096);
+  discard_.resize(16384);
+  linger_bytes_ = 0;
   linger_read();
 }
 
 void HttpConnection::linger_read() {
-  socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this()](error_code ec, size_t) {
+  socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this()](error_code ec, size_t n) {
     if (self->phase_ != Phase::kClosing) return;
-    if (ec) return self->close_now();
+    self->linger_bytes_ += n;
+    // A client still pushing a refused body gets 1 MiB of grace, not the body limit again.
+    if (ec || self->linger_bytes_ > kMaxLingerBytes) return self->close_now();
     self->linger_read();
   });
 }

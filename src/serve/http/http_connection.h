@@ -86,6 +86,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::deque<Outgoing> outbox_;             // queued, the front one being written when writing_
   bool writing_ = false;
   std::string discard_;                     // linger_close reads into it
+  size_t linger_bytes_ = 0;                 // read and dropped since linger_close
 };
 
 }  // namespace tessera::serve::http
