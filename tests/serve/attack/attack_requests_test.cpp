@@ -150,7 +150,11 @@ TEST_F(AttackRequests, HugeStopStringsAndBigNCostNoMemoryAndGet400) {
   }
   const double peak_mib = double(peak_rss_kib(pid) - idle_kib) / 1024;
   std::printf("memory: peak RSS over idle across these requests: %.1f MiB (idle %.1f MiB)\n", peak_mib, double(idle_kib) / 1024);
+#if defined(__SANITIZE_ADDRESS__)
+  std::printf("memory: not checked under AddressSanitizer (its shadow memory and quarantine inflate RSS)\n");
+#else
   EXPECT_LT(peak_mib, 100.0);
+#endif
 }
 
 TEST_F(AttackRequests, UnsupportedFieldsAndRequestsThatCanNeverFitGet400) {
