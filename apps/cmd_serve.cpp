@@ -1,5 +1,8 @@
 // `tessera serve`: the OpenAI-compatible HTTP server. Flag parsing, signal handling and wiring only;
 // the server itself is src/serve/openai_server.h.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <pthread.h>
@@ -16,7 +19,37 @@ struct ServeFlags {
   int64_t kv_cache_memory = 0;
   int32_t num_threads = 0;  // 0: all cores
   double request_timeout_s = 0.0;
+  double header_timeout_s = 10.0;
+  double body_timeout_s = 30.0;
+  double write_timeout_s = 30.0;
+  double shutdown_timeout_s = 1.0;
 };
+
+// Seconds from a flag to milliseconds, at least 1 ms; false for NaN, negatives and absurd values.
+bool to_ms(double seconds, int64_t* ms) {
+  if (!(seconds > 0.0 && seconds <= 86400.0 * 365)) return false;
+  *ms = std::max<int64_t>(1, static_cast<int64_t>(seconds * 1000.0));
+  return true;
+}
+
+// Raises the soft open-files limit to the hard one: every connection is a descriptor, and
+// --max-connections is then capped by what the process may open (with room for the model etc.).
+void fit_connections_to_file_limit(serve::ServeConfig& c) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &limit);
+    (void)getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  constexpr rlim_t kReserved = 64;
+  if (limit.rlim_cur != RLIM_INFINITY && rlim_t(c.http.max_connections) + kReserved > limit.rlim_cur) {
+    const auto fitted = static_cast<int32_t>(limit.rlim_cur > kReserved * 2 ? limit.rlim_cur - kReserved : kReserved);
+    std::fprintf(stderr, "tessera serve: --max-connections %d lowered to %d (open-files limit %llu)\n",
+                 c.http.max_connections, fitted, static_cast<unsigned long long>(limit.rlim_cur));
+    c.http.max_connections = fitted;
+  }
+}
 
 int run_serve(ServeFlags f) {
   serve::ServeConfig& c = f.config;
@@ -24,7 +57,18 @@ int run_serve(ServeFlags f) {
   if (f.kv_cache_memory < 0) return fail("--kv-cache-memory must be >= 0");
   if (f.num_threads < 0 || f.num_threads > 1024) return fail("-t must be between 0 and 1024");
   if (c.port < 0 || c.port > 65535) return fail("--port must be between 0 and 65535");
-  if (c.max_body_bytes < 1024) return fail("--max-body-bytes must be >= 1024");
+  if (c.http.max_body_bytes < 1024) return fail("--max-body-bytes must be >= 1024");
+  if (c.http.max_connections < 1 || c.http.max_header_bytes < 1024 || c.http.max_header_count < 8) {
+    return fail("--max-connections must be >= 1, --max-header-bytes >= 1024, --max-headers >= 8");
+  }
+  if (!to_ms(f.header_timeout_s, &c.http.header_timeout_ms) || !to_ms(f.body_timeout_s, &c.http.request_timeout_ms) ||
+      !to_ms(f.write_timeout_s, &c.http.write_timeout_ms)) {
+    return fail("--header-timeout, --body-timeout and --write-timeout must be > 0 seconds");
+  }
+  int64_t shutdown_ms = 0;
+  if (!to_ms(f.shutdown_timeout_s, &shutdown_ms) || shutdown_ms > 600000) return fail("--shutdown-timeout must be in (0, 600] seconds");
+  c.shutdown_timeout_ms = static_cast<int32_t>(shutdown_ms);
+  fit_connections_to_file_limit(c);
   // Up to ~100 years (the engine saturates longer timeouts anyway); NaN fails the comparison.
   if (!(f.request_timeout_s >= 0.0 && f.request_timeout_s <= 3.2e9)) return fail("--request-timeout must be >= 0 seconds");
   c.request_timeout_ms = static_cast<int64_t>(f.request_timeout_s * 1000.0);
@@ -89,8 +133,20 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("-t,--threads", flags->num_threads, "Threads of the forward pass (0: all cores)")->capture_default_str();
   c.engine.max_waiting_requests = 1024;
   cmd->add_option("--max-queue-len", c.engine.max_waiting_requests, "Answer 503 beyond this many waiting completions (0: no limit)")->capture_default_str();
-  cmd->add_option("--http-threads", c.num_http_threads, "Connections served at once")->capture_default_str();
-  cmd->add_option("--max-body-bytes", c.max_body_bytes, "Answer 413 above this request size")->capture_default_str();
+  cmd->add_option("--allowed-origins", c.allowed_origins, "CORS: origins browsers may call from ('*': any; default none)")
+      ->delimiter(',');
+  cmd->add_option("--http-threads", c.http.num_io_threads, "I/O threads running every connection")->capture_default_str();
+  cmd->add_option("--http-workers", c.http.num_workers, "Threads parsing and tokenizing requests")->capture_default_str();
+  cmd->add_option("--max-connections", c.http.max_connections, "Open connections at most (beyond: 503)")->capture_default_str();
+  cmd->add_option("--max-header-bytes", c.http.max_header_bytes, "Answer 431 above this header size")->capture_default_str();
+  cmd->add_option("--max-headers", c.http.max_header_count, "Answer 431 above this many header fields")->capture_default_str();
+  cmd->add_option("--max-body-bytes", c.http.max_body_bytes, "Answer 413 above this body size (any encoding)")->capture_default_str();
+  cmd->add_option("--header-timeout", flags->header_timeout_s, "Seconds for a request's headers (idle keep-alive too)")->capture_default_str();
+  cmd->add_option("--body-timeout", flags->body_timeout_s, "Seconds for a whole request, headers and body (408)")->capture_default_str();
+  cmd->add_option("--write-timeout", flags->write_timeout_s, "Seconds a client may take to accept one write")->capture_default_str();
+  cmd->add_option("--shutdown-timeout", flags->shutdown_timeout_s, "Seconds SIGTERM waits for answers to end")->capture_default_str();
+  cmd->add_option("--max-completions", c.limits.max_completions, "Prompts x n per request at most (400)")->capture_default_str();
+  cmd->add_option("--max-response-bytes", c.limits.max_response_bytes, "Estimated response size at most (400)")->capture_default_str();
   cmd->add_option("--request-timeout", flags->request_timeout_s,
                   "End a request with finish_reason \"timeout\" this many seconds after it arrived (0: never)")
       ->capture_default_str();

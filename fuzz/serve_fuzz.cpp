@@ -39,7 +39,12 @@ void check_sampling(const SamplingRequest& s) {
   TS_CHECK(std::isfinite(p.presence_penalty) && std::isfinite(p.frequency_penalty), "non-finite penalty accepted");
   TS_CHECK(p.logprobs >= -1 && p.logprobs <= kLimits.max_logprobs, "logprobs = %d accepted", p.logprobs);
   for (int32_t id : p.stop_token_ids) TS_CHECK(id >= 0, "stop token id %d accepted", id);
-  TS_CHECK(static_cast<int32_t>(s.stop.size()) <= kLimits.max_stop_strings, "%zu stop strings accepted", s.stop.size());
+  TS_CHECK(s.stop != nullptr && static_cast<int32_t>(s.stop->size()) <= kLimits.max_stop_strings,
+           "%zu stop strings accepted", s.stop->size());
+  for (const std::string& stop : *s.stop) {
+    TS_CHECK(stop.size() <= size_t(kLimits.max_stop_string_bytes), "a %zu-byte stop string accepted", stop.size());
+  }
+  TS_CHECK(p.stop_token_ids.size() <= size_t(kLimits.max_stop_token_ids), "%zu stop ids accepted", p.stop_token_ids.size());
 }
 
 void fuzz_chat(std::string_view body) {
@@ -67,6 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check_sampling(request->sampling);
       TS_CHECK(!request->prompts.empty() && static_cast<int32_t>(request->prompts.size()) <= kLimits.max_prompts,
                "%zu prompts accepted", request->prompts.size());
+      TS_CHECK(int64_t(request->prompts.size()) * request->sampling.params.n <= kLimits.max_completions,
+               "%zu prompts x n = %d accepted", request->prompts.size(), request->sampling.params.n);
       for (const PromptInput& prompt : request->prompts) {
         TS_CHECK(prompt.is_tokens ? !prompt.token_ids.empty() : !prompt.text.empty(), "empty prompt accepted");
         for (int32_t id : prompt.token_ids) TS_CHECK(id >= 0, "prompt token id %d accepted", id);

@@ -2,10 +2,11 @@
 # Installs what Tessera needs to build and test on Debian 12 (skips packages already present).
 set -euo pipefail
 # clang + libclang-rt-14-dev (libFuzzer, only "recommended" by clang) build scripts/fuzz.sh.
-# libcpp-httplib-dev (+ pkg-config to find it): the HTTP server and the bench-serve client.
+# libboost-dev: Boost.Asio + Beast (header-only), the HTTP server of `tessera serve`.
+# libcpp-httplib-dev (+ pkg-config to find it): the bench-serve client and the server tests' client.
 # libbenchmark-dev: the kernel micro-benchmarks in bench/.
 packages=(cmake g++ make libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev clang libclang-rt-14-dev
-          pkg-config libcpp-httplib-dev libbenchmark-dev)
+          pkg-config libcpp-httplib-dev libbenchmark-dev libboost-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

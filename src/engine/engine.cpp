@@ -228,12 +228,16 @@ Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> promp
   }
   const EngineRequestId parent_id = next_request_id_++;
   std::vector<RequestId>& children = children_[parent_id];
+  // One copy for all n completions (the request's stop ids can be long).
+  auto stop_token_ids = params.stop_token_ids.empty()
+                            ? nullptr
+                            : std::make_shared<const std::vector<int32_t>>(params.stop_token_ids);
   for (int32_t index = 0; index < params.n; ++index) {
     RequestParams rp;
     rp.request_id = next_completion_id_++;
     rp.prompt_token_ids.assign(prompt_token_ids.begin(), prompt_token_ids.end());
     rp.max_tokens = params.max_tokens;
-    rp.stop_token_ids = params.stop_token_ids;
+    rp.stop_token_ids = stop_token_ids;
     rp.eog_token_ids = eog_token_ids_;
     rp.ignore_eos = params.ignore_eos;
     rp.sampling_params = to_sampling_params(params, index);

@@ -1,5 +1,7 @@
 #include "engine/engine_loop.h"
 
+#include <future>
+
 #include "base/timer.h"
 
 namespace tessera {
@@ -23,13 +25,19 @@ Expected<EngineRequestId> EngineLoop::add_request(std::vector<int32_t> prompt_to
                                                   AdmitCallback on_admitted) {
   std::promise<Expected<EngineRequestId>> reply;
   std::future<Expected<EngineRequestId>> result = reply.get_future();
+  add_request_async(std::move(prompt_token_ids), std::move(params), std::move(on_admitted),
+                    [&reply](Expected<EngineRequestId> id) { reply.set_value(std::move(id)); });
+  return result.get();
+}
+
+void EngineLoop::add_request_async(std::vector<int32_t> prompt_token_ids, GenerationParams params,
+                                   AdmitCallback on_admitted, ResultCallback on_result) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    commands_.push_back({std::move(prompt_token_ids), std::move(params), &reply, 0, std::move(on_admitted)});
+    commands_.push_back({std::move(prompt_token_ids), std::move(params), std::move(on_result), 0, std::move(on_admitted)});
     idle_ = false;
   }
   wake_cv_.notify_one();
-  return result.get();
 }
 
 void EngineLoop::abort(EngineRequestId request_id) {
@@ -53,10 +61,10 @@ EngineStats EngineLoop::stats() {
 
 void EngineLoop::apply(std::deque<Command>& commands) {
   for (Command& command : commands) {
-    if (command.reply != nullptr) {
+    if (command.on_result) {
       Expected<EngineRequestId> id = engine_->add_request(command.prompt_token_ids, command.params);
       if (id.ok() && command.on_admitted) command.on_admitted(*id);
-      command.reply->set_value(std::move(id));
+      command.on_result(std::move(id));
     } else {
       (void)engine_->abort(command.abort_id);  // NotFound: it finished first, nothing to do
     }
@@ -76,7 +84,7 @@ void EngineLoop::run() {
       }
       if (stop_) {
         for (Command& command : commands_) {
-          if (command.reply != nullptr) command.reply->set_value(Status(StatusCode::kInternal, "engine loop stopped"));
+          if (command.on_result) command.on_result(Status(StatusCode::kInternal, "engine loop stopped"));
         }
         return;
       }

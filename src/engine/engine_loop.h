@@ -6,7 +6,6 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -34,6 +33,11 @@ class EngineLoop {
   // Thread-safe. Blocks until the loop thread has admitted or rejected the request.
   Expected<EngineRequestId> add_request(std::vector<int32_t> prompt_token_ids, GenerationParams params,
                                         AdmitCallback on_admitted = nullptr);
+  // Thread-safe, non-blocking: `on_result` gets the id or the rejection on the loop thread (after
+  // on_admitted), or kInternal if the loop stops first. Same rules as the output callback.
+  using ResultCallback = std::function<void(Expected<EngineRequestId>)>;
+  void add_request_async(std::vector<int32_t> prompt_token_ids, GenerationParams params, AdmitCallback on_admitted,
+                         ResultCallback on_result);
   // Thread-safe, non-blocking; unknown or finished ids are ignored.
   void abort(EngineRequestId request_id);
   // Thread-safe. Returns once no command is queued and no request is unfinished.
@@ -48,7 +52,7 @@ class EngineLoop {
   struct Command {
     std::vector<int32_t> prompt_token_ids;                  // add: the prompt
     GenerationParams params;                                // add: its parameters
-    std::promise<Expected<EngineRequestId>>* reply = nullptr;  // add: where the id goes; null = abort
+    ResultCallback on_result;                               // add: where the id goes; null = abort
     EngineRequestId abort_id = 0;                           // abort: the request
     AdmitCallback on_admitted;                              // add: optional, see add_request
   };

@@ -57,7 +57,7 @@ std::optional<RequestStatus> Request::append_output_token(int32_t token_id) {
   const auto listed = [token_id](const std::vector<int32_t>& ids) {
     return std::find(ids.begin(), ids.end(), token_id) != ids.end();
   };
-  if (listed(stop_token_ids_) || (!ignore_eos_ && listed(eog_token_ids_))) {
+  if ((stop_token_ids_ != nullptr && listed(*stop_token_ids_)) || (!ignore_eos_ && listed(eog_token_ids_))) {
     return RequestStatus::kFinishedStopped;
   }
   if (num_output_tokens() >= max_tokens_) return RequestStatus::kFinishedLength;

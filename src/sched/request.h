@@ -29,7 +29,9 @@ struct RequestParams {
   RequestId request_id = 0;                      // unique among live requests
   std::vector<int32_t> prompt_token_ids;         // non-empty
   int32_t max_tokens = 16;                       // output tokens at most, >= 1
-  std::vector<int32_t> stop_token_ids;           // any of these ends the request (it is kept as output)
+  // Any of these ends the request (it is kept as output). Shared by a request's n completions:
+  // null = none.
+  std::shared_ptr<const std::vector<int32_t>> stop_token_ids;
   // The model's end-of-generation ids (EOS, end of turn, ...: Tokenizer::eog_ids()); any of them
   // ends the request unless ignore_eos. Kept apart from stop_token_ids because ignore_eos skips them.
   std::vector<int32_t> eog_token_ids;
@@ -84,7 +86,7 @@ class Request {
   int32_t num_preemptions_ = 0;
   RequestStatus status_ = RequestStatus::kWaiting;
   int32_t max_tokens_;
-  std::vector<int32_t> stop_token_ids_;
+  std::shared_ptr<const std::vector<int32_t>> stop_token_ids_;  // null = none
   std::vector<int32_t> eog_token_ids_;  // RequestParams::eog_token_ids
   bool ignore_eos_;
   uint64_t cache_extra_key_;

@@ -2,7 +2,7 @@
 
 namespace tessera::serve {
 
-ChoiceState::ChoiceState(const Tokenizer& tokenizer, std::vector<std::string> stop_strings, bool want_logprobs)
+ChoiceState::ChoiceState(const Tokenizer& tokenizer, StopStringMatcher::StopStrings stop_strings, bool want_logprobs)
     : tokenizer_(tokenizer), detokenizer_(tokenizer), stop_matcher_(std::move(stop_strings)), want_logprobs_(want_logprobs) {}
 
 LogprobEntry ChoiceState::entry_for(int32_t token_id, const SampledLogprobs& lp) const {

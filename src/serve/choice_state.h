@@ -29,7 +29,7 @@ struct ChoiceDelta {
 
 class ChoiceState {
  public:
-  ChoiceState(const Tokenizer& tokenizer, std::vector<std::string> stop_strings, bool want_logprobs);
+  ChoiceState(const Tokenizer& tokenizer, StopStringMatcher::StopStrings stop_strings, bool want_logprobs);
 
   // Consumes one engine output of this choice. After finished(), further outputs are ignored.
   ChoiceDelta push(const RequestOutput& output);

@@ -1,18 +1,28 @@
 #include "serve/engine_client.h"
 
+#include <future>
+
 #include "base/timer.h"
 
 namespace tessera::serve {
 
-void RequestChannel::push(const RequestOutput& output) {
+void RequestChannel::push(int32_t prompt_index, const RequestOutput& output) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    outputs_.push_back(output);
+    outputs_.push_back({prompt_index, output});
+    // Under the lock, so a reader that just took everything cannot miss this output.
+    if (outputs_.size() == 1 && on_ready_) on_ready_();
   }
   ready_cv_.notify_one();
 }
 
-bool RequestChannel::wait(std::vector<RequestOutput>& out, std::chrono::milliseconds timeout) {
+void RequestChannel::set_listener(std::function<void()> on_ready) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  on_ready_ = std::move(on_ready);
+  if (!outputs_.empty() && on_ready_) on_ready_();
+}
+
+bool RequestChannel::wait(std::vector<RoutedOutput>& out, std::chrono::milliseconds timeout) {
   out.clear();
   std::unique_lock<std::mutex> lock(mutex_);
   if (!ready_cv_.wait_for(lock, timeout, [this] { return !outputs_.empty(); })) return false;
@@ -28,19 +38,30 @@ EngineClient::EngineClient(std::unique_ptr<Engine> engine, ServeMetrics& metrics
 EngineClient::~EngineClient() { loop_.reset(); }
 
 Expected<EngineRequestId> EngineClient::submit(std::vector<int32_t> prompt_token_ids, const GenerationParams& params,
-                                               std::shared_ptr<RequestChannel> channel) {
+                                               std::shared_ptr<RequestChannel> channel, int32_t prompt_index) {
+  std::promise<Expected<EngineRequestId>> reply;
+  std::future<Expected<EngineRequestId>> result = reply.get_future();
+  submit_async(std::move(prompt_token_ids), params, std::move(channel), prompt_index,
+               [&reply](Expected<EngineRequestId> id) { reply.set_value(std::move(id)); });
+  return result.get();
+}
+
+void EngineClient::submit_async(std::vector<int32_t> prompt_token_ids, const GenerationParams& params,
+                                std::shared_ptr<RequestChannel> channel, int32_t prompt_index, SubmitCallback on_result) {
   const int64_t arrival_us = now_us();
   const auto num_prompt_tokens = static_cast<int64_t>(prompt_token_ids.size());
+  const int32_t n = params.n;
   // Registered on the loop thread before the first step that could produce its outputs.
-  auto on_admitted = [&](EngineRequestId id) {
-    Tracked tracked{channel, arrival_us, false, std::vector<int64_t>(size_t(params.n), 0), params.n};
+  auto on_admitted = [this, channel = std::move(channel), prompt_index, arrival_us, n](EngineRequestId id) {
+    Tracked tracked{channel, prompt_index, arrival_us, false, std::vector<int64_t>(size_t(n), 0), n};
     std::lock_guard<std::mutex> lock(mutex_);
     tracked_.emplace(id, std::move(tracked));
   };
-  Expected<EngineRequestId> id = loop_->add_request(std::move(prompt_token_ids), params, on_admitted);
-  if (!id.ok()) return id.status();
-  metrics_.add_prompt_tokens(num_prompt_tokens);
-  return *id;
+  loop_->add_request_async(std::move(prompt_token_ids), params, std::move(on_admitted),
+                           [this, num_prompt_tokens, on_result = std::move(on_result)](Expected<EngineRequestId> id) {
+                             if (id.ok()) metrics_.add_prompt_tokens(num_prompt_tokens);
+                             on_result(std::move(id));
+                           });
 }
 
 void EngineClient::abort(EngineRequestId request_id) { loop_->abort(request_id); }
@@ -62,12 +83,14 @@ int32_t EngineClient::num_in_flight() {
 void EngineClient::on_output(const RequestOutput& output) {
   const int64_t t = now_us();
   std::shared_ptr<RequestChannel> channel;
+  int32_t prompt_index = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = tracked_.find(output.request_id);
     if (it == tracked_.end()) return;  // cannot happen: registered at admission, dropped when done
     Tracked& tracked = it->second;
     channel = tracked.channel;
+    prompt_index = tracked.prompt_index;
     if (!tracked.seen_output) {
       tracked.seen_output = true;
       metrics_.observe_queue_time(double(loop_->step_start_us() - tracked.arrival_us) / 1e6);
@@ -84,7 +107,7 @@ void EngineClient::on_output(const RequestOutput& output) {
     }
     if (output.finished() && --tracked.num_unfinished <= 0) tracked_.erase(it);
   }
-  channel->push(output);
+  channel->push(prompt_index, output);
 }
 
 }  // namespace tessera::serve

@@ -1,4 +1,4 @@
-// EngineClient: the HTTP threads' only door to the engine. Owns the EngineLoop (engine on its own
+// EngineClient: the server's only door to the engine. Owns the EngineLoop (engine on its own
 // thread); submit() queues a request and returns a RequestChannel on which that request's outputs
 // arrive, routed by the loop's output callback. Records the per-token latency metrics.
 #pragma once
@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -16,19 +17,29 @@
 
 namespace tessera::serve {
 
+// One engine output and the prompt (of its HTTP request) it belongs to.
+struct RoutedOutput {
+  int32_t prompt_index = 0;
+  RequestOutput output;
+};
+
 // The outputs of the engine requests of one HTTP request (one per prompt), handed from the loop
-// thread to the HTTP thread that serves it. RequestOutput::request_id tells them apart.
+// thread to whoever serves it: a thread that waits, or an event-driven reader told by a listener.
 class RequestChannel {
  public:
-  void push(const RequestOutput& output);  // loop thread
-  // HTTP thread: moves every queued output into `out` (cleared first); waits up to `timeout` when
-  // none is queued. False when the wait timed out with nothing.
-  bool wait(std::vector<RequestOutput>& out, std::chrono::milliseconds timeout);
+  void push(int32_t prompt_index, const RequestOutput& output);  // loop thread
+  // Moves every queued output into `out` (cleared first); waits up to `timeout` when none is
+  // queued. False when nothing came.
+  bool wait(std::vector<RoutedOutput>& out, std::chrono::milliseconds timeout);
+  // `on_ready` runs on the loop thread whenever an output lands in an empty channel (so once per
+  // batch the reader has not taken yet). It must be quick: post the reading elsewhere.
+  void set_listener(std::function<void()> on_ready);
 
  private:
   std::mutex mutex_;
   std::condition_variable ready_cv_;
-  std::vector<RequestOutput> outputs_;  // pushed, not yet taken
+  std::vector<RoutedOutput> outputs_;  // pushed, not yet taken
+  std::function<void()> on_ready_;
 };
 
 class EngineClient {
@@ -40,7 +51,11 @@ class EngineClient {
   // engine's own errors come back as they are: kResourceExhausted when its waiting queue is full
   // (EngineConfig::max_waiting_requests), kInvalidArgument/kOutOfRange for a request that cannot run).
   Expected<EngineRequestId> submit(std::vector<int32_t> prompt_token_ids, const GenerationParams& params,
-                                   std::shared_ptr<RequestChannel> channel);
+                                   std::shared_ptr<RequestChannel> channel, int32_t prompt_index = 0);
+  // The same without blocking: `on_result` runs on the loop thread with the id or the rejection.
+  using SubmitCallback = std::function<void(Expected<EngineRequestId>)>;
+  void submit_async(std::vector<int32_t> prompt_token_ids, const GenerationParams& params,
+                    std::shared_ptr<RequestChannel> channel, int32_t prompt_index, SubmitCallback on_result);
   void abort(EngineRequestId request_id);  // non-blocking; outputs with kAbort follow on the channel
   void abort_all();                        // every request still in flight (shutdown)
   int32_t num_in_flight();                 // requests with an unfinished completion
@@ -51,6 +66,7 @@ class EngineClient {
  private:
   struct Tracked {
     std::shared_ptr<RequestChannel> channel;
+    int32_t prompt_index = 0;              // routes its outputs within the channel
     int64_t arrival_us = 0;
     bool seen_output = false;              // its queue time is recorded at the first output
     std::vector<int64_t> last_token_us;    // [n] when each completion last got a token; 0 = none yet

@@ -25,9 +25,9 @@ Status resolve_max_tokens(SamplingRequest& sampling, int32_t longest_prompt, int
   return Status();
 }
 
-GenerationSession::GenerationSession(EngineClient& client, const Tokenizer& tokenizer, ServeMetrics& metrics,
-                                     const GenerationJob& job)
-    : client_(client), metrics_(metrics), job_(job), start_us_(now_us()), channel_(std::make_shared<RequestChannel>()),
+GenerationSession::GenerationSession(std::weak_ptr<EngineClient> client, const Tokenizer& tokenizer,
+                                     ServeMetrics& metrics, const GenerationJob& job)
+    : client_(std::move(client)), metrics_(metrics), job_(job), start_us_(now_us()), channel_(std::make_shared<RequestChannel>()),
       runs_(job.prompts.size()) {
   const int32_t n = job.sampling.params.n;
   choices_.reserve(job.prompts.size() * size_t(n));
@@ -37,31 +37,69 @@ GenerationSession::GenerationSession(EngineClient& client, const Tokenizer& toke
 }
 
 GenerationSession::~GenerationSession() {
-  for (size_t p = 0; p < runs_.size(); ++p) {
-    const PromptRun& run = runs_[p];
-    if (run.request_id >= 0 && !run.aborted && run.num_engine_finished < job_.sampling.params.n) {
-      client_.abort(run.request_id);
-    }
+  for (PromptRun& run : runs_) {
+    if (run.num_engine_finished < job_.sampling.params.n) abort_run(run);
   }
 }
 
+void GenerationSession::abort_run(PromptRun& run) {
+  if (run.request_id < 0 || run.aborted) return;
+  run.aborted = true;
+  if (auto client = client_.lock()) client->abort(run.request_id);
+}
+
 Status GenerationSession::start() {
+  auto client = client_.lock();
+  if (client == nullptr) return Status(StatusCode::kInternal, "the engine has stopped");
   for (size_t p = 0; p < job_.prompts.size(); ++p) {
-    Expected<EngineRequestId> id = client_.submit(job_.prompts[p], job_.sampling.params, channel_);
+    Expected<EngineRequestId> id = client->submit(job_.prompts[p], job_.sampling.params, channel_, int32_t(p));
     if (!id.ok()) return id.status();  // the destructor aborts the ones already submitted
     runs_[p].request_id = *id;
   }
   return Status();
 }
 
+void GenerationSession::start_async(std::function<void(StartResult)> on_done) {
+  auto client = client_.lock();
+  if (client == nullptr) return on_done({Status(StatusCode::kInternal, "the engine has stopped"), {}});
+  // Filled on the loop thread alone (every result arrives there), so it needs no lock.
+  struct Pending {
+    StartResult result;
+    size_t num_left = 0;
+    std::function<void(StartResult)> on_done;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->result.ids.assign(job_.prompts.size(), -1);
+  pending->num_left = job_.prompts.size();
+  pending->on_done = std::move(on_done);
+  for (size_t p = 0; p < job_.prompts.size(); ++p) {
+    client->submit_async(job_.prompts[p], job_.sampling.params, channel_, int32_t(p),
+                         [pending, p](Expected<EngineRequestId> id) {
+                           if (id.ok()) {
+                             pending->result.ids[p] = *id;
+                           } else if (pending->result.status.ok()) {
+                             pending->result.status = id.status();
+                           }
+                           if (--pending->num_left == 0) pending->on_done(std::move(pending->result));
+                         });
+  }
+}
+
+Status GenerationSession::finish_start(StartResult result) {
+  for (size_t p = 0; p < runs_.size() && p < result.ids.size(); ++p) runs_[p].request_id = result.ids[p];
+  if (!result.status.ok() || cancelled_) {
+    for (PromptRun& run : runs_) abort_run(run);
+  }
+  return result.status;
+}
+
 std::vector<std::pair<int32_t, ChoiceDelta>> GenerationSession::poll(std::chrono::milliseconds timeout) {
   std::vector<std::pair<int32_t, ChoiceDelta>> deltas;
   if (!channel_->wait(scratch_, timeout)) return deltas;
   const int32_t n = job_.sampling.params.n;
-  for (const RequestOutput& output : scratch_) {
-    size_t p = 0;
-    while (p < runs_.size() && runs_[p].request_id != output.request_id) ++p;
-    if (p == runs_.size() || output.index < 0 || output.index >= n) continue;
+  for (const auto& [prompt_index, output] : scratch_) {
+    const auto p = static_cast<size_t>(prompt_index);
+    if (p >= runs_.size() || output.index < 0 || output.index >= n) continue;
     if (output.finished()) ++runs_[p].num_engine_finished;
     const int32_t choice_index = static_cast<int32_t>(p) * n + output.index;
     ChoiceState& choice = choices_[size_t(choice_index)];
@@ -75,12 +113,8 @@ std::vector<std::pair<int32_t, ChoiceDelta>> GenerationSession::poll(std::chrono
 }
 
 void GenerationSession::cancel() {
-  for (size_t p = 0; p < runs_.size(); ++p) {
-    if (runs_[p].request_id >= 0 && !runs_[p].aborted) {
-      client_.abort(runs_[p].request_id);
-      runs_[p].aborted = true;
-    }
-  }
+  cancelled_ = true;
+  for (PromptRun& run : runs_) abort_run(run);
   for (size_t i = 0; i < choices_.size(); ++i) {
     if (choices_[i].finished()) continue;
     choices_[i].finish("abort");
@@ -102,8 +136,7 @@ void GenerationSession::abort_unneeded(size_t p) {
   for (int32_t i = 0; i < n; ++i) {
     if (!choices_[p * size_t(n) + size_t(i)].finished()) return;
   }
-  client_.abort(run.request_id);
-  run.aborted = true;
+  abort_run(run);
 }
 
 int64_t GenerationSession::prompt_tokens() const {

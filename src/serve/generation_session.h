@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -31,18 +32,32 @@ struct GenerationJob {
 // default is 16 for completions and the whole rest of the context for chat.
 Status resolve_max_tokens(SamplingRequest& sampling, int32_t longest_prompt, int32_t max_model_len, bool chat);
 
+// NOTE: the session holds the EngineClient weakly: at shutdown the engine stops before the last
+// sessions (held by HTTP callbacks) are destroyed, and a destroyed engine has nothing to abort.
 class GenerationSession {
  public:
-  GenerationSession(EngineClient& client, const Tokenizer& tokenizer, ServeMetrics& metrics, const GenerationJob& job);
+  GenerationSession(std::weak_ptr<EngineClient> client, const Tokenizer& tokenizer, ServeMetrics& metrics,
+                    const GenerationJob& job);
   ~GenerationSession();  // aborts whatever engine work is left
   GenerationSession(const GenerationSession&) = delete;
   GenerationSession& operator=(const GenerationSession&) = delete;
 
-  // Submits every prompt; on an engine rejection aborts the ones already in and returns it.
+  // Submits every prompt and waits for the engine to take them; on a rejection aborts the ones
+  // already in and returns it.
   Status start();
+  // The same without waiting: every prompt goes to the engine at once, and `on_done` runs on the
+  // engine loop thread with the outcome, which the session's owner passes to finish_start().
+  struct StartResult {
+    Status status;                       // the first rejection, if any
+    std::vector<EngineRequestId> ids;    // [prompts] -1 where refused
+  };
+  void start_async(std::function<void(StartResult)> on_done);
+  Status finish_start(StartResult result);
   // Waits up to `timeout` for engine outputs and applies them. Returns (choice index, delta) for
   // every choice that changed, in arrival order.
   std::vector<std::pair<int32_t, ChoiceDelta>> poll(std::chrono::milliseconds timeout);
+  // Calls `on_ready` (on the engine loop thread) whenever new outputs wait for poll().
+  void set_listener(std::function<void()> on_ready) { channel_->set_listener(std::move(on_ready)); }
   // The client is gone or the server is stopping: abort the engine requests, end every choice.
   void cancel();
 
@@ -60,7 +75,9 @@ class GenerationSession {
   void note_finished(int32_t choice_index);
   void abort_unneeded(size_t prompt_index);
 
-  EngineClient& client_;
+  void abort_run(PromptRun& run);
+
+  std::weak_ptr<EngineClient> client_;
   ServeMetrics& metrics_;
   const GenerationJob& job_;
   const int64_t start_us_;
@@ -68,7 +85,8 @@ class GenerationSession {
   std::vector<PromptRun> runs_;        // [prompts]
   std::vector<ChoiceState> choices_;   // [prompts * n]: choice p*n+i is completion i of prompt p
   int32_t num_finished_ = 0;
-  std::vector<RequestOutput> scratch_; // outputs taken from the channel, reused
+  bool cancelled_ = false;             // cancel() came first: finish_start aborts what was admitted
+  std::vector<RoutedOutput> scratch_;  // outputs taken from the channel, reused
 };
 
 }  // namespace tessera::serve

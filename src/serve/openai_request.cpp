@@ -86,18 +86,41 @@ Status read_int32(const json& doc, const char* name, int64_t lo, int64_t hi, int
   return Status();
 }
 
-Status read_stop(const json& doc, int32_t max_stop_strings, std::vector<std::string>* out) {
+Status read_stop(const json& doc, const RequestLimits& limits, std::vector<std::string>* out) {
   const json* v = field(doc, "stop");
   if (v == nullptr) return Status();
-  if (v->is_string()) {
-    if (!v->get<std::string>().empty()) out->push_back(v->get<std::string>());
-    return Status();
-  }
-  if (!v->is_array()) return bad("stop", "must be a string or a list of strings");
-  if (v->size() > size_t(max_stop_strings)) return bad("stop", "may hold at most " + std::to_string(max_stop_strings) + " strings");
-  for (const json& s : *v) {
+  auto take = [&](const json& s) -> Status {
     if (!s.is_string()) return bad("stop", "must be a string or a list of strings");
-    if (!s.get<std::string>().empty()) out->push_back(s.get<std::string>());
+    const std::string& text = s.get_ref<const std::string&>();
+    if (text.size() > size_t(limits.max_stop_string_bytes)) {
+      return bad("stop", "strings may be at most " + std::to_string(limits.max_stop_string_bytes) + " bytes long");
+    }
+    if (!text.empty()) out->push_back(text);
+    return Status();
+  };
+  if (v->is_string()) return take(*v);
+  if (!v->is_array()) return bad("stop", "must be a string or a list of strings");
+  if (v->size() > size_t(limits.max_stop_strings)) {
+    return bad("stop", "may hold at most " + std::to_string(limits.max_stop_strings) + " strings");
+  }
+  for (const json& s : *v) TS_RETURN_IF_ERROR(take(s));
+  return Status();
+}
+
+// OpenAI fields Tessera does not implement: a 400 naming the field beats a 200 that silently
+// ignores it. Values that ask for nothing (the defaults some clients always send) pass.
+Status reject_unsupported(const json& doc, int32_t n) {
+  auto asks_for_something = [&](const char* name) {
+    const json* v = field(doc, name);
+    if (v == nullptr) return false;
+    if (std::string_view(name) == "best_of") return !(v->is_number_integer() && (*v == 1 || *v == n));
+    if (std::string_view(name) == "response_format") return !(v->is_object() && v->value("type", "") == "text");
+    if (std::string_view(name) == "tool_choice" || std::string_view(name) == "function_call") return *v != "none";
+    return !(v->empty() || (v->is_string() && v->get_ref<const std::string&>().empty()));
+  };
+  for (const char* name : {"response_format", "tools", "tool_choice", "functions", "function_call", "logit_bias",
+                           "suffix", "best_of"}) {
+    if (asks_for_something(name)) return bad(name, "is not supported by this server");
   }
   return Status();
 }
@@ -141,9 +164,14 @@ Status read_sampling(const json& doc, const RequestLimits& limits, SamplingReque
   TS_RETURN_IF_ERROR(read_int(doc, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), &seed, &seed_given));
   // NOTE: 0xFFFFFFFF is the engine's "random" marker; that one seed value is nudged to keep it fixed.
   if (seed_given) p.seed = static_cast<uint64_t>(seed) == 0xFFFFFFFFu ? 0xFFFFFFFEu : static_cast<uint64_t>(seed);
-  TS_RETURN_IF_ERROR(read_stop(doc, limits.max_stop_strings, &r->stop));
+  std::vector<std::string> stop;
+  TS_RETURN_IF_ERROR(read_stop(doc, limits, &stop));
+  r->stop = std::make_shared<const std::vector<std::string>>(std::move(stop));
   if (const json* ids = field(doc, "stop_token_ids")) {
     if (!ids->is_array()) return bad("stop_token_ids", "must be a list of token ids");
+    if (ids->size() > size_t(limits.max_stop_token_ids)) {
+      return bad("stop_token_ids", "may hold at most " + std::to_string(limits.max_stop_token_ids) + " ids");
+    }
     TS_RETURN_IF_ERROR(read_token_ids(*ids, "stop_token_ids", &p.stop_token_ids));
   }
   TS_RETURN_IF_ERROR(read_bool(doc, "stream", &r->stream));
@@ -152,7 +180,7 @@ Status read_sampling(const json& doc, const RequestLimits& limits, SamplingReque
     if (!options->is_object()) return bad("stream_options", "must be an object");
     TS_RETURN_IF_ERROR(read_bool(*options, "include_usage", &r->include_usage));
   }
-  return Status();
+  return reject_unsupported(doc, p.n);
 }
 
 Status read_prompt(const json& doc, int32_t max_prompts, std::vector<PromptInput>* out) {
@@ -229,6 +257,10 @@ Expected<CompletionRequest> parse_completion_request(std::string_view body, cons
   CompletionRequest r;
   TS_RETURN_IF_ERROR(read_sampling(doc, limits, &r.sampling));
   TS_RETURN_IF_ERROR(read_prompt(doc, limits.max_prompts, &r.prompts));
+  if (int64_t(r.prompts.size()) * r.sampling.params.n > limits.max_completions) {
+    return bad("n", "times the number of prompts may be at most " + std::to_string(limits.max_completions) + ", got " +
+                        std::to_string(r.prompts.size()) + " prompts x n = " + std::to_string(r.sampling.params.n));
+  }
   TS_RETURN_IF_ERROR(read_bool(doc, "echo", &r.echo));
   int32_t logprobs = -1;
   TS_RETURN_IF_ERROR(read_int32(doc, "logprobs", 0, limits.max_logprobs, &logprobs, &r.sampling.want_logprobs));

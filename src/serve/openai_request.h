@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,7 +29,8 @@ struct SamplingRequest {
   std::string model;                   // "" when absent (then any served model is fine)
   GenerationParams params;             // OpenAI defaults: temperature 1, top_p 1, no top-k/min-p
   bool max_tokens_given = false;       // false: completions use 16, chat the rest of the context
-  std::vector<std::string> stop;       // stop strings, never shown in the output
+  // Stop strings, never shown in the output. Shared, not copied, by the request's every choice.
+  std::shared_ptr<const std::vector<std::string>> stop = std::make_shared<const std::vector<std::string>>();
   bool stream = false;
   bool include_usage = false;          // stream_options.include_usage
   bool want_logprobs = false;          // completions: logprobs given; chat: logprobs true
@@ -59,12 +61,18 @@ struct DetokenizeRequest {
   std::vector<int32_t> tokens;
 };
 
-// Bounds a server sets on what one request may ask for.
+// Bounds a server sets on what one request may ask for. The parsers check the per-field ones;
+// the server checks max_completions and max_response_bytes once prompts are tokenized
+// (request_budget.h). Every one is listed in docs/robustness.md.
 struct RequestLimits {
-  int32_t max_n = 128;          // completions per prompt
-  int32_t max_logprobs = 20;    // logprobs (completions) / top_logprobs (chat)
-  int32_t max_prompts = 64;     // prompts in one completions request
+  int32_t max_n = 128;                    // completions per prompt
+  int32_t max_logprobs = 20;              // logprobs (completions) / top_logprobs (chat)
+  int32_t max_prompts = 64;               // prompts in one completions request
   int32_t max_stop_strings = 16;
+  int32_t max_stop_string_bytes = 1024;   // each stop string; the matcher holds back up to this much
+  int32_t max_stop_token_ids = 1024;      // stop_token_ids entries
+  int32_t max_completions = 256;          // prompts x n in one request
+  int64_t max_response_bytes = 32 << 20;  // estimated JSON of every choice (request_budget.h)
 };
 
 Expected<CompletionRequest> parse_completion_request(std::string_view body, const RequestLimits& limits = {});

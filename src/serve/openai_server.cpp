@@ -1,49 +1,40 @@
 #include "serve/openai_server.h"
 
-#include <httplib.h>
-
-#include <sys/socket.h>
-
-#include <cctype>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
+#include <cstdio>
 #include <filesystem>
 #include <random>
 #include <thread>
 
-#include "serve/generation_session.h"
+#include "serve/openai_error.h"
 #include "serve/openai_response.h"
-#include "serve/response_writer.h"
+#include "serve/request_budget.h"
 
 namespace tessera::serve {
 namespace {
 
-constexpr const char* kJson = "application/json";
-constexpr int kListenBacklog = 4096;
+struct Route {
+  const char* method;
+  const char* path;
+  bool needs_key;  // /health and /metrics are open, as in vLLM
+};
+constexpr Route kRoutes[] = {
+    {"POST", "/v1/completions", true}, {"POST", "/v1/chat/completions", true}, {"POST", "/tokenize", true},
+    {"POST", "/detokenize", true},     {"GET", "/v1/models", true},            {"GET", "/health", false},
+    {"GET", "/metrics", false},
+};
 
-void send_error(httplib::Response& res, int http_status, const std::string& message, const std::string& type,
-                const std::string& param = "", const std::string& code = "") {
-  res.status = http_status;
-  res.set_content(dump_json(error_json(message, type, param, code)), kJson);
+const Route* find_route(const http::HttpRequest& request) {
+  for (const Route& route : kRoutes) {
+    if (request.path == route.path && request.method == route.method) return &route;
+  }
+  return nullptr;
 }
 
-// A parse or engine Status as the OpenAI error object: input problems are 400; a full waiting
-// queue (kResourceExhausted) or a stopped loop (kInternal) 503.
-void send_status(httplib::Response& res, const Status& status) {
-  if (status.code() == StatusCode::kInternal || status.code() == StatusCode::kResourceExhausted) {
-    const char* what = status.code() == StatusCode::kInternal ? "The server is stopping: " : "The server is overloaded: ";
-    send_error(res, 503, what + status.message(), "server_error");
-    return;
-  }
-  std::string message = status.message();
-  const std::string param = error_param(status);
-  // "'prompt' This model's ..." reads better without the field marker that names the param.
-  if (!param.empty() && message.size() > param.size() + 3 && message[param.size() + 2] == ' ' &&
-      std::isupper(static_cast<unsigned char>(message[param.size() + 3]))) {
-    message = message.substr(param.size() + 3);
-  }
-  send_error(res, 400, message, "invalid_request_error", param);
+http::HttpResponse json_response(const Json& body) {
+  http::HttpResponse response;
+  response.body = dump_json(body);
+  return response;
 }
 
 std::string random_id(const char* prefix) {
@@ -61,7 +52,9 @@ int64_t unix_seconds() {
 }  // namespace
 
 Expected<std::unique_ptr<OpenAiServer>> OpenAiServer::create(const ServeConfig& config) {
-  if (config.num_http_threads < 1) return invalid_argument("--http-threads must be >= 1");
+  if (config.http.num_io_threads < 1 || config.http.num_workers < 1) {
+    return invalid_argument("--http-threads and --http-workers must be >= 1");
+  }
   auto server = std::unique_ptr<OpenAiServer>(new OpenAiServer(config));
   TS_ASSIGN_OR_RETURN(std::unique_ptr<gguf::GgufFile> file, gguf::GgufFile::open(config.engine.model_path));
   server->file_ = std::move(file);
@@ -84,104 +77,123 @@ Expected<std::unique_ptr<OpenAiServer>> OpenAiServer::create(const ServeConfig& 
                             : config.served_model_name;
   server->metrics_ = std::make_unique<ServeMetrics>(server->model_name_);
   TS_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::create(config.engine));
-  server->client_ = std::make_unique<EngineClient>(std::move(engine), *server->metrics_);
+  server->client_ = std::make_shared<EngineClient>(std::move(engine), *server->metrics_);
   server->created_ = unix_seconds();
-  server->http_ = std::make_unique<httplib::Server>();
-  const auto num_threads = static_cast<size_t>(config.num_http_threads);
-  // NOTE: cpp-httplib serves each connection on one pool thread for its whole life (a streaming
-  // response blocks that thread), so the pool size bounds concurrent streams; beyond it,
-  // connections queue until a thread frees up.
-  server->http_->new_task_queue = [num_threads] { return new httplib::ThreadPool(num_threads); };
-  server->http_->set_payload_max_length(config.max_body_bytes);
-  server->http_->set_keep_alive_timeout(2);  // bounds how long stop() waits for idle keep-alive sockets
-  server->http_->set_tcp_nodelay(true);       // each streamed token leaves at once, not after Nagle's delay
-  // Remembers the listening socket so bind() can raise its backlog (see there).
-  server->http_->set_socket_options([raw = server.get()](socket_t sock) {
-    httplib::default_socket_options(sock);
-    raw->listen_socket_ = static_cast<int>(sock);
-  });
-  server->register_routes();
+  OpenAiServer* raw = server.get();
+  http::HttpHandlers handlers;
+  handlers.screen = [raw](const http::HttpRequest& head) { return raw->screen(head); };
+  handlers.handle = [raw](std::shared_ptr<http::HttpExchange> exchange) { raw->handle(exchange); };
+  handlers.error = [](int status, const std::string& message) { return http_error_response(status, message); };
+  server->http_ = std::make_unique<http::HttpServer>(config.http, std::move(handlers));
   return server;
 }
 
-OpenAiServer::OpenAiServer(const ServeConfig& config) : config_(config) {}
+OpenAiServer::OpenAiServer(const ServeConfig& config)
+    : config_(config), access_(config.api_key, config.host, config.allowed_origins) {}
 
 OpenAiServer::~OpenAiServer() {
   if (client_) client_->abort_all();
-  http_.reset();    // joins the request threads first: they use everything below
-  client_.reset();  // then the engine loop
+  if (http_) http_->stop();  // no I/O thread or worker runs after this
+  // NOTE: the engine loop stops before the HTTP state is destroyed: a late engine output may still
+  // post to a stopped connection (harmless), never to a destroyed one; sessions destroyed with
+  // the HTTP state then find the engine gone and have nothing to abort.
+  client_.reset();
+  http_.reset();
 }
 
 Expected<int32_t> OpenAiServer::bind() {
-  int port = config_.port;
-  if (port == 0) {
-    port = http_->bind_to_any_port(config_.host);
-    if (port < 0) return io_error("cannot bind to " + config_.host);
-  } else if (!http_->bind_to_port(config_.host, port)) {
-    return io_error("cannot bind to " + config_.host + ":" + std::to_string(port) + " (in use?)");
-  }
-  // NOTE: cpp-httplib 0.11 listens with a backlog of 5 (compiled into Debian's library): a burst
-  // of hundreds of connections overflows it and clients see resets. listen() again on the bound
-  // socket only raises the backlog (the kernel caps it at net.core.somaxconn).
-  if (listen_socket_ >= 0 && ::listen(listen_socket_, kListenBacklog) != 0) {
-    return io_error("cannot raise the listen backlog: " + std::string(std::strerror(errno)));
-  }
+  TS_ASSIGN_OR_RETURN(const int32_t port, http_->bind(config_.host, config_.port));
+  access_.set_port(port);
   return port;
 }
 
-void OpenAiServer::run() { http_->listen_after_bind(); }
+void OpenAiServer::run() { http_->run(); }
 
 void OpenAiServer::stop(int32_t grace_ms) {
   if (draining_.exchange(true)) return;
+  http_->stop_accepting();
   client_->abort_all();
+  if (grace_ms < 0) grace_ms = config_.shutdown_timeout_ms;
+  // NOTE: a hard deadline: a client that does not read its last events cannot hold the process.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
-  while (client_->num_in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  while ((client_->num_in_flight() > 0 || http_->num_open_exchanges() > 0) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
     client_->abort_all();  // also those admitted after the first call (they were mid-submit)
   }
   http_->stop();
 }
 
-void OpenAiServer::register_routes() {
-  httplib::Server& http = *http_;
-  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (config_.api_key.empty() || req.path == "/health" || req.path == "/metrics") return httplib::Server::HandlerResponse::Unhandled;
-    if (req.get_header_value("Authorization") == "Bearer " + config_.api_key) return httplib::Server::HandlerResponse::Unhandled;
-    send_error(res, 401, "Incorrect or missing API key: send the header 'Authorization: Bearer <key>'.",
-               "invalid_request_error", "", "invalid_api_key");
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  // Errors httplib produces itself (unknown route 404, body too large 413, ...) get the error object.
-  http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours, already an error object
-    if (res.status == 404) {
-      send_error(res, 404, "Invalid URL (" + req.method + " " + req.path + ")", "invalid_request_error", "", "unknown_url");
-    } else if (res.status == 413) {
-      send_error(res, 413, "The request body is larger than " + std::to_string(config_.max_body_bytes) + " bytes.",
-                 "invalid_request_error", "", "request_too_large");
-    } else {
-      send_error(res, res.status, "HTTP error " + std::to_string(res.status) + " on " + req.method + " " + req.path,
-                 res.status >= 500 ? "server_error" : "invalid_request_error");
-    }
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { handle_generation(req, res, false); });
-  http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { handle_generation(req, res, true); });
-  http.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) { handle_tokenize(req, res); });
-  http.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) { handle_detokenize(req, res); });
-  http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) { handle_models(res); });
-  http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    if (draining_) send_error(res, 503, "The server is shutting down.", "server_error");
-  });
-  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_->render(client_->stats()), "text/plain; version=0.0.4; charset=utf-8");
-  });
+std::optional<http::HttpResponse> OpenAiServer::screen(const http::HttpRequest& head) const {
+  auto refuse = [&](http::HttpResponse response) -> std::optional<http::HttpResponse> {
+    decorate(response, head);
+    return response;
+  };
+  const std::string_view host = head.header("Host");
+  if (!(head.http10 && host.empty()) && !access_.host_ok(host)) {
+    return refuse(error_response(403, "The Host header does not name this server (start it with --host 0.0.0.0 to "
+                                      "accept any).", "invalid_request_error", "", "host_not_allowed"));
+  }
+  if (!access_.origin_ok(head.header("Origin"))) {
+    return refuse(error_response(403, "Cross-origin requests from this origin are not allowed (see --allowed-origins).",
+                                 "invalid_request_error", "", "origin_not_allowed"));
+  }
+  if (head.method == "OPTIONS") {  // a CORS preflight (only allowed origins reach here)
+    http::HttpResponse preflight;
+    preflight.status = 204;
+    preflight.content_type.clear();
+    preflight.headers = {{"Access-Control-Allow-Methods", "GET, POST, OPTIONS"},
+                         {"Access-Control-Allow-Headers", "Authorization, Content-Type"},
+                         {"Access-Control-Max-Age", "600"}};
+    return refuse(std::move(preflight));
+  }
+  const Route* route = find_route(head);
+  if (route == nullptr) {
+    return refuse(error_response(404, "Invalid URL (" + head.method + " " + head.path + ")", "invalid_request_error", "", "unknown_url"));
+  }
+  if (route->needs_key && !access_.key_ok(head.header("Authorization"))) {
+    return refuse(error_response(401, "Incorrect or missing API key: send the header 'Authorization: Bearer <key>'.",
+                                 "invalid_request_error", "", "invalid_api_key"));
+  }
+  if (draining_ && route->needs_key) {
+    http::HttpResponse busy = error_response(503, "The server is shutting down.", "server_error");
+    busy.close = true;
+    return refuse(std::move(busy));
+  }
+  return std::nullopt;
 }
 
-bool OpenAiServer::model_matches(const std::string& requested, httplib::Response& res) const {
-  if (requested.empty() || requested == model_name_) return true;
-  send_error(res, 404, "The model `" + requested + "` does not exist.", "invalid_request_error", "model", "model_not_found");
-  return false;
+void OpenAiServer::decorate(http::HttpResponse& response, const http::HttpRequest& request) const {
+  const std::string_view origin = request.header("Origin");
+  if (origin.empty() || !access_.cors_enabled() || !access_.origin_ok(origin)) return;
+  response.headers.emplace_back("Access-Control-Allow-Origin", std::string(origin));
+  response.headers.emplace_back("Vary", "Origin");
+}
+
+void OpenAiServer::handle(const std::shared_ptr<http::HttpExchange>& exchange) {
+  const http::HttpRequest& request = exchange->request();
+  const std::string& path = request.path;
+  if (path == "/v1/completions" || path == "/v1/chat/completions") return handle_generation(exchange, path != "/v1/completions");
+  http::HttpResponse response;
+  if (path == "/tokenize") {
+    response = handle_tokenize(request);
+  } else if (path == "/detokenize") {
+    response = handle_detokenize(request);
+  } else if (path == "/v1/models") {
+    response = handle_models();
+  } else if (path == "/health") {
+    response.content_type = "text/plain";
+    if (draining_) response = error_response(503, "The server is shutting down.", "server_error");
+  } else {  // /metrics (screen() let only known routes through)
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = metrics_->render(client_->stats());
+  }
+  decorate(response, request);
+  exchange->respond(std::move(response));
+}
+
+std::optional<http::HttpResponse> OpenAiServer::model_mismatch(const std::string& requested) const {
+  if (requested.empty() || requested == model_name_) return std::nullopt;
+  return error_response(404, "The model `" + requested + "` does not exist.", "invalid_request_error", "model", "model_not_found");
 }
 
 Expected<std::vector<int32_t>> OpenAiServer::render_chat(const std::vector<ChatMessage>& messages, bool add_special) const {
@@ -191,22 +203,26 @@ Expected<std::vector<int32_t>> OpenAiServer::render_chat(const std::vector<ChatM
   return tokenizer_->encode(*text, add_special, /*parse_special=*/true);
 }
 
-void OpenAiServer::handle_generation(const httplib::Request& req, httplib::Response& res, bool chat) {
-  if (draining_) return send_error(res, 503, "The server is shutting down.", "server_error");
+void OpenAiServer::handle_generation(const std::shared_ptr<http::HttpExchange>& exchange, bool chat) {
+  const http::HttpRequest& request = exchange->request();
+  auto fail = [&](http::HttpResponse response) {
+    decorate(response, request);
+    exchange->respond(std::move(response));
+  };
   GenerationJob job;
   job.chat = chat;
   if (chat) {
-    Expected<ChatRequest> parsed = parse_chat_request(req.body, config_.limits);
-    if (!parsed.ok()) return send_status(res, parsed.status());
-    if (!model_matches(parsed->sampling.model, res)) return;
+    Expected<ChatRequest> parsed = parse_chat_request(request.body, config_.limits);
+    if (!parsed.ok()) return fail(status_response(parsed.status()));
+    if (auto mismatch = model_mismatch(parsed->sampling.model)) return fail(*mismatch);
     Expected<std::vector<int32_t>> prompt = render_chat(parsed->messages, /*add_special=*/false);
-    if (!prompt.ok()) return send_status(res, prompt.status());
+    if (!prompt.ok()) return fail(status_response(prompt.status()));
     job.prompts.push_back(std::move(prompt).value());
     job.sampling = std::move(parsed->sampling);
   } else {
-    Expected<CompletionRequest> parsed = parse_completion_request(req.body, config_.limits);
-    if (!parsed.ok()) return send_status(res, parsed.status());
-    if (!model_matches(parsed->sampling.model, res)) return;
+    Expected<CompletionRequest> parsed = parse_completion_request(request.body, config_.limits);
+    if (!parsed.ok()) return fail(status_response(parsed.status()));
+    if (auto mismatch = model_mismatch(parsed->sampling.model)) return fail(*mismatch);
     for (const PromptInput& p : parsed->prompts) {
       job.prompts.push_back(p.is_tokens ? p.token_ids : tokenizer_->encode(p.text, /*add_special=*/true, /*parse_special=*/true));
       if (parsed->echo) job.echo_texts.push_back(p.is_tokens ? tokenizer_->decode(p.token_ids) : p.text);
@@ -218,60 +234,55 @@ void OpenAiServer::handle_generation(const httplib::Request& req, httplib::Respo
   size_t longest = 0;
   for (const auto& prompt : job.prompts) longest = std::max(longest, prompt.size());
   if (Status s = resolve_max_tokens(job.sampling, static_cast<int32_t>(longest), client_->max_model_len(), chat); !s.ok()) {
-    return send_status(res, s);
+    return fail(status_response(s));
   }
-  const ResponseIds ids{random_id(chat ? "chatcmpl-" : "cmpl-"), unix_seconds()};
-  auto shared_job = std::make_shared<const GenerationJob>(std::move(job));
-  auto session = std::make_shared<GenerationSession>(*client_, *tokenizer_, *metrics_, *shared_job);
-  if (Status s = session->start(); !s.ok()) return send_status(res, s);
-  if (!shared_job->sampling.stream) {
-    res.set_content(dump_json(collect_response(*session, *shared_job, ids)), kJson);
-    return;
+  if (Status s = check_request_budget(job, config_.limits, config_.engine.max_waiting_requests); !s.ok()) {
+    return fail(status_response(s));
   }
-  res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [session, shared_job, ids](size_t, httplib::DataSink& sink) {
-    const bool delivered = stream_response(*session, *shared_job, ids, [&sink](std::string_view bytes) {
-      return sink.is_writable() && sink.write(bytes.data(), bytes.size());
-    });
-    if (delivered) sink.done();
-    return delivered;
-  });
+  if (draining_) return fail(error_response(503, "The server is shutting down.", "server_error"));
+  GenerationContext context;
+  context.client = client_;
+  context.tokenizer = tokenizer_.get();
+  context.metrics = metrics_.get();
+  context.run_on_worker = [http = http_.get()](std::function<void()> fn) { http->post_work(std::move(fn)); };
+  context.decorate = [this](http::HttpResponse& response, const http::HttpRequest& req) { decorate(response, req); };
+  GenerationCall::start(context, exchange, std::make_shared<const GenerationJob>(std::move(job)),
+                        {random_id(chat ? "chatcmpl-" : "cmpl-"), unix_seconds()});
 }
 
-void OpenAiServer::handle_tokenize(const httplib::Request& req, httplib::Response& res) {
-  Expected<TokenizeRequest> parsed = parse_tokenize_request(req.body);
-  if (!parsed.ok()) return send_status(res, parsed.status());
-  if (!model_matches(parsed->model, res)) return;
+http::HttpResponse OpenAiServer::handle_tokenize(const http::HttpRequest& request) const {
+  Expected<TokenizeRequest> parsed = parse_tokenize_request(request.body);
+  if (!parsed.ok()) return status_response(parsed.status());
+  if (auto mismatch = model_mismatch(parsed->model)) return *mismatch;
   std::vector<int32_t> tokens;
   if (parsed->prompt) {
     tokens = tokenizer_->encode(*parsed->prompt, parsed->add_special_tokens, /*parse_special=*/true);
   } else {
     Expected<std::vector<int32_t>> rendered = render_chat(parsed->messages, /*add_special=*/false);
-    if (!rendered.ok()) return send_status(res, rendered.status());
+    if (!rendered.ok()) return status_response(rendered.status());
     tokens = std::move(rendered).value();
   }
-  const Json body = {{"count", tokens.size()}, {"max_model_len", client_->max_model_len()}, {"tokens", tokens}};
-  res.set_content(dump_json(body), kJson);
+  return json_response({{"count", tokens.size()}, {"max_model_len", client_->max_model_len()}, {"tokens", tokens}});
 }
 
-void OpenAiServer::handle_detokenize(const httplib::Request& req, httplib::Response& res) {
-  Expected<DetokenizeRequest> parsed = parse_detokenize_request(req.body);
-  if (!parsed.ok()) return send_status(res, parsed.status());
-  if (!model_matches(parsed->model, res)) return;
+http::HttpResponse OpenAiServer::handle_detokenize(const http::HttpRequest& request) const {
+  Expected<DetokenizeRequest> parsed = parse_detokenize_request(request.body);
+  if (!parsed.ok()) return status_response(parsed.status());
+  if (auto mismatch = model_mismatch(parsed->model)) return *mismatch;
   for (int32_t id : parsed->tokens) {
     if (id >= tokenizer_->vocab_size()) {
-      return send_error(res, 400, "token id " + std::to_string(id) + " is outside the vocabulary of " +
-                                      std::to_string(tokenizer_->vocab_size()), "invalid_request_error", "tokens");
+      return error_response(400, "token id " + std::to_string(id) + " is outside the vocabulary of " +
+                                     std::to_string(tokenizer_->vocab_size()), "invalid_request_error", "tokens");
     }
   }
-  res.set_content(dump_json({{"prompt", tokenizer_->decode(parsed->tokens)}}), kJson);
+  return json_response({{"prompt", tokenizer_->decode(parsed->tokens)}});
 }
 
-void OpenAiServer::handle_models(httplib::Response& res) {
+http::HttpResponse OpenAiServer::handle_models() const {
   const Json model = {{"id", model_name_},        {"object", "model"},
                       {"created", created_},      {"owned_by", "tessera"},
                       {"root", model_name_},      {"max_model_len", client_->max_model_len()}};
-  res.set_content(dump_json({{"object", "list"}, {"data", Json::array({model})}}), kJson);
+  return json_response({{"object", "list"}, {"data", Json::array({model})}});
 }
 
 }  // namespace tessera::serve

@@ -28,6 +28,10 @@ std::string sse(const Json& chunk) { return "data: " + dump_json(chunk) + "\n\n"
 
 Json collect_response(GenerationSession& session, const GenerationJob& job, const ResponseIds& ids) {
   while (!session.done()) session.poll(std::chrono::milliseconds(100));
+  return response_body(session, job, ids);
+}
+
+Json response_body(const GenerationSession& session, const GenerationJob& job, const ResponseIds& ids) {
   Json body = response_envelope(ids.id, object_name(job, false), ids.created, job.model);
   const std::vector<ChoiceState>& choices = session.choices();
   for (size_t i = 0; i < choices.size(); ++i) {
@@ -47,18 +51,59 @@ Json collect_response(GenerationSession& session, const GenerationJob& job, cons
   return body;
 }
 
+SseEncoder::SseEncoder(const GenerationJob& job, const ResponseIds& ids, int32_t num_choices)
+    : job_(job), envelope_(response_envelope(ids.id, object_name(job, true), ids.created, job.model)),
+      num_choices_(num_choices), text_offset_(size_t(num_choices), 0) {}
+
+std::string SseEncoder::chunk_with(Json choice) const {
+  Json chunk = envelope_;
+  chunk["choices"].push_back(std::move(choice));
+  if (job_.sampling.include_usage) chunk["usage"] = nullptr;  // OpenAI: null on every chunk but the last
+  return sse(chunk);
+}
+
+std::string SseEncoder::begin() {
+  std::string out;
+  for (int32_t i = 0; i < num_choices_; ++i) {
+    if (job_.chat) {
+      out += chunk_with(chat_chunk_choice(i, {{"role", "assistant"}, {"content", ""}}, nullptr, std::nullopt));
+    } else if (!echo_text(job_, i).empty()) {
+      out += chunk_with(completion_chunk_choice(i, echo_text(job_, i), nullptr, std::nullopt));
+      text_offset_[size_t(i)] = echo_text(job_, i).size();
+    }
+  }
+  return out;
+}
+
+std::string SseEncoder::encode(const std::vector<std::pair<int32_t, ChoiceDelta>>& deltas) {
+  std::string out;
+  for (const auto& [index, delta] : deltas) {
+    if (delta.text.empty() && delta.logprobs.empty() && !delta.finish_reason) continue;
+    const Json logprobs = logprobs_json(job_, delta.logprobs, text_offset_[size_t(index)]);
+    for (const LogprobEntry& e : delta.logprobs) text_offset_[size_t(index)] += e.token.size();
+    Json choice = job_.chat ? chat_chunk_choice(index, delta.text.empty() ? Json::object() : Json{{"content", delta.text}},
+                                                logprobs, delta.finish_reason)
+                            : completion_chunk_choice(index, delta.text, logprobs, delta.finish_reason);
+    out += chunk_with(std::move(choice));
+  }
+  return out;
+}
+
+std::string SseEncoder::end(int64_t prompt_tokens, int64_t completion_tokens) {
+  std::string out;
+  if (job_.sampling.include_usage) {
+    Json last = envelope_;
+    last["usage"] = usage_json(prompt_tokens, completion_tokens);
+    out = sse(last);
+  }
+  return out + "data: [DONE]\n\n";
+}
+
 bool stream_response(GenerationSession& session, const GenerationJob& job, const ResponseIds& ids,
                      const StreamWrite& write, const StreamOptions& options) {
-  const Json envelope = response_envelope(ids.id, object_name(job, true), ids.created, job.model);
-  const bool usage = job.sampling.include_usage;
-  auto chunk_with = [&](Json choice) {
-    Json chunk = envelope;
-    chunk["choices"].push_back(std::move(choice));
-    if (usage) chunk["usage"] = nullptr;  // OpenAI: null on every chunk but the last
-    return sse(chunk);
-  };
   int64_t last_write_us = now_us();
   auto send = [&](const std::string& bytes) {
+    if (bytes.empty()) return true;
     if (!write(bytes)) {
       session.cancel();
       return false;
@@ -66,39 +111,18 @@ bool stream_response(GenerationSession& session, const GenerationJob& job, const
     last_write_us = now_us();
     return true;
   };
-  const auto num_choices = static_cast<int32_t>(session.choices().size());
-  std::vector<size_t> text_offset(size_t(num_choices), 0);  // completions logprobs offsets so far
-  for (int32_t i = 0; i < num_choices; ++i) {
-    if (job.chat) {
-      if (!send(chunk_with(chat_chunk_choice(i, {{"role", "assistant"}, {"content", ""}}, nullptr, std::nullopt)))) return false;
-    } else if (!echo_text(job, i).empty()) {
-      if (!send(chunk_with(completion_chunk_choice(i, echo_text(job, i), nullptr, std::nullopt)))) return false;
-      text_offset[size_t(i)] = echo_text(job, i).size();
-    }
-  }
+  SseEncoder encoder(job, ids, static_cast<int32_t>(session.choices().size()));
+  if (!send(encoder.begin())) return false;
   while (!session.done()) {
     const auto deltas = session.poll(options.poll_interval);
-    for (const auto& [index, delta] : deltas) {
-      if (delta.text.empty() && delta.logprobs.empty() && !delta.finish_reason) continue;
-      const Json logprobs = logprobs_json(job, delta.logprobs, text_offset[size_t(index)]);
-      for (const LogprobEntry& e : delta.logprobs) text_offset[size_t(index)] += e.token.size();
-      Json choice = job.chat ? chat_chunk_choice(index, delta.text.empty() ? Json::object() : Json{{"content", delta.text}},
-                                                 logprobs, delta.finish_reason)
-                             : completion_chunk_choice(index, delta.text, logprobs, delta.finish_reason);
-      if (!send(chunk_with(std::move(choice)))) return false;
-    }
+    if (!send(encoder.encode(deltas))) return false;
     // NOTE: a quiet stream (request still queued) learns that its client left only by writing:
     // an SSE comment, which every SSE client ignores.
     if (deltas.empty() && now_us() - last_write_us >= options.heartbeat_interval.count() * 1000) {
       if (!send(": keep-alive\n\n")) return false;
     }
   }
-  if (usage) {
-    Json last = envelope;
-    last["usage"] = usage_json(session.prompt_tokens(), session.completion_tokens());
-    if (!send(sse(last))) return false;
-  }
-  return send("data: [DONE]\n\n");
+  return send(encoder.end(session.prompt_tokens(), session.completion_tokens()));
 }
 
 }  // namespace tessera::serve

@@ -28,6 +28,26 @@ struct StreamOptions {
 
 // Waits for every choice to finish and returns the completion or chat.completion body.
 Json collect_response(GenerationSession& session, const GenerationJob& job, const ResponseIds& ids);
+// The body of a session whose every choice has finished.
+Json response_body(const GenerationSession& session, const GenerationJob& job, const ResponseIds& ids);
+
+// The SSE bytes of one streamed response, piece by piece, for callers that drive the session
+// themselves (the event-driven server) or through stream_response below.
+class SseEncoder {
+ public:
+  SseEncoder(const GenerationJob& job, const ResponseIds& ids, int32_t num_choices);
+  std::string begin();  // chat: each choice's role; completions with echo: the prompts; else ""
+  std::string encode(const std::vector<std::pair<int32_t, ChoiceDelta>>& deltas);
+  std::string end(int64_t prompt_tokens, int64_t completion_tokens);  // usage (if asked) and [DONE]
+
+ private:
+  std::string chunk_with(Json choice) const;
+
+  const GenerationJob& job_;
+  Json envelope_;                    // the fields every chunk repeats
+  int32_t num_choices_ = 0;
+  std::vector<size_t> text_offset_;  // [choices] completions logprobs offsets so far
+};
 
 // Streams chunks as they come. Returns false (after cancelling the session, which aborts the engine
 // requests and frees their KV blocks) when a write fails because the client left.

@@ -4,17 +4,15 @@
 
 namespace tessera::serve {
 
-StopStringMatcher::StopStringMatcher(std::vector<std::string> stop_strings) {
-  for (std::string& s : stop_strings) {
-    if (!s.empty()) stop_strings_.push_back(std::move(s));
-  }
-}
+StopStringMatcher::StopStringMatcher(StopStrings stop_strings) : stop_strings_(std::move(stop_strings)) {}
 
 std::string StopStringMatcher::push(std::string_view text) {
   if (stopped_) return "";
   pending_.append(text);
   size_t earliest = std::string::npos;
-  for (const std::string& stop : stop_strings_) earliest = std::min(earliest, pending_.find(stop));
+  for (const std::string& stop : *stop_strings_) {
+    if (!stop.empty()) earliest = std::min(earliest, pending_.find(stop));
+  }
   if (earliest != std::string::npos) {
     stopped_ = true;
     std::string out = pending_.substr(0, earliest);
@@ -23,7 +21,8 @@ std::string StopStringMatcher::push(std::string_view text) {
   }
   // Longest tail of pending_ that a stop string starts with; it must wait for more text.
   size_t held = 0;
-  for (const std::string& stop : stop_strings_) {
+  for (const std::string& stop : *stop_strings_) {
+    if (stop.empty()) continue;
     for (size_t len = std::min(stop.size() - 1, pending_.size()); len > held; --len) {
       if (std::string_view(pending_).substr(pending_.size() - len) == std::string_view(stop).substr(0, len)) {
         held = len;

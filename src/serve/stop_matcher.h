@@ -3,6 +3,7 @@
 // the matcher holds back any tail that could still be the start of a stop string.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,7 +12,12 @@ namespace tessera::serve {
 
 class StopStringMatcher {
  public:
-  explicit StopStringMatcher(std::vector<std::string> stop_strings);
+  using StopStrings = std::shared_ptr<const std::vector<std::string>>;
+  // NOTE: the strings are shared, not copied: a request's n x prompts choices all match the same
+  // list, and copying it into each once multiplied a 1 MB stop string into gigabytes.
+  explicit StopStringMatcher(StopStrings stop_strings);
+  explicit StopStringMatcher(std::vector<std::string> stop_strings)
+      : StopStringMatcher(std::make_shared<const std::vector<std::string>>(std::move(stop_strings))) {}
 
   // Appends `text` and returns what is now safe to show: everything before the earliest stop
   // string once one is found (then stopped() is true and later calls return ""), otherwise
@@ -22,7 +28,7 @@ class StopStringMatcher {
   bool stopped() const { return stopped_; }
 
  private:
-  std::vector<std::string> stop_strings_;  // non-empty strings
+  StopStrings stop_strings_;               // empty strings are skipped
   std::string pending_;                    // text not yet returned
   bool stopped_ = false;
 };

@@ -74,7 +74,6 @@ ServeConfig small_config() {
   config.engine.model_path = kModelPath;
   config.engine.kv_cache_memory_bytes = 16 << 20;
   config.engine.max_model_len = 128;
-  config.num_http_threads = 32;
   return config;
 }
 

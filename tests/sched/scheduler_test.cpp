@@ -179,7 +179,7 @@ TEST_F(SchedulerTest, PrefixCachingOffComputesEveryToken) {
 TEST_F(SchedulerTest, StopsOnAStopTokenAndKeepsIt) {
   start();
   RequestParams params = make_params(1, 4, 10);
-  params.stop_token_ids = {9, 7};
+  params.stop_token_ids = std::make_shared<const std::vector<int32_t>>(std::vector<int32_t>{9, 7});
   add(params);
   const StepResult s = step(7);
   EXPECT_EQ(s.updates[0].status, RequestStatus::kFinishedStopped);

@@ -26,6 +26,7 @@ class ServerProcess {
 
   bool ready() const { return port_ > 0; }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   const std::string& log() const { return log_text_; }
   httplib::Client client() const;
   // Sends SIGTERM and waits up to `timeout_s` for the exit; returns the exit status (-1: none / killed).

@@ -16,7 +16,7 @@ struct Fixture {
   std::unique_ptr<gguf::GgufFile> file;
   std::unique_ptr<Tokenizer> tokenizer;
   ServeMetrics metrics{"tiny"};
-  std::unique_ptr<EngineClient> client;
+  std::shared_ptr<EngineClient> client;
 
   explicit Fixture(int32_t max_num_seqs) {
     const std::string path = std::string(TESSERA_SHARED_DIR) + "/models/stories260K-f32.gguf";
@@ -27,7 +27,7 @@ struct Fixture {
     config.kv_cache_memory_bytes = 16 << 20;
     config.max_model_len = 512;
     config.max_num_seqs = max_num_seqs;
-    client = std::make_unique<EngineClient>(std::move(Engine::create(config)).value(), metrics);
+    client = std::make_shared<EngineClient>(std::move(Engine::create(config)).value(), metrics);
   }
   // Waits until no request is in flight and every KV block is free again.
   bool drained() {
@@ -54,7 +54,7 @@ GenerationJob streaming_job(int32_t max_tokens) {
 TEST(StreamResponse, AFailedWriteAbortsTheRequestAndFreesItsBlocks) {
   Fixture f(/*max_num_seqs=*/4);
   const GenerationJob job = streaming_job(200);
-  GenerationSession session(*f.client, *f.tokenizer, f.metrics, job);
+  GenerationSession session(f.client, *f.tokenizer, f.metrics, job);
   ASSERT_TRUE(session.start().ok());
   int num_writes = 0;
   const bool delivered = stream_response(session, job, {"cmpl-x", 0}, [&](std::string_view) { return ++num_writes < 3; });
@@ -70,10 +70,10 @@ TEST(StreamResponse, AQueuedStreamLearnsOfItsGoneClientFromTheKeepAlive) {
   Fixture f(/*max_num_seqs=*/1);
   // A long request holds the only running slot, so the stream below waits in the queue.
   const GenerationJob hog = streaming_job(500);
-  GenerationSession hog_session(*f.client, *f.tokenizer, f.metrics, hog);
+  GenerationSession hog_session(f.client, *f.tokenizer, f.metrics, hog);
   ASSERT_TRUE(hog_session.start().ok());
   const GenerationJob job = streaming_job(8);
-  GenerationSession session(*f.client, *f.tokenizer, f.metrics, job);
+  GenerationSession session(f.client, *f.tokenizer, f.metrics, job);
   ASSERT_TRUE(session.start().ok());
   std::string written;
   StreamOptions options;

@@ -38,7 +38,7 @@ TEST(ParseCompletionRequest, ReadsEveryField) {
   EXPECT_EQ(s.params.temperature, 0.0f);
   EXPECT_EQ(s.params.top_k, 3);
   EXPECT_EQ(s.params.n, 2);
-  EXPECT_EQ(s.stop, (std::vector<std::string>{"x", "yz"}));
+  EXPECT_EQ(*s.stop, (std::vector<std::string>{"x", "yz"}));
   EXPECT_EQ(s.params.seed, 42u);
   EXPECT_TRUE(s.stream && s.include_usage && s.want_logprobs && r->echo && s.params.ignore_eos);
   EXPECT_EQ(s.params.logprobs, 3);
@@ -62,7 +62,7 @@ TEST(ParseCompletionRequest, AcceptsTokenIdPrompts) {
 TEST(ParseCompletionRequest, NullFieldsCountAsAbsent) {
   auto r = parse_completion_request(R"({"prompt": "x", "stop": null, "max_tokens": null, "seed": null})");
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_TRUE(r->sampling.stop.empty());
+  EXPECT_TRUE(r->sampling.stop->empty());
   EXPECT_EQ(r->sampling.params.max_tokens, 16);
 }
 
