@@ -235,7 +235,7 @@ void matmul_tasks(std::span<const MatmulTask> tasks, void* scratch, ThreadPool& 
   const SummarizeActivationFn summarize =
       table.summarize_activation != nullptr ? table.summarize_activation : &summarize_activation_row;
   const int64_t* firsts = first_row.data();
-  pool.parallel_for(first_row.back(), [&](int64_t begin, int64_t end, int) {
+  auto convert_rows = [&](int64_t begin, int64_t end, int) {
     size_t i = static_cast<size_t>(std::upper_bound(firsts, firsts + inputs.size() + 1, begin) - firsts) - 1;
     for (int64_t r = begin; r < end; ++r) {
       while (r >= firsts[i + 1]) ++i;
@@ -249,7 +249,17 @@ void matmul_tasks(std::span<const MatmulTask> tasks, void* scratch, ThreadPool& 
         summarize(row, num_blocks, const_cast<RepackedActivationBlock*>(in.converted.blocks) + t * num_blocks);
       }
     }
-  });
+  };
+  // NOTE: a decode step's few rows (one per chosen expert) convert in less time than a wake-up
+  // of the pool costs: below kMinElementsToSplit activations, the caller converts them alone.
+  constexpr int64_t kMinElementsToSplit = 1 << 16;
+  int64_t num_elements = 0;
+  for (const TaskInput& in : inputs) num_elements += in.num_tokens * in.num_cols;
+  if (num_elements < kMinElementsToSplit) {
+    convert_rows(0, first_row.back(), 0);
+  } else {
+    pool.parallel_for(first_row.back(), convert_rows);
+  }
   // One dynamic loop over the 16-row units of every task.
   first_unit.assign(tasks.size() + 1, 0);
   for (size_t i = 0; i < tasks.size(); ++i) {
