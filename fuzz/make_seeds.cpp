@@ -1,7 +1,7 @@
 // Writes the seed corpora of the fuzz targets into <out>/<target>/ (built at fuzz time, never
 // committed): small GGUFs rebuilt from the real files under ../shared/models (every metadata key,
 // long arrays cut, every tensor kept in the directory but shrunk to one block), truncated real
-// files, tokenizer test strings, and valid server requests.
+// files, tokenizer test strings, valid server requests, and the real chat templates.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -172,6 +172,19 @@ void serve_seeds(const fs::path& out) {
   std::printf("serve: %zu seeds\n", requests.size());
 }
 
+// The real chat templates, each as it ships (the Jinja fuzzer renders them).
+void jinja_seeds(const fs::path& template_dir, const fs::path& out) {
+  int count = 0;
+  if (fs::exists(template_dir)) {
+    for (const auto& entry : fs::directory_iterator(template_dir)) {
+      if (entry.path().extension() != ".jinja") continue;
+      write_file(out / entry.path().filename(), read_file(entry.path()));
+      ++count;
+    }
+  }
+  std::printf("jinja: %d seeds\n", count);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -181,10 +194,11 @@ int main(int argc, char** argv) {
   }
   const fs::path out = argv[1];
   const fs::path models = fs::path(TESSERA_SHARED_DIR) / "models";
-  for (const char* target : {"gguf", "tokenizer", "serve"}) fs::create_directories(out / target);
+  for (const char* target : {"gguf", "tokenizer", "serve", "jinja"}) fs::create_directories(out / target);
   gguf_seeds(models, out / "gguf");
   model_seeds(models / "synthetic", out / "gguf");
   tokenizer_seeds(models / "vocab", out / "tokenizer");
   serve_seeds(out / "serve");
+  jinja_seeds(fs::path(TESSERA_SHARED_DIR) / "chat-templates", out / "jinja");
   return 0;
 }
