@@ -1,6 +1,9 @@
 #include "serve/openai_request.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <string_view>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -229,6 +232,11 @@ Status read_messages(const json& doc, std::vector<ChatMessage>* out) {
     const json* role = field(m, "role");
     if (role == nullptr || !role->is_string()) return bad("messages", "each message needs a string 'role'");
     message.role = role->get<std::string>();
+    // OpenAI's roles (vLLM rejects others too); a template would otherwise render any string.
+    constexpr std::string_view kRoles[] = {"system", "developer", "user", "assistant", "tool", "function"};
+    if (std::find(std::begin(kRoles), std::end(kRoles), message.role) == std::end(kRoles)) {
+      return bad("messages", "unknown role '" + message.role + "' (system, developer, user, assistant, tool)");
+    }
     if (const json* content = field(m, "content")) {
       if (content->is_string()) {
         message.content = content->get<std::string>();
