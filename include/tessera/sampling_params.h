@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace tessera {
@@ -21,6 +22,9 @@ struct SamplingParams {
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
   int32_t logprobs = -1;                // -1: none; k >= 0: the sampled token's logprob and the top k
+  // OpenAI's logit_bias: (token id, bias in [-100, 100]) added to that token's logit before
+  // penalties, truncation and temperature (-100 bans a token in practice, 100 all but forces it).
+  std::vector<std::pair<int32_t, float>> logit_bias;
   uint64_t seed = 0xFFFFFFFFu;          // 0xFFFFFFFF: random
 };
 

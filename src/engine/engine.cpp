@@ -213,6 +213,12 @@ Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> promp
     return invalid_argument("n must be between 1 and " + std::to_string(kMaxCompletionsPerRequest));
   }
   if (params.timeout_ms < 0) return invalid_argument("timeout_ms must be >= 0 (0 = no timeout)");
+  for (const auto& [id, bias] : params.logit_bias) {
+    if (id < 0 || id >= model_->config().vocab_size) {
+      return invalid_argument("logit_bias token id " + std::to_string(id) + " is outside the vocabulary");
+    }
+    if (!(bias >= -100.0f && bias <= 100.0f)) return invalid_argument("logit_bias values must be in [-100, 100]");
+  }
   // NOTE: checked before anything is queued, so a full queue rejects the whole request, never part
   // of its n completions. The server maps kResourceExhausted to 503.
   const int32_t num_waiting = scheduler_->num_waiting_requests();

@@ -266,8 +266,8 @@ bool Sampler::fill_penalised_candidates(std::span<const float> logits, std::span
   const size_t num_prompt = std::min(history.size(), size_t(std::max(num_prompt_tokens_, 0)));
   const std::span<const int32_t> generated = history.subspan(num_prompt);
   const bool additive = (params_.presence_penalty != 0.0f || params_.frequency_penalty != 0.0f) && !generated.empty();
-  const bool penalised =
-      (params_.repetition_penalty != 1.0f && params_.repetition_last_n != 0 && !history.empty()) || additive;
+  const bool penalised = (params_.repetition_penalty != 1.0f && params_.repetition_last_n != 0 && !history.empty()) ||
+                         additive || !params_.logit_bias.empty();
   if (greedy && !penalised) return false;  // nothing to rewrite: skip the copy
 
   // Grows once to the vocabulary size, then is reused: no allocation in steady state.
@@ -276,6 +276,9 @@ bool Sampler::fill_penalised_candidates(std::span<const float> logits, std::span
     // NaN would break the sort's ordering and the softmax; it means "impossible".
     const float logit = std::isnan(logits[id]) ? kNegInf : logits[id];
     candidates_[id] = {logit, static_cast<int32_t>(id)};
+  }
+  for (const auto& [id, bias] : params_.logit_bias) {
+    if (id >= 0 && static_cast<size_t>(id) < candidates_.size()) candidates_[static_cast<size_t>(id)].first += bias;
   }
   apply_repetition_penalty(candidates_, history, params_.repetition_penalty, params_.repetition_last_n);
   if (additive) {

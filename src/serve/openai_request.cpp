@@ -1,6 +1,7 @@
 #include "serve/openai_request.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <iterator>
 #include <string_view>
@@ -121,8 +122,8 @@ Status reject_unsupported(const json& doc, int32_t n) {
     if (std::string_view(name) == "tool_choice" || std::string_view(name) == "function_call") return *v != "none";
     return !(v->empty() || (v->is_string() && v->get_ref<const std::string&>().empty()));
   };
-  for (const char* name : {"response_format", "tools", "tool_choice", "functions", "function_call", "logit_bias",
-                           "suffix", "best_of"}) {
+  for (const char* name : {"response_format", "tools", "tool_choice", "functions", "function_call", "suffix",
+                           "best_of"}) {
     if (asks_for_something(name)) return bad(name, "is not supported by this server");
   }
   return Status();
@@ -176,6 +177,24 @@ Status read_sampling(const json& doc, const RequestLimits& limits, SamplingReque
       return bad("stop_token_ids", "may hold at most " + std::to_string(limits.max_stop_token_ids) + " ids");
     }
     TS_RETURN_IF_ERROR(read_token_ids(*ids, "stop_token_ids", &p.stop_token_ids));
+  }
+  if (const json* bias = field(doc, "logit_bias"); bias != nullptr && !bias->is_null()) {
+    // {"<token id>": bias, ...}, as OpenAI; ids are checked against the vocabulary by the engine.
+    if (!bias->is_object()) return bad("logit_bias", "must map token ids (as strings) to numbers");
+    if (bias->size() > size_t(limits.max_stop_token_ids)) {
+      return bad("logit_bias", "may hold at most " + std::to_string(limits.max_stop_token_ids) + " tokens");
+    }
+    for (const auto& [key, value] : bias->items()) {
+      int32_t id = -1;
+      const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), id);
+      if (error != std::errc() || end != key.data() + key.size() || id < 0) {
+        return bad("logit_bias", "key '" + key + "' is not a token id");
+      }
+      if (!value.is_number() || !(value.get<double>() >= -100.0 && value.get<double>() <= 100.0)) {
+        return bad("logit_bias", "values must be numbers in [-100, 100]");
+      }
+      p.logit_bias.emplace_back(id, value.get<float>());
+    }
   }
   TS_RETURN_IF_ERROR(read_bool(doc, "stream", &r->stream));
   if (const json* options = field(doc, "stream_options")) {

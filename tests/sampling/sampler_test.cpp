@@ -70,6 +70,27 @@ TEST(Sampler, GreedyPicksArgmaxAndIgnoresTemperature) {
   }
 }
 
+// OpenAI's logit_bias: added to the raw logits, so +100 all but forces a token and -100 bans one,
+// greedy or sampled; ids outside the vocabulary are ignored (the engine rejects them first).
+TEST(Sampler, LogitBiasForcesAndBansTokens) {
+  const std::vector<float> logits = {1.0f, 3.0f, 2.0f, 0.5f};
+  SamplingParams greedy;
+  greedy.temperature = 0.0f;
+  greedy.logit_bias = {{3, 100.0f}, {99, 5.0f}};
+  EXPECT_EQ(Sampler(greedy).sample(logits, {}), 3);
+  greedy.logit_bias = {{1, -100.0f}};
+  EXPECT_EQ(Sampler(greedy).sample(logits, {}), 2);
+  SamplingParams sampled;
+  sampled.temperature = 1.0f;
+  sampled.top_k = 0;
+  sampled.top_p = 1.0f;
+  sampled.min_p = 0.0f;
+  sampled.seed = 7;
+  sampled.logit_bias = {{1, -100.0f}};
+  Sampler sampler(sampled);
+  for (int i = 0; i < 200; ++i) EXPECT_NE(sampler.sample(logits, {}), 1);
+}
+
 TEST(Sampler, GreedyBreaksTiesTowardsLowestId) {
   Sampler sampler(greedy_params());
   EXPECT_EQ(sampler.sample(std::vector<float>{1.0f, 3.0f, 3.0f, 3.0f}, {}), 1);

@@ -247,6 +247,9 @@ TEST_F(ServeApi, EveryBadRequestGetsAnOpenAiErrorObject) {
   expect_error(post("/v1/completions", {{"prompt", {1, 99999999}}}), 400);
   expect_error(post("/v1/chat/completions", {{"messages", {{{"role", "wizard"}, {"content", "x"}}}}}), 400, "messages");
   expect_error(post("/detokenize", {{"tokens", {1, 99999999}}}), 400, "tokens");
+  expect_error(post("/v1/completions", {{"prompt", "x"}, {"logit_bias", {{"abc", 1}}}}), 400, "logit_bias");
+  expect_error(post("/v1/completions", {{"prompt", "x"}, {"logit_bias", {{"5", 300}}}}), 400, "logit_bias");
+  expect_error(post("/v1/completions", {{"prompt", "x"}, {"logit_bias", {{"99999999", 1}}}}), 400);
   expect_error(post("/v1/completions", {{"model", "gpt-17"}, {"prompt", "x"}}), 404, "model");
   expect_error(post_json(*server_, "/v1/nothing-here", "{}"), 404);
   expect_error(post_json(*server_, "/v1/completions", "{\"prompt\": \"" + std::string(70000, 'a') + "\"}"), 413);
