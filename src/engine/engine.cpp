@@ -10,9 +10,21 @@
 #include "base/timer.h"
 #include "spec/draft_model_proposer.h"
 #include "spec/ngram_proposer.h"
+#include "tensor/quant_blocks.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tessera {
+
+DType kv_cache_dtype(KvCacheType type) {
+  switch (type) {
+    case KvCacheType::kF32: return DType::kF32;
+    case KvCacheType::kQ8_0: return DType::kQ8_0;
+    case KvCacheType::kQ4_0: return DType::kQ4_0;
+    case KvCacheType::kF16: break;
+  }
+  return DType::kF16;
+}
+
 namespace {
 
 constexpr int32_t kMaxCompletionsPerRequest = 256;
@@ -163,7 +175,12 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
     core->eog_token_ids_ = (*tokenizer)->eog_ids();
   }
   const int32_t max_model_len = core->model_->max_context();
-  const DType kv_type = config.kv_cache_type == KvCacheType::kF16 ? DType::kF16 : DType::kF32;
+  const DType kv_type = kv_cache_dtype(config.kv_cache_type);
+  if (kernels::quantized_kv(kv_type) && mc.head_dim % kLegacyBlockSize != 0) {
+    return invalid_argument("kv_cache_type " + std::string(dtype_name(kv_type)) + " needs a head size that is a multiple of " +
+                            std::to_string(kLegacyBlockSize) + "; this model's is " + std::to_string(mc.head_dim) +
+                            " (use f16 or f32)");
+  }
   KvLayout kv_layout = make_kv_layout(mc, config.release_sliding_window_blocks);
   const size_t bytes_per_block = KvStorage::bytes_per_block(kv_layout.layers_per_block, config.block_size,
                                                             mc.num_kv_heads, mc.head_dim, kv_type);
