@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "eval_text.h"
+#include "model/kv_storage.h"
 #include "quantize/perplexity.h"
 
 namespace tessera::app {
@@ -19,6 +20,9 @@ int run_perplexity(const PerplexityFlags& f) {
   if (f.output != "text" && f.output != "json") return fail("-o must be text or json");
   auto input = load_chunked_text(f.text);
   if (!input.ok()) return fail(input.status().message());
+  if (Status s = check_kv_cache_type(to_dtype(f.kv_cache_type), input->loaded.model->config().head_dim); !s.ok()) {
+    return fail(s.message());
+  }
   ThreadPool pool(input->num_threads);
   const bool json = f.output == "json";
   if (!json) {

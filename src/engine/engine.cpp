@@ -10,7 +10,6 @@
 #include "base/timer.h"
 #include "spec/draft_model_proposer.h"
 #include "spec/ngram_proposer.h"
-#include "tensor/quant_blocks.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tessera {
@@ -176,11 +175,7 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
   }
   const int32_t max_model_len = core->model_->max_context();
   const DType kv_type = kv_cache_dtype(config.kv_cache_type);
-  if (kernels::quantized_kv(kv_type) && mc.head_dim % kLegacyBlockSize != 0) {
-    return invalid_argument("kv_cache_type " + std::string(dtype_name(kv_type)) + " needs a head size that is a multiple of " +
-                            std::to_string(kLegacyBlockSize) + "; this model's is " + std::to_string(mc.head_dim) +
-                            " (use f16 or f32)");
-  }
+  TS_RETURN_IF_ERROR(check_kv_cache_type(kv_type, mc.head_dim));
   KvLayout kv_layout = make_kv_layout(mc, config.release_sliding_window_blocks);
   const size_t bytes_per_block = KvStorage::bytes_per_block(kv_layout.layers_per_block, config.block_size,
                                                             mc.num_kv_heads, mc.head_dim, kv_type);

@@ -6,8 +6,18 @@
 
 #include "base/check.h"
 #include "tensor/quant.h"
+#include "tensor/quant_blocks.h"
 
 namespace tessera {
+Status check_kv_cache_type(DType type, int32_t head_dim) {
+  if (kernels::quantized_kv(type) && head_dim % kLegacyBlockSize != 0) {
+    return invalid_argument("a " + std::string(dtype_name(type)) + " KV cache needs a head size that is a multiple of " +
+                            std::to_string(kLegacyBlockSize) + "; this model's is " + std::to_string(head_dim) +
+                            " (use f16 or f32)");
+  }
+  return Status();
+}
+
 KvStorage::KvStorage(int32_t num_layers, int32_t num_blocks, int32_t block_size, int32_t num_kv_heads,
                      int32_t head_dim, DType type)
     : KvStorage(KvLayout::single_group(num_layers), num_blocks, block_size, num_kv_heads, head_dim, type) {}

@@ -6,11 +6,16 @@
 #include <vector>
 
 #include "base/huge_page_buffer.h"
+#include "base/status.h"
 #include "kernels/backend.h"
 #include "kernels/kernels.h"
 #include "model/kv_layout.h"
 
 namespace tessera {
+
+// Whether a KV cache of `type` can hold heads of `head_dim` (q8_0 / q4_0 need a multiple of 32):
+// an invalid_argument Status naming both when not, for configuration errors.
+Status check_kv_cache_type(DType type, int32_t head_dim);
 
 class KvStorage {
  public:

@@ -132,6 +132,7 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
   if (!loaded.ok()) return loaded.status();
   Model& model = **loaded;
   const ModelConfig& c = model.config();
+  TS_RETURN_IF_ERROR(check_kv_cache_type(p.kv_type, c.head_dim));
   // NOTE: only with a depth, so that plain pp / tg tests keep running past a small trained
   // context as they always did (llama-bench sizes n_ctx to the test, too).
   if (p.n_depth > 0 && longest > c.context_length) {
