@@ -120,7 +120,7 @@ int run_bench(BenchFlags f) {
   out["prefix_len"] = f.prefix_len;
   out["max_num_seqs"] = f.max_num_seqs;
   out["block_size"] = f.block_size;
-  out["kv_cache_dtype"] = f.kv_cache_type == KvCacheType::kF16 ? "f16" : "f32";
+  out["kv_cache_dtype"] = std::string(dtype_name(to_dtype(f.kv_cache_type)));
   out["max_num_batched_tokens"] = f.max_num_batched_tokens;
   out["threads"] = config.num_threads;
   out["temperature"] = f.temperature;

@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "model_loading.h"
 #include "base/timer.h"
+#include "model/kv_storage.h"
 #include "runtime/generator.h"
 
 namespace tessera::app {
@@ -102,6 +103,9 @@ int run_generate(GenerateFlags f) {
   if (!loaded.ok()) return fail(loaded.status().message());
   Model& model = *loaded->model;
   const Tokenizer& tokenizer = *loaded->tokenizer;
+  if (Status s = check_kv_cache_type(to_dtype(f.kv_cache_type), model.config().head_dim); !s.ok()) {
+    return fail(s.message());
+  }
 
   const std::vector<int32_t> prompt = tokenizer.encode(f.prompt, /*add_special=*/true, /*parse_special=*/true);
   if (f.speculative.method != SpecMethod::kNone) {

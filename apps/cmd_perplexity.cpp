@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "eval_text.h"
+#include "model/kv_storage.h"
 #include "quantize/perplexity.h"
 
 namespace tessera::app {
@@ -12,19 +13,24 @@ namespace {
 struct PerplexityFlags {
   ChunkedTextFlags text;
   std::string output = "text";  // text or json
+  KvCacheType kv_cache_type = KvCacheType::kF32;  // exact K/V unless asked (llama.cpp's default is f16)
 };
 
 int run_perplexity(const PerplexityFlags& f) {
   if (f.output != "text" && f.output != "json") return fail("-o must be text or json");
   auto input = load_chunked_text(f.text);
   if (!input.ok()) return fail(input.status().message());
+  if (Status s = check_kv_cache_type(to_dtype(f.kv_cache_type), input->loaded.model->config().head_dim); !s.ok()) {
+    return fail(s.message());
+  }
   ThreadPool pool(input->num_threads);
   const bool json = f.output == "json";
   if (!json) {
     std::fprintf(stderr, "perplexity: %zu tokens, chunks of %d, scoring the second half of each\n",
                  input->tokens.size(), input->context);
   }
-  const quantize::PerplexityOptions options{input->context, f.text.max_chunks, input->bos_id};
+  const quantize::PerplexityOptions options{input->context, f.text.max_chunks, input->bos_id,
+                                            to_dtype(f.kv_cache_type)};
   auto result = quantize::compute_perplexity(*input->loaded.model, input->tokens, options, pool,
                                              [&](int32_t chunk, double ppl) {
                                                if (json) return;
@@ -58,6 +64,7 @@ Command add_perplexity_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("perplexity", "Perplexity of a model on a text, as llama-perplexity computes it");
   add_chunked_text_options(cmd, flags->text, "Text file to score");
   cmd->add_option("-o,--output", flags->output, "text or json")->capture_default_str();
+  add_kv_cache_dtype_option(cmd, &flags->kv_cache_type, "f32");
   return {cmd, [flags] { return run_perplexity(*flags); }};
 }
 

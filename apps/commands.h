@@ -37,7 +37,7 @@ int fail(const std::string& message);
 
 // --kv-cache-dtype f16|f32 on `cmd` (default f16, llama.cpp's cache type); to_dtype gives the
 // tensor type of the choice.
-void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type);
+void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type, const char* default_name = "f16");
 DType to_dtype(KvCacheType type);
 
 // Speculative decoding flags (--spec-method ngram|draft, --num-spec-tokens K|auto, --ngram-min,

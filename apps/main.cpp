@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "commands.h"
+#include "engine/engine.h"
 
 namespace tessera::app {
 
@@ -18,14 +19,21 @@ int fail(const std::string& message) {
   return 1;
 }
 
-void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type) {
+void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type, const char* default_name) {
   cmd->add_option_function<std::string>(
-         "--kv-cache-dtype", [type](const std::string& name) { *type = name == "f32" ? KvCacheType::kF32 : KvCacheType::kF16; },
-         "KV cache element type: f16 (default) or f32")
-      ->transform(CLI::IsMember({"f16", "f32"}, CLI::ignore_case));
+         "--kv-cache-dtype",
+         [type](const std::string& name) {
+           const KvCacheType types[] = {KvCacheType::kF16, KvCacheType::kF32, KvCacheType::kQ8_0, KvCacheType::kQ4_0};
+           for (KvCacheType t : types) {
+             if (dtype_name(kv_cache_dtype(t)) == name) *type = t;
+           }
+         },
+         std::string("KV cache element type: f16, f32, q8_0 or q4_0 (32-value blocks, head size a multiple of 32); "
+                     "default ") + default_name)
+      ->transform(CLI::IsMember({"f16", "f32", "q8_0", "q4_0"}, CLI::ignore_case));
 }
 
-DType to_dtype(KvCacheType type) { return type == KvCacheType::kF32 ? DType::kF32 : DType::kF16; }
+DType to_dtype(KvCacheType type) { return kv_cache_dtype(type); }
 
 void add_speculative_options(CLI::App* cmd, SpeculativeConfig* config) {
   cmd->add_option_function<std::string>(

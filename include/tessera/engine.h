@@ -20,7 +20,10 @@ class EngineCore;
 // Element type of the KV cache (llama.cpp's --cache-type-k/-v, vLLM's --kv-cache-dtype). f16, llama.cpp's
 // default, halves the KV memory and what attention streams per step; f32 keeps K/V exactly as
 // computed (the golden comparisons against llama.cpp's greedy_kv_f32 runs use it).
-enum class KvCacheType { kF16, kF32 };
+// q8_0 / q4_0 store each position's K and V rows of a kv head in ggml's 32-value blocks (an f16
+// scale and int8 values or nibbles: 8.5 / 4.5 bits a value), so the same kv_cache_memory holds
+// ~1.9x / ~3.5x the tokens of f16; the head size must be a multiple of 32.
+enum class KvCacheType { kF16, kF32, kQ8_0, kQ4_0 };
 
 // Speculative decoding (docs/speculative.md): drafts proposed cheaply, verified in the ordinary
 // batched forward; outputs keep the target model's exact distribution.

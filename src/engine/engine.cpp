@@ -13,6 +13,17 @@
 #include "tokenizer/tokenizer.h"
 
 namespace tessera {
+
+DType kv_cache_dtype(KvCacheType type) {
+  switch (type) {
+    case KvCacheType::kF32: return DType::kF32;
+    case KvCacheType::kQ8_0: return DType::kQ8_0;
+    case KvCacheType::kQ4_0: return DType::kQ4_0;
+    case KvCacheType::kF16: break;
+  }
+  return DType::kF16;
+}
+
 namespace {
 
 constexpr int32_t kMaxCompletionsPerRequest = 256;
@@ -163,7 +174,8 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
     core->eog_token_ids_ = (*tokenizer)->eog_ids();
   }
   const int32_t max_model_len = core->model_->max_context();
-  const DType kv_type = config.kv_cache_type == KvCacheType::kF16 ? DType::kF16 : DType::kF32;
+  const DType kv_type = kv_cache_dtype(config.kv_cache_type);
+  TS_RETURN_IF_ERROR(check_kv_cache_type(kv_type, mc.head_dim));
   KvLayout kv_layout = make_kv_layout(mc, config.release_sliding_window_blocks);
   const size_t bytes_per_block = KvStorage::bytes_per_block(kv_layout.layers_per_block, config.block_size,
                                                             mc.num_kv_heads, mc.head_dim, kv_type);

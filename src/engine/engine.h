@@ -18,6 +18,9 @@
 
 namespace tessera {
 
+// The element type of a KV cache of `type` (KvStorage's).
+DType kv_cache_dtype(KvCacheType type);
+
 // Blocks a KV pool gets from the config: a byte budget (or a share of free RAM), capped at what
 // max_num_seqs requests of max_model_len tokens could ever use, plus the null block.
 // blocks_per_seq: the most blocks one sequence can hold (over all KV cache groups), which bounds

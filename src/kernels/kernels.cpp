@@ -4,6 +4,7 @@
 #include "kernels/kernels.h"
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "base/check.h"
@@ -427,6 +428,15 @@ void add_inplace(float* out, const float* x, int64_t n, ThreadPool* pool) {
     const int64_t last = std::min(n, end * kElementsPerUnit);
     for (int64_t i = begin * kElementsPerUnit; i < last; ++i) out[i] += x[i];
   });
+}
+
+size_t kv_row_bytes(DType type, int64_t head_dim) {
+  TS_CHECK(type == DType::kF32 || type == DType::kF16 || quantized_kv(type), "KV cache of type %s (f32, f16, q8_0 or q4_0)",
+           std::string(dtype_name(type)).c_str());
+  TS_CHECK(!quantized_kv(type) || head_dim % kLegacyBlockSize == 0,
+           "a %s KV cache needs a head size that is a multiple of %d, not %lld", std::string(dtype_name(type)).c_str(),
+           static_cast<int>(kLegacyBlockSize), static_cast<long long>(head_dim));
+  return row_bytes(type, head_dim);
 }
 
 size_t attention_scratch_floats(int64_t max_context, int64_t heads_per_kv_head, const ThreadPool& pool) {

@@ -137,8 +137,25 @@ struct PagedKvLayer {
   int32_t block_size = 16;   // tokens per block
   int32_t num_kv_heads = 0;
   int32_t head_dim = 0;
-  DType type = DType::kF32;  // kF32 or kF16 (the values attention reads are converted to f32)
+  DType type = DType::kF32;  // kF32 or kF16 (the values attention reads are converted to f32),
+                             // or kQ8_0 / kQ4_0 (quantized_kv below)
 };
+
+// Quantized KV (kQ8_0, kQ4_0): ggml's 32-value blocks (an f16 scale and 32 int8 values or 32
+// nibbles), one row of head_dim / 32 blocks per (position, kv head), the rows of one kv head in a
+// block position-major for K AND V: [num_blocks, num_kv_heads, block_size, head_dim / 32 blocks].
+// NOTE: position-major K, unlike the f32/f16 layout: a quantized value needs its block's scale,
+// so a score is one dot product per position over whole 32-value blocks (q converted to Q8_0 as
+// ggml's flash attention does, an integer dot), and V is dequantized a row at a time into the
+// weighted sum. head_dim must be a multiple of 32.
+inline bool quantized_kv(DType type) { return type == DType::kQ8_0 || type == DType::kQ4_0; }
+// Bytes of one position's head_dim values of one kv head in a `type` cache (any KV type).
+size_t kv_row_bytes(DType type, int64_t head_dim);
+// Byte offset, in kv.k and kv.v of a quantized cache, of the row of KV slot `slot` of `kv_head`.
+inline int64_t quantized_slot_offset(const PagedKvLayer& kv, int64_t slot, int64_t kv_head) {
+  const int64_t row = ((slot / kv.block_size) * kv.num_kv_heads + kv_head) * kv.block_size + slot % kv.block_size;
+  return row * static_cast<int64_t>(kv_row_bytes(kv.type, kv.head_dim));
+}
 
 // Offset in elements, in kv.k and kv.v, of the block_size x head_dim values of `kv_head` in
 // block `block`.

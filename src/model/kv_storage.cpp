@@ -6,17 +6,17 @@
 
 #include "base/check.h"
 #include "tensor/quant.h"
+#include "tensor/quant_blocks.h"
 
 namespace tessera {
-namespace {
-
-size_t kv_element_bytes(DType type) {
-  TS_CHECK(type == DType::kF32 || type == DType::kF16, "KV cache of type %s (f32 or f16 only)",
-           std::string(dtype_name(type)).c_str());
-  return type == DType::kF16 ? sizeof(uint16_t) : sizeof(float);
+Status check_kv_cache_type(DType type, int32_t head_dim) {
+  if (kernels::quantized_kv(type) && head_dim % kLegacyBlockSize != 0) {
+    return invalid_argument("a " + std::string(dtype_name(type)) + " KV cache needs a head size that is a multiple of " +
+                            std::to_string(kLegacyBlockSize) + "; this model's is " + std::to_string(head_dim) +
+                            " (use f16 or f32)");
+  }
+  return Status();
 }
-
-}  // namespace
 
 KvStorage::KvStorage(int32_t num_layers, int32_t num_blocks, int32_t block_size, int32_t num_kv_heads,
                      int32_t head_dim, DType type)
@@ -30,10 +30,10 @@ KvStorage::KvStorage(KvLayout layout, int32_t num_blocks, int32_t block_size, in
       num_kv_heads_(num_kv_heads),
       head_dim_(head_dim),
       type_(type),
-      element_bytes_(kv_element_bytes(type)) {
+      head_row_bytes_(kernels::kv_row_bytes(type, head_dim)) {
   TS_CHECK(layout_.layers_per_block > 0 && num_blocks > 0 && block_size > 0, "empty KV storage");
   const size_t bytes =
-      static_cast<size_t>(layout_.layers_per_block) * num_blocks * block_size * kv_dim() * element_bytes_;
+      static_cast<size_t>(layout_.layers_per_block) * num_blocks * block_size * num_kv_heads * head_row_bytes_;
   k_buffer_ = backend.allocate(bytes);
   v_buffer_ = backend.allocate(bytes);
   // NOTE: touched once here (zero pages, already zero), so that page faults happen at startup,
@@ -44,7 +44,8 @@ KvStorage::KvStorage(KvLayout layout, int32_t num_blocks, int32_t block_size, in
 
 size_t KvStorage::bytes_per_block(int32_t layers_per_block, int32_t block_size, int32_t num_kv_heads,
                                   int32_t head_dim, DType type) {
-  return 2 * kv_element_bytes(type) * static_cast<size_t>(layers_per_block) * block_size * num_kv_heads * head_dim;
+  return 2 * kernels::kv_row_bytes(type, head_dim) * static_cast<size_t>(layers_per_block) * block_size *
+         num_kv_heads;
 }
 
 void KvStorage::write(int32_t layer, int64_t slot, const float* k_row, const float* v_row) {
@@ -54,6 +55,15 @@ void KvStorage::write(int32_t layer, int64_t slot, const float* k_row, const flo
   const kernels::PagedKvLayer view = layer_view(layer);
   uint8_t* k = k_buffer_.data() + layer_offset_bytes(layer);
   uint8_t* v = v_buffer_.data() + layer_offset_bytes(layer);
+  if (kernels::quantized_kv(type_)) {
+    // Quantized as llama.cpp's copy into a q8_0 / q4_0 cache does (its from_float).
+    for (int32_t h = 0; h < num_kv_heads_; ++h) {
+      const int64_t offset = kernels::quantized_slot_offset(view, slot, h);
+      quantize_activation_row(type_, k_row + static_cast<size_t>(h) * head_dim_, k + offset, head_dim_);
+      quantize_activation_row(type_, v_row + static_cast<size_t>(h) * head_dim_, v + offset, head_dim_);
+    }
+    return;
+  }
   const size_t k_stride = static_cast<size_t>(block_size_);  // K is dimension-major (PagedKvLayer)
   for (int32_t h = 0; h < num_kv_heads_; ++h) {
     const size_t k_offset = static_cast<size_t>(kernels::k_slot_offset(view, slot, h));

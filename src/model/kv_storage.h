@@ -6,16 +6,22 @@
 #include <vector>
 
 #include "base/huge_page_buffer.h"
+#include "base/status.h"
 #include "kernels/backend.h"
 #include "kernels/kernels.h"
 #include "model/kv_layout.h"
 
 namespace tessera {
 
+// Whether a KV cache of `type` can hold heads of `head_dim` (q8_0 / q4_0 need a multiple of 32):
+// an invalid_argument Status naming both when not, for configuration errors.
+Status check_kv_cache_type(DType type, int32_t head_dim);
+
 class KvStorage {
  public:
   // type: kF32 or kF16 (llama.cpp's default cache type; K/V rows are rounded to nearest even
-  // when written and read back exactly).
+  // when written and read back exactly), or kQ8_0 / kQ4_0 (each position's head rows quantized
+  // in 32-value blocks when written; head_dim must be a multiple of 32, else a check fails).
   // Every layer in one block (KvLayout::single_group).
   KvStorage(int32_t num_layers, int32_t num_blocks, int32_t block_size, int32_t num_kv_heads, int32_t head_dim,
             DType type = DType::kF32);
@@ -49,12 +55,12 @@ class KvStorage {
   // Offset of model layer `layer`'s slot.
   size_t layer_offset_bytes(int32_t layer) const {
     return static_cast<size_t>(layout_.slot_of_layer[static_cast<size_t>(layer)]) * num_blocks_ * block_size_ *
-           kv_dim() * element_bytes_;
+           num_kv_heads_ * head_row_bytes_;
   }
   KvLayout layout_;
   int32_t num_blocks_, block_size_, num_kv_heads_, head_dim_;
   DType type_;
-  size_t element_bytes_;
+  size_t head_row_bytes_;  // bytes of one position's values of one kv head (kernels::kv_row_bytes)
   // [layers_per_block, num_blocks, num_kv_heads, head_dim, block_size] (K) and [..., block_size,
   // head_dim] (V) of type_ (PagedKvLayer's layout), on transparent huge pages: attention streams
   // them every step, like the weights.

@@ -30,7 +30,7 @@ double PerplexityAccumulator::error() const {
 Expected<PerplexityResult> compute_perplexity(Model& model, std::span<const int32_t> tokens,
                                               const PerplexityOptions& options, ThreadPool& pool,
                                               const std::function<void(int32_t chunk, double running)>& on_chunk) {
-  TextChunkRunner runner(model, pool, options.context);
+  TextChunkRunner runner(model, pool, options.context, options.kv_type);
   TS_RETURN_IF_ERROR(runner.check_enough_tokens(static_cast<int64_t>(tokens.size()), 2));
   const int32_t num_chunks = runner.num_chunks(static_cast<int64_t>(tokens.size()), options.max_chunks);
   const int32_t first = options.context / 2;  // positions before it are context only

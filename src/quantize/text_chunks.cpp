@@ -11,13 +11,13 @@ constexpr int32_t kBlockSize = 16;
 int32_t blocks_for(int32_t positions) { return (positions + kBlockSize - 1) / kBlockSize; }
 }  // namespace
 
-TextChunkRunner::TextChunkRunner(Model& model, ThreadPool& pool, int32_t context)
+TextChunkRunner::TextChunkRunner(Model& model, ThreadPool& pool, int32_t context, DType kv_type)
     : model_(model),
       pool_(pool),
       execution_(pool),
       context_(context),
       kv_(model.config().num_layers, blocks_for(context), kBlockSize, model.config().num_kv_heads,
-          model.config().head_dim),
+          model.config().head_dim, kv_type),
       block_table_(static_cast<size_t>(blocks_for(context))),
       chunk_tokens_(static_cast<size_t>(context)),
       logits_(static_cast<size_t>(context) * model.config().vocab_size) {

@@ -11,6 +11,7 @@
 #include "base/memory_bandwidth.h"
 #include "base/thread_pool.h"
 #include "base/timer.h"
+#include "kernels/kernels.h"
 #include "model/forward_batch.h"
 #include "model/kv_storage.h"
 #include "model/model.h"
@@ -131,6 +132,7 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
   if (!loaded.ok()) return loaded.status();
   Model& model = **loaded;
   const ModelConfig& c = model.config();
+  TS_RETURN_IF_ERROR(check_kv_cache_type(p.kv_type, c.head_dim));
   // NOTE: only with a depth, so that plain pp / tg tests keep running past a small trained
   // context as they always did (llama-bench sizes n_ctx to the test, too).
   if (p.n_depth > 0 && longest > c.context_length) {
@@ -206,8 +208,9 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
     finish(r, p.n_gen);
     r.weights_bytes_per_token = weights_bytes_per_token(model.file());
     // Step at position q reads q + 1 positions of K and V in every layer: mean depth + (n_gen + 1) / 2.
-    const uint64_t kv_bytes_per_position = 2ull * static_cast<uint64_t>(c.num_layers) * static_cast<uint64_t>(c.kv_dim()) *
-                                           (p.kv_type == DType::kF16 ? 2u : 4u);
+    const uint64_t kv_bytes_per_position = 2ull * static_cast<uint64_t>(c.num_layers) *
+                                           static_cast<uint64_t>(c.num_kv_heads) *
+                                           kernels::kv_row_bytes(p.kv_type, c.head_dim);
     r.kv_bytes_per_token = kv_bytes_per_position * (2ull * static_cast<uint64_t>(p.n_depth) + static_cast<uint64_t>(p.n_gen) + 1) / 2;
     for (size_t i = 0; i < r.samples_ts.size(); ++i) {
       const double gbs = r.read_gbs_samples[i];

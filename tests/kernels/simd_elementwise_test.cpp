@@ -183,5 +183,113 @@ TEST(SimdElementwise, PagedAttentionHeadMatchesReference) {
   }
 }
 
+// A q8_0 / q4_0 cache (quantized_kv): every ISA against the reference, which reads the same
+// blocks (q as Q8_0, integer dots per 32-value block, V dequantized). The SIMD kernel sums the
+// blocks and the weighted rows in another order (fused multiply-adds), so the comparison is
+// at f32 rounding scale, not bit for bit; whole GQA groups are bit for bit the heads alone.
+TEST(SimdElementwise, QuantizedKvAttentionMatchesReference) {
+  struct Shape {
+    int32_t head_dim, num_heads, num_kv_heads, block_size, position;
+  };
+  const Shape shapes[] = {{32, 4, 4, 16, 0},   {64, 9, 3, 16, 130}, {64, 32, 4, 16, 63}, {96, 6, 2, 7, 47},
+                          {128, 12, 2, 16, 33}, {128, 2, 1, 16, 191}, {256, 2, 2, 32, 70}, {160, 5, 1, 3, 20}};
+  for (const DType type : {DType::kQ8_0, DType::kQ4_0}) {
+    for (Isa isa : simd_isas()) {
+      const AttentionHeadsFn fn = kernel_table(isa).attention_heads;
+      if (fn == nullptr) continue;
+      uint32_t seed = 7;
+      for (const Shape& s : shapes) {
+        const int32_t num_blocks = s.position / s.block_size + 3;
+        const int64_t rows = static_cast<int64_t>(num_blocks) * s.block_size * s.num_kv_heads;
+        const size_t row_size = kv_row_bytes(type, s.head_dim);
+        std::vector<uint8_t> k(static_cast<size_t>(rows) * row_size), v(k.size());
+        for (int64_t r = 0; r < rows; ++r) {
+          const auto k_row = random_vector(static_cast<size_t>(s.head_dim), seed++);
+          const auto v_row = random_vector(static_cast<size_t>(s.head_dim), seed++);
+          quantize_activation_row(type, k_row.data(), k.data() + r * row_size, s.head_dim);
+          quantize_activation_row(type, v_row.data(), v.data() + r * row_size, s.head_dim);
+        }
+        std::vector<int32_t> block_table(static_cast<size_t>(num_blocks));
+        std::iota(block_table.begin(), block_table.end(), 0);
+        std::shuffle(block_table.begin(), block_table.end(), std::mt19937(seed++));
+        const auto q = random_vector(static_cast<size_t>(s.num_heads * s.head_dim), seed++);
+        const PagedKvLayer kv{k.data(), v.data(), s.block_size, s.num_kv_heads, s.head_dim, type};
+        const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+        const int32_t group = s.num_heads / s.num_kv_heads, context = s.position + 1;
+        for (const int32_t first_visible : {0, s.position / 2}) {
+          for (const float softcap : {0.0f, 2.0f}) {
+            const std::string what = std::string(isa_name(isa)) + " " + std::string(dtype_name(type)) +
+                                     " attention head_dim " + std::to_string(s.head_dim) + " position " +
+                                     std::to_string(s.position) + " first visible " + std::to_string(first_visible) +
+                                     " softcap " + std::to_string(softcap);
+            std::vector<float> alone(q.size(), NAN);
+            for (int32_t h = 0; h < s.num_heads; ++h) {
+              std::vector<float> scores(static_cast<size_t>(context));
+              std::vector<float> want(static_cast<size_t>(s.head_dim)), got(want.size(), NAN);
+              ref::attention_heads(q.data() + h * s.head_dim, s.position, first_visible, scale, softcap, h, 1,
+                                   s.num_heads, kv, block_table, scores.data(), want.data());
+              fn(q.data() + h * s.head_dim, s.position, first_visible, scale, softcap, h, 1, s.num_heads, kv,
+                 block_table, scores.data(), got.data());
+              expect_close(got, want, 1.0f, what + " head " + std::to_string(h), 2e-5f);
+              std::copy(got.begin(), got.end(), alone.begin() + h * s.head_dim);
+            }
+            for (int32_t first = 0; first < s.num_heads; first += group) {
+              std::vector<float> scores(static_cast<size_t>(group * context));
+              std::vector<float> got(static_cast<size_t>(group * s.head_dim), NAN);
+              fn(q.data() + first * s.head_dim, s.position, first_visible, scale, softcap, first, group, s.num_heads,
+                 kv, block_table, scores.data(), got.data());
+              for (size_t i = 0; i < got.size(); ++i) {
+                ASSERT_EQ(got[i], alone[first * s.head_dim + i]) << what << " group from head " << first;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The quantized reference is the f32 reference over the dequantized cache and a Q8_0 query, up
+// to the order of the sums.
+TEST(SimdElementwise, QuantizedKvReferenceIsDequantizedAttention) {
+  const int32_t head_dim = 64, num_heads = 4, num_kv_heads = 2, block_size = 16, position = 40, num_blocks = 3;
+  const int64_t rows = static_cast<int64_t>(num_blocks) * block_size * num_kv_heads;
+  for (const DType type : {DType::kQ8_0, DType::kQ4_0}) {
+    const size_t row_size = kv_row_bytes(type, head_dim);
+    std::vector<uint8_t> k(static_cast<size_t>(rows) * row_size), v(k.size());
+    // The f32 layout of the same values: K dimension-major, V position-major (PagedKvLayer).
+    std::vector<float> k32(static_cast<size_t>(rows * head_dim)), v32(k32.size());
+    const PagedKvLayer qkv{k.data(), v.data(), block_size, num_kv_heads, head_dim, type};
+    const PagedKvLayer fkv{k32.data(), v32.data(), block_size, num_kv_heads, head_dim};
+    uint32_t seed = 3;
+    std::vector<float> row(static_cast<size_t>(head_dim));
+    for (int64_t slot = 0; slot < static_cast<int64_t>(num_blocks) * block_size; ++slot) {
+      for (int32_t h = 0; h < num_kv_heads; ++h) {
+        const int64_t at = quantized_slot_offset(qkv, slot, h);
+        quantize_activation_row(type, random_vector(row.size(), seed++).data(), k.data() + at, head_dim);
+        quantize_activation_row(type, random_vector(row.size(), seed++).data(), v.data() + at, head_dim);
+        dequantize_row_ref(type, k.data() + at, row.data(), head_dim);
+        for (int32_t d = 0; d < head_dim; ++d) k32[static_cast<size_t>(k_slot_offset(fkv, slot, h) + d * block_size)] = row[d];
+        dequantize_row_ref(type, v.data() + at, v32.data() + v_slot_offset(fkv, slot, h), head_dim);
+      }
+    }
+    const std::vector<int32_t> block_table = {2, 0, 1};
+    auto q = random_vector(static_cast<size_t>(num_heads * head_dim), seed++);
+    std::vector<uint8_t> q8(row_bytes(DType::kQ8_0, head_dim));
+    for (int32_t h = 0; h < num_heads; ++h) {  // the query as the quantized path sees it
+      quantize_activation_row(DType::kQ8_0, q.data() + h * head_dim, q8.data(), head_dim);
+      dequantize_row_ref(DType::kQ8_0, q8.data(), q.data() + h * head_dim, head_dim);
+    }
+    for (int32_t h = 0; h < num_heads; ++h) {
+      std::vector<float> scores(position + 1), want(head_dim), got(head_dim);
+      ref::attention_heads(q.data() + h * head_dim, position, 0, 0.125f, 0.0f, h, 1, num_heads, fkv, block_table,
+                           scores.data(), want.data());
+      ref::attention_heads(q.data() + h * head_dim, position, 0, 0.125f, 0.0f, h, 1, num_heads, qkv, block_table,
+                           scores.data(), got.data());
+      expect_close(got, want, 1.0f, std::string(dtype_name(type)) + " head " + std::to_string(h), 1e-5f);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tessera::kernels

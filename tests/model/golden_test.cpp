@@ -171,12 +171,16 @@ TEST_P(GoldenTest, TeacherForcedTop5LogitsMatchReference) {
 // same cache type. The first divergence, if any, must fall on a step where llama.cpp itself had
 // a near-tie (top-1/top-2 margin below the logit tolerance); after it the paths legitimately
 // differ.
+// A quantized cache (q8_0 / q4_0) is compared with the f16-cache run, with `tie_margin` in
+// place of the model's logit tolerance: the 8-bit K/V move logits by far more than f16 does.
 void expect_free_running_ids_match(Model& model, ThreadPool& pool, const GoldenFile& golden, const GoldenParam& param,
-                                   DType kv_type) {
+                                   DType kv_type, float tie_margin = 0.0f) {
   Generator generator(model, pool, 256, kv_type);
   SamplingParams params;
   params.temperature = 0.0f;
-  const bool f16 = kv_type == DType::kF16;
+  const bool quantized = kernels::quantized_kv(kv_type);
+  const bool f16 = kv_type == DType::kF16 || quantized;
+  const float tolerance = quantized ? tie_margin : param.logit_tolerance;
   for (const GoldenCase& c : golden.cases) {
     const std::vector<int32_t>& expected = f16 ? c.generated_ids_kv_f16 : c.generated_ids;
     Sampler sampler(params);
@@ -189,12 +193,13 @@ void expect_free_running_ids_match(Model& model, ThreadPool& pool, const GoldenF
     while (step < ids.size() && ids[step] == expected[step]) ++step;
     if (step < ids.size()) {
       const float margin = f16 ? c.margin_kv_f16(step) : c.margin(step);
-      EXPECT_FALSE(param.exact_ids) << "prompt '" << c.prompt << "' diverges at step " << step;
-      EXPECT_LT(margin, param.logit_tolerance)
+      if (!quantized) EXPECT_FALSE(param.exact_ids) << "prompt '" << c.prompt << "' diverges at step " << step;
+      EXPECT_LT(margin, tolerance)
           << "prompt '" << c.prompt << "' diverges at step " << step << " where the reference margin is " << margin;
     }
-    std::printf("[ golden   ] %s '%s' (KV %s): free-running ids equal for %zu of %zu steps\n", param.name,
-                c.prompt.c_str(), f16 ? "f16" : "f32", step, ids.size());
+    std::printf("[ golden   ] %s '%s' (KV %s): free-running ids equal for %zu of %zu steps (margin there %.4f)\n",
+                param.name, c.prompt.c_str(), std::string(dtype_name(kv_type)).c_str(), step, ids.size(),
+                step < ids.size() ? (f16 ? c.margin_kv_f16(step) : c.margin(step)) : 0.0f);
   }
 }
 
@@ -204,6 +209,22 @@ TEST_P(GoldenTest, FreeRunningGreedyIdsMatchReference) {
 
 TEST_P(GoldenTest, FreeRunningGreedyIdsWithF16KvCacheMatchReference) {
   expect_free_running_ids_match(*model_, pool_, golden_, param(), DType::kF16);
+}
+
+// A q8_0 cache against llama.cpp's f16-cache goldens, on the f32-weight models whose head size the
+// 32-value blocks hold (the TinyStories / stories260K heads are 16 and 8: skipped; quantized
+// weights add their own path differences). A divergence must fall on a step whose f16-run
+// top-1/top-2 margin is below kQ8KvTieMargin: a near-tie at the scale q8_0 K/V moves logits.
+// NOTE: measured (first divergence per prompt, 3 prompts x 32 steps, every ISA the same): the
+// largest margin at a divergence is 0.149 (gemma3-d64 f32), then 0.077 (qwen3), 0.059 (qwen2),
+// 0.037, 0.013, 0.012; llama-mqa and phi3 match all 96 steps. These synthetic models have random
+// weights and flat logits; the f16 cache needs 2e-4 only because it is llama.cpp's own path.
+constexpr float kQ8KvTieMargin = 0.25f;
+
+TEST_P(GoldenTest, FreeRunningGreedyIdsWithQ8_0KvCacheMatchF16KvGoldens) {
+  if (model_->config().head_dim % 32 != 0) GTEST_SKIP() << "head size " << model_->config().head_dim;
+  if (!param().exact_ids) GTEST_SKIP() << "quantized weights";
+  expect_free_running_ids_match(*model_, pool_, golden_, param(), DType::kQ8_0, kQ8KvTieMargin);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, GoldenTest,

@@ -33,11 +33,52 @@ const float* kv_vector(const void* base, DType type, int64_t offset, int64_t str
   return tmp;
 }
 
+// attention_heads over a quantized cache (quantized_kv in kernels.h), as ggml's flash attention
+// reads one: q converted to Q8_0 (the vec_dot_type of Q8_0 and Q4_0) and dotted with each
+// position's K row block by block (vec_dot_ref); softmax weights in f32; V rows dequantized.
+void attention_heads_quantized(const float* q, int32_t position, int32_t first_visible, float scale,
+                               float softcap_value, int64_t first_head, int64_t num_group_heads, int64_t num_heads,
+                               const PagedKvLayer& kv, std::span<const int32_t> block_table, float* scores,
+                               float* out) {
+  const int64_t head_dim = kv.head_dim;
+  const int64_t kv_head = first_head / (num_heads / kv.num_kv_heads);
+  const int32_t context = position + 1;
+  const auto* k_base = static_cast<const uint8_t*>(kv.k);
+  const auto* v_base = static_cast<const uint8_t*>(kv.v);
+  thread_local std::vector<uint8_t> q8;
+  thread_local std::vector<float> v_row;
+  q8.resize(row_bytes(DType::kQ8_0, head_dim));
+  v_row.resize(static_cast<size_t>(head_dim));
+  for (int64_t g = 0; g < num_group_heads; ++g) {
+    quantize_activation_row(DType::kQ8_0, q + g * head_dim, q8.data(), head_dim);
+    float* head_scores = scores + g * context;
+    float* out_head = out + g * head_dim;
+    for (int32_t p = 0; p < context; ++p) {
+      const int64_t offset = quantized_slot_offset(kv, position_slot(kv, block_table, p), kv_head);
+      head_scores[p] = vec_dot_ref(kv.type, head_dim, k_base + offset, q8.data()) * scale;
+    }
+    if (softcap_value > 0.0f) softcap(head_scores + first_visible, context - first_visible, softcap_value);
+    softmax(head_scores + first_visible, context - first_visible);
+    for (int32_t p = 0; p < first_visible; ++p) head_scores[p] = 0.0f;
+    std::memset(out_head, 0, static_cast<size_t>(head_dim) * sizeof(float));
+    for (int32_t p = 0; p < context; ++p) {
+      const int64_t offset = quantized_slot_offset(kv, position_slot(kv, block_table, p), kv_head);
+      dequantize_row_ref(kv.type, v_base + offset, v_row.data(), head_dim);
+      for (int64_t d = 0; d < head_dim; ++d) out_head[d] += head_scores[p] * v_row[static_cast<size_t>(d)];
+    }
+  }
+}
+
 }  // namespace
 
 void attention_heads(const float* q, int32_t position, int32_t first_visible, float scale, float softcap_value,
                      int64_t first_head, int64_t num_group_heads, int64_t num_heads, const PagedKvLayer& kv,
                      std::span<const int32_t> block_table, float* scores, float* out) {
+  if (quantized_kv(kv.type)) {
+    attention_heads_quantized(q, position, first_visible, scale, softcap_value, first_head, num_group_heads,
+                              num_heads, kv, block_table, scores, out);
+    return;
+  }
   TS_CHECK(kv.type == DType::kF32 || kv.type == DType::kF16, "KV cache of type %s",
            std::string(dtype_name(kv.type)).c_str());
   const int64_t head_dim = kv.head_dim;

@@ -8,7 +8,8 @@
 //   struct PositionLanes: a vector over kLanes positions (Vec, Mask, kLanes, kMaxScoreHeads and
 //     mask(n) / load(Mask, const T*) / set1 / add / mul / fmadd / store(float*, Mask, Vec); masked
 //     loads read 0 in the lanes left out)
-// T is the KV element type: float, or uint16_t for an f16 cache.
+// T is the KV element type: float, or uint16_t for an f16 cache; a quantized cache goes to
+// attention_quant_x86.h.
 // NOTE: internal linkage only (anonymous namespace), like the matmul headers next to it.
 #pragma once
 
@@ -20,6 +21,7 @@
 
 #include <xmmintrin.h>
 
+#include "kernels/cpu/x86/attention_quant_x86.h"
 #include "kernels/cpu/x86/count_dispatch_x86.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/ref_kernels.h"
@@ -183,7 +185,10 @@ void attention_heads_x86(const float* q, int32_t position, int32_t first_visible
 void attention_heads_x86(const float* q, int32_t position, int32_t first_visible, float scale, float softcap,
                          int64_t first_head, int64_t num_group_heads, int64_t num_heads, const PagedKvLayer& kv,
                          std::span<const int32_t> block_table, float* scores, float* out) {
-  if (kv.type == DType::kF16) {
+  if (quantized_kv(kv.type)) {
+    attention_heads_quantized_x86(q, position, first_visible, scale, softcap, first_head, num_group_heads, num_heads,
+                                  kv, block_table, scores, out);
+  } else if (kv.type == DType::kF16) {
     attention_heads_x86<uint16_t>(q, position, first_visible, scale, softcap, first_head, num_group_heads, num_heads,
                                   kv, block_table, scores, out);
   } else {

@@ -1,0 +1,62 @@
+// KvStorage with a quantized cache (q8_0 / q4_0): block bytes, the head size check, and rows
+// written where PagedKvLayer's quantized layout says, as the reference quantizer encodes them.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "model/kv_storage.h"
+#include "tensor/quant.h"
+
+namespace tessera {
+namespace {
+
+TEST(KvStorageQuantized, BlocksHoldMoreTokensForTheSameBytes) {
+  // TinyLlama's shape: 22 layers, 4 kv heads of 64.
+  const size_t f16 = KvStorage::bytes_per_block(22, 16, 4, 64, DType::kF16);
+  const size_t q8 = KvStorage::bytes_per_block(22, 16, 4, 64, DType::kQ8_0);
+  const size_t q4 = KvStorage::bytes_per_block(22, 16, 4, 64, DType::kQ4_0);
+  EXPECT_EQ(f16, 2u * 22 * 16 * 4 * 64 * 2);
+  EXPECT_EQ(q8, 2u * 22 * 16 * 4 * 2 * 34);  // two 34-byte blocks per head row
+  EXPECT_EQ(q4, 2u * 22 * 16 * 4 * 2 * 18);
+  EXPECT_NEAR(static_cast<double>(f16) / q8, 1.88, 0.01);
+  EXPECT_NEAR(static_cast<double>(f16) / q4, 3.56, 0.01);
+}
+
+TEST(KvStorageQuantized, RejectsHeadSizeNotAMultipleOf32) {
+  EXPECT_DEATH(KvStorage(2, 4, 16, 2, 16, DType::kQ8_0), "multiple of 32, not 16");
+  EXPECT_DEATH(KvStorage::bytes_per_block(2, 16, 2, 48, DType::kQ4_0), "multiple of 32, not 48");
+  EXPECT_DEATH(KvStorage(2, 4, 16, 2, 64, DType::kQ4_1), "f32, f16, q8_0 or q4_0");
+}
+
+TEST(KvStorageQuantized, WritesRowsWhereTheLayerViewReadsThem) {
+  const int32_t layers = 2, blocks = 3, block_size = 5, heads = 2, head_dim = 64;
+  for (DType type : {DType::kQ8_0, DType::kQ4_0}) {
+    KvStorage kv(layers, blocks, block_size, heads, head_dim, type);
+    std::mt19937 rng(1);
+    std::normal_distribution<float> dist;
+    std::vector<float> k(static_cast<size_t>(heads * head_dim)), v(k.size());
+    ThreadPool pool(1);
+    const int64_t slots[] = {7, 0, 14};
+    for (int64_t slot : slots) {
+      for (float& x : k) x = dist(rng);
+      for (float& x : v) x = dist(rng);
+      kv.write(1, slot, k.data(), v.data());
+      const kernels::PagedKvLayer view = kv.layer_view(1);
+      const size_t row = kernels::kv_row_bytes(type, head_dim);
+      std::vector<uint8_t> want(row);
+      for (int32_t h = 0; h < heads; ++h) {
+        const int64_t at = kernels::quantized_slot_offset(view, slot, h);
+        quantize_activation_row(type, k.data() + h * head_dim, want.data(), head_dim);
+        EXPECT_EQ(std::memcmp(static_cast<const uint8_t*>(view.k) + at, want.data(), row), 0) << slot << " " << h;
+        quantize_activation_row(type, v.data() + h * head_dim, want.data(), head_dim);
+        EXPECT_EQ(std::memcmp(static_cast<const uint8_t*>(view.v) + at, want.data(), row), 0) << slot << " " << h;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tessera
