@@ -6,9 +6,11 @@
 #include <random>
 #include <thread>
 
+#include "serve/engine_stats_json.h"
 #include "serve/openai_error.h"
 #include "serve/openai_response.h"
 #include "serve/request_budget.h"
+#include "serve/web_assets.h"
 
 namespace tessera::serve {
 namespace {
@@ -16,12 +18,12 @@ namespace {
 struct Route {
   const char* method;
   const char* path;
-  bool needs_key;  // /health and /metrics are open, as in vLLM
+  bool needs_key;  // /health, /metrics and the pages are open, as in vLLM; the pages' API calls are not
 };
 constexpr Route kRoutes[] = {
     {"POST", "/v1/completions", true}, {"POST", "/v1/chat/completions", true}, {"POST", "/tokenize", true},
     {"POST", "/detokenize", true},     {"GET", "/v1/models", true},            {"GET", "/health", false},
-    {"GET", "/metrics", false},
+    {"GET", "/metrics", false},        {"GET", "/v1/engine/stats", true},
 };
 
 const Route* find_route(const http::HttpRequest& request) {
@@ -133,7 +135,7 @@ std::optional<http::HttpResponse> OpenAiServer::screen(const http::HttpRequest& 
     return refuse(error_response(403, "The Host header does not name this server (start it with --host 0.0.0.0 to "
                                       "accept any).", "invalid_request_error", "", "host_not_allowed"));
   }
-  if (!access_.origin_ok(head.header("Origin"))) {
+  if (!access_.origin_ok(head.header("Origin"), host)) {
     return refuse(error_response(403, "Cross-origin requests from this origin are not allowed (see --allowed-origins).",
                                  "invalid_request_error", "", "origin_not_allowed"));
   }
@@ -147,6 +149,9 @@ std::optional<http::HttpResponse> OpenAiServer::screen(const http::HttpRequest& 
     return refuse(std::move(preflight));
   }
   const Route* route = find_route(head);
+  if (route == nullptr && head.method == "GET" && find_web_asset(head.path) != nullptr) {
+    return std::nullopt;  // a page: static, holds no data; what it fetches is behind the key
+  }
   if (route == nullptr) {
     return refuse(error_response(404, "Invalid URL (" + head.method + " " + head.path + ")", "invalid_request_error", "", "unknown_url"));
   }
@@ -174,7 +179,13 @@ void OpenAiServer::handle(const std::shared_ptr<http::HttpExchange>& exchange) {
   const std::string& path = request.path;
   if (path == "/v1/completions" || path == "/v1/chat/completions") return handle_generation(exchange, path != "/v1/completions");
   http::HttpResponse response;
-  if (path == "/tokenize") {
+  if (const WebAsset* asset = find_route(request) == nullptr ? find_web_asset(path) : nullptr) {
+    response.content_type = std::string(asset->content_type);
+    response.body = std::string(asset->body);
+    response.headers = {{"Cache-Control", "no-cache"}, {"X-Content-Type-Options", "nosniff"}};
+  } else if (path == "/v1/engine/stats") {
+    response = handle_engine_stats();
+  } else if (path == "/tokenize") {
     response = handle_tokenize(request);
   } else if (path == "/detokenize") {
     response = handle_detokenize(request);
@@ -283,6 +294,21 @@ http::HttpResponse OpenAiServer::handle_models() const {
                       {"created", created_},      {"owned_by", "tessera"},
                       {"root", model_name_},      {"max_model_len", client_->max_model_len()}};
   return json_response({{"object", "list"}, {"data", Json::array({model})}});
+}
+
+http::HttpResponse OpenAiServer::handle_engine_stats() const {
+  EngineStatsContext context;
+  context.model = model_name_;
+  context.time_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  context.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  context.block_size = config_.engine.block_size;
+  context.max_num_seqs = config_.engine.max_num_seqs;
+  context.max_model_len = client_->max_model_len();
+  context.requests_in_flight = client_->num_in_flight();
+  http::HttpResponse response = json_response(engine_stats_json(client_->stats(), context));
+  response.headers.emplace_back("Cache-Control", "no-store");
+  return response;
 }
 
 }  // namespace tessera::serve
