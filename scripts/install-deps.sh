@@ -18,3 +18,8 @@ if ((${#missing[@]})); then
   $sudo_cmd apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "${missing[@]}"
 fi
+# The browser tests' driver (playwright-core, pinned in tests/web/package-lock.json; it uses the
+# chromium above and downloads no browser of its own).
+if command -v npm >/dev/null && [ ! -d "$(dirname "$0")/../tests/web/node_modules/playwright-core" ]; then
+  (cd "$(dirname "$0")/../tests/web" && npm ci --no-audit --no-fund)
+fi
