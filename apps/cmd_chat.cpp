@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "base/timer.h"
-#include "chat/chat_template.h"
 #include "commands.h"
+#include "serve/model_chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tessera::app {
@@ -259,18 +259,8 @@ int run_chat(ChatFlags f) {
   if (!file.ok()) return fail(file.status().message());
   auto tokenizer = Tokenizer::from_gguf(**file);
   if (!tokenizer.ok()) return fail(tokenizer.status().message());
-  const Tokenizer& tok = **tokenizer;
-  const std::string bos = tok.bos_id() >= 0 ? tok.token_text(tok.bos_id()) : "";
-  const std::string eos = tok.eos_id() >= 0 ? tok.token_text(tok.eos_id()) : "";
-  Expected<ChatTemplate> chat = f.chat_template_path.empty()
-                                    ? ChatTemplate::from_source((*file)->get_string("tokenizer.chat_template").value_or(""), bos, eos)
-                                    : ChatTemplate::from_file(f.chat_template_path, bos, eos);
-  if (!chat.ok() && !f.chat_template_path.empty()) return fail(chat.status().message());
-  if (!chat.ok()) {  // as `tessera serve`: an unrecognised template falls back to ChatML
-    std::fprintf(stderr, "tessera chat: %s; using the ChatML fallback\n", chat.status().message().c_str());
-    chat = ChatTemplate::from_source("", bos, eos);
-    if (!chat.ok()) return fail(chat.status().message());
-  }
+  Expected<ChatTemplate> chat = serve::load_model_chat_template(**file, **tokenizer, f.chat_template_path, "tessera chat");
+  if (!chat.ok()) return fail(chat.status().message());
   EngineConfig config;
   config.model_path = f.model_path;
   config.max_model_len = f.context_size;

@@ -64,6 +64,31 @@ function drawLines(canvas, lines) {
   }
 }
 
+const formatSeconds = (s) => (s >= 1 ? s.toFixed(s >= 10 ? 0 : 1) + " s" : Math.round(s * 1000 * 10) / 10 + " ms");
+
+// A latency distribution since the server started: one bar per bucket (share of observations),
+// labelled with the bucket's upper bound; empty buckets at either end are left out.
+function drawHistogram(canvas, meanLabel, h) {
+  const { ctx, width, height } = surface(canvas);
+  meanLabel.textContent = h.count ? "mean " + formatSeconds(h.sum_s / h.count) + " · " + h.count + " observed" : "no data yet";
+  if (!h.count) return;
+  let first = h.counts.findIndex((c) => c > 0), last = h.counts.length - 1;
+  while (last > first && h.counts[last] === 0) last--;
+  first = Math.max(first - 1, 0);
+  const bars = last - first + 1, max = Math.max(...h.counts);
+  const slot = width / bars, bottom = height - 16;
+  ctx.font = "10px system-ui, sans-serif";
+  ctx.textAlign = "center";
+  for (let i = first; i <= last; i++) {
+    const x = (i - first) * slot, barHeight = (h.counts[i] / max) * (bottom - 4);
+    ctx.fillStyle = color("--used");
+    ctx.fillRect(x + 2, bottom - barHeight, Math.max(slot - 4, 1), barHeight);
+    ctx.fillStyle = color("--muted");
+    const bound = i < h.upper_bounds_s.length ? "≤" + formatSeconds(h.upper_bounds_s[i]) : ">" + formatSeconds(h.upper_bounds_s[i - 1]);
+    if (slot > 34 || (i - first) % 2 === 0) ctx.fillText(bound, x + slot / 2, height - 4);
+  }
+}
+
 function push(name, value) {
   series[name].push(value);
   if (series[name].length > HISTORY) series[name].shift();
@@ -90,6 +115,8 @@ function update(stats) {
   push("waiting", stats.requests.waiting);
   previous = stats;
   drawLines($("rate-chart"), [{ values: series.rate, color: color("--used") }]);
+  drawHistogram($("ttft-chart"), $("ttft-mean"), stats.latency.time_to_first_token);
+  drawHistogram($("itl-chart"), $("itl-mean"), stats.latency.inter_token);
   drawLines($("requests-chart"), [{ values: series.running, color: color("--used") }, { values: series.waiting, color: color("--waiting") }]);
 }
 

@@ -3,8 +3,15 @@
 #include <algorithm>
 
 namespace tessera::serve {
+namespace {
 
-Json engine_stats_json(const EngineStats& s, const EngineStatsContext& c) {
+Json histogram_json(const HistogramSnapshot& h) {
+  return {{"upper_bounds_s", h.upper_bounds}, {"counts", h.counts}, {"sum_s", h.sum}, {"count", h.count}};
+}
+
+}  // namespace
+
+Json engine_stats_json(const EngineStats& s, const ServeMetrics::Latencies& latencies, const EngineStatsContext& c) {
   // The null block is never handed out: the usable pool is num_kv_blocks - 1.
   const int32_t usable = std::max(s.num_kv_blocks - 1, 0);
   const int32_t in_use = std::clamp(usable - s.num_free_kv_blocks, 0, usable);
@@ -39,6 +46,11 @@ Json engine_stats_json(const EngineStats& s, const EngineStatsContext& c) {
        {{"drafts", s.spec_num_drafts},
         {"draft_tokens", s.spec_num_draft_tokens},
         {"accepted_tokens", s.spec_num_accepted_tokens}}},
+      {"latency",
+       {{"time_to_first_token", histogram_json(latencies.time_to_first_token)},
+        {"inter_token", histogram_json(latencies.inter_token_latency)},
+        {"e2e", histogram_json(latencies.e2e_latency)},
+        {"queue", histogram_json(latencies.queue_time)}}},
   };
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "serve/openai_response.h"
+#include "serve/serve_metrics.h"
 #include "tessera/engine.h"
 
 namespace tessera::serve {
@@ -21,6 +22,6 @@ struct EngineStatsContext {
   int64_t requests_in_flight = 0;  // HTTP generation requests being answered (each may hold n completions)
 };
 
-Json engine_stats_json(const EngineStats& stats, const EngineStatsContext& context);
+Json engine_stats_json(const EngineStats& stats, const ServeMetrics::Latencies& latencies, const EngineStatsContext& context);
 
 }  // namespace tessera::serve

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "serve/engine_stats_json.h"
+#include "serve/model_chat_template.h"
 #include "serve/openai_error.h"
 #include "serve/openai_response.h"
 #include "serve/request_budget.h"
@@ -61,18 +62,9 @@ Expected<std::unique_ptr<OpenAiServer>> OpenAiServer::create(const ServeConfig& 
   TS_ASSIGN_OR_RETURN(std::unique_ptr<gguf::GgufFile> file, gguf::GgufFile::open(config.engine.model_path));
   server->file_ = std::move(file);
   TS_ASSIGN_OR_RETURN(server->tokenizer_, Tokenizer::from_gguf(*server->file_));
-  const Tokenizer& tok = *server->tokenizer_;
-  const std::string bos = tok.bos_id() >= 0 ? tok.token_text(tok.bos_id()) : "";
-  const std::string eos = tok.eos_id() >= 0 ? tok.token_text(tok.eos_id()) : "";
-  Expected<ChatTemplate> chat = config.chat_template_path.empty()
-                                    ? ChatTemplate::from_source(server->file_->get_string("tokenizer.chat_template").value_or(""), bos, eos)
-                                    : ChatTemplate::from_file(config.chat_template_path, bos, eos);
-  if (!chat.ok() && !config.chat_template_path.empty()) return chat.status();
-  if (!chat.ok()) {  // an unrecognised built-in template: documented fallback, with a warning
-    std::fprintf(stderr, "tessera serve: %s; using the ChatML fallback\n", chat.status().message().c_str());
-    chat = ChatTemplate::from_source("", bos, eos);
-    if (!chat.ok()) return chat.status();
-  }
+  Expected<ChatTemplate> chat =
+      load_model_chat_template(*server->file_, *server->tokenizer_, config.chat_template_path, "tessera serve");
+  if (!chat.ok()) return chat.status();
   server->chat_template_ = std::make_unique<ChatTemplate>(std::move(chat).value());
   server->model_name_ = config.served_model_name.empty()
                             ? std::filesystem::path(config.engine.model_path).stem().string()
@@ -306,7 +298,7 @@ http::HttpResponse OpenAiServer::handle_engine_stats() const {
   context.max_num_seqs = config_.engine.max_num_seqs;
   context.max_model_len = client_->max_model_len();
   context.requests_in_flight = client_->num_in_flight();
-  http::HttpResponse response = json_response(engine_stats_json(client_->stats(), context));
+  http::HttpResponse response = json_response(engine_stats_json(client_->stats(), metrics_->latencies(), context));
   response.headers.emplace_back("Cache-Control", "no-store");
   return response;
 }

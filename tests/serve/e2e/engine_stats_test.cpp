@@ -34,6 +34,14 @@ void expect_schema(const Json& stats) {
   EXPECT_TRUE(stats["prefix_cache"]["hits"].is_number_integer());
   EXPECT_TRUE(stats["prefix_cache"]["hit_rate"].is_number());
   for (const char* key : {"drafts", "draft_tokens", "accepted_tokens"}) EXPECT_TRUE(stats["speculative"][key].is_number_integer());
+  for (const char* key : {"time_to_first_token", "inter_token", "e2e", "queue"}) {
+    const Json& h = stats["latency"][key];
+    ASSERT_TRUE(h["upper_bounds_s"].is_array()) << key;
+    ASSERT_TRUE(h["counts"].is_array()) << key;
+    EXPECT_EQ(h["counts"].size(), h["upper_bounds_s"].size() + 1) << key << ": one more count (+Inf)";
+    EXPECT_TRUE(h["sum_s"].is_number()) << key;
+    EXPECT_TRUE(h["count"].is_number_integer()) << key;
+  }
   const Json& kv = stats["kv_blocks"];
   EXPECT_EQ(kv["in_use"].get<int64_t>() + kv["free"].get<int64_t>(), kv["total"].get<int64_t>());
 }
@@ -68,6 +76,10 @@ TEST(EngineStats, SchemaAndCountersFollowARequest) {
   EXPECT_EQ(after["kv_blocks"]["in_use"], 0);  // the finished request gave its blocks back
   EXPECT_EQ(after["requests"]["running"], 0);
   EXPECT_GE(after["time_ms"].get<int64_t>(), before["time_ms"].get<int64_t>());
+  EXPECT_EQ(before["latency"]["time_to_first_token"]["count"], 0);
+  EXPECT_EQ(after["latency"]["time_to_first_token"]["count"], 1);
+  EXPECT_EQ(after["latency"]["e2e"]["count"], 1);
+  EXPECT_GE(after["latency"]["inter_token"]["count"].get<int64_t>(), 1);
 }
 
 TEST(EngineStats, PagesAreOpenTheEndpointNeedsTheKey) {
