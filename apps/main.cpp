@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
       tessera::app::add_imatrix_command(app),
       tessera::app::add_bench_serve_command(app),
       tessera::app::add_serve_command(app),
+      tessera::app::add_chat_command(app),
   };
   CLI11_PARSE(app, argc, argv);
   for (const auto& command : commands) {

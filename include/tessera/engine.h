@@ -65,6 +65,7 @@ struct EngineConfig {
 struct EngineStats {
   int32_t num_kv_blocks = 0;            // blocks in the pool, the null block included
   int32_t num_free_kv_blocks = 0;       // free now (cached-but-unreferenced blocks count as free)
+  int32_t num_cached_kv_blocks = 0;     // blocks holding a prefix-cache key now (in use or free and reusable)
   int32_t peak_kv_blocks_in_use = 0;    // most blocks referenced at the end of any step
   int64_t kv_block_bytes = 0;           // K and V bytes of one block (its KV cache group's layers)
   int32_t num_kv_cache_groups = 0;      // block tables per request (several with sliding-window layers)

@@ -390,6 +390,7 @@ void EngineCore::record_step_metrics(const SchedulerOutput& scheduler_output, co
 EngineStats EngineCore::stats() const {
   EngineStats s = stats_;
   s.num_free_kv_blocks = scheduler_->kv_cache_manager().block_pool().get_num_free_blocks();
+  s.num_cached_kv_blocks = scheduler_->kv_cache_manager().block_pool().num_cached_blocks();
   const PrefixCacheStats& prefix = scheduler_->kv_cache_manager().prefix_cache_stats();
   s.prefix_cache_hit_rate = prefix.hit_rate();
   s.prefix_cache_queries = prefix.num_query_tokens;

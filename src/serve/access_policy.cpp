@@ -59,8 +59,13 @@ bool AccessPolicy::host_ok(std::string_view host) const {
   return std::find(host_names_.begin(), host_names_.end(), lower(name)) != host_names_.end();
 }
 
-bool AccessPolicy::origin_ok(std::string_view origin) const {
+bool AccessPolicy::origin_ok(std::string_view origin, std::string_view host) const {
   if (origin.empty()) return true;
+  constexpr std::string_view kHttp = "http://";
+  if (!host.empty() && origin.size() == kHttp.size() + host.size() && origin.substr(0, kHttp.size()) == kHttp &&
+      origin.substr(kHttp.size()) == host) {
+    return true;
+  }
   for (const std::string& allowed : allowed_origins_) {
     if (allowed == "*" || allowed == origin) return true;
   }

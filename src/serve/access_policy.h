@@ -28,7 +28,9 @@ class AccessPolicy {
   // loopback address) with the bound port or none.
   bool host_ok(std::string_view host) const;
   // `origin`: the Origin header, "" when absent (not a browser's cross-site request: allowed).
-  bool origin_ok(std::string_view origin) const;
+  // `host`: the request's Host header (already checked by host_ok): an origin of http://<host> is
+  // the server's own pages (the chat page, the dashboard), same-origin, allowed.
+  bool origin_ok(std::string_view origin, std::string_view host = {}) const;
   bool cors_enabled() const { return !allowed_origins_.empty(); }
 
  private:

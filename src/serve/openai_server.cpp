@@ -6,9 +6,12 @@
 #include <random>
 #include <thread>
 
+#include "serve/engine_stats_json.h"
+#include "serve/model_chat_template.h"
 #include "serve/openai_error.h"
 #include "serve/openai_response.h"
 #include "serve/request_budget.h"
+#include "serve/web_assets.h"
 
 namespace tessera::serve {
 namespace {
@@ -16,12 +19,12 @@ namespace {
 struct Route {
   const char* method;
   const char* path;
-  bool needs_key;  // /health and /metrics are open, as in vLLM
+  bool needs_key;  // /health, /metrics and the pages are open, as in vLLM; the pages' API calls are not
 };
 constexpr Route kRoutes[] = {
     {"POST", "/v1/completions", true}, {"POST", "/v1/chat/completions", true}, {"POST", "/tokenize", true},
     {"POST", "/detokenize", true},     {"GET", "/v1/models", true},            {"GET", "/health", false},
-    {"GET", "/metrics", false},
+    {"GET", "/metrics", false},        {"GET", "/v1/engine/stats", true},
 };
 
 const Route* find_route(const http::HttpRequest& request) {
@@ -59,18 +62,9 @@ Expected<std::unique_ptr<OpenAiServer>> OpenAiServer::create(const ServeConfig& 
   TS_ASSIGN_OR_RETURN(std::unique_ptr<gguf::GgufFile> file, gguf::GgufFile::open(config.engine.model_path));
   server->file_ = std::move(file);
   TS_ASSIGN_OR_RETURN(server->tokenizer_, Tokenizer::from_gguf(*server->file_));
-  const Tokenizer& tok = *server->tokenizer_;
-  const std::string bos = tok.bos_id() >= 0 ? tok.token_text(tok.bos_id()) : "";
-  const std::string eos = tok.eos_id() >= 0 ? tok.token_text(tok.eos_id()) : "";
-  Expected<ChatTemplate> chat = config.chat_template_path.empty()
-                                    ? ChatTemplate::from_source(server->file_->get_string("tokenizer.chat_template").value_or(""), bos, eos)
-                                    : ChatTemplate::from_file(config.chat_template_path, bos, eos);
-  if (!chat.ok() && !config.chat_template_path.empty()) return chat.status();
-  if (!chat.ok()) {  // an unrecognised built-in template: documented fallback, with a warning
-    std::fprintf(stderr, "tessera serve: %s; using the ChatML fallback\n", chat.status().message().c_str());
-    chat = ChatTemplate::from_source("", bos, eos);
-    if (!chat.ok()) return chat.status();
-  }
+  Expected<ChatTemplate> chat =
+      load_model_chat_template(*server->file_, *server->tokenizer_, config.chat_template_path, "tessera serve");
+  if (!chat.ok()) return chat.status();
   server->chat_template_ = std::make_unique<ChatTemplate>(std::move(chat).value());
   server->model_name_ = config.served_model_name.empty()
                             ? std::filesystem::path(config.engine.model_path).stem().string()
@@ -133,7 +127,7 @@ std::optional<http::HttpResponse> OpenAiServer::screen(const http::HttpRequest& 
     return refuse(error_response(403, "The Host header does not name this server (start it with --host 0.0.0.0 to "
                                       "accept any).", "invalid_request_error", "", "host_not_allowed"));
   }
-  if (!access_.origin_ok(head.header("Origin"))) {
+  if (!access_.origin_ok(head.header("Origin"), host)) {
     return refuse(error_response(403, "Cross-origin requests from this origin are not allowed (see --allowed-origins).",
                                  "invalid_request_error", "", "origin_not_allowed"));
   }
@@ -147,6 +141,9 @@ std::optional<http::HttpResponse> OpenAiServer::screen(const http::HttpRequest& 
     return refuse(std::move(preflight));
   }
   const Route* route = find_route(head);
+  if (route == nullptr && head.method == "GET" && find_web_asset(head.path) != nullptr) {
+    return std::nullopt;  // a page: static, holds no data; what it fetches is behind the key
+  }
   if (route == nullptr) {
     return refuse(error_response(404, "Invalid URL (" + head.method + " " + head.path + ")", "invalid_request_error", "", "unknown_url"));
   }
@@ -174,7 +171,13 @@ void OpenAiServer::handle(const std::shared_ptr<http::HttpExchange>& exchange) {
   const std::string& path = request.path;
   if (path == "/v1/completions" || path == "/v1/chat/completions") return handle_generation(exchange, path != "/v1/completions");
   http::HttpResponse response;
-  if (path == "/tokenize") {
+  if (const WebAsset* asset = find_route(request) == nullptr ? find_web_asset(path) : nullptr) {
+    response.content_type = std::string(asset->content_type);
+    response.body = std::string(asset->body);
+    response.headers = {{"Cache-Control", "no-cache"}, {"X-Content-Type-Options", "nosniff"}};
+  } else if (path == "/v1/engine/stats") {
+    response = handle_engine_stats();
+  } else if (path == "/tokenize") {
     response = handle_tokenize(request);
   } else if (path == "/detokenize") {
     response = handle_detokenize(request);
@@ -283,6 +286,21 @@ http::HttpResponse OpenAiServer::handle_models() const {
                       {"created", created_},      {"owned_by", "tessera"},
                       {"root", model_name_},      {"max_model_len", client_->max_model_len()}};
   return json_response({{"object", "list"}, {"data", Json::array({model})}});
+}
+
+http::HttpResponse OpenAiServer::handle_engine_stats() const {
+  EngineStatsContext context;
+  context.model = model_name_;
+  context.time_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  context.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  context.block_size = config_.engine.block_size;
+  context.max_num_seqs = config_.engine.max_num_seqs;
+  context.max_model_len = client_->max_model_len();
+  context.requests_in_flight = client_->num_in_flight();
+  http::HttpResponse response = json_response(engine_stats_json(client_->stats(), metrics_->latencies(), context));
+  response.headers.emplace_back("Cache-Control", "no-store");
+  return response;
 }
 
 }  // namespace tessera::serve

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -65,6 +66,7 @@ class OpenAiServer {
   http::HttpResponse handle_tokenize(const http::HttpRequest& request) const;
   http::HttpResponse handle_detokenize(const http::HttpRequest& request) const;
   http::HttpResponse handle_models() const;
+  http::HttpResponse handle_engine_stats() const;
   void decorate(http::HttpResponse& response, const http::HttpRequest& request) const;  // CORS
   // Chat messages -> prompt token ids through the chat template.
   Expected<std::vector<int32_t>> render_chat(const std::vector<ChatMessage>& messages, bool add_special) const;
@@ -81,6 +83,7 @@ class OpenAiServer {
   std::unique_ptr<http::HttpServer> http_;
   std::atomic<bool> draining_{false};
   int64_t created_ = 0;                            // Unix seconds at start, for /v1/models
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace tessera::serve

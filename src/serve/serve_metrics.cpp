@@ -87,6 +87,11 @@ void ServeMetrics::observe_inter_token_latency(double s) { std::lock_guard<std::
 void ServeMetrics::observe_e2e_latency(double s) { std::lock_guard<std::mutex> lock(mutex_); e2e_latency_.observe(s); }
 void ServeMetrics::observe_queue_time(double s) { std::lock_guard<std::mutex> lock(mutex_); queue_time_.observe(s); }
 
+ServeMetrics::Latencies ServeMetrics::latencies() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return {time_to_first_token_.snapshot(), inter_token_latency_.snapshot(), e2e_latency_.snapshot(), queue_time_.snapshot()};
+}
+
 std::string ServeMetrics::render(const EngineStats& stats) const {
   std::string out;
   const std::string& l = labels_;

@@ -13,11 +13,21 @@
 
 namespace tessera::serve {
 
+// A histogram's state: per-bucket counts (not cumulative), counts[i] for values <= upper_bounds[i]
+// and above upper_bounds[i - 1]; the last count is above every bound (+Inf).
+struct HistogramSnapshot {
+  std::vector<double> upper_bounds;
+  std::vector<int64_t> counts;  // [upper_bounds.size() + 1]
+  double sum = 0.0;
+  int64_t count = 0;
+};
+
 // A Prometheus histogram: cumulative bucket counts are computed when rendered.
 class Histogram {
  public:
   explicit Histogram(std::vector<double> upper_bounds);
   void observe(double value);
+  HistogramSnapshot snapshot() const { return {upper_bounds_, counts_, sum_, count_}; }
   // Appends the _bucket/_sum/_count lines of `name` with `labels` (e.g. model_name="x").
   void render(const std::string& name, const std::string& labels, std::string& out) const;
 
@@ -42,6 +52,12 @@ class ServeMetrics {
 
   // The whole exposition: engine gauges/counters from `stats`, the rest recorded here.
   std::string render(const EngineStats& stats) const;
+
+  // The latency histograms now (seconds), for GET /v1/engine/stats.
+  struct Latencies {
+    HistogramSnapshot time_to_first_token, inter_token_latency, e2e_latency, queue_time;
+  };
+  Latencies latencies() const;
 
  private:
   std::string labels_;  // model_name="..."

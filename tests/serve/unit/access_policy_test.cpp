@@ -58,5 +58,14 @@ TEST(AccessPolicy, NoCrossSiteOriginIsAllowedByDefault) {
   EXPECT_TRUE(AccessPolicy("", "127.0.0.1", {"*"}).origin_ok("https://x.org"));
 }
 
+TEST(AccessPolicy, TheServersOwnPagesAreSameOrigin) {
+  const AccessPolicy none("", "127.0.0.1", {});
+  EXPECT_TRUE(none.origin_ok("http://127.0.0.1:8080", "127.0.0.1:8080")) << "the chat page's own fetches";
+  EXPECT_FALSE(none.origin_ok("http://127.0.0.1:9999", "127.0.0.1:8080"));
+  EXPECT_FALSE(none.origin_ok("https://127.0.0.1:8080", "127.0.0.1:8080")) << "not the scheme it serves";
+  EXPECT_FALSE(none.origin_ok("http://127.0.0.1:8080.evil.net", "127.0.0.1:8080"));
+  EXPECT_FALSE(none.origin_ok("http://evil.example.com", ""));
+}
+
 }  // namespace
 }  // namespace tessera::serve
