@@ -6,6 +6,8 @@
 // NOTE: internal linkage only (anonymous namespace), like the other headers in this folder.
 #pragma once
 
+#include <xmmintrin.h>
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -86,7 +88,17 @@ void attention_heads_quantized_x86(const float* q, int32_t position, int32_t fir
   }
   // Scores: each K row loaded once for up to kHeads heads.
   constexpr int64_t kHeads = 4;
+  // NOTE: rows sit in blocks at random places, where hardware prefetchers stop: each K row is
+  // asked for kRowsAhead positions before it is read (and V likewise in the second pass).
+  constexpr int32_t kRowsAhead = 8;
+  const int64_t row_bytes = num_blocks * static_cast<int64_t>(sizeof(Block));
+  auto prefetch_row = [&](const uint8_t* base, int32_t p) {
+    const char* row = reinterpret_cast<const char*>(base + quantized_slot_offset(kv, position_slot(kv, block_table, p),
+                                                                                  kv_head));
+    for (int64_t line = 0; line < row_bytes; line += 64) _mm_prefetch(row + line, _MM_HINT_T0);
+  };
   for (int32_t p = 0; p < context; ++p) {
+    if (p + kRowsAhead < context) prefetch_row(k_base, p + kRowsAhead);
     const auto* k = reinterpret_cast<const Block*>(
         k_base + quantized_slot_offset(kv, position_slot(kv, block_table, p), kv_head));
     for (int64_t g0 = 0; g0 < num_group_heads; g0 += kHeads) {
@@ -113,6 +125,7 @@ void attention_heads_quantized_x86(const float* q, int32_t position, int32_t fir
     std::memset(out + g * head_dim, 0, static_cast<size_t>(head_dim) * sizeof(float));
   }
   for (int32_t p = first_visible; p < context; ++p) {
+    if (p + kRowsAhead < context) prefetch_row(v_base, p + kRowsAhead);
     const auto* v = reinterpret_cast<const Block*>(
         v_base + quantized_slot_offset(kv, position_slot(kv, block_table, p), kv_head));
     for (int64_t g = 0; g < num_group_heads; ++g) kvq_add_row(v, num_blocks, scores[g * context + p], out + g * head_dim);
