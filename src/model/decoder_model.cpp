@@ -90,18 +90,17 @@ void DecoderModel::allocate_workspace(const kernels::ExecutionContext& context) 
   float** buffers[] = {&ws_.x, &ws_.normed, &ws_.q, &ws_.k, &ws_.v, &ws_.attn, &ws_.proj, &ws_.gate, &ws_.up,
                        &ws_.logit_in, &ws_.rope, &ws_.scores,
                        &ws_.moe.router_probs, &ws_.moe.expert_in, &ws_.moe.expert_gate, &ws_.moe.expert_up,
-                       &ws_.moe.expert_out, &ws_.moe.route_weights,
-                       reinterpret_cast<float**>(&ws_.moe.routes), reinterpret_cast<float**>(&ws_.moe.route_rows)};
-  static_assert(sizeof(int32_t) == sizeof(float), "MoE routes share the float carving");
+                       &ws_.moe.expert_out, &ws_.moe.route_weights};
+  int32_t** int_buffers[] = {&ws_.moe.routes, &ws_.moe.route_rows};
   const size_t floats[] = {hidden, hidden, t * q_dim, t * kv_dim, t * kv_dim, t * q_dim, hidden, t * ffn_dim,
                            t * ffn_dim, hidden, w_.ropes.size() * ws_.rope_stride,
                            kernels::attention_scratch_floats(max_context_, group, context.pool()),
-                           moe_floats[0], moe_floats[1], moe_floats[2], moe_floats[3], moe_floats[4], moe_floats[5],
-                           moe_ints[0], moe_ints[1]};
+                           moe_floats[0], moe_floats[1], moe_floats[2], moe_floats[3], moe_floats[4], moe_floats[5]};
   constexpr size_t kAlign = 64;
   auto aligned = [](size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; };
   size_t total = aligned(scratch);
   for (size_t n : floats) total += aligned(n * sizeof(float));
+  for (size_t n : moe_ints) total += aligned(n * sizeof(int32_t));
   ws_.memory = context.backend().allocate(total);
   uint8_t* next = ws_.memory.data();
   ws_.matmul_scratch = next;
@@ -109,6 +108,10 @@ void DecoderModel::allocate_workspace(const kernels::ExecutionContext& context) 
   for (size_t i = 0; i < std::size(buffers); ++i) {
     *buffers[i] = reinterpret_cast<float*>(next);
     next += aligned(floats[i] * sizeof(float));
+  }
+  for (size_t i = 0; i < std::size(int_buffers); ++i) {
+    *int_buffers[i] = reinterpret_cast<int32_t*>(next);
+    next += aligned(moe_ints[i] * sizeof(int32_t));
   }
   workspace_threads_ = context.num_threads();
 }
