@@ -4,10 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
 namespace tessera {
+
+namespace grammar {
+class CompiledGrammar;  // src/grammar/compiled_grammar.h: a grammar bound to the model's vocabulary
+}
 
 // What one draw needs: the Sampler's input, carried typed from add_request to the runner.
 struct SamplingParams {
@@ -26,6 +31,10 @@ struct SamplingParams {
   // penalties, truncation and temperature (-100 bans a token in practice, 100 all but forces it).
   std::vector<std::pair<int32_t, float>> logit_bias;
   uint64_t seed = 0xFFFFFFFFu;          // 0xFFFFFFFF: random
+  // Structured output: only tokens the grammar allows next are ever drawn (the rest are masked to
+  // -inf before bias, penalties and truncation), and end-of-generation only where the grammar may
+  // end. Shared by every request that uses the same grammar; null = unconstrained.
+  std::shared_ptr<const grammar::CompiledGrammar> grammar;
 };
 
 // NOTE: a SamplingParams plus what shapes the request around the draws, so the engine passes the

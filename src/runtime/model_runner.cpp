@@ -1,5 +1,8 @@
 #include "runtime/model_runner.h"
 
+#include <cstdio>
+#include <limits>
+
 #include "base/check.h"
 #include "sampling/logprobs.h"
 #include "sampling/rejection_sampler.h"
@@ -28,7 +31,14 @@ void ModelRunner::update_states(const SchedulerOutput& out) {
   for (const NewRequestData& r : out.new_requests) {
     drop_request(r.request_id);  // a resumed request starts over
     RequestState state{r.token_ids, {}, r.num_computed_tokens, Sampler(r.sampling_params, r.num_prompt_tokens),
-                       SpecDepth(spec_.max_spec_tokens, spec_.adaptive)};
+                       SpecDepth(spec_.max_spec_tokens, spec_.adaptive), nullptr};
+    if (r.sampling_params.grammar) {
+      // A resumed request brings the tokens it generated before preemption: replay them.
+      state.matcher = std::make_unique<grammar::GrammarMatcher>(r.sampling_params.grammar);
+      for (size_t t = static_cast<size_t>(r.num_prompt_tokens); t < r.token_ids.size() && state.matcher; ++t) {
+        if (!state.matcher->accept_token(r.token_ids[t])) drop_grammar(state, r.request_id);
+      }
+    }
     append_block_ids(state, r.block_ids);
     requests_.emplace(r.request_id, std::move(state));
   }
@@ -83,7 +93,11 @@ void ModelRunner::sample_request(const SchedulerOutput& out, size_t i, RunnerOut
   // prefix; an accepted draft is already in place there, and the first rejection ends the run.
   int32_t num_accepted = 0;
   for (int32_t j = 0; j <= num_drafts; ++j) {
-    const std::span<const float> row(logits_.data() + static_cast<size_t>(logit_row_of_[i] + j) * vocab, vocab);
+    const std::span<float> mutable_row(logits_.data() + static_cast<size_t>(logit_row_of_[i] + j) * vocab, vocab);
+    // NOTE: masked in place (logprobs then describe what could be drawn): the row is this
+    // request's alone, and a copy of 150k logits per token would cost as much as the mask.
+    if (state.matcher && !mask_row(state, mutable_row)) drop_grammar(state, out.num_scheduled_tokens[i].request_id);
+    const std::span<const float> row = mutable_row;
     const std::span<const int32_t> history(state.token_ids.data(), num_known + static_cast<size_t>(j));
     int32_t token = 0;
     bool accepted = false;
@@ -97,6 +111,8 @@ void ModelRunner::sample_request(const SchedulerOutput& out, size_t i, RunnerOut
       token = state.sampler.sample(row, history);
     }
     result.sampled_token_ids[i].push_back(token);
+    // The row was masked, so the draw is allowed; a refusal is a grammar-engine bug.
+    if (state.matcher && !state.matcher->accept_token(token)) drop_grammar(state, out.num_scheduled_tokens[i].request_id);
     if (num_top >= 0) result.logprobs[i].push_back(compute_logprobs(row, token, num_top));
     if (!accepted) break;
     ++num_accepted;
@@ -106,6 +122,35 @@ void ModelRunner::sample_request(const SchedulerOutput& out, size_t i, RunnerOut
   // The last known token and the accepted drafts now have KV; the new last token does not.
   state.num_computed_tokens = static_cast<int32_t>(num_known) + num_accepted;
   state.spec_depth.record(num_drafts, num_accepted);
+}
+
+void ModelRunner::drop_grammar(RequestState& state, RequestId request_id) {
+  // NOTE: never reached with a correct grammar engine; if it is, the request goes on unconstrained
+  // rather than taking the server down with it.
+  std::fprintf(stderr, "tessera: request %lld left its grammar (a grammar-engine bug); it continues unconstrained\n",
+               static_cast<long long>(request_id));
+  state.matcher.reset();
+}
+
+bool ModelRunner::mask_row(RequestState& state, std::span<float> row) const {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  // NOTE: thread_local on purpose: sample_request runs on pool workers, each with its own words.
+  thread_local std::vector<uint32_t> words;
+  words.assign((row.size() + 31) / 32, 0);
+  state.matcher->fill_next_token_bitmask(words);
+  bool any = false;
+  for (uint32_t allowed : words) any = any || allowed != 0;
+  if (!any) return false;  // row left as it was
+  for (size_t w = 0; w < words.size(); ++w) {
+    const uint32_t allowed = words[w];
+    if (allowed == 0xFFFFFFFFu) continue;
+    const size_t base = w * 32;
+    const size_t end = std::min(row.size(), base + 32);
+    for (size_t id = base; id < end; ++id) {
+      if (((allowed >> (id - base)) & 1u) == 0) row[id] = kNegInf;
+    }
+  }
+  return any;
 }
 
 RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "grammar/grammar_matcher.h"
 #include "model/forward_batch.h"
 #include "model/kv_storage.h"
 #include "model/model.h"
@@ -47,6 +48,9 @@ class ModelRunner {
     int32_t num_computed_tokens = 0; // tokens whose KV is written (after the last executed step)
     Sampler sampler;                 // per-request RNG and scratch
     SpecDepth spec_depth;            // drafts to ask for next
+    // Structured output: where the request stands in its grammar (after its last sampled token);
+    // null when unconstrained.
+    std::unique_ptr<grammar::GrammarMatcher> matcher;
   };
   void update_states(const SchedulerOutput& scheduler_output);
   void drop_request(RequestId request_id);
@@ -56,6 +60,11 @@ class ModelRunner {
   void build_batch(const SchedulerOutput& scheduler_output);
   // Samples request i of the step (its drafts verified first) into result.
   void sample_request(const SchedulerOutput& scheduler_output, size_t i, RunnerOutput& result);
+  // Sets every logit of `row` the request's grammar forbids next to -inf; false (row untouched)
+  // when it allows no token at all.
+  bool mask_row(RequestState& state, std::span<float> row) const;
+  // Ends a request's grammar (it continues unconstrained) after the engine broke its contract.
+  static void drop_grammar(RequestState& state, RequestId request_id);
   // Asks the proposer for the next drafts of every request that sampled.
   void propose(const SchedulerOutput& scheduler_output, RunnerOutput& result);
 

@@ -118,14 +118,171 @@ Status reject_unsupported(const json& doc, int32_t n) {
     const json* v = field(doc, name);
     if (v == nullptr) return false;
     if (std::string_view(name) == "best_of") return !(v->is_number_integer() && (*v == 1 || *v == n));
-    if (std::string_view(name) == "response_format") return !(v->is_object() && v->value("type", "") == "text");
-    if (std::string_view(name) == "tool_choice" || std::string_view(name) == "function_call") return *v != "none";
+    if (std::string_view(name) == "function_call") return *v != "none";
     return !(v->empty() || (v->is_string() && v->get_ref<const std::string&>().empty()));
   };
-  for (const char* name : {"response_format", "tools", "tool_choice", "functions", "function_call", "suffix",
-                           "best_of"}) {
+  for (const char* name : {"functions", "function_call", "suffix", "best_of"}) {
     if (asks_for_something(name)) return bad(name, "is not supported by this server");
   }
+  return Status();
+}
+
+// The one structured-output field a request may carry; `*out` stays kNone when there is none.
+Status read_constraint(const json& doc, const RequestLimits& limits, OutputConstraint* out) {
+  int32_t num_given = 0;
+  auto take = [&](const char* name, OutputConstraint::Kind kind, std::string source) {
+    ++num_given;
+    out->kind = kind;
+    out->source = std::move(source);
+    out->param = name;
+  };
+  if (const json* format = field(doc, "response_format")) {
+    if (!format->is_object()) return bad("response_format", "must be an object");
+    const json* type = field(*format, "type");
+    if (type == nullptr || !type->is_string()) return bad("response_format", "needs a string 'type'");
+    const std::string& kind = type->get_ref<const std::string&>();
+    if (kind == "json_schema") {
+      const json* spec = field(*format, "json_schema");
+      if (spec == nullptr || !spec->is_object()) return bad("response_format", "'json_schema' must be an object");
+      const json* schema = field(*spec, "schema");
+      if (schema != nullptr && !schema->is_object() && !schema->is_boolean()) {
+        return bad("response_format", "'json_schema.schema' must be a JSON schema object");
+      }
+      if (const json* strict = field(*spec, "strict"); strict != nullptr && !strict->is_boolean()) {
+        return bad("response_format", "'json_schema.strict' must be a boolean");
+      }
+      // NOTE: strict or not, the schema is enforced: a guarantee costs nothing more here.
+      if (schema == nullptr) {
+        take("response_format", OutputConstraint::Kind::kJsonObject, "");
+      } else {
+        take("response_format", OutputConstraint::Kind::kJsonSchema, schema->dump());
+      }
+    } else if (kind == "json_object") {
+      // llama.cpp also accepts {"type": "json_object", "schema": {...}}.
+      const json* schema = field(*format, "schema");
+      if (schema != nullptr && !schema->is_object()) return bad("response_format", "'schema' must be an object");
+      if (schema != nullptr) {
+        take("response_format", OutputConstraint::Kind::kJsonSchema, schema->dump());
+      } else {
+        take("response_format", OutputConstraint::Kind::kJsonObject, "");
+      }
+    } else if (kind != "text") {
+      return bad("response_format", "'type' must be 'text', 'json_object' or 'json_schema', got '" + kind + "'");
+    }
+  }
+  for (const char* name : {"json_schema", "guided_json"}) {
+    const json* schema = field(doc, name);
+    if (schema == nullptr) continue;
+    if (schema->is_string()) {  // vLLM accepts the schema as JSON text too
+      json parsed = json::parse(schema->get_ref<const std::string&>(), nullptr, /*allow_exceptions=*/false);
+      if (parsed.is_discarded() || !parsed.is_object()) return bad(name, "must be a JSON schema object");
+      take(name, OutputConstraint::Kind::kJsonSchema, parsed.dump());
+    } else if (schema->is_object()) {
+      take(name, OutputConstraint::Kind::kJsonSchema, schema->dump());
+    } else {
+      return bad(name, "must be a JSON schema object");
+    }
+  }
+  for (const auto& [name, kind] : {std::pair{"grammar", OutputConstraint::Kind::kGbnf},
+                                   std::pair{"guided_grammar", OutputConstraint::Kind::kGbnf},
+                                   std::pair{"guided_regex", OutputConstraint::Kind::kRegex}}) {
+    const json* text = field(doc, name);
+    if (text == nullptr) continue;
+    if (!text->is_string()) return bad(name, "must be a string");
+    if (text->get_ref<const std::string&>().empty()) continue;  // llama.cpp's clients send "" for none
+    take(name, kind, text->get<std::string>());
+  }
+  if (const json* choices = field(doc, "guided_choice")) {
+    if (!choices->is_array() || choices->empty()) return bad("guided_choice", "must be a non-empty list of strings");
+    if (choices->size() > size_t(limits.max_guided_choices)) {
+      return bad("guided_choice", "may hold at most " + std::to_string(limits.max_guided_choices) + " strings");
+    }
+    for (const json& c : *choices) {
+      if (!c.is_string() || c.get_ref<const std::string&>().empty()) {
+        return bad("guided_choice", "must be a list of non-empty strings");
+      }
+      out->choices.push_back(c.get<std::string>());
+    }
+    take("guided_choice", OutputConstraint::Kind::kChoice, "");
+  }
+  if (num_given > 1) {
+    return bad(out->param, "cannot be combined with another structured-output field (response_format, grammar, "
+                           "json_schema, guided_json, guided_regex, guided_grammar, guided_choice)");
+  }
+  return Status();
+}
+
+// `tools`, `tool_choice`, `parallel_tool_calls`: validated as OpenAI does (a function needs a
+// name; its parameters must be a JSON schema object; a named choice must name a given tool).
+Status read_tools(const json& doc, const RequestLimits& limits, ToolRequest* out) {
+  if (const json* tools = field(doc, "tools")) {
+    if (!tools->is_array()) return bad("tools", "must be a list of tools");
+    if (tools->size() > size_t(limits.max_tools)) {
+      return bad("tools", "may hold at most " + std::to_string(limits.max_tools) + " tools");
+    }
+    for (const json& tool : *tools) {
+      if (!tool.is_object() || tool.value("type", "") != "function") {
+        return bad("tools", "each tool must be an object with \"type\": \"function\"");
+      }
+      const json* function = field(tool, "function");
+      if (function == nullptr || !function->is_object()) return bad("tools", "each tool needs a 'function' object");
+      const json* name = field(*function, "name");
+      if (name == nullptr || !name->is_string() || name->get_ref<const std::string&>().empty()) {
+        return bad("tools", "each function needs a non-empty string 'name'");
+      }
+      ToolDefinition definition;
+      definition.name = name->get<std::string>();
+      for (const ToolDefinition& other : out->tools) {
+        if (other.name == definition.name) return bad("tools", "function '" + definition.name + "' is given twice");
+      }
+      if (const json* description = field(*function, "description")) {
+        if (!description->is_string()) return bad("tools", "a function's 'description' must be a string");
+        definition.description = description->get<std::string>();
+      }
+      if (const json* parameters = field(*function, "parameters")) {
+        if (!parameters->is_object()) {
+          return bad("tools", "the 'parameters' of function '" + definition.name + "' must be a JSON schema object");
+        }
+        if (const json* type = field(*parameters, "type"); type != nullptr && *type != "object") {
+          return bad("tools", "the 'parameters' of function '" + definition.name + "' must have \"type\": \"object\"");
+        }
+        definition.parameters_json = parameters->dump();
+      }
+      out->tools.push_back(std::move(definition));
+    }
+    if (!tools->empty()) out->tools_json = tools->dump();
+  }
+  if (const json* choice = field(doc, "tool_choice")) {
+    if (choice->is_string()) {
+      const std::string& c = choice->get_ref<const std::string&>();
+      if (c == "none") {
+        out->choice = ToolChoice::kNone;
+      } else if (c == "auto") {
+        out->choice = ToolChoice::kAuto;
+      } else if (c == "required") {
+        out->choice = ToolChoice::kRequired;
+      } else {
+        return bad("tool_choice", "must be 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+      }
+    } else if (choice->is_object()) {
+      const json* function = field(*choice, "function");
+      const json* name = function != nullptr && function->is_object() ? field(*function, "name") : nullptr;
+      if (choice->value("type", "") != "function" || name == nullptr || !name->is_string()) {
+        return bad("tool_choice", "must be 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+      }
+      out->choice = ToolChoice::kNamed;
+      out->named_function = name->get<std::string>();
+      const bool known = std::any_of(out->tools.begin(), out->tools.end(),
+                                     [&](const ToolDefinition& t) { return t.name == out->named_function; });
+      if (!known) return bad("tool_choice", "names function '" + out->named_function + "', which is not in 'tools'");
+    } else {
+      return bad("tool_choice", "must be a string or an object");
+    }
+    if ((out->choice == ToolChoice::kRequired || out->choice == ToolChoice::kNamed) && out->tools.empty()) {
+      return bad("tool_choice", "requires 'tools'");
+    }
+  }
+  TS_RETURN_IF_ERROR(read_bool(doc, "parallel_tool_calls", &out->parallel));
   return Status();
 }
 
@@ -202,6 +359,7 @@ Status read_sampling(const json& doc, const RequestLimits& limits, SamplingReque
     if (!options->is_object()) return bad("stream_options", "must be an object");
     TS_RETURN_IF_ERROR(read_bool(*options, "include_usage", &r->include_usage));
   }
+  TS_RETURN_IF_ERROR(read_constraint(doc, limits, &r->constraint));
   return reject_unsupported(doc, p.n);
 }
 
@@ -240,6 +398,38 @@ Status read_prompt(const json& doc, int32_t max_prompts, std::vector<PromptInput
   return Status();
 }
 
+// An assistant message's `tool_calls` and a tool message's `tool_call_id` / `name`. Arguments are
+// OpenAI's JSON text; an object (some clients send one) is taken as its JSON text.
+Status read_message_tool_fields(const json& m, ChatMessage* message) {
+  if (const json* calls = field(m, "tool_calls")) {
+    if (!calls->is_array()) return bad("messages", "'tool_calls' must be a list");
+    for (const json& call : *calls) {
+      const json* function = call.is_object() ? field(call, "function") : nullptr;
+      const json* name = function != nullptr && function->is_object() ? field(*function, "name") : nullptr;
+      if (name == nullptr || !name->is_string()) return bad("messages", "each tool call needs a 'function' with a string 'name'");
+      ChatToolCall parsed;
+      parsed.name = name->get<std::string>();
+      if (const json* id = field(call, "id")) {
+        if (!id->is_string()) return bad("messages", "a tool call's 'id' must be a string");
+        parsed.id = id->get<std::string>();
+      }
+      if (const json* arguments = field(*function, "arguments")) {
+        parsed.arguments = arguments->is_string() ? arguments->get<std::string>() : arguments->dump();
+      } else {
+        parsed.arguments = "{}";
+      }
+      message->tool_calls.push_back(std::move(parsed));
+    }
+  }
+  for (const auto& [name, target] : {std::pair{"tool_call_id", &message->tool_call_id}, std::pair{"name", &message->name}}) {
+    if (const json* v = field(m, name)) {
+      if (!v->is_string()) return bad("messages", std::string("'") + name + "' must be a string");
+      *target = v->get<std::string>();
+    }
+  }
+  return Status();
+}
+
 // content: a string, or a list of parts of which the {"type": "text"} ones are joined.
 Status read_messages(const json& doc, std::vector<ChatMessage>* out) {
   const json* v = field(doc, "messages");
@@ -272,6 +462,7 @@ Status read_messages(const json& doc, std::vector<ChatMessage>* out) {
         return bad("messages", "'content' must be a string or a list of text parts");
       }
     }
+    TS_RETURN_IF_ERROR(read_message_tool_fields(m, &message));
     out->push_back(std::move(message));
   }
   return Status();
@@ -292,6 +483,10 @@ Expected<CompletionRequest> parse_completion_request(std::string_view body, cons
   int32_t logprobs = -1;
   TS_RETURN_IF_ERROR(read_int32(doc, "logprobs", 0, limits.max_logprobs, &logprobs, &r.sampling.want_logprobs));
   r.sampling.params.logprobs = logprobs;
+  for (const char* name : {"tools", "tool_choice"}) {
+    const json* v = field(doc, name);
+    if (v != nullptr && !(v->empty() || *v == "none")) return bad(name, "is only supported by /v1/chat/completions");
+  }
   if (!r.sampling.max_tokens_given) r.sampling.params.max_tokens = 16;  // OpenAI's completions default
   return r;
 }
@@ -307,6 +502,10 @@ Expected<ChatRequest> parse_chat_request(std::string_view body, const RequestLim
   TS_RETURN_IF_ERROR(read_int32(doc, "top_logprobs", 0, limits.max_logprobs, &top_logprobs, &top_given));
   if (top_given && !r.sampling.want_logprobs) return bad("top_logprobs", "requires 'logprobs' to be true");
   r.sampling.params.logprobs = r.sampling.want_logprobs ? top_logprobs : -1;
+  TS_RETURN_IF_ERROR(read_tools(doc, limits, &r.tools));
+  if (r.tools.forced() && r.sampling.constraint.kind != OutputConstraint::Kind::kNone) {
+    return bad(r.sampling.constraint.param, "cannot be combined with a tool_choice that forces a tool call");
+  }
   return r;
 }
 

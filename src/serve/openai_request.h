@@ -24,6 +24,39 @@ struct PromptInput {
   bool is_tokens = false;
 };
 
+// What a request constrains its output to: OpenAI's `response_format`, llama.cpp's `grammar` and
+// `json_schema`, vLLM's `guided_json` / `guided_regex` / `guided_grammar` / `guided_choice`. At
+// most one per request; compiled against the vocabulary by the server (structured_output.h).
+struct OutputConstraint {
+  enum class Kind { kNone, kJsonObject, kJsonSchema, kGbnf, kRegex, kChoice };
+  Kind kind = Kind::kNone;
+  std::string source;                 // kJsonSchema: the schema as compact JSON; kGbnf: the grammar; kRegex: the pattern
+  std::vector<std::string> choices;   // kChoice: the output is exactly one of these
+  std::string param;                  // the request field it came from (error messages name it)
+};
+
+// One entry of OpenAI's `tools` (type "function").
+struct ToolDefinition {
+  std::string name;
+  std::string description;
+  std::string parameters_json = "{}";  // the JSON schema of the arguments, compact; {} = any object
+};
+
+enum class ToolChoice { kAuto, kNone, kRequired, kNamed };
+
+// OpenAI's `tools`, `tool_choice` and `parallel_tool_calls` (chat only).
+struct ToolRequest {
+  std::vector<ToolDefinition> tools;
+  std::string tools_json;          // the `tools` array as sent, compact, for the chat template ("" = none)
+  ToolChoice choice = ToolChoice::kAuto;
+  std::string named_function;      // kNamed: the function that must be called
+  bool parallel = true;            // more than one call per reply allowed
+  // Tools are offered to the model (rendered into the prompt, calls parsed out of the reply).
+  bool active() const { return !tools.empty() && choice != ToolChoice::kNone; }
+  // The grammar forces a call (tool_choice "required" or a named function), as vLLM does.
+  bool forced() const { return active() && (choice == ToolChoice::kRequired || choice == ToolChoice::kNamed); }
+};
+
 // Fields shared by completions and chat.
 struct SamplingRequest {
   std::string model;                   // "" when absent (then any served model is fine)
@@ -34,6 +67,7 @@ struct SamplingRequest {
   bool stream = false;
   bool include_usage = false;          // stream_options.include_usage
   bool want_logprobs = false;          // completions: logprobs given; chat: logprobs true
+  OutputConstraint constraint;         // structured output, if asked for
 };
 
 struct CompletionRequest {
@@ -45,6 +79,7 @@ struct CompletionRequest {
 struct ChatRequest {
   SamplingRequest sampling;
   std::vector<ChatMessage> messages;  // >= 1
+  ToolRequest tools;
 };
 
 // POST /tokenize: {"prompt": "..."} or {"messages": [...]}; add_special_tokens defaults to true.
@@ -71,6 +106,8 @@ struct RequestLimits {
   int32_t max_stop_strings = 16;
   int32_t max_stop_string_bytes = 1024;   // each stop string; the matcher holds back up to this much
   int32_t max_stop_token_ids = 1024;      // stop_token_ids entries
+  int32_t max_tools = 128;                // entries of `tools`
+  int32_t max_guided_choices = 1024;      // entries of `guided_choice`
   int32_t max_completions = 256;          // prompts x n in one request
   int64_t max_response_bytes = 32 << 20;  // estimated JSON of every choice (request_budget.h)
 };

@@ -158,10 +158,10 @@ TEST_F(AttackRequests, HugeStopStringsAndBigNCostNoMemoryAndGet400) {
 }
 
 TEST_F(AttackRequests, UnsupportedFieldsAndRequestsThatCanNeverFitGet400) {
-  for (const char* field : {"response_format", "tools", "tool_choice", "suffix", "best_of"}) {
+  for (const char* field : {"functions", "tools", "tool_choice", "suffix", "best_of"}) {
     const std::string value = std::string(field) == "best_of" ? "3" : std::string(field) == "suffix" ? "\"x\"" :
-                              std::string(field) == "tool_choice" ? "\"auto\"" : std::string(field) == "response_format" ?
-                              R"({"type": "json_object"})" : std::string(field) == "tools" ? R"([{"type": "function"}])" : R"({"1": 5})";
+                              std::string(field) == "tool_choice" ? "\"auto\"" : std::string(field) == "functions" ?
+                              R"([{"name": "f"}])" : R"([{"type": "function", "function": {"name": "f"}}])";
     const JsonResponse r = post_json(*server_, "/v1/completions", R"({"prompt": "a", ")" + std::string(field) + "\": " + value + "}");
     EXPECT_EQ(r.status, 400) << field;
     EXPECT_EQ(r.body["error"]["param"], field);

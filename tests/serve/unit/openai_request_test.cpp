@@ -158,5 +158,120 @@ TEST(ParseDetokenizeRequest, TokensMustBeIds) {
   EXPECT_FALSE(parse_detokenize_request(R"({})").ok());
 }
 
+std::string param_of(const std::string& body) {
+  auto r = parse_completion_request(body);
+  EXPECT_FALSE(r.ok()) << body;
+  return r.ok() ? "" : error_param(r.status());
+}
+
+std::string chat_error_param(const std::string& extra) {
+  auto r = parse_chat_request(R"({"messages": [{"role": "user", "content": "x"}], )" + extra + "}");
+  EXPECT_FALSE(r.ok()) << extra;
+  return r.ok() ? "" : error_param(r.status());
+}
+
+TEST(ParseStructuredOutput, EachFieldBecomesOneConstraint) {
+  using Kind = OutputConstraint::Kind;
+  struct Case { const char* body; Kind kind; const char* param; };
+  const Case cases[] = {
+      {R"("response_format": {"type": "json_object"})", Kind::kJsonObject, "response_format"},
+      {R"("response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}, "strict": true}})",
+       Kind::kJsonSchema, "response_format"},
+      {R"("response_format": {"type": "json_object", "schema": {"type": "array"}})", Kind::kJsonSchema, "response_format"},
+      {R"("grammar": "root ::= \"a\"")", Kind::kGbnf, "grammar"},
+      {R"("json_schema": {"type": "string"})", Kind::kJsonSchema, "json_schema"},
+      {R"("guided_json": "{\"type\": \"integer\"}")", Kind::kJsonSchema, "guided_json"},
+      {R"("guided_regex": "[a-z]+")", Kind::kRegex, "guided_regex"},
+      {R"("guided_grammar": "root ::= [0-9]")", Kind::kGbnf, "guided_grammar"},
+      {R"("guided_choice": ["yes", "no"])", Kind::kChoice, "guided_choice"},
+  };
+  for (const Case& c : cases) {
+    auto r = parse_completion_request(std::string(R"({"prompt": "a", )") + c.body + "}");
+    ASSERT_TRUE(r.ok()) << c.body << ": " << r.status().message();
+    EXPECT_EQ(r->sampling.constraint.kind, c.kind) << c.body;
+    EXPECT_EQ(r->sampling.constraint.param, c.param) << c.body;
+  }
+  auto schema = parse_completion_request(R"({"prompt": "a", "guided_json": {"type": "object", "properties": {"a": {"type": "integer"}}}})");
+  ASSERT_TRUE(schema.ok());
+  EXPECT_EQ(schema->sampling.constraint.source, R"({"properties":{"a":{"type":"integer"}},"type":"object"})");
+  auto choice = parse_completion_request(R"({"prompt": "a", "guided_choice": ["yes", "no"]})");
+  EXPECT_EQ(choice->sampling.constraint.choices, (std::vector<std::string>{"yes", "no"}));
+}
+
+TEST(ParseStructuredOutput, MalformedOrCombinedFieldsAreRefusedNamingTheField) {
+  EXPECT_EQ(param_of(R"({"prompt": "a", "response_format": "json"})"), "response_format");
+  EXPECT_EQ(param_of(R"({"prompt": "a", "response_format": {"type": "xml"}})"), "response_format");
+  EXPECT_EQ(param_of(R"({"prompt": "a", "response_format": {"type": "json_schema"}})"), "response_format");
+  EXPECT_EQ(param_of(R"({"prompt": "a", "response_format": {"type": "json_schema", "json_schema": {"schema": 3}}})"),
+            "response_format");
+  EXPECT_EQ(param_of(R"({"prompt": "a", "grammar": 5})"), "grammar");
+  EXPECT_EQ(param_of(R"({"prompt": "a", "guided_json": "{not json"})"), "guided_json");
+  EXPECT_EQ(param_of(R"({"prompt": "a", "guided_choice": []})"), "guided_choice");
+  EXPECT_EQ(param_of(R"({"prompt": "a", "guided_choice": ["a", 1]})"), "guided_choice");
+  EXPECT_EQ(param_of(R"({"prompt": "a", "grammar": "root ::= \"a\"", "guided_regex": "a"})"), "guided_regex");
+}
+
+TEST(ParseTools, ToolsChoiceAndParallelCalls) {
+  auto r = parse_chat_request(R"({"messages": [{"role": "user", "content": "x"}],
+      "tools": [{"type": "function", "function": {"name": "get_weather", "description": "d",
+                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
+                {"type": "function", "function": {"name": "noop"}}],
+      "tool_choice": {"type": "function", "function": {"name": "noop"}}, "parallel_tool_calls": false})");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->tools.tools.size(), 2u);
+  EXPECT_EQ(r->tools.tools[0].name, "get_weather");
+  EXPECT_EQ(r->tools.tools[0].description, "d");
+  EXPECT_EQ(r->tools.tools[0].parameters_json, R"({"properties":{"city":{"type":"string"}},"type":"object"})");
+  EXPECT_EQ(r->tools.tools[1].parameters_json, "{}");
+  EXPECT_EQ(r->tools.choice, ToolChoice::kNamed);
+  EXPECT_EQ(r->tools.named_function, "noop");
+  EXPECT_FALSE(r->tools.parallel);
+  EXPECT_TRUE(r->tools.forced());
+  EXPECT_FALSE(r->tools.tools_json.empty());
+  auto none = parse_chat_request(R"({"messages": [{"role": "user", "content": "x"}],
+      "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "none"})");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->tools.active());
+}
+
+TEST(ParseTools, BadToolsAreRefusedNamingTheField) {
+  EXPECT_EQ(chat_error_param(R"("tools": {"type": "function"})"), "tools");
+  EXPECT_EQ(chat_error_param(R"("tools": [{"type": "retrieval"}])"), "tools");
+  EXPECT_EQ(chat_error_param(R"("tools": [{"type": "function", "function": {"name": ""}}])"), "tools");
+  EXPECT_EQ(chat_error_param(R"("tools": [{"type": "function", "function": {"name": "f", "parameters": [1]}}])"), "tools");
+  EXPECT_EQ(chat_error_param(R"("tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}])"),
+            "tools");
+  EXPECT_EQ(chat_error_param(R"("tools": [{"type": "function", "function": {"name": "f"}}, {"type": "function", "function": {"name": "f"}}])"),
+            "tools");
+  EXPECT_EQ(chat_error_param(R"("tool_choice": "sometimes")"), "tool_choice");
+  EXPECT_EQ(chat_error_param(R"("tool_choice": "required")"), "tool_choice");
+  EXPECT_EQ(chat_error_param(R"("tools": [{"type": "function", "function": {"name": "f"}}],
+      "tool_choice": {"type": "function", "function": {"name": "g"}})"), "tool_choice");
+  EXPECT_EQ(chat_error_param(R"("tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "required",
+      "response_format": {"type": "json_object"})"), "response_format");
+}
+
+TEST(ParseChatRequest, ReadsToolCallsAndToolResults) {
+  auto r = parse_chat_request(R"({"messages": [
+      {"role": "user", "content": "weather?"},
+      {"role": "assistant", "content": null, "tool_calls": [
+          {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}},
+          {"id": "call_2", "type": "function", "function": {"name": "noop", "arguments": {"x": 1}}}]},
+      {"role": "tool", "tool_call_id": "call_1", "name": "get_weather", "content": "sunny"}]})");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->messages.size(), 3u);
+  const ChatMessage& assistant = r->messages[1];
+  EXPECT_EQ(assistant.content, "");
+  ASSERT_EQ(assistant.tool_calls.size(), 2u);
+  EXPECT_EQ(assistant.tool_calls[0].id, "call_1");
+  EXPECT_EQ(assistant.tool_calls[0].name, "get_weather");
+  EXPECT_EQ(assistant.tool_calls[0].arguments, R"({"city": "Paris"})");
+  EXPECT_EQ(assistant.tool_calls[1].arguments, R"({"x":1})");
+  EXPECT_EQ(r->messages[2].tool_call_id, "call_1");
+  EXPECT_EQ(r->messages[2].name, "get_weather");
+  EXPECT_FALSE(parse_chat_request(R"({"messages": [{"role": "assistant", "tool_calls": [{"function": {}}]}]})").ok());
+  EXPECT_FALSE(parse_chat_request(R"({"messages": [{"role": "tool", "tool_call_id": 3, "content": "x"}]})").ok());
+}
+
 }  // namespace
 }  // namespace tessera::serve

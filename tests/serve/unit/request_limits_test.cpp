@@ -15,8 +15,10 @@ std::string param_of(const std::string& body) {
 }
 
 TEST(RequestLimits, UnsupportedOpenAiFieldsAreRefusedNamingTheField) {
-  EXPECT_EQ(param_of(R"({"prompt": "a", "response_format": {"type": "json_object"}})"), "response_format");
-  EXPECT_EQ(param_of(R"({"prompt": "a", "tools": [{"type": "function"}]})"), "tools");
+  EXPECT_EQ(param_of(R"({"prompt": "a", "functions": [{"name": "f"}]})"), "functions");
+  EXPECT_EQ(param_of(R"({"prompt": "a", "function_call": "auto"})"), "function_call");
+  // Tools belong to chat: the completions endpoint names the field.
+  EXPECT_EQ(param_of(R"({"prompt": "a", "tools": [{"type": "function", "function": {"name": "f"}}]})"), "tools");
   EXPECT_EQ(param_of(R"({"prompt": "a", "tool_choice": "auto"})"), "tool_choice");
   // logit_bias is supported since: a malformed one names the field.
   EXPECT_EQ(param_of(R"({"prompt": "a", "logit_bias": {"x": -100}})"), "logit_bias");
@@ -29,8 +31,9 @@ TEST(RequestLimits, UnsupportedOpenAiFieldsAreRefusedNamingTheField) {
 
 TEST(RequestLimits, FieldValuesThatAskForNothingAreAccepted) {
   auto r = parse_completion_request(R"({"prompt": "a", "n": 2, "best_of": 2, "logit_bias": {}, "suffix": "",
-      "response_format": {"type": "text"}, "tools": [], "tool_choice": "none"})");
+      "response_format": {"type": "text"}, "tools": [], "tool_choice": "none", "grammar": ""})");
   EXPECT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->sampling.constraint.kind, OutputConstraint::Kind::kNone);
 }
 
 TEST(RequestLimits, LongStopStringsAndStopIdListsAreRefused) {
