@@ -1,0 +1,34 @@
+// Character classes over Unicode code points, lowered to UTF-8 byte sequences for the byte-level
+// grammar: [a-z], [^"\\], "." and the regex classes all go through here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "grammar/grammar.h"
+
+namespace tessera::grammar {
+
+// Inclusive code point ranges.
+using CodePointRanges = std::vector<std::pair<uint32_t, uint32_t>>;
+
+constexpr uint32_t kMaxCodePoint = 0x10FFFF;
+
+// Sorted, merged, surrogates (D800-DFFF, not encodable in UTF-8) removed.
+CodePointRanges normalize_ranges(CodePointRanges ranges);
+// Every valid code point not in `ranges`.
+CodePointRanges complement_ranges(const CodePointRanges& ranges);
+
+// UTF-8 encodings of the code points in `ranges` as sequences of byte ranges: each inner vector
+// is one sequence, byte i in [first, second]; together they match exactly those encodings.
+std::vector<std::vector<std::pair<uint8_t, uint8_t>>> utf8_sequences(const CodePointRanges& ranges);
+
+// Appends to `seq` what matches one code point of `ranges`: a single byte set when every code
+// point is ASCII, else a call of a new helper rule (named after `name`) with one alternative per
+// UTF-8 byte-range sequence. Each use gets its own rule, so its caller is always known.
+Status append_class(GrammarBuilder& builder, GrammarBuilder::Sequence& seq, const CodePointRanges& ranges,
+                    const std::string& name);
+
+}  // namespace tessera::grammar

@@ -1,0 +1,130 @@
+// The fast mask (cached accepted/rejected sets + run-time checks of uncertain tokens) against the
+// reference mask (every token's bytes fed to the byte-level matcher) along random walks, on real
+// vocabularies.
+#include <gtest/gtest.h>
+
+#include "grammar/gbnf.h"
+#include "grammar_test_util.h"
+
+namespace tessera::grammar {
+namespace {
+
+using testing::random_walk;
+using testing::reference_mask;
+using testing::vocab_for;
+
+const char* kJsonGbnf = R"g(
+root   ::= object
+value  ::= object | array | string | number | ("true" | "false" | "null") ws
+object ::= "{" ws ( string ":" ws value ("," ws string ":" ws value)* )? "}" ws
+array  ::= "[" ws ( value ("," ws value)* )? "]" ws
+string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4}) )* "\"" ws
+number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9] [1-9]{0,15})? ws
+ws ::= | " " | "\n" [ \t]{0,20}
+)g";
+
+const char* kArithmeticGbnf = R"g(
+root ::= expr "="
+expr ::= term (("+" | "-") term)*
+term ::= factor (("*" | "/") factor)*
+factor ::= [0-9]+ | "(" expr ")" | "sqrt(" expr ")"
+)g";
+
+const char* kListGbnf = R"g(
+root ::= "Items:\n" item{1,4}
+item ::= "- " [^\n]{1,30} "\n"
+)g";
+
+const char* kUnicodeGbnf = R"g(
+root ::= ("日本" | [ぁ-ゟ]+ | [^a-zA-Z0-9\x00-\x7F]{1,3} | "\u00e9t\u00e9") (" " root)?
+)g";
+
+void check_masks_along_walks(const std::string& vocab_name, const char* gbnf, int walks, int steps, uint32_t seed) {
+  auto vocab = vocab_for(vocab_name);
+  ASSERT_TRUE(vocab);
+  auto grammar = parse_gbnf(gbnf);
+  ASSERT_TRUE(grammar.ok()) << grammar.status().message();
+  auto compiled = CompiledGrammar::create(*grammar, vocab);
+  ASSERT_TRUE(compiled.ok());
+  std::mt19937 rng(seed);
+  for (int w = 0; w < walks; ++w) {
+    GrammarMatcher matcher(*compiled);
+    std::vector<uint32_t> mask(matcher.bitmask_words());
+    std::string text;
+    for (int step = 0; step < steps && !matcher.is_terminated(); ++step) {
+      matcher.fill_next_token_bitmask(mask);
+      const std::vector<uint32_t> expected = reference_mask(matcher);
+      if (mask != expected) {
+        int shown = 0;
+        for (int32_t id = 0; id < vocab->size() && shown < 10; ++id) {
+          const bool fast = (mask[static_cast<size_t>(id) >> 5] >> (id & 31)) & 1;
+          const bool ref = (expected[static_cast<size_t>(id) >> 5] >> (id & 31)) & 1;
+          if (fast != ref) {
+            ADD_FAILURE() << "after '" << text << "': token " << id << " '" << vocab->token_bytes(id) << "' fast "
+                          << fast << " reference " << ref;
+            ++shown;
+          }
+        }
+        return;
+      }
+      const int32_t id = testing::sample_allowed(mask, *vocab, rng, w % 2 ? 0.5 : 0.0);
+      ASSERT_GE(id, 0) << "empty mask after '" << text << "'";
+      ASSERT_TRUE(matcher.accept_token(id));
+      if (!vocab->is_eog(id)) text += vocab->token_bytes(id);
+    }
+  }
+}
+
+TEST(GrammarMask, JsonGbnfMatchesReferenceOnQwen3) { check_masks_along_walks("qwen3", kJsonGbnf, 2, 12, 1); }
+TEST(GrammarMask, ArithmeticMatchesReferenceOnLlama3) { check_masks_along_walks("llama3", kArithmeticGbnf, 2, 12, 2); }
+TEST(GrammarMask, ListMatchesReferenceOnLlamaSpm) { check_masks_along_walks("llama-spm", kListGbnf, 2, 12, 3); }
+TEST(GrammarMask, UnicodeMatchesReferenceOnQwen3) { check_masks_along_walks("qwen3", kUnicodeGbnf, 2, 10, 4); }
+TEST(GrammarMask, JsonGbnfMatchesReferenceOnGemma3) { check_masks_along_walks("gemma3", kJsonGbnf, 1, 10, 5); }
+
+TEST(GrammarMask, RandomWalksTerminateOnBoundedGrammar) {
+  auto vocab = vocab_for("qwen3");
+  ASSERT_TRUE(vocab);
+  auto grammar = parse_gbnf(kListGbnf);
+  ASSERT_TRUE(grammar.ok());
+  auto compiled = *CompiledGrammar::create(*grammar, vocab);
+  std::mt19937 rng(7);
+  for (int i = 0; i < 50; ++i) {
+    const auto walk = random_walk(compiled, rng, i % 2 ? 0.5 : 0.0, 400);
+    ASSERT_TRUE(walk.error.empty()) << walk.error;
+    ASSERT_TRUE(walk.terminated) << walk.text;
+    EXPECT_EQ(walk.text.rfind("Items:\n", 0), 0u);
+  }
+}
+
+TEST(GrammarMask, EogOnlyWhenComplete) {
+  auto vocab = vocab_for("qwen3");
+  ASSERT_TRUE(vocab);
+  auto compiled = *CompiledGrammar::create(*parse_gbnf(R"g(root ::= "yes" | "no")g"), vocab);
+  GrammarMatcher m(compiled);
+  std::vector<uint32_t> mask(m.bitmask_words());
+  const int32_t eog = vocab->eog_ids().at(0);
+  auto allowed = [&](int32_t id) { return (mask[static_cast<size_t>(id) >> 5] >> (id & 31)) & 1; };
+  m.fill_next_token_bitmask(mask);
+  EXPECT_FALSE(allowed(eog));
+  EXPECT_FALSE(m.accept_token(eog));
+  ASSERT_TRUE(m.accept_bytes("yes"));
+  m.fill_next_token_bitmask(mask);
+  int count = 0;
+  for (int32_t id = 0; id < vocab->size(); ++id) count += allowed(id) ? 1 : 0;
+  EXPECT_EQ(count, static_cast<int>(vocab->eog_ids().size()));  // only the EOG ids
+  EXPECT_TRUE(m.accept_token(eog));
+  EXPECT_TRUE(m.is_terminated());
+  m.fill_next_token_bitmask(mask);
+  EXPECT_FALSE(allowed(eog));
+  m.rollback(1);
+  EXPECT_FALSE(m.is_terminated());
+  EXPECT_TRUE(m.can_terminate());
+  m.rollback(1);
+  EXPECT_FALSE(m.can_terminate());
+  EXPECT_TRUE(m.accept_bytes("no"));
+  m.reset();
+  EXPECT_FALSE(m.accept_bytes("maybe"));
+}
+
+}  // namespace
+}  // namespace tessera::grammar
