@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include "grammar/compiled_grammar.h"
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -8,6 +10,7 @@
 
 #include "base/check.h"
 #include "base/timer.h"
+#include "grammar/compiled_grammar.h"
 #include "spec/draft_model_proposer.h"
 #include "spec/ngram_proposer.h"
 #include "tokenizer/tokenizer.h"
@@ -230,6 +233,10 @@ Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> promp
       return invalid_argument("logit_bias token id " + std::to_string(id) + " is outside the vocabulary");
     }
     if (!(bias >= -100.0f && bias <= 100.0f)) return invalid_argument("logit_bias values must be in [-100, 100]");
+  }
+  if (params.grammar && params.grammar->vocab().size() > model_->config().vocab_size) {
+    return invalid_argument("the grammar was compiled for a vocabulary of " + std::to_string(params.grammar->vocab().size()) +
+                            " tokens; this model has " + std::to_string(model_->config().vocab_size));
   }
   // NOTE: checked before anything is queued, so a full queue rejects the whole request, never part
   // of its n completions. The server maps kResourceExhausted to 503.

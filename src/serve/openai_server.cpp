@@ -71,6 +71,7 @@ Expected<std::unique_ptr<OpenAiServer>> OpenAiServer::create(const ServeConfig& 
                             : config.served_model_name;
   server->metrics_ = std::make_unique<ServeMetrics>(server->model_name_);
   TS_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::create(config.engine));
+  server->grammars_ = std::make_unique<GrammarCompiler>(grammar_vocabulary(*server->tokenizer_, engine->eog_token_ids()));
   server->client_ = std::make_shared<EngineClient>(std::move(engine), *server->metrics_);
   server->created_ = unix_seconds();
   OpenAiServer* raw = server.get();
@@ -199,8 +200,12 @@ std::optional<http::HttpResponse> OpenAiServer::model_mismatch(const std::string
   return error_response(404, "The model `" + requested + "` does not exist.", "invalid_request_error", "model", "model_not_found");
 }
 
-Expected<std::vector<int32_t>> OpenAiServer::render_chat(const std::vector<ChatMessage>& messages, bool add_special) const {
-  Expected<std::string> text = chat_template_->render(messages, /*add_generation_prompt=*/true);
+Expected<std::vector<int32_t>> OpenAiServer::render_chat(const std::vector<ChatMessage>& messages, bool add_special,
+                                                       const ToolRequest* tools) const {
+  ChatRenderOptions options;
+  options.add_generation_prompt = true;
+  if (tools != nullptr && tools->active()) options.tools_json = tools->tools_json;
+  Expected<std::string> text = chat_template_->render(messages, options);
   if (!text.ok()) return invalid_argument("'messages' " + text.status().message());
   // The rendered text already carries BOS where the template writes it.
   return tokenizer_->encode(*text, add_special, /*parse_special=*/true);
@@ -218,7 +223,7 @@ void OpenAiServer::handle_generation(const std::shared_ptr<http::HttpExchange>& 
     Expected<ChatRequest> parsed = parse_chat_request(request.body, config_.limits);
     if (!parsed.ok()) return fail(status_response(parsed.status()));
     if (auto mismatch = model_mismatch(parsed->sampling.model)) return fail(*mismatch);
-    Expected<std::vector<int32_t>> prompt = render_chat(parsed->messages, /*add_special=*/false);
+    Expected<std::vector<int32_t>> prompt = render_chat(parsed->messages, /*add_special=*/false, &parsed->tools);
     if (!prompt.ok()) return fail(status_response(prompt.status()));
     job.prompts.push_back(std::move(prompt).value());
     job.sampling = std::move(parsed->sampling);
@@ -232,6 +237,10 @@ void OpenAiServer::handle_generation(const std::shared_ptr<http::HttpExchange>& 
     }
     job.sampling = std::move(parsed->sampling);
   }
+  // NOTE: compiled here, on an HTTP worker, so a bad grammar is a 400 before the engine sees it.
+  Expected<std::shared_ptr<const grammar::CompiledGrammar>> grammar = grammars_->compile(job.sampling.constraint);
+  if (!grammar.ok()) return fail(status_response(grammar.status()));
+  job.sampling.params.grammar = std::move(grammar).value();
   job.model = model_name_;
   job.sampling.params.timeout_ms = config_.request_timeout_ms;
   size_t longest = 0;

@@ -19,6 +19,7 @@
 #include "serve/generation_call.h"
 #include "serve/http/http_server.h"
 #include "serve/openai_request.h"
+#include "serve/structured_output.h"
 #include "serve/serve_metrics.h"
 #include "tessera/engine.h"
 #include "tokenizer/tokenizer.h"
@@ -69,7 +70,8 @@ class OpenAiServer {
   http::HttpResponse handle_engine_stats() const;
   void decorate(http::HttpResponse& response, const http::HttpRequest& request) const;  // CORS
   // Chat messages -> prompt token ids through the chat template.
-  Expected<std::vector<int32_t>> render_chat(const std::vector<ChatMessage>& messages, bool add_special) const;
+  Expected<std::vector<int32_t>> render_chat(const std::vector<ChatMessage>& messages, bool add_special,
+                                             const ToolRequest* tools = nullptr) const;
   std::optional<http::HttpResponse> model_mismatch(const std::string& requested) const;
 
   ServeConfig config_;
@@ -78,6 +80,7 @@ class OpenAiServer {
   std::shared_ptr<const gguf::GgufFile> file_;     // keeps the tokenizer's source mapped
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<ChatTemplate> chat_template_;
+  std::unique_ptr<GrammarCompiler> grammars_;      // structured output against this vocabulary
   std::unique_ptr<ServeMetrics> metrics_;
   std::shared_ptr<EngineClient> client_;           // sessions hold it weakly (generation_session.h)
   std::unique_ptr<http::HttpServer> http_;
