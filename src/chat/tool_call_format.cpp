@@ -44,7 +44,7 @@ FormatSpec xml_params(ToolCallFormat f, std::string_view name, std::string_view 
   return s;
 }
 
-std::array<FormatSpec, 18> make_specs() {
+std::array<FormatSpec, 20> make_specs() {
   FormatSpec none;
   none.name = "none";
 
@@ -99,6 +99,12 @@ std::array<FormatSpec, 18> make_specs() {
   minimax.value_close = "</parameter>";
   minimax.call_close = "</invoke>";
 
+  FormatSpec seed = qwen3_coder;
+  seed.format = ToolCallFormat::kSeedOss;
+  seed.name = "seed_oss";
+  seed.opener = "<seed:tool_call>";
+  seed.closer = "</seed:tool_call>";
+
   return {none,
           generic,
           json_objects(ToolCallFormat::kHermes, "hermes", "<tool_call>", "</tool_call>"),
@@ -116,7 +122,9 @@ std::array<FormatSpec, 18> make_specs() {
           kimi,
           qwen3_coder,
           glm,
-          minimax};
+          minimax,
+          seed,
+          json_objects(ToolCallFormat::kGigaChat31, "gigachat_3_1", "<|function_call|>", "")};
 }
 
 bool contains(std::string_view text, std::string_view needle) { return text.find(needle) != std::string_view::npos; }
@@ -124,7 +132,7 @@ bool contains(std::string_view text, std::string_view needle) { return text.find
 }  // namespace
 
 const FormatSpec& format_spec(ToolCallFormat format) {
-  static const std::array<FormatSpec, 18> specs = make_specs();
+  static const std::array<FormatSpec, 20> specs = make_specs();
   const auto it = std::find_if(specs.begin(), specs.end(), [&](const FormatSpec& s) { return s.format == format; });
   return it != specs.end() ? *it : specs[0];
 }
@@ -160,6 +168,9 @@ ToolCallFormat detect_tool_call_format(std::string_view source) {
       {"[TOOL_CALLS]", "[ARGS]", ToolCallFormat::kMistralV2},
       {"[TOOL_CALLS]", "", ToolCallFormat::kMistralV1},
       {"<minimax:tool_call>", "", ToolCallFormat::kMiniMaxM2},
+      {"]<]minimax[>[", "", ToolCallFormat::kGeneric},  // MiniMax M3's own markup, not parsed here
+      {"<seed:tool_call>", "", ToolCallFormat::kSeedOss},
+      {"<|function_call|>", "", ToolCallFormat::kGigaChat31},
       {"<arg_key>", "", ToolCallFormat::kGlm45},
       {"<function=", "<parameter=", ToolCallFormat::kQwen3CoderXml},
       {"<function=", "", ToolCallFormat::kFunctionaryV31},

@@ -41,6 +41,8 @@ enum class ToolCallFormat {
   kQwen3CoderXml,   // <tool_call>\n<function=f>\n<parameter=p>\nv\n</parameter>\n</function>\n</tool_call>
   kGlm45,           // <tool_call>f\n<arg_key>p</arg_key>\n<arg_value>v</arg_value>\n</tool_call>
   kMiniMaxM2,       // <minimax:tool_call>\n<invoke name="f">\n<parameter name="p">v</parameter>\n</invoke>\n</minimax:tool_call>
+  kSeedOss,         // <seed:tool_call>\n<function=f>\n<parameter=p>v</parameter>\n</function>\n</seed:tool_call>
+  kGigaChat31,      // <|function_call|>{"name": "f", "arguments": {...}}
 };
 
 // A short stable name: "hermes", "llama3_json", "mistral_v2", ... (logs, docs, `tessera info`).
