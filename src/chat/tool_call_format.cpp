@@ -12,36 +12,29 @@ namespace tessera {
 namespace chat {
 namespace {
 
-FormatSpec json_objects(ToolCallFormat f, std::string_view name, std::string_view opener, std::string_view closer) {
+FormatSpec make_spec(CallShape shape, ToolCallFormat f, std::string_view name, std::string_view opener, std::string_view closer) {
   FormatSpec s;
   s.format = f;
   s.name = name;
-  s.shape = CallShape::kJsonObjects;
+  s.shape = shape;
   s.opener = opener;
   s.closer = closer;
   return s;
+}
+
+FormatSpec json_objects(ToolCallFormat f, std::string_view name, std::string_view opener, std::string_view closer) {
+  return make_spec(CallShape::kJsonObjects, f, name, opener, closer);
 }
 
 FormatSpec named_args(ToolCallFormat f, std::string_view name, std::string_view opener, std::string_view name_end,
                       std::string_view closer) {
-  FormatSpec s;
-  s.format = f;
-  s.name = name;
-  s.shape = CallShape::kNamedArgs;
-  s.opener = opener;
+  FormatSpec s = make_spec(CallShape::kNamedArgs, f, name, opener, closer);
   s.name_end = name_end;
-  s.closer = closer;
   return s;
 }
 
 FormatSpec xml_params(ToolCallFormat f, std::string_view name, std::string_view opener, std::string_view closer) {
-  FormatSpec s;
-  s.format = f;
-  s.name = name;
-  s.shape = CallShape::kXmlParams;
-  s.opener = opener;
-  s.closer = closer;
-  return s;
+  return make_spec(CallShape::kXmlParams, f, name, opener, closer);
 }
 
 std::array<FormatSpec, 20> make_specs() {

@@ -86,7 +86,8 @@ std::string_view trim_spaces(std::string_view text) {
   return text;
 }
 
-// One call region: where it ends when complete, and its calls (partial while incomplete).
+// One call region, or a JSON value holding calls: where it ends when complete, and its calls
+// (partial while incomplete).
 struct OutputScanner::Region {
   JsonState state = JsonState::kInvalid;
   size_t end = 0;
@@ -95,14 +96,15 @@ struct OutputScanner::Region {
   bool has_response = false;
 };
 
-// A call object, an array of them, or generic's wrapper, read from a JSON value.
-struct OutputScanner::CallValue {
-  JsonState state = JsonState::kInvalid;
-  size_t end = 0;
-  std::vector<ScannedCall> calls;
-  std::string response;
-  bool has_response = false;
-};
+namespace {
+
+// The region (or JSON value) as far as it goes, marked with how it ended.
+OutputScanner::Region ended(OutputScanner::Region& region, JsonState state) {
+  region.state = state;
+  return std::move(region);
+}
+
+}  // namespace
 
 OutputScanner::OutputScanner(ToolCallFormat format, const ToolCallParseOptions& options)
     : spec_(format_spec(format)),
@@ -248,7 +250,7 @@ OutputScanner::Region OutputScanner::scan_json_region(std::string_view text, siz
       region.state = JsonState::kIncomplete;
       return region;
     }
-    CallValue value = scan_call_value(text, at, kMaxCallNesting);
+    Region value = scan_call_value(text, at, kMaxCallNesting);
     const bool no_calls = value.calls.empty();
     for (ScannedCall& call : value.calls) region.calls.push_back(std::move(call));
     if (value.state != JsonState::kComplete) {
@@ -283,19 +285,16 @@ OutputScanner::Region OutputScanner::scan_json_region(std::string_view text, siz
   }
 }
 
-OutputScanner::CallValue OutputScanner::scan_call_value(std::string_view text, size_t pos, int nesting) const {
-  CallValue out;
-  auto fail = [&](JsonState state) {
-    out.state = state;
-    return out;
-  };
+OutputScanner::Region OutputScanner::scan_call_value(std::string_view text, size_t pos, int nesting) const {
+  Region out;
+  auto fail = [&](JsonState state) { return ended(out, state); };
   if (pos >= text.size()) return fail(JsonState::kIncomplete);
   if (text[pos] == '[') {
     size_t at = skip_json_ws(text, pos + 1);
     for (;;) {
       if (at >= text.size()) return fail(JsonState::kIncomplete);
       if (text[at] != '{' || nesting <= 0) return fail(JsonState::kInvalid);
-      CallValue item = scan_call_value(text, at, nesting - 1);
+      Region item = scan_call_value(text, at, nesting - 1);
       for (ScannedCall& call : item.calls) out.calls.push_back(std::move(call));
       if (item.state != JsonState::kComplete) return fail(item.state);
       if (item.calls.empty()) return fail(JsonState::kInvalid);
@@ -350,7 +349,7 @@ OutputScanner::CallValue OutputScanner::scan_call_value(std::string_view text, s
       const bool is_args = key == "arguments" || key == "parameters";
       JsonScan value;
       if ((key == "tool_calls" || key == "tool_call") && nesting > 0 && (text[at] == '[' || text[at] == '{')) {
-        CallValue inner = scan_call_value(text, at, nesting - 1);
+        Region inner = scan_call_value(text, at, nesting - 1);
         nested = std::move(inner.calls);
         value = {inner.state, inner.end};
         if (value.state == JsonState::kComplete && nested.empty()) return fail(JsonState::kInvalid);
@@ -407,10 +406,7 @@ OutputScanner::CallValue OutputScanner::scan_call_value(std::string_view text, s
 
 OutputScanner::Region OutputScanner::scan_named_region(std::string_view text, size_t pos, bool final) const {
   Region region;
-  auto stop = [&](JsonState state) {
-    region.state = state;
-    return region;
-  };
+  auto stop = [&](JsonState state) { return ended(region, state); };
   const size_t name_end = text.find(spec_.name_end, pos);
   const std::string_view raw_name = text.substr(pos, name_end == std::string_view::npos ? std::string_view::npos : name_end - pos);
   std::string_view name = raw_name;
@@ -458,10 +454,7 @@ OutputScanner::Region OutputScanner::scan_named_region(std::string_view text, si
 
 OutputScanner::Region OutputScanner::scan_xml_region(std::string_view text, size_t pos, bool final) const {
   Region region;
-  auto stop = [&](JsonState state) {
-    region.state = state;
-    return region;
-  };
+  auto stop = [&](JsonState state) { return ended(region, state); };
   // A literal expected at `at`: kComplete (matched), kIncomplete (text ends inside it) or kInvalid.
   auto expect = [&](size_t at, std::string_view literal) -> JsonState {
     if (starts_with_at(text, at, literal)) return JsonState::kComplete;

@@ -33,8 +33,11 @@ class OutputScanner {
 
  private:
   enum class Phase { kBeforeThink, kInThink, kMain };
+
+ public:
   struct Region;
-  struct CallValue;
+
+ private:
 
   void scan_think(std::string_view text, bool final);
   void scan_main(std::string_view text, bool final);
@@ -42,7 +45,7 @@ class OutputScanner {
   Region scan_json_region(std::string_view text, size_t pos, bool final) const;
   Region scan_named_region(std::string_view text, size_t pos, bool final) const;
   Region scan_xml_region(std::string_view text, size_t pos, bool final) const;
-  CallValue scan_call_value(std::string_view text, size_t pos, int nesting) const;
+  Region scan_call_value(std::string_view text, size_t pos, int nesting) const;
   size_t held_back(std::string_view text, size_t pos) const;
 
   const FormatSpec& spec_;

@@ -5,28 +5,22 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "chat/chat_template.h"
 #include "chat/jinja/json.h"
 #include "chat/tool_call_format.h"
 #include "chat/tool_call_parser.h"
 #include "chat/tool_template_caps.h"
+#include "chat/test_files.h"
 
 namespace tessera {
 namespace {
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using test::read_text;
 
-std::filesystem::path template_dir() { return std::filesystem::path(TESSERA_SHARED_DIR) / "chat-templates"; }
+std::filesystem::path template_dir() { return test::chat_template_dir(); }
 
 // What each shared template teaches (reviewed by rendering its tool calls); kGeneric where the
 // template has tools in a format not parsed here, kNone where it has no tools.

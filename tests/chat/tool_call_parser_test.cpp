@@ -159,31 +159,23 @@ TEST(ToolCallParser, ParsesEveryFormat) {
   }
 }
 
-TEST(ToolCallParser, StreamInEveryOneByteSplitEqualsTheWholeParse) {
-  for (const Case& c : well_formed_cases()) {
-    SCOPED_TRACE(std::string(tool_call_format_name(c.format)) + ": " + c.text);
-    const ParsedAssistantMessage whole = parse_assistant_output(c.format, c.text, c.options);
-    std::vector<size_t> cuts;
-    for (size_t i = 1; i < c.text.size(); ++i) cuts.push_back(i);
-    expect_same(run_stream(c, cuts), whole);
-    expect_same(run_stream(c, {}), whole);
+// Splits of the text: every 1-byte split, the whole text at once, and random splits.
+std::vector<std::vector<size_t>> splits_of(const std::string& text, std::mt19937& rng) {
+  std::vector<std::vector<size_t>> splits(2);
+  for (size_t i = 1; i < text.size(); ++i) splits[0].push_back(i);
+  for (int trial = 0; trial < 20; ++trial) {
+    std::vector<size_t>& cuts = splits.emplace_back();
+    for (size_t at = 1 + rng() % 12; at < text.size(); at += 1 + rng() % 12) cuts.push_back(at);
   }
+  return splits;
 }
 
-TEST(ToolCallParser, StreamInRandomSplitsEqualsTheWholeParse) {
+TEST(ToolCallParser, StreamInEverySplitEqualsTheWholeParse) {
   std::mt19937 rng(25);
   for (const Case& c : well_formed_cases()) {
     SCOPED_TRACE(std::string(tool_call_format_name(c.format)) + ": " + c.text);
     const ParsedAssistantMessage whole = parse_assistant_output(c.format, c.text, c.options);
-    for (int trial = 0; trial < 20; ++trial) {
-      std::vector<size_t> cuts;
-      for (size_t at = 0;;) {
-        at += 1 + rng() % 12;
-        if (at >= c.text.size()) break;
-        cuts.push_back(at);
-      }
-      expect_same(run_stream(c, cuts), whole);
-    }
+    for (const std::vector<size_t>& cuts : splits_of(c.text, rng)) expect_same(run_stream(c, cuts), whole);
   }
 }
 
