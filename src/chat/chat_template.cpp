@@ -18,18 +18,20 @@ using jinja::Value;
 
 // The message as the template sees it: OpenAI's fields, tool-call arguments parsed (vLLM does the
 // same before applying a template; most tool templates expect a mapping there).
-Value message_value(const ChatMessage& m) {
+Value message_value(const ChatMessage& m, const ChatRenderOptions& options) {
   Value message = Value::dict();
   jinja::DictData& d = message.as_dict();
   d.set("role", Value(m.role));
-  d.set("content", m.content.empty() && !m.tool_calls.empty() ? Value::none() : Value(m.content));
+  const bool null_content = m.content.empty() && !m.tool_calls.empty() && !options.tool_call_content_as_empty;
+  d.set("content", null_content ? Value::none() : Value(m.content));
   if (!m.tool_calls.empty()) {
     std::vector<Value> calls;
     for (const ChatToolCall& call : m.tool_calls) {
       Value function = Value::dict();
       function.as_dict().set("name", Value(call.name));
       Expected<Value> arguments = jinja::parse_json(call.arguments);
-      function.as_dict().set("arguments", arguments.ok() ? *arguments : Value(call.arguments));
+      const bool as_text = !arguments.ok() || options.tool_call_arguments_as_text;
+      function.as_dict().set("arguments", as_text ? Value(call.arguments) : *arguments);
       Value entry = Value::dict();
       entry.as_dict().set("id", Value(call.id));
       entry.as_dict().set("type", Value("function"));
@@ -114,7 +116,7 @@ Expected<std::string> ChatTemplate::render(std::span<const ChatMessage> messages
   if (messages.empty()) return invalid_argument("messages: must contain at least one message");
   std::vector<Value> message_values;
   message_values.reserve(messages.size());
-  for (const ChatMessage& m : messages) message_values.push_back(message_value(m));
+  for (const ChatMessage& m : messages) message_values.push_back(message_value(m, options));
   Value tools = Value::none();
   if (!options.tools_json.empty()) {
     Expected<Value> parsed = jinja::parse_json(options.tools_json);

@@ -45,6 +45,9 @@ struct ChatRenderOptions {
   bool add_generation_prompt = true;  // end with the opening of an assistant turn
   std::string tools_json;             // OpenAI `tools` as a JSON array; "" = none (None to the template)
   std::optional<std::tm> now;         // strftime_now's clock; default local time
+  // Adaptations some templates need (probe_tool_template in chat/tool_template_caps.h finds them):
+  bool tool_call_content_as_empty = false;  // content "" instead of None beside tool_calls
+  bool tool_call_arguments_as_text = false;  // arguments as the JSON text instead of a mapping
 };
 
 class ChatTemplate {
