@@ -57,8 +57,9 @@ std::tm local_now() {
 std::string_view chat_family_names() { return "chatml, llama2, llama3, mistral, gemma, zephyr"; }
 
 ChatTemplate::ChatTemplate(std::shared_ptr<const jinja::Template> jinja, std::string name, std::string bos_token,
-                           std::string eos_token)
-    : jinja_(std::move(jinja)), name_(std::move(name)), bos_token_(std::move(bos_token)), eos_token_(std::move(eos_token)) {}
+                           std::string eos_token, std::string_view source)
+    : jinja_(std::move(jinja)), name_(std::move(name)), bos_token_(std::move(bos_token)), eos_token_(std::move(eos_token)),
+      source_(std::make_shared<const std::string>(source)) {}
 
 Expected<ChatTemplate> ChatTemplate::from_family_name(std::string_view name, std::string bos_token,
                                                       std::string eos_token) {
@@ -70,7 +71,7 @@ Expected<ChatTemplate> ChatTemplate::from_family_name(std::string_view name, std
   auto parsed = jinja::Template::parse(builtin->source);
   if (!parsed.ok()) return Status(StatusCode::kInternal, "built-in chat template " + std::string(name) + ": " + parsed.status().message());
   return ChatTemplate(std::make_shared<const jinja::Template>(std::move(parsed).value()), std::string(name),
-                      std::move(bos_token), std::move(eos_token));
+                      std::move(bos_token), std::move(eos_token), builtin->source);
 }
 
 Expected<ChatTemplate> ChatTemplate::from_source(std::string_view jinja_source, std::string bos_token,
@@ -86,7 +87,7 @@ Expected<ChatTemplate> ChatTemplate::from_source(std::string_view jinja_source, 
   if (chat::find_builtin_template(trimmed) != nullptr) return from_family_name(trimmed, std::move(bos_token), std::move(eos_token));
   TS_ASSIGN_OR_RETURN(jinja::Template parsed, jinja::Template::parse(jinja_source));
   return ChatTemplate(std::make_shared<const jinja::Template>(std::move(parsed)), "jinja", std::move(bos_token),
-                      std::move(eos_token));
+                      std::move(eos_token), jinja_source);
 }
 
 Expected<ChatTemplate> ChatTemplate::from_file(const std::string& path, std::string bos_token,

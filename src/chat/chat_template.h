@@ -74,16 +74,20 @@ class ChatTemplate {
 
   // The built-in template's name, or "jinja" for a template given as source.
   std::string_view family_name() const { return name_; }
+  // The Jinja source (tool-call format detection reads it).
+  const std::string& source() const { return *source_; }
   // True when no template was given and ChatML was chosen as the fallback.
   bool is_fallback() const { return is_fallback_; }
 
  private:
-  ChatTemplate(std::shared_ptr<const jinja::Template> jinja, std::string name, std::string bos_token, std::string eos_token);
+  ChatTemplate(std::shared_ptr<const jinja::Template> jinja, std::string name, std::string bos_token, std::string eos_token,
+               std::string_view source);
 
   std::shared_ptr<const jinja::Template> jinja_;  // parsed once, shared by copies and threads
   std::string name_;
   std::string bos_token_;  // text of the model's BOS token, e.g. "<s>", "<|begin_of_text|>", "<bos>"
   std::string eos_token_;  // text of the model's EOS token, e.g. "</s>"
+  std::shared_ptr<const std::string> source_;  // shared by copies
   bool is_fallback_ = false;
 };
 

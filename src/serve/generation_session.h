@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "chat/tool_call_format.h"
 #include "serve/choice_state.h"
 #include "serve/engine_client.h"
 #include "serve/openai_request.h"
@@ -25,6 +26,9 @@ struct GenerationJob {
   std::vector<std::vector<int32_t>> prompts;    // token ids of each prompt
   std::vector<std::string> echo_texts;          // [prompts] completions echo: text shown before each choice
   SamplingRequest sampling;                     // params.max_tokens already resolved
+  // Chat with tools: the format tool calls are parsed out of each choice's text in
+  // (message.tool_calls / delta.tool_calls); kNone = the text is all content.
+  ToolCallFormat tool_format = ToolCallFormat::kNone;
 };
 
 // Chooses max_tokens against the context like vLLM: a given value must fit (else an

@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "chat/tool_call_grammar.h"
 #include "serve/engine_stats_json.h"
 #include "serve/model_chat_template.h"
 #include "serve/openai_error.h"
@@ -48,6 +49,24 @@ std::string random_id(const char* prefix) {
   return std::string(prefix) + hex;
 }
 
+// The tools and llama.cpp's generic call format as a system message, for templates that never
+// render tools themselves (prepended to the conversation's own system message, if any).
+std::vector<ChatMessage> with_generic_tool_prompt(std::vector<ChatMessage> messages, const std::string& tools_json) {
+  const std::string prompt =
+      "You can call these tools (JSON schema of each function's arguments):\n" + tools_json +
+      "\nTo call tools, answer with only this JSON: {\"tool_calls\": [{\"name\": \"<function name>\", \"arguments\": "
+      "{...}}]}. Otherwise answer normally, or as {\"response\": \"<your answer>\"}.";
+  if (!messages.empty() && messages.front().role == "system") {
+    messages.front().content = prompt + "\n\n" + messages.front().content;
+  } else {
+    ChatMessage system;
+    system.role = "system";
+    system.content = prompt;
+    messages.insert(messages.begin(), std::move(system));
+  }
+  return messages;
+}
+
 int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -66,6 +85,8 @@ Expected<std::unique_ptr<OpenAiServer>> OpenAiServer::create(const ServeConfig& 
       load_model_chat_template(*server->file_, *server->tokenizer_, config.chat_template_path, "tessera serve");
   if (!chat.ok()) return chat.status();
   server->chat_template_ = std::make_unique<ChatTemplate>(std::move(chat).value());
+  server->tool_format_ = detect_tool_call_format(server->chat_template_->source());
+  server->tool_caps_ = probe_tool_template(*server->chat_template_);
   server->model_name_ = config.served_model_name.empty()
                             ? std::filesystem::path(config.engine.model_path).stem().string()
                             : config.served_model_name;
@@ -200,15 +221,38 @@ std::optional<http::HttpResponse> OpenAiServer::model_mismatch(const std::string
   return error_response(404, "The model `" + requested + "` does not exist.", "invalid_request_error", "model", "model_not_found");
 }
 
-Expected<std::vector<int32_t>> OpenAiServer::render_chat(const std::vector<ChatMessage>& messages, bool add_special,
+Expected<std::vector<int32_t>> OpenAiServer::render_chat(std::vector<ChatMessage> messages, bool add_special,
                                                        const ToolRequest* tools) const {
   ChatRenderOptions options;
   options.add_generation_prompt = true;
-  if (tools != nullptr && tools->active()) options.tools_json = tools->tools_json;
+  tool_caps_.apply_to(&options);
+  if (tools != nullptr && tools->active()) {
+    if (template_supports_tools(chat_template_->source())) {
+      options.tools_json = tools->tools_json;
+    } else {
+      // A template that never renders tools: describe them (and llama.cpp's generic call format)
+      // in a system message, so the model can know them at all.
+      messages = with_generic_tool_prompt(std::move(messages), tools->tools_json);
+    }
+  }
+  if (tool_caps_.renders_tool_calls) messages = adapt_tool_messages(std::move(messages), tool_caps_);
   Expected<std::string> text = chat_template_->render(messages, options);
   if (!text.ok()) return invalid_argument("'messages' " + text.status().message());
   // The rendered text already carries BOS where the template writes it.
   return tokenizer_->encode(*text, add_special, /*parse_special=*/true);
+}
+
+Status OpenAiServer::prepare_tools(const ToolRequest& tools, GenerationJob& job) const {
+  if (!tools.active()) return Status();
+  const ToolCallFormat format = template_supports_tools(chat_template_->source()) ? tool_format_ : ToolCallFormat::kGeneric;
+  job.tool_format = format == ToolCallFormat::kNone ? ToolCallFormat::kGeneric : format;
+  if (!tools.forced()) return Status();
+  // vLLM's rule: "required" and a named function are enforced by the grammar, whatever the
+  // model would have written; the forced text is in grammar_tool_call_format's shape.
+  job.tool_format = grammar_tool_call_format(job.tool_format);
+  TS_ASSIGN_OR_RETURN(const std::string gbnf, forced_tool_call_gbnf(job.tool_format, tools));
+  TS_ASSIGN_OR_RETURN(job.sampling.params.grammar, grammars_->compile_gbnf(gbnf, "tools"));
+  return Status();
 }
 
 void OpenAiServer::handle_generation(const std::shared_ptr<http::HttpExchange>& exchange, bool chat) {
@@ -223,10 +267,11 @@ void OpenAiServer::handle_generation(const std::shared_ptr<http::HttpExchange>& 
     Expected<ChatRequest> parsed = parse_chat_request(request.body, config_.limits);
     if (!parsed.ok()) return fail(status_response(parsed.status()));
     if (auto mismatch = model_mismatch(parsed->sampling.model)) return fail(*mismatch);
-    Expected<std::vector<int32_t>> prompt = render_chat(parsed->messages, /*add_special=*/false, &parsed->tools);
+    Expected<std::vector<int32_t>> prompt = render_chat(std::move(parsed->messages), /*add_special=*/false, &parsed->tools);
     if (!prompt.ok()) return fail(status_response(prompt.status()));
     job.prompts.push_back(std::move(prompt).value());
     job.sampling = std::move(parsed->sampling);
+    if (Status s = prepare_tools(parsed->tools, job); !s.ok()) return fail(status_response(s));
   } else {
     Expected<CompletionRequest> parsed = parse_completion_request(request.body, config_.limits);
     if (!parsed.ok()) return fail(status_response(parsed.status()));
@@ -238,9 +283,11 @@ void OpenAiServer::handle_generation(const std::shared_ptr<http::HttpExchange>& 
     job.sampling = std::move(parsed->sampling);
   }
   // NOTE: compiled here, on an HTTP worker, so a bad grammar is a 400 before the engine sees it.
-  Expected<std::shared_ptr<const grammar::CompiledGrammar>> grammar = grammars_->compile(job.sampling.constraint);
-  if (!grammar.ok()) return fail(status_response(grammar.status()));
-  job.sampling.params.grammar = std::move(grammar).value();
+  if (!job.sampling.params.grammar) {  // a forced tool call brought its own
+    Expected<std::shared_ptr<const grammar::CompiledGrammar>> grammar = grammars_->compile(job.sampling.constraint);
+    if (!grammar.ok()) return fail(status_response(grammar.status()));
+    job.sampling.params.grammar = std::move(grammar).value();
+  }
   job.model = model_name_;
   job.sampling.params.timeout_ms = config_.request_timeout_ms;
   size_t longest = 0;
@@ -270,7 +317,7 @@ http::HttpResponse OpenAiServer::handle_tokenize(const http::HttpRequest& reques
   if (parsed->prompt) {
     tokens = tokenizer_->encode(*parsed->prompt, parsed->add_special_tokens, /*parse_special=*/true);
   } else {
-    Expected<std::vector<int32_t>> rendered = render_chat(parsed->messages, /*add_special=*/false);
+    Expected<std::vector<int32_t>> rendered = render_chat(std::move(parsed->messages), /*add_special=*/false);
     if (!rendered.ok()) return status_response(rendered.status());
     tokens = std::move(rendered).value();
   }

@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "chat/chat_template.h"
+#include "chat/tool_template_caps.h"
 #include "serve/access_policy.h"
 #include "serve/engine_client.h"
 #include "serve/generation_call.h"
@@ -70,8 +71,10 @@ class OpenAiServer {
   http::HttpResponse handle_engine_stats() const;
   void decorate(http::HttpResponse& response, const http::HttpRequest& request) const;  // CORS
   // Chat messages -> prompt token ids through the chat template.
-  Expected<std::vector<int32_t>> render_chat(const std::vector<ChatMessage>& messages, bool add_special,
+  Expected<std::vector<int32_t>> render_chat(std::vector<ChatMessage> messages, bool add_special,
                                              const ToolRequest* tools = nullptr) const;
+  // Chat with tools: where the calls are parsed from, and the grammar forcing one when asked.
+  Status prepare_tools(const ToolRequest& tools, GenerationJob& job) const;
   std::optional<http::HttpResponse> model_mismatch(const std::string& requested) const;
 
   ServeConfig config_;
@@ -81,6 +84,8 @@ class OpenAiServer {
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<ChatTemplate> chat_template_;
   std::unique_ptr<GrammarCompiler> grammars_;      // structured output against this vocabulary
+  ToolCallFormat tool_format_ = ToolCallFormat::kNone;  // how the template's model writes tool calls
+  ToolTemplateCaps tool_caps_;                     // what the template needs to render calls and results
   std::unique_ptr<ServeMetrics> metrics_;
   std::shared_ptr<EngineClient> client_;           // sessions hold it weakly (generation_session.h)
   std::unique_ptr<http::HttpServer> http_;

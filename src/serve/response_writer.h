@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "chat/tool_call_parser.h"
 #include "serve/generation_session.h"
 #include "serve/openai_response.h"
 
@@ -42,12 +43,19 @@ class SseEncoder {
 
  private:
   std::string chunk_with(Json choice) const;
+  // Chat with tools: the delta's text through choice `index`'s tool-call parser, as chunks.
+  std::string encode_with_tools(int32_t index, const ChoiceDelta& delta, const Json& logprobs);
 
   const GenerationJob& job_;
   Json envelope_;                    // the fields every chunk repeats
   int32_t num_choices_ = 0;
   std::vector<size_t> text_offset_;  // [choices] completions logprobs offsets so far
+  std::vector<StreamingToolCallParser> tool_parsers_;  // [choices] when job.tool_format is set
+  std::vector<std::vector<std::string>> call_ids_;     // [choices][calls] ids sent with each call's start
 };
+
+// A fresh tool-call id: "call_" and 24 random alphanumerics.
+std::string new_tool_call_id();
 
 // Streams chunks as they come. Returns false (after cancelling the session, which aborts the engine
 // requests and frees their KV blocks) when a write fails because the client left.

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "chat/tool_call_grammar.h"
 #include "grammar/gbnf.h"
 #include "grammar/json_schema.h"
 #include "grammar/regex.h"
@@ -51,6 +52,36 @@ std::shared_ptr<const grammar::TokenVocabulary> grammar_vocabulary(const Tokeniz
   std::vector<std::string> bytes(static_cast<size_t>(tokenizer.vocab_size()));
   for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) bytes[size_t(id)] = tokenizer.token_to_piece(id);
   return grammar::TokenVocabulary::create(std::move(bytes), eog_token_ids);
+}
+
+Expected<std::string> forced_tool_call_gbnf(ToolCallFormat format, const ToolRequest& tools) {
+  std::vector<std::string> rule_names;
+  std::vector<const ToolDefinition*> chosen;
+  for (const ToolDefinition& tool : tools.tools) {
+    if (tools.choice == ToolChoice::kNamed && tool.name != tools.named_function) continue;
+    chosen.push_back(&tool);
+  }
+  if (chosen.empty()) return invalid_argument("'tool_choice' names no function of 'tools'");
+  std::string argument_rules;
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    nlohmann::json schema = nlohmann::json::parse(chosen[i]->parameters_json, nullptr, /*allow_exceptions=*/false);
+    // OpenAI: absent parameters mean a function without arguments, i.e. any (in practice empty) object.
+    if (schema.is_discarded() || schema.empty()) schema = nlohmann::json{{"type", "object"}};
+    const std::string prefix = "tool" + std::to_string(i) + "-";
+    Expected<std::string> rules = grammar::json_schema_to_gbnf_rules(schema, prefix);
+    if (!rules.ok()) {
+      return invalid_argument("'tools' the parameters of function '" + chosen[i]->name + "': " + rules.status().message());
+    }
+    argument_rules += *rules;
+    argument_rules += '\n';
+    rule_names.push_back(prefix + "root");
+  }
+  std::vector<ToolGrammarEntry> entries;
+  for (size_t i = 0; i < chosen.size(); ++i) entries.push_back({chosen[i]->name, rule_names[i]});
+  const bool parallel = tools.parallel && tools.choice == ToolChoice::kRequired;
+  std::string skeleton = tool_call_gbnf(format, entries, parallel);
+  if (skeleton.empty()) return invalid_argument("'tools' no tool-call grammar for this model's format");
+  return skeleton + "\n" + argument_rules;
 }
 
 std::string choice_gbnf(const std::vector<std::string>& choices) {

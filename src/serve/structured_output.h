@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "chat/tool_call_format.h"
 #include "grammar/compiled_grammar.h"
 #include "serve/openai_request.h"
 #include "tokenizer/tokenizer.h"
@@ -24,6 +25,12 @@ namespace tessera::serve {
 // none and are never allowed) and the ids that end generation.
 std::shared_ptr<const grammar::TokenVocabulary> grammar_vocabulary(const Tokenizer& tokenizer,
                                                                    const std::vector<int32_t>& eog_token_ids);
+
+// The GBNF that forces a tool call for tool_choice "required" (any of the tools; several calls
+// when parallel_tool_calls) or a named function (that one, once): the format's call markers
+// around each function's name, its arguments following the tool's parameters schema. A schema the
+// converter cannot take is kInvalidArgument naming 'tools'.
+Expected<std::string> forced_tool_call_gbnf(ToolCallFormat format, const ToolRequest& tools);
 
 // GBNF for "exactly one of these strings" (guided_choice).
 std::string choice_gbnf(const std::vector<std::string>& choices);
