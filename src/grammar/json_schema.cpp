@@ -107,6 +107,8 @@ std::string integer_range_gbnf(std::optional<int64_t> lo, std::optional<int64_t>
   return out;
 }
 
+// NOTE: the exponent has at most 2 digits, so every number parses as a finite double (a noise
+// model otherwise writes 8e5555..., valid JSON that JSON libraries refuse as an overflow).
 std::string json_shared_rules(const std::string& p) {
   return p + "ws ::= | \" \" | \"\\n\" [ \\t]{0,20}\n" +
          p + "value ::= " + p + "object | " + p + "array | " + p + "string | " + p + "number | " + p + "boolean | " + p + "null\n" +
@@ -114,7 +116,7 @@ std::string json_shared_rules(const std::string& p) {
          p + "array ::= \"[\" " + p + "ws ( " + p + "value ( \",\" " + p + "ws " + p + "value )* )? \"]\" " + p + "ws\n" +
          p + "string ::= \"\\\"\" ( " + kStringChar + " )* \"\\\"\" " + p + "ws\n" +
          p + "integral ::= \"-\"? ([0-9] | [1-9] [0-9]{0,15})\n" +
-         p + "number ::= " + p + "integral (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,16})? " + p + "ws\n" +
+         p + "number ::= " + p + "integral (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})? " + p + "ws\n" +
          p + "integer ::= " + p + "integral " + p + "ws\n" +
          p + "boolean ::= (\"true\" | \"false\") " + p + "ws\n" +
          p + "null ::= \"null\" " + p + "ws\n";

@@ -67,6 +67,22 @@ std::vector<ChatMessage> with_generic_tool_prompt(std::vector<ChatMessage> messa
   return messages;
 }
 
+// For templates that never render tool calls: each assistant call list becomes its generic JSON
+// text (what the model would have written), so the conversation renders at all.
+std::vector<ChatMessage> with_calls_as_text(std::vector<ChatMessage> messages) {
+  for (ChatMessage& m : messages) {
+    if (m.tool_calls.empty()) continue;
+    Json calls = Json::array();
+    for (const ChatToolCall& call : m.tool_calls) {
+      Json arguments = Json::parse(call.arguments, nullptr, /*allow_exceptions=*/false);
+      calls.push_back({{"name", call.name}, {"arguments", arguments.is_discarded() ? Json(call.arguments) : arguments}});
+    }
+    m.content += (m.content.empty() ? "" : "\n") + Json{{"tool_calls", calls}}.dump();
+    m.tool_calls.clear();
+  }
+  return messages;
+}
+
 int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -235,7 +251,11 @@ Expected<std::vector<int32_t>> OpenAiServer::render_chat(std::vector<ChatMessage
       messages = with_generic_tool_prompt(std::move(messages), tools->tools_json);
     }
   }
-  if (tool_caps_.renders_tool_calls) messages = adapt_tool_messages(std::move(messages), tool_caps_);
+  if (tool_caps_.renders_tool_calls) {
+    messages = adapt_tool_messages(std::move(messages), tool_caps_);
+  } else {
+    messages = with_calls_as_text(std::move(messages));
+  }
   Expected<std::string> text = chat_template_->render(messages, options);
   if (!text.ok()) return invalid_argument("'messages' " + text.status().message());
   // The rendered text already carries BOS where the template writes it.

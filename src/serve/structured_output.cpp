@@ -65,8 +65,10 @@ Expected<std::string> forced_tool_call_gbnf(ToolCallFormat format, const ToolReq
   std::string argument_rules;
   for (size_t i = 0; i < chosen.size(); ++i) {
     nlohmann::json schema = nlohmann::json::parse(chosen[i]->parameters_json, nullptr, /*allow_exceptions=*/false);
-    // OpenAI: absent parameters mean a function without arguments, i.e. any (in practice empty) object.
-    if (schema.is_discarded() || schema.empty()) schema = nlohmann::json{{"type", "object"}};
+    // OpenAI: absent parameters mean a function that takes no arguments: the empty object.
+    if (schema.is_discarded() || schema.empty()) {
+      schema = nlohmann::json{{"type", "object"}, {"properties", nlohmann::json::object()}, {"additionalProperties", false}};
+    }
     const std::string prefix = "tool" + std::to_string(i) + "-";
     Expected<std::string> rules = grammar::json_schema_to_gbnf_rules(schema, prefix);
     if (!rules.ok()) {

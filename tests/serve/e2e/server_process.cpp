@@ -30,7 +30,13 @@ std::string read_file(const std::string& path) {
 ServerProcess::ServerProcess(std::vector<std::string> extra_args) {
   static int counter = 0;
   log_path_ = "/tmp/tessera_serve_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + ".log";
-  std::vector<std::string> args = {TESSERA_BINARY, "serve", "-m", model_path(), "--port", "0", "-t", "1"};
+  // Extra arguments that start with "-m MODEL" replace the default model.
+  std::string model = model_path();
+  if (extra_args.size() >= 2 && extra_args[0] == "-m") {
+    model = extra_args[1];
+    extra_args.erase(extra_args.begin(), extra_args.begin() + 2);
+  }
+  std::vector<std::string> args = {TESSERA_BINARY, "serve", "-m", model, "--port", "0", "-t", "1"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = fork();
   if (pid_ == 0) {

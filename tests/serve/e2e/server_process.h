@@ -19,6 +19,7 @@ std::string model_path();  // ../shared/models/TinyStories-656K-Q8_0.gguf
 class ServerProcess {
  public:
   // Starts `tessera serve -m MODEL --port 0 -t 1 <extra_args>` and waits (up to 30 s) for /health.
+  // extra_args starting with {"-m", path} serve that model instead of the default.
   explicit ServerProcess(std::vector<std::string> extra_args = {});
   ~ServerProcess();  // SIGTERM and reap, if still running
   ServerProcess(const ServerProcess&) = delete;
