@@ -1,10 +1,13 @@
 #!/bin/sh
 # Runs compat_test.mjs (official `openai` npm client) against a fresh `tessera serve`.
-# Usage: run_compat.sh TESSERA_BINARY MODEL SOURCE_DIR WORK_DIR
+# Usage: run_compat.sh TESSERA_BINARY MODEL SOURCE_DIR WORK_DIR [SCRIPT [SERVER_ARGS...]]
+# (SCRIPT defaults to compat_test.mjs; SERVER_ARGS go to `tessera serve`, e.g. --chat-template FILE.)
 # Exit 77 (ctest SKIP) when npm cannot install the client (no network); node_modules lives in WORK_DIR.
 set -u
 bin=$1 model=$2 src=$3 work=$4
-mkdir -p "$work" && cp "$src/package.json" "$src/compat_test.mjs" "$work/" && cd "$work" || exit 1
+script=${5:-compat_test.mjs}
+[ $# -ge 5 ] && shift 5 || shift $#
+mkdir -p "$work" && cp "$src/package.json" "$src/$script" "$work/" && cd "$work" || exit 1
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "SKIP: node/npm not installed"; exit 77
 fi
@@ -13,11 +16,11 @@ if [ ! -f node_modules/openai/package.json ]; then
     tail -5 npm.log; echo "SKIP: npm install failed (no network?)"; exit 77
   fi
 fi
-log="$work/server.log"
+log="$work/server-$$.log"
 # The previous run's log names its port: remove it first, or the loop below could read that stale
 # port before the new server truncates the file (a flake seen under load: ECONNREFUSED).
 rm -f "$log"
-"$bin" serve -m "$model" --port 0 -t 1 >"$log" 2>&1 &
+"$bin" serve -m "$model" --port 0 -t 1 "$@" >"$log" 2>&1 &
 pid=$!
 port=""
 i=0
@@ -28,7 +31,7 @@ while [ -z "$port" ] && [ $i -lt 300 ]; do
   i=$((i + 1))
 done
 if [ -z "$port" ]; then cat "$log"; kill $pid 2>/dev/null; echo "FAIL: server did not start"; exit 1; fi
-node compat_test.mjs "http://127.0.0.1:$port/v1"
+node "$script" "http://127.0.0.1:$port/v1"
 rc=$?
 kill -TERM $pid
 wait $pid
