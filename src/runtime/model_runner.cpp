@@ -36,7 +36,8 @@ void ModelRunner::update_states(const SchedulerOutput& out) {
       // A resumed request brings the tokens it generated before preemption: replay them.
       state.matcher = std::make_unique<grammar::GrammarMatcher>(r.sampling_params.grammar);
       for (size_t t = static_cast<size_t>(r.num_prompt_tokens); t < r.token_ids.size() && state.matcher; ++t) {
-        if (!state.matcher->accept_token(r.token_ids[t])) drop_grammar(state, r.request_id);
+        if (state.matcher->is_terminated()) break;
+        if (!state.matcher->accept_token(r.token_ids[t])) state.grammar_dead_end = true;  // it had ended there
       }
     }
     append_block_ids(state, r.block_ids);
@@ -96,7 +97,10 @@ void ModelRunner::sample_request(const SchedulerOutput& out, size_t i, RunnerOut
     const std::span<float> mutable_row(logits_.data() + static_cast<size_t>(logit_row_of_[i] + j) * vocab, vocab);
     // NOTE: masked in place (logprobs then describe what could be drawn): the row is this
     // request's alone, and a copy of 150k logits per token would cost as much as the mask.
-    if (state.matcher && !mask_row(state, mutable_row)) drop_grammar(state, out.num_scheduled_tokens[i].request_id);
+    // NOTE: a matcher past its end (an end-of-generation draft was accepted) constrains nothing:
+    // the scheduler ends the request at that token and drops what follows it.
+    const bool constrained = state.matcher && !state.matcher->is_terminated();
+    if (constrained) mask_row(state, mutable_row);
     const std::span<const float> row = mutable_row;
     const std::span<const int32_t> history(state.token_ids.data(), num_known + static_cast<size_t>(j));
     int32_t token = 0;
@@ -112,7 +116,9 @@ void ModelRunner::sample_request(const SchedulerOutput& out, size_t i, RunnerOut
     }
     result.sampled_token_ids[i].push_back(token);
     // The row was masked, so the draw is allowed; a refusal is a grammar-engine bug.
-    if (state.matcher && !state.matcher->accept_token(token)) drop_grammar(state, out.num_scheduled_tokens[i].request_id);
+    if (constrained && !state.grammar_dead_end && !state.matcher->accept_token(token)) {
+      drop_grammar(state, out.num_scheduled_tokens[i].request_id);
+    }
     if (num_top >= 0) result.logprobs[i].push_back(compute_logprobs(row, token, num_top));
     if (!accepted) break;
     ++num_accepted;
@@ -132,15 +138,25 @@ void ModelRunner::drop_grammar(RequestState& state, RequestId request_id) {
   state.matcher.reset();
 }
 
-bool ModelRunner::mask_row(RequestState& state, std::span<float> row) const {
+void ModelRunner::mask_row(RequestState& state, std::span<float> row) const {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   // NOTE: thread_local on purpose: sample_request runs on pool workers, each with its own words.
   thread_local std::vector<uint32_t> words;
   words.assign((row.size() + 31) / 32, 0);
-  state.matcher->fill_next_token_bitmask(words);
-  bool any = false;
-  for (uint32_t allowed : words) any = any || allowed != 0;
-  if (!any) return false;  // row left as it was
+  if (!state.grammar_dead_end) {
+    state.matcher->fill_next_token_bitmask(words);
+    bool any = false;
+    for (uint32_t allowed : words) any = any || allowed != 0;
+    // A dead end: the vocabulary cannot write what the grammar needs next (a model without a "{"
+    // token asked for JSON). The request ends at an end-of-generation token rather than write
+    // text outside the grammar.
+    state.grammar_dead_end = !any;
+  }
+  if (state.grammar_dead_end) {
+    for (int32_t id : state.matcher->compiled().vocab().eog_ids()) {
+      if (id >= 0 && size_t(id) < row.size()) words[size_t(id) / 32] |= 1u << (id % 32);
+    }
+  }
   for (size_t w = 0; w < words.size(); ++w) {
     const uint32_t allowed = words[w];
     if (allowed == 0xFFFFFFFFu) continue;
@@ -150,7 +166,6 @@ bool ModelRunner::mask_row(RequestState& state, std::span<float> row) const {
       if (((allowed >> (id - base)) & 1u) == 0) row[id] = kNegInf;
     }
   }
-  return any;
 }
 
 RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {

@@ -51,6 +51,7 @@ class ModelRunner {
     // Structured output: where the request stands in its grammar (after its last sampled token);
     // null when unconstrained.
     std::unique_ptr<grammar::GrammarMatcher> matcher;
+    bool grammar_dead_end = false;   // the vocabulary could not continue the grammar: EOG only
   };
   void update_states(const SchedulerOutput& scheduler_output);
   void drop_request(RequestId request_id);
@@ -60,9 +61,9 @@ class ModelRunner {
   void build_batch(const SchedulerOutput& scheduler_output);
   // Samples request i of the step (its drafts verified first) into result.
   void sample_request(const SchedulerOutput& scheduler_output, size_t i, RunnerOutput& result);
-  // Sets every logit of `row` the request's grammar forbids next to -inf; false (row untouched)
-  // when it allows no token at all.
-  bool mask_row(RequestState& state, std::span<float> row) const;
+  // Sets every logit of `row` the request's grammar forbids next to -inf (at a dead end, every
+  // logit but the end-of-generation ids').
+  void mask_row(RequestState& state, std::span<float> row) const;
   // Ends a request's grammar (it continues unconstrained) after the engine broke its contract.
   static void drop_grammar(RequestState& state, RequestId request_id);
   // Asks the proposer for the next drafts of every request that sampled.

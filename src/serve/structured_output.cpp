@@ -1,9 +1,11 @@
 #include "serve/structured_output.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "chat/tool_call_grammar.h"
 #include "grammar/gbnf.h"
+#include "grammar/grammar_matcher.h"
 #include "grammar/json_schema.h"
 #include "grammar/regex.h"
 
@@ -134,6 +136,16 @@ Expected<std::shared_ptr<const grammar::CompiledGrammar>> GrammarCompiler::compi
   if (!parsed.ok()) return named(c.param, parsed.status());
   Expected<Compiled> compiled = grammar::CompiledGrammar::create(std::move(parsed).value(), vocab_);
   if (!compiled.ok()) return named(c.param, compiled.status());
+  {
+    // A vocabulary that cannot even begin the grammar (TinyStories has no "{" token) would end
+    // every such request at once: a 400 says why instead.
+    grammar::GrammarMatcher probe(*compiled);
+    std::vector<uint32_t> words(probe.bitmask_words(), 0);
+    probe.fill_next_token_bitmask(words);
+    if (std::all_of(words.begin(), words.end(), [](uint32_t w) { return w == 0; })) {
+      return invalid_argument("'" + c.param + "' cannot be written with this model's vocabulary: no token can begin it");
+    }
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   ++num_compiled_;
   if (auto it = index_.find(key); it != index_.end()) {

@@ -274,5 +274,17 @@ TEST_F(StructuredOutput, BadSchemasGrammarsAndToolsAre400AndTheServerKeepsServin
   EXPECT_EQ(ok.status, 200) << ok.body.dump();
 }
 
+TEST(StructuredOutputVocabulary, AGrammarTheVocabularyCannotBeginIs400) {
+  ServerProcess server;  // TinyStories: its vocabulary has no "{" token
+  ASSERT_TRUE(server.ready()) << server.log();
+  const JsonResponse r = post_json(server, "/v1/chat/completions",
+                                   R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}})");
+  EXPECT_EQ(r.status, 400) << r.body.dump();
+  EXPECT_EQ(r.body["error"]["param"], "response_format");
+  EXPECT_NE(r.body["error"]["message"].get<std::string>().find("vocabulary"), std::string::npos);
+  const JsonResponse ok = post_json(server, "/v1/completions", R"({"prompt": "Once", "max_tokens": 8, "guided_regex": "[a-z ]{1,20}"})");
+  EXPECT_EQ(ok.status, 200) << ok.body.dump();
+}
+
 }  // namespace
 }  // namespace tessera::serve_test
