@@ -1,13 +1,20 @@
 // `tessera bench-throughput`: offline throughput like vLLM's benchmark_throughput. N random-token
 // prompts (the first P tokens shared by all), submitted at once, each generating exactly O tokens.
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <random>
 #include <thread>
 
 #include "base/timer.h"
 #include "commands.h"
+#include "gguf/gguf_file.h"
+#include "grammar/gbnf.h"
+#include "grammar/json_schema.h"
+#include "serve/structured_output.h"
 #include "tessera/engine.h"
+#include "tokenizer/tokenizer.h"
 
 namespace tessera::app {
 namespace {
@@ -33,7 +40,36 @@ struct BenchFlags {
   // workload, where n-gram speculation has something to find).
   int32_t repeat_phrase_len = 0;
   SpeculativeConfig speculative;
+  // Structured output: every request constrained by this JSON schema or GBNF grammar (the cost of
+  // masking). EOS stays ignored, so use a grammar that outlasts --output-len: tokens after its end
+  // are not constrained.
+  std::string json_schema_path;
+  std::string grammar_path;
 };
+
+// The grammar every request carries (null when none was asked for), bound to the model's vocabulary.
+Expected<std::shared_ptr<const grammar::CompiledGrammar>> load_bench_grammar(const BenchFlags& f,
+                                                                            const std::vector<int32_t>& eog_ids) {
+  if (f.json_schema_path.empty() && f.grammar_path.empty()) return std::shared_ptr<const grammar::CompiledGrammar>();
+  if (!f.json_schema_path.empty() && !f.grammar_path.empty()) return invalid_argument("give --json-schema or --grammar, not both");
+  const std::string& path = f.json_schema_path.empty() ? f.grammar_path : f.json_schema_path;
+  std::ifstream in(path);
+  if (!in) return not_found(path + ": cannot open");
+  std::stringstream text;
+  text << in.rdbuf();
+  Expected<std::shared_ptr<const grammar::Grammar>> parsed = Status();
+  if (!f.json_schema_path.empty()) {
+    const nlohmann::json schema = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+    if (schema.is_discarded()) return invalid_argument(path + ": not JSON");
+    parsed = grammar::compile_json_schema(schema);
+  } else {
+    parsed = grammar::parse_gbnf(text.str());
+  }
+  if (!parsed.ok()) return Status(parsed.status().code(), path + ": " + parsed.status().message());
+  TS_ASSIGN_OR_RETURN(std::unique_ptr<gguf::GgufFile> file, gguf::GgufFile::open(f.model_path));
+  TS_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::from_gguf(*file));
+  return grammar::CompiledGrammar::create(std::move(parsed).value(), serve::grammar_vocabulary(*tokenizer, eog_ids));
+}
 
 Status validate(const BenchFlags& f) {
   if (f.num_prompts < 1) return invalid_argument("--num-prompts must be >= 1");
@@ -87,7 +123,10 @@ int run_bench(BenchFlags f) {
   if (!engine.ok()) return fail(engine.status().message());
 
   const auto prompts = make_prompts(f, (*engine)->vocab_size());
+  auto grammar = load_bench_grammar(f, (*engine)->eog_token_ids());
+  if (!grammar.ok()) return fail(grammar.status().message());
   GenerationParams params;
+  params.grammar = *grammar;
   params.temperature = f.temperature;
   params.top_p = f.top_p;
   params.top_k = 0;    // as vLLM's SamplingParams: no top-k, no min-p
@@ -125,6 +164,7 @@ int run_bench(BenchFlags f) {
   out["threads"] = config.num_threads;
   out["temperature"] = f.temperature;
   out["top_p"] = f.top_p;
+  out["constraint"] = !f.json_schema_path.empty() ? "json_schema" : !f.grammar_path.empty() ? "gbnf" : "none";
   out["elapsed_s"] = elapsed_s;
   out["requests_per_s"] = f.num_prompts / elapsed_s;
   out["output_tokens_per_s"] = static_cast<double>(num_output_tokens) / elapsed_s;
@@ -154,6 +194,7 @@ int run_bench(BenchFlags f) {
               f.num_prompts / elapsed_s, static_cast<double>(num_output_tokens) / elapsed_s,
               static_cast<double>(num_prompt_tokens + num_output_tokens) / elapsed_s, elapsed_s,
               static_cast<long long>(stats.num_steps));
+  if (params.grammar) std::printf("Every request constrained by %s\n", out["constraint"].get<std::string>().c_str());
   std::printf("KV cache: %d blocks, peak %d in use, waste %.2f%%, %lld preemptions\n", stats.num_kv_blocks,
               stats.peak_kv_blocks_in_use, 100.0 * stats.kv_waste, static_cast<long long>(stats.num_preemptions));
   std::printf("Prefix cache: hit rate %.2f%%, prefill tokens saved %.2f%%\n", 100.0 * stats.prefix_cache_hit_rate,
@@ -192,6 +233,8 @@ Command add_bench_throughput_command(CLI::App& app) {
   cmd->add_option("--seed", flags->seed, "Seed of the random prompts and of sampling")->capture_default_str();
   cmd->add_option("--temperature", flags->temperature, "Sampling temperature (0: greedy)")->capture_default_str();
   cmd->add_option("--top-p", flags->top_p, "Nucleus sampling threshold (1: off)")->capture_default_str();
+  cmd->add_option("--json-schema", flags->json_schema_path, "Constrain every request by this JSON schema file");
+  cmd->add_option("--grammar", flags->grammar_path, "Constrain every request by this GBNF grammar file");
   cmd->add_option("-o,--output", flags->output_format, "Output format: text or json")->capture_default_str();
   return {cmd, [flags] { return run_bench(*flags); }};
 }
