@@ -112,6 +112,7 @@ OutputScanner::OutputScanner(ToolCallFormat format, const ToolCallParseOptions& 
 
 void OutputScanner::scan(std::string_view text, bool final) {
   calls_.resize(settled_calls_);
+  std::erase_if(args_reads_, [&](const ArgsRead& r) { return r.start < pos_; });
   if (phase_ != Phase::kMain) scan_think(text, final);
   if (phase_ == Phase::kMain) scan_main(text, final);
 }
@@ -221,6 +222,24 @@ void OutputScanner::scan_main(std::string_view text, bool final) {
   }
 }
 
+const OutputScanner::ArgsRead& OutputScanner::read_arguments(std::string_view text, size_t start) const {
+  auto it = std::find_if(args_reads_.begin(), args_reads_.end(), [&](const ArgsRead& r) { return r.start == start; });
+  if (it == args_reads_.end()) {
+    args_reads_.emplace_back();
+    it = std::prev(args_reads_.end());
+    it->start = start;
+    it->read = start;
+  }
+  ArgsRead& r = *it;
+  if (r.scan.state == JsonState::kIncomplete && r.read < text.size()) {
+    r.scan = r.machine.feed(text, r.read);
+    const size_t end = r.scan.state == JsonState::kComplete ? r.scan.end : text.size();
+    r.minifier.append(text.substr(r.read, end - r.read), &r.compact);
+    r.read = end;
+  }
+  return r;
+}
+
 OutputScanner::Region OutputScanner::scan_region(std::string_view text, size_t pos, bool bare, bool final) const {
   switch (spec_.shape) {
     case CallShape::kJsonObjects: {
@@ -317,16 +336,13 @@ OutputScanner::Region OutputScanner::scan_call_value(std::string_view text, size
   bool bad = false;
   size_t args_start = 0;
   size_t args_end = 0;  // 0 while the arguments are incomplete
+  const ArgsRead* args_object = nullptr;  // arguments given as an object
   bool has_args = false;
   std::vector<ScannedCall> nested;
   // The call so far, once its name is known (the arguments as far as they go when they are an object).
   auto partial = [&](JsonState state) {
     if (has_name && !bad && nested.empty()) {
-      ScannedCall call{name, ""};
-      if (has_args && text[args_start] == '{') {
-        call.arguments = minify_json(text.substr(args_start, (args_end != 0 ? args_end : text.size()) - args_start));
-      }
-      out.calls.push_back(std::move(call));
+      out.calls.push_back({name, args_object != nullptr ? args_object->compact : ""});
     }
     for (ScannedCall& call : nested) out.calls.push_back(std::move(call));
     return fail(state);
@@ -353,6 +369,9 @@ OutputScanner::Region OutputScanner::scan_call_value(std::string_view text, size
         nested = std::move(inner.calls);
         value = {inner.state, inner.end};
         if (value.state == JsonState::kComplete && nested.empty()) return fail(JsonState::kInvalid);
+      } else if (is_args && text[at] == '{') {
+        args_object = &read_arguments(text, at);
+        value = args_object->scan;
       } else {
         value = scan_json_value(text, at);
       }
@@ -391,8 +410,8 @@ OutputScanner::Region OutputScanner::scan_call_value(std::string_view text, size
   ScannedCall call{name, "{}"};
   if (has_args) {
     const std::string_view args = text.substr(args_start, args_end - args_start);
-    if (args.front() == '{') {
-      call.arguments = minify_json(args);
+    if (args_object != nullptr) {
+      call.arguments = args_object->compact;
     } else {
       // Arguments given as a JSON string holding the object (OpenAI's own shape).
       std::string decoded;
@@ -437,11 +456,11 @@ OutputScanner::Region OutputScanner::scan_named_region(std::string_view text, si
   at = skip_json_ws(text, at);
   if (at >= text.size()) return stop(JsonState::kIncomplete);
   if (text[at] != '{') return stop(JsonState::kInvalid);
-  const JsonScan args = scan_json_value(text, at);
-  if (args.state == JsonState::kInvalid) return stop(JsonState::kInvalid);
-  region.calls.back().arguments = minify_json(text.substr(at, args.state == JsonState::kComplete ? args.end - at : std::string_view::npos));
-  if (args.state == JsonState::kIncomplete) return stop(JsonState::kIncomplete);
-  size_t end = args.end;
+  const ArgsRead& args = read_arguments(text, at);
+  if (args.scan.state == JsonState::kInvalid) return stop(JsonState::kInvalid);
+  region.calls.back().arguments = args.compact;
+  if (args.scan.state == JsonState::kIncomplete) return stop(JsonState::kIncomplete);
+  size_t end = args.scan.end;
   if (spec_.fenced) {
     const JsonScan fence = optional_literal(text, end, "```", final);
     if (fence.state != JsonState::kComplete) return stop(fence.state);
