@@ -35,6 +35,13 @@ size_t partial_suffix(std::string_view text, size_t pos, std::string_view s) {
   return 0;
 }
 
+// text.find(needle, from) for matches that start at most `window` bytes after `from`: bounded
+// searches keep a stream's re-scan of an open call from reading the whole output again.
+size_t find_within(std::string_view text, std::string_view needle, size_t from, size_t window) {
+  const size_t limit = window >= text.size() ? text.size() : std::min(text.size(), from + window + needle.size());
+  return text.substr(0, limit).find(needle, from);
+}
+
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxNameBytes) return false;
   return std::none_of(name.begin(), name.end(), [](char c) {
@@ -166,7 +173,8 @@ void OutputScanner::scan_main(std::string_view text, bool final) {
     bool bare = false;
     auto consider = [&](std::string_view marker, bool region) {
       if (marker.empty()) return;
-      const size_t found = text.find(marker, pos_);
+      // Only a match before the best so far matters.
+      const size_t found = find_within(text, marker, pos_, at == std::string_view::npos ? at : at - pos_);
       if (found < at) {
         at = found;
         marker_len = marker.size();
@@ -426,7 +434,7 @@ OutputScanner::Region OutputScanner::scan_call_value(std::string_view text, size
 OutputScanner::Region OutputScanner::scan_named_region(std::string_view text, size_t pos, bool final) const {
   Region region;
   auto stop = [&](JsonState state) { return ended(region, state); };
-  const size_t name_end = text.find(spec_.name_end, pos);
+  const size_t name_end = find_within(text, spec_.name_end, pos, kMaxNameBytes + spec_.name_prefix.size());
   const std::string_view raw_name = text.substr(pos, name_end == std::string_view::npos ? std::string_view::npos : name_end - pos);
   std::string_view name = raw_name;
   if (name_end == std::string_view::npos) name.remove_suffix(partial_suffix(name, 0, spec_.name_end));
@@ -441,7 +449,7 @@ OutputScanner::Region OutputScanner::scan_named_region(std::string_view text, si
   region.calls.push_back({std::string(name), ""});
   size_t at = name_end + spec_.name_end.size();
   if (!spec_.args_marker.empty()) {
-    const size_t marker = text.find(spec_.args_marker, at);
+    const size_t marker = find_within(text, spec_.args_marker, at, kMaxGapBytes);
     if (marker == std::string_view::npos) {
       return stop(text.size() - at > kMaxGapBytes + spec_.args_marker.size() ? JsonState::kInvalid : JsonState::kIncomplete);
     }
@@ -482,7 +490,7 @@ OutputScanner::Region OutputScanner::scan_xml_region(std::string_view text, size
   // Text up to `close` (not containing it): its end, or npos while incomplete; the bound makes
   // runaway text invalid rather than held forever.
   auto until = [&](size_t at, std::string_view close, size_t bound, JsonState* state) -> size_t {
-    const size_t found = text.find(close, at);
+    const size_t found = find_within(text, close, at, bound);
     if (found == std::string_view::npos || found - at > bound) {
       *state = (found == std::string_view::npos && text.size() - at <= bound) ? JsonState::kIncomplete : JsonState::kInvalid;
       return std::string_view::npos;
