@@ -508,8 +508,10 @@ OutputScanner::Region OutputScanner::scan_xml_region(std::string_view text, size
     JsonState state = JsonState::kComplete;
     if (spec_.call_open.empty()) {
       size_t end = at;
-      while (end < text.size() && text[end] != '<' && text[end] != '\n') ++end;
-      if (end >= text.size()) return stop(end - at > kMaxNameBytes ? JsonState::kInvalid : JsonState::kIncomplete);
+      const size_t limit = std::min(text.size(), at + kMaxNameBytes + 1);
+      while (end < limit && text[end] != '<' && text[end] != '\n') ++end;
+      if (end - at > kMaxNameBytes) return stop(JsonState::kInvalid);
+      if (end >= text.size()) return stop(JsonState::kIncomplete);
       name = trim_spaces(text.substr(at, end - at));
       at = end;
     } else {
