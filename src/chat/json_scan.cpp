@@ -338,6 +338,21 @@ void append_json_string(std::string_view text, std::string* out) {
   out->push_back('"');
 }
 
+bool valid_utf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    unsigned char lo = 0;
+    unsigned char hi = 0;
+    const int n = utf8_sequence(static_cast<unsigned char>(text[i]), &lo, &hi);
+    if (n == 0 || i + static_cast<size_t>(n) > text.size()) return false;
+    for (int k = 1; k < n; ++k) {
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) return false;
+    }
+    i += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 size_t utf8_whole_prefix(std::string_view text) {
   // Walk back over at most 3 continuation bytes to the last lead byte.
   size_t n = text.size();

@@ -79,6 +79,9 @@ bool decode_json_string(std::string_view literal, std::string* out);
 // Appends `text` as a JSON string literal (quotes, escapes for '"', '\\' and control bytes).
 void append_json_string(std::string_view text, std::string* out);
 
+// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or bytes past U+10FFFF).
+bool valid_utf8(std::string_view text);
+
 // The length of the longest prefix of `text` that does not end inside a UTF-8 sequence.
 size_t utf8_whole_prefix(std::string_view text);
 

@@ -42,8 +42,9 @@ size_t find_within(std::string_view text, std::string_view needle, size_t from, 
   return text.substr(0, limit).find(needle, from);
 }
 
+// A function or parameter name: short, one word of valid UTF-8, no markup characters.
 bool valid_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameBytes) return false;
+  if (name.empty() || name.size() > kMaxNameBytes || !valid_utf8(name)) return false;
   return std::none_of(name.begin(), name.end(), [](char c) {
     return is_space(c) || c == '<' || c == '>' || c == '{' || c == '"' || c == '[' || c == ']';
   });
@@ -551,6 +552,7 @@ OutputScanner::Region OutputScanner::scan_xml_region(std::string_view text, size
       const size_t key_end = until(at, spec_.key_close, kMaxNameBytes, &state);
       if (state != JsonState::kComplete) return stop(state);
       const std::string_view key = text.substr(at, key_end - at);
+      if (!valid_name(key)) return stop(JsonState::kInvalid);
       at = key_end + spec_.key_close.size();
       if (!spec_.value_open.empty()) {
         at = skip_json_ws(text, at);
@@ -559,6 +561,7 @@ OutputScanner::Region OutputScanner::scan_xml_region(std::string_view text, size
       }
       const size_t value_end = until(at, spec_.value_close, std::string_view::npos, &state);
       if (state != JsonState::kComplete) return stop(state);
+      if (!valid_utf8(text.substr(at, value_end - at))) return stop(JsonState::kInvalid);
       if (!first) args.push_back(',');
       append_json_string(key, &args);
       args.push_back(':');

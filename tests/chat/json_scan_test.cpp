@@ -92,6 +92,14 @@ TEST(JsonScan, DecodesAndEncodesStrings) {
   EXPECT_EQ(encoded, "\"q\\\"\\\\\\n\\u0001é\"");
 }
 
+TEST(JsonScan, ValidUtf8) {
+  EXPECT_TRUE(valid_utf8("Zürich 😀"));
+  EXPECT_FALSE(valid_utf8("\xff"));
+  EXPECT_FALSE(valid_utf8("a\xc3"));
+  EXPECT_FALSE(valid_utf8("\xc0\x80"));      // overlong
+  EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));  // a surrogate
+}
+
 TEST(JsonScan, Utf8WholePrefixStopsBeforeACutCharacter) {
   EXPECT_EQ(utf8_whole_prefix("abc"), 3u);
   EXPECT_EQ(utf8_whole_prefix("a\xc3"), 1u);

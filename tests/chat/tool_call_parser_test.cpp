@@ -214,6 +214,9 @@ TEST(ToolCallParser, MalformedCallsStayContent) {
       {F::kGlm45, "<tool_call>f\n<arg_key>x</arg_key>\n<oops>"},
       {F::kLlama3Json, "{\"name\": \"f\", \"parameters\": {\"a\": 1}"},
       {F::kDeepSeekV31, "<｜tool▁call▁begin｜>f<｜tool▁sep｜>{\"a\": tru}<｜tool▁call▁end｜>"},
+      {F::kGlm45, "<tool_call>f\n<arg_key>x</arg_key>\n<arg_value>bad \xff byte</arg_value>\n</tool_call>"},  // found by fuzzing
+      {F::kGlm45, "<tool_call>f\n<arg_key>x</arg_ll>f\n<arg_key>x</arg_key>\n<arg_value>1</arg_value>\n</tool_call>"},
+      {F::kFunctionaryV31, "<function=f\xc3>{}</function>"},
   };
   for (const auto& [format, text] : cases) {
     SCOPED_TRACE(text);
