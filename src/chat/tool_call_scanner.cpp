@@ -442,8 +442,9 @@ OutputScanner::Region OutputScanner::scan_named_region(std::string_view text, si
   if (name.starts_with(spec_.name_prefix)) name.remove_prefix(spec_.name_prefix.size());
   if (name_end == std::string_view::npos) {
     // Still writing the name (or name_end): a prefix of a valid name, or of the prefix to strip, may continue.
+    const std::string_view whole = name.substr(0, utf8_whole_prefix(name));  // may end inside a character
     const bool fits = raw_name.size() <= kMaxNameBytes + spec_.name_prefix.size() &&
-                      (name.empty() || valid_name(name) || could_become(raw_name, 0, spec_.name_prefix));
+                      (whole.empty() || valid_name(whole) || could_become(raw_name, 0, spec_.name_prefix));
     return stop(fits ? JsonState::kIncomplete : JsonState::kInvalid);
   }
   if (!valid_name(name)) return stop(JsonState::kInvalid);

@@ -51,6 +51,7 @@ std::vector<Case> well_formed_cases() {
        "{\"name\": \"get_time\", \"arguments\": {\"tz\": \"Europe/Zurich\", \"precise\": true, \"n\": [1, 2.50]}}]",
        "",
        {kWeather, kTime}},
+      {F::kMistralV2, "[TOOL_CALLS]météo[ARGS]{}", "", {{"météo", "{}"}}},  // a name cut inside a character while streaming
       {F::kMistralV2,
        "Sure.[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Zürich\", \"unit\": \"celsius\"}[TOOL_CALLS]get_time[CALL_ID]a1b2c3d4e[ARGS]"
        "{\"tz\": \"Europe/Zurich\", \"precise\": true, \"n\": [1, 2.50]}",
