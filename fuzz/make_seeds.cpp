@@ -185,6 +185,34 @@ void jinja_seeds(const fs::path& template_dir, const fs::path& out) {
   std::printf("jinja: %d seeds\n", count);
 }
 
+// One well-formed output per tool-call format; byte 0 is the format, byte 1 the options and
+// the stream's piece size (see tool_calls_fuzz.cpp).
+void tool_call_seeds(const fs::path& out) {
+  const std::string args = R"({"city": "Zürich", "days": 3})";
+  const std::string json_call = R"({"name": "get_weather", "arguments": )" + args + "}";
+  const std::vector<std::pair<int, std::string>> outputs = {
+      {1, R"({"tool_calls": [)" + json_call + "]}"},
+      {2, "Sure.\n<tool_call>\n" + json_call + "\n</tool_call>\n<tool_call>\n" + json_call + "\n</tool_call>"},
+      {3, R"(<|python_tag|>{"name": "get_weather", "parameters": )" + args + "}; " + R"({"name": "f", "parameters": {}})"},
+      {4, "[TOOL_CALLS][" + json_call + ", " + json_call + "]"},
+      {5, "[TOOL_CALLS]get_weather[ARGS]" + args + "[TOOL_CALLS]f[CALL_ID]abcdefghi[ARGS]{}"},
+      {6, R"(<|START_ACTION|>[{"tool_call_id": "0", "tool_name": "get_weather", "parameters": )" + args + "}]<|END_ACTION|>"},
+      {12, "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n" + args +
+               "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
+      {14, "<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>" + args +
+               "<|tool_call_end|><|tool_calls_section_end|>"},
+      {15, "<tool_call>\n<function=get_weather>\n<parameter=city>\nZürich\n</parameter>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>"},
+      {16, "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Zürich</arg_value>\n</tool_call>"},
+      {17, "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">Zürich</parameter>\n</invoke>\n</minimax:tool_call>"},
+  };
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const char options = static_cast<char>((i % 4) | ((i * 7 % 64) << 2));
+    write_file(out / ("output-" + std::to_string(i)), std::string(1, static_cast<char>(outputs[i].first)) + options +
+                                                          "<think>why</think>" + outputs[i].second);
+  }
+  std::printf("tool_calls: %zu seeds\n", outputs.size());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -194,11 +222,12 @@ int main(int argc, char** argv) {
   }
   const fs::path out = argv[1];
   const fs::path models = fs::path(TESSERA_SHARED_DIR) / "models";
-  for (const char* target : {"gguf", "tokenizer", "serve", "jinja"}) fs::create_directories(out / target);
+  for (const char* target : {"gguf", "tokenizer", "serve", "jinja", "tool_calls"}) fs::create_directories(out / target);
   gguf_seeds(models, out / "gguf");
   model_seeds(models / "synthetic", out / "gguf");
   tokenizer_seeds(models / "vocab", out / "tokenizer");
   serve_seeds(out / "serve");
   jinja_seeds(fs::path(TESSERA_SHARED_DIR) / "chat-templates", out / "jinja");
+  tool_call_seeds(out / "tool_calls");
   return 0;
 }

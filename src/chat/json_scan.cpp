@@ -11,10 +11,6 @@ bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
-JsonScan complete(size_t end) { return {JsonState::kComplete, end}; }
-JsonScan incomplete() { return {JsonState::kIncomplete, 0}; }
-JsonScan invalid() { return {JsonState::kInvalid, 0}; }
-
 // The length of the UTF-8 sequence a lead byte starts (0: not a lead byte), and the range its
 // second byte must fall in (rejects overlong forms, surrogates and code points past U+10FFFF).
 int utf8_sequence(unsigned char lead, unsigned char* lo, unsigned char* hi) {
@@ -33,138 +29,6 @@ int utf8_sequence(unsigned char lead, unsigned char* lo, unsigned char* hi) {
     return 4;
   }
   return 0;
-}
-
-// One UTF-8 character at pos: its length, 0 when the text ends inside it, -1 when invalid.
-int scan_utf8(std::string_view text, size_t pos) {
-  unsigned char lo = 0;
-  unsigned char hi = 0;
-  const int n = utf8_sequence(static_cast<unsigned char>(text[pos]), &lo, &hi);
-  if (n == 0) return -1;
-  for (int i = 1; i < n; ++i) {
-    if (pos + i >= text.size()) return 0;
-    const auto c = static_cast<unsigned char>(text[pos + i]);
-    if (i == 1 ? (c < lo || c > hi) : (c < 0x80 || c > 0xBF)) return -1;
-  }
-  return n;
-}
-
-JsonScan scan_string(std::string_view text, size_t pos) {
-  size_t i = pos + 1;  // past the opening quote
-  while (i < text.size()) {
-    const char c = text[i];
-    if (c == '"') return complete(i + 1);
-    if (static_cast<unsigned char>(c) < 0x20) return invalid();
-    if (c == '\\') {
-      if (i + 1 >= text.size()) return incomplete();
-      const char e = text[i + 1];
-      if (e == 'u') {
-        for (size_t k = 0; k < 4; ++k) {
-          if (i + 2 + k >= text.size()) return incomplete();
-          if (!is_hex(text[i + 2 + k])) return invalid();
-        }
-        i += 6;
-      } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
-        i += 2;
-      } else {
-        return invalid();
-      }
-      continue;
-    }
-    const int n = scan_utf8(text, i);
-    if (n < 0) return invalid();
-    if (n == 0) return incomplete();
-    i += static_cast<size_t>(n);
-  }
-  return incomplete();
-}
-
-JsonScan scan_number(std::string_view text, size_t pos) {
-  size_t i = pos;
-  auto at_end = [&] { return i >= text.size(); };
-  if (text[i] == '-') ++i;
-  if (at_end()) return incomplete();
-  if (text[i] == '0') {
-    ++i;
-  } else if (is_digit(text[i])) {
-    while (!at_end() && is_digit(text[i])) ++i;
-  } else {
-    return invalid();
-  }
-  if (!at_end() && text[i] == '.') {
-    ++i;
-    if (at_end()) return incomplete();
-    if (!is_digit(text[i])) return invalid();
-    while (!at_end() && is_digit(text[i])) ++i;
-  }
-  if (!at_end() && (text[i] == 'e' || text[i] == 'E')) {
-    ++i;
-    if (!at_end() && (text[i] == '+' || text[i] == '-')) ++i;
-    if (at_end()) return incomplete();
-    if (!is_digit(text[i])) return invalid();
-    while (!at_end() && is_digit(text[i])) ++i;
-  }
-  if (at_end()) return incomplete();  // more digits may follow
-  return complete(i);
-}
-
-JsonScan scan_literal(std::string_view text, size_t pos, std::string_view word) {
-  for (size_t k = 0; k < word.size(); ++k) {
-    if (pos + k >= text.size()) return incomplete();
-    if (text[pos + k] != word[k]) return invalid();
-  }
-  return complete(pos + word.size());
-}
-
-JsonScan scan_value(std::string_view text, size_t pos, int depth);
-
-// An object or array: members separated by ',' until the closing bracket.
-JsonScan scan_container(std::string_view text, size_t pos, int depth) {
-  const bool object = text[pos] == '{';
-  const char close = object ? '}' : ']';
-  size_t i = skip_json_ws(text, pos + 1);
-  if (i >= text.size()) return incomplete();
-  if (text[i] == close) return complete(i + 1);
-  for (;;) {
-    if (object) {
-      if (text[i] != '"') return invalid();
-      const JsonScan key = scan_string(text, i);
-      if (key.state != JsonState::kComplete) return key;
-      i = skip_json_ws(text, key.end);
-      if (i >= text.size()) return incomplete();
-      if (text[i] != ':') return invalid();
-      i = skip_json_ws(text, i + 1);
-      if (i >= text.size()) return incomplete();
-    }
-    const JsonScan value = scan_value(text, i, depth);
-    if (value.state != JsonState::kComplete) return value;
-    i = skip_json_ws(text, value.end);
-    if (i >= text.size()) return incomplete();
-    if (text[i] == close) return complete(i + 1);
-    if (text[i] != ',') return invalid();
-    i = skip_json_ws(text, i + 1);
-    if (i >= text.size()) return incomplete();
-  }
-}
-
-JsonScan scan_value(std::string_view text, size_t pos, int depth) {
-  if (pos >= text.size()) return incomplete();
-  if (depth < 0) return invalid();
-  switch (text[pos]) {
-    case '{':
-    case '[':
-      return scan_container(text, pos, depth - 1);
-    case '"':
-      return scan_string(text, pos);
-    case 't':
-      return scan_literal(text, pos, "true");
-    case 'f':
-      return scan_literal(text, pos, "false");
-    case 'n':
-      return scan_literal(text, pos, "null");
-    default:
-      return scan_number(text, pos);
-  }
 }
 
 void append_utf8(uint32_t cp, std::string* out) {
@@ -198,34 +62,221 @@ size_t skip_json_ws(std::string_view text, size_t pos) {
   return pos;
 }
 
-JsonScan scan_json_value(std::string_view text, size_t pos, int max_depth) { return scan_value(text, pos, max_depth); }
+JsonScan JsonMachine::feed(std::string_view text, size_t from) {
+  for (size_t i = from; i < text.size(); ++i) {
+    if (mode_ == Mode::kDone || mode_ == Mode::kInvalid) break;
+    const char c = text[i];
+    const auto u = static_cast<unsigned char>(c);
+    bool again = true;  // a byte that ends a number is read again by what follows the number
+    while (again) {
+      again = false;
+      switch (mode_) {
+        case Mode::kValue:
+          if (is_ws(c)) break;
+          if (c == '{' || c == '[') {
+            if (static_cast<int>(stack_.size()) >= max_depth_) {
+              mode_ = Mode::kInvalid;
+              break;
+            }
+            stack_.push_back(c);
+            mode_ = c == '{' ? Mode::kObjectFirst : Mode::kArrayFirst;
+          } else if (c == '"') {
+            mode_ = Mode::kString;
+            key_ = false;
+          } else if (c == 't' || c == 'f' || c == 'n') {
+            word_ = c == 't' ? "true" : c == 'f' ? "false" : "null";
+            word_at_ = 1;
+            mode_ = Mode::kLiteral;
+          } else if (c == '-' || is_digit(c)) {
+            number_ = c == '-' ? kSign : c == '0' ? kZero : kInt;
+            mode_ = Mode::kNumber;
+          } else {
+            mode_ = Mode::kInvalid;
+          }
+          break;
+        case Mode::kArrayFirst:
+          if (is_ws(c)) break;
+          if (c == ']') {
+            stack_.pop_back();
+            close_value(i + 1);
+          } else {
+            mode_ = Mode::kValue;
+            again = true;
+          }
+          break;
+        case Mode::kObjectFirst:
+        case Mode::kKey:
+          if (is_ws(c)) break;
+          if (c == '}' && mode_ == Mode::kObjectFirst) {
+            stack_.pop_back();
+            close_value(i + 1);
+          } else if (c == '"') {
+            mode_ = Mode::kString;
+            key_ = true;
+          } else {
+            mode_ = Mode::kInvalid;
+          }
+          break;
+        case Mode::kColon:
+          if (is_ws(c)) break;
+          mode_ = c == ':' ? Mode::kValue : Mode::kInvalid;
+          break;
+        case Mode::kAfter:
+          if (is_ws(c)) break;
+          if (c == ',') {
+            mode_ = stack_.back() == '{' ? Mode::kKey : Mode::kValue;
+          } else if (c == (stack_.back() == '{' ? '}' : ']')) {
+            stack_.pop_back();
+            close_value(i + 1);
+          } else {
+            mode_ = Mode::kInvalid;
+          }
+          break;
+        case Mode::kString:
+          read_string_byte(c, u, i);
+          break;
+        case Mode::kNumber:
+          again = read_number_byte(c, i);
+          break;
+        case Mode::kLiteral:
+          if (c != word_[word_at_]) {
+            mode_ = Mode::kInvalid;
+          } else if (word_[++word_at_] == '\0') {
+            close_value(i + 1);
+          }
+          break;
+        case Mode::kDone:
+        case Mode::kInvalid:
+          break;
+      }
+    }
+  }
+  if (mode_ == Mode::kDone) return {JsonState::kComplete, end_};
+  if (mode_ == Mode::kInvalid) return {JsonState::kInvalid, 0};
+  return {JsonState::kIncomplete, 0};
+}
+
+// A value ended at `end` (one past it): the top-level value is done, or its container reads on.
+void JsonMachine::close_value(size_t end) {
+  if (stack_.empty()) {
+    mode_ = Mode::kDone;
+    end_ = end;
+  } else {
+    mode_ = Mode::kAfter;
+  }
+}
+
+void JsonMachine::read_string_byte(char c, unsigned char u, size_t i) {
+  if (utf8_left_ > 0) {
+    if (u < utf8_lo_ || u > utf8_hi_) {
+      mode_ = Mode::kInvalid;
+      return;
+    }
+    --utf8_left_;
+    utf8_lo_ = 0x80;
+    utf8_hi_ = 0xBF;
+  } else if (escape_) {
+    escape_ = false;
+    if (c == 'u') {
+      hex_left_ = 4;
+    } else if (c != '"' && c != '\\' && c != '/' && c != 'b' && c != 'f' && c != 'n' && c != 'r' && c != 't') {
+      mode_ = Mode::kInvalid;
+    }
+  } else if (hex_left_ > 0) {
+    if (!is_hex(c)) mode_ = Mode::kInvalid;
+    --hex_left_;
+  } else if (c == '"') {
+    if (key_) {
+      mode_ = Mode::kColon;
+    } else {
+      close_value(i + 1);
+    }
+  } else if (c == '\\') {
+    escape_ = true;
+  } else if (u < 0x20) {
+    mode_ = Mode::kInvalid;
+  } else if (u >= 0x80) {
+    const int n = utf8_sequence(u, &utf8_lo_, &utf8_hi_);
+    if (n == 0) mode_ = Mode::kInvalid;
+    utf8_left_ = static_cast<uint8_t>(n > 0 ? n - 1 : 0);
+  }
+}
+
+// One byte of a number; true when the byte ended the number and must be read again.
+bool JsonMachine::read_number_byte(char c, size_t i) {
+  const bool digit = is_digit(c);
+  const bool exponent = c == 'e' || c == 'E';
+  switch (number_) {
+    case kSign:
+      number_ = c == '0' ? kZero : digit ? kInt : kBad;
+      break;
+    case kZero:
+    case kInt:
+      if (digit && number_ == kInt) return false;
+      number_ = c == '.' ? kFracStart : exponent ? kExpStart : kEnd;
+      break;
+    case kFracStart:
+      number_ = digit ? kFrac : kBad;
+      break;
+    case kFrac:
+      if (digit) return false;
+      number_ = exponent ? kExpStart : kEnd;
+      break;
+    case kExpStart:
+      number_ = (c == '+' || c == '-') ? kExpSign : digit ? kExp : kBad;
+      break;
+    case kExpSign:
+      number_ = digit ? kExp : kBad;
+      break;
+    case kExp:
+      if (!digit) number_ = kEnd;
+      break;
+    case kEnd:
+    case kBad:
+      break;
+  }
+  if (number_ == kBad) mode_ = Mode::kInvalid;
+  if (number_ != kEnd) return false;
+  close_value(i);  // the number ended before this byte
+  return mode_ != Mode::kDone;
+}
+
+JsonScan scan_json_value(std::string_view text, size_t pos, int max_depth) {
+  if (pos >= text.size()) return {JsonState::kIncomplete, 0};
+  if (is_ws(text[pos])) return {JsonState::kInvalid, 0};  // a value starts here, not whitespace
+  JsonMachine machine(max_depth);
+  return machine.feed(text, pos);
+}
+
+void JsonMinifier::append(std::string_view json, std::string* out) {
+  for (char c : json) {
+    if (in_string_) {
+      out->push_back(c);
+      if (escaped_) {
+        escaped_ = false;
+      } else if (c == '\\') {
+        escaped_ = true;
+      } else if (c == '"') {
+        in_string_ = false;
+      }
+    } else if (!is_ws(c)) {
+      out->push_back(c);
+      in_string_ = c == '"';
+    }
+  }
+}
 
 std::string minify_json(std::string_view json) {
   std::string out;
   out.reserve(json.size());
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : json) {
-    if (in_string) {
-      out.push_back(c);
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (!is_ws(c)) {
-      out.push_back(c);
-      in_string = c == '"';
-    }
-  }
+  JsonMinifier().append(json, &out);
   return out;
 }
 
 bool decode_json_string(std::string_view literal, std::string* out) {
-  const JsonScan scan = scan_string(literal, 0);
-  if (literal.empty() || literal[0] != '"' || scan.state != JsonState::kComplete || scan.end != literal.size()) return false;
+  if (literal.empty() || literal[0] != '"') return false;
+  const JsonScan scan = scan_json_value(literal, 0);
+  if (scan.state != JsonState::kComplete || scan.end != literal.size()) return false;
   out->clear();
   for (size_t i = 1; i + 1 < literal.size(); ++i) {
     const char c = literal[i];
@@ -285,6 +336,21 @@ void append_json_string(std::string_view text, std::string* out) {
     }
   }
   out->push_back('"');
+}
+
+bool valid_utf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    unsigned char lo = 0;
+    unsigned char hi = 0;
+    const int n = utf8_sequence(static_cast<unsigned char>(text[i]), &lo, &hi);
+    if (n == 0 || i + static_cast<size_t>(n) > text.size()) return false;
+    for (int k = 1; k < n; ++k) {
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) return false;
+    }
+    i += static_cast<size_t>(n);
+  }
+  return true;
 }
 
 size_t utf8_whole_prefix(std::string_view text) {

@@ -44,6 +44,7 @@ enum class ToolCallFormat {
   kSeedOss,         // <seed:tool_call>\n<function=f>\n<parameter=p>v</parameter>\n</function>\n</seed:tool_call>
   kGigaChat31,      // <|function_call|>{"name": "f", "arguments": {...}}
 };
+inline constexpr int kToolCallFormatCount = static_cast<int>(ToolCallFormat::kGigaChat31) + 1;
 
 // A short stable name: "hermes", "llama3_json", "mistral_v2", ... (logs, docs, `tessera info`).
 std::string_view tool_call_format_name(ToolCallFormat format);

@@ -50,7 +50,11 @@ struct StreamingToolCallParser::State {
   bool finished = false;
   TrimmedSender content;
   TrimmedSender reasoning;
-  std::vector<std::string> sent_arguments;  // per announced call
+  struct SentCall {
+    std::string name;
+    size_t arguments = 0;  // bytes of its arguments sent
+  };
+  std::vector<SentCall> sent_calls;
 };
 
 StreamingToolCallParser::StreamingToolCallParser(ToolCallFormat format, ToolCallParseOptions options)
@@ -80,25 +84,25 @@ std::vector<ToolCallEvent> StreamingToolCallParser::emit(bool final) {
   s.content.send(s.scanner.content(), final, ToolCallEvent::Kind::kContent, &events);
   const std::vector<chat::ScannedCall>& calls = s.scanner.calls();
   for (size_t i = 0; i < calls.size(); ++i) {
-    if (i == s.sent_arguments.size()) {
+    if (i == s.sent_calls.size()) {
       events.push_back({ToolCallEvent::Kind::kToolCallStart, i, calls[i].name});
-      s.sent_arguments.emplace_back();
+      s.sent_calls.push_back({calls[i].name, 0});
     }
-    std::string& sent = s.sent_arguments[i];
+    State::SentCall& sent = s.sent_calls[i];
     const std::string& arguments = calls[i].arguments;
-    // Arguments only grow for a well-formed call; anything else was a call that broke (it is
-    // content now) and gets no more fragments.
-    if (arguments.size() <= sent.size() || arguments.compare(0, sent.size(), sent) != 0) continue;
+    // A well-formed call's arguments only grow (the scanner's prefix property, tested on every
+    // split); a call that broke is content now, and another call in its place gets no fragments.
+    if (calls[i].name != sent.name || arguments.size() <= sent.arguments) continue;
     const size_t end = final ? arguments.size() : chat::utf8_whole_prefix(arguments);
-    if (end <= sent.size()) continue;
-    events.push_back({ToolCallEvent::Kind::kArguments, i, arguments.substr(sent.size(), end - sent.size())});
-    sent.assign(arguments, 0, end);
+    if (end <= sent.arguments) continue;
+    events.push_back({ToolCallEvent::Kind::kArguments, i, arguments.substr(sent.arguments, end - sent.arguments)});
+    sent.arguments = end;
   }
   return events;
 }
 
 ParsedAssistantMessage StreamingToolCallParser::result() const { return message_of(state_->scanner); }
 
-bool StreamingToolCallParser::has_tool_calls() const { return !state_->sent_arguments.empty(); }
+bool StreamingToolCallParser::has_tool_calls() const { return !state_->sent_calls.empty(); }
 
 }  // namespace tessera

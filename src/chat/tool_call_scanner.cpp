@@ -35,8 +35,16 @@ size_t partial_suffix(std::string_view text, size_t pos, std::string_view s) {
   return 0;
 }
 
+// text.find(needle, from) for matches that start at most `window` bytes after `from`: bounded
+// searches keep a stream's re-scan of an open call from reading the whole output again.
+size_t find_within(std::string_view text, std::string_view needle, size_t from, size_t window) {
+  const size_t limit = window >= text.size() ? text.size() : std::min(text.size(), from + window + needle.size());
+  return text.substr(0, limit).find(needle, from);
+}
+
+// A function or parameter name: short, one word of valid UTF-8, no markup characters.
 bool valid_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameBytes) return false;
+  if (name.empty() || name.size() > kMaxNameBytes || !valid_utf8(name)) return false;
   return std::none_of(name.begin(), name.end(), [](char c) {
     return is_space(c) || c == '<' || c == '>' || c == '{' || c == '"' || c == '[' || c == ']';
   });
@@ -112,6 +120,7 @@ OutputScanner::OutputScanner(ToolCallFormat format, const ToolCallParseOptions& 
 
 void OutputScanner::scan(std::string_view text, bool final) {
   calls_.resize(settled_calls_);
+  std::erase_if(args_reads_, [&](const ArgsRead& r) { return r.start < pos_; });
   if (phase_ != Phase::kMain) scan_think(text, final);
   if (phase_ == Phase::kMain) scan_main(text, final);
 }
@@ -165,7 +174,8 @@ void OutputScanner::scan_main(std::string_view text, bool final) {
     bool bare = false;
     auto consider = [&](std::string_view marker, bool region) {
       if (marker.empty()) return;
-      const size_t found = text.find(marker, pos_);
+      // Only a match before the best so far matters.
+      const size_t found = find_within(text, marker, pos_, at == std::string_view::npos ? at : at - pos_);
       if (found < at) {
         at = found;
         marker_len = marker.size();
@@ -219,6 +229,24 @@ void OutputScanner::scan_main(std::string_view text, bool final) {
     settled_calls_ = calls_.size();
     pos_ = region.end;
   }
+}
+
+const OutputScanner::ArgsRead& OutputScanner::read_arguments(std::string_view text, size_t start) const {
+  auto it = std::find_if(args_reads_.begin(), args_reads_.end(), [&](const ArgsRead& r) { return r.start == start; });
+  if (it == args_reads_.end()) {
+    args_reads_.emplace_back();
+    it = std::prev(args_reads_.end());
+    it->start = start;
+    it->read = start;
+  }
+  ArgsRead& r = *it;
+  if (r.scan.state == JsonState::kIncomplete && r.read < text.size()) {
+    r.scan = r.machine.feed(text, r.read);
+    const size_t end = r.scan.state == JsonState::kComplete ? r.scan.end : text.size();
+    r.minifier.append(text.substr(r.read, end - r.read), &r.compact);
+    r.read = end;
+  }
+  return r;
 }
 
 OutputScanner::Region OutputScanner::scan_region(std::string_view text, size_t pos, bool bare, bool final) const {
@@ -317,16 +345,13 @@ OutputScanner::Region OutputScanner::scan_call_value(std::string_view text, size
   bool bad = false;
   size_t args_start = 0;
   size_t args_end = 0;  // 0 while the arguments are incomplete
+  const ArgsRead* args_object = nullptr;  // arguments given as an object
   bool has_args = false;
   std::vector<ScannedCall> nested;
   // The call so far, once its name is known (the arguments as far as they go when they are an object).
   auto partial = [&](JsonState state) {
     if (has_name && !bad && nested.empty()) {
-      ScannedCall call{name, ""};
-      if (has_args && text[args_start] == '{') {
-        call.arguments = minify_json(text.substr(args_start, (args_end != 0 ? args_end : text.size()) - args_start));
-      }
-      out.calls.push_back(std::move(call));
+      out.calls.push_back({name, args_object != nullptr ? args_object->compact : ""});
     }
     for (ScannedCall& call : nested) out.calls.push_back(std::move(call));
     return fail(state);
@@ -353,6 +378,9 @@ OutputScanner::Region OutputScanner::scan_call_value(std::string_view text, size
         nested = std::move(inner.calls);
         value = {inner.state, inner.end};
         if (value.state == JsonState::kComplete && nested.empty()) return fail(JsonState::kInvalid);
+      } else if (is_args && text[at] == '{') {
+        args_object = &read_arguments(text, at);
+        value = args_object->scan;
       } else {
         value = scan_json_value(text, at);
       }
@@ -391,8 +419,8 @@ OutputScanner::Region OutputScanner::scan_call_value(std::string_view text, size
   ScannedCall call{name, "{}"};
   if (has_args) {
     const std::string_view args = text.substr(args_start, args_end - args_start);
-    if (args.front() == '{') {
-      call.arguments = minify_json(args);
+    if (args_object != nullptr) {
+      call.arguments = args_object->compact;
     } else {
       // Arguments given as a JSON string holding the object (OpenAI's own shape).
       std::string decoded;
@@ -407,22 +435,23 @@ OutputScanner::Region OutputScanner::scan_call_value(std::string_view text, size
 OutputScanner::Region OutputScanner::scan_named_region(std::string_view text, size_t pos, bool final) const {
   Region region;
   auto stop = [&](JsonState state) { return ended(region, state); };
-  const size_t name_end = text.find(spec_.name_end, pos);
+  const size_t name_end = find_within(text, spec_.name_end, pos, kMaxNameBytes + spec_.name_prefix.size());
   const std::string_view raw_name = text.substr(pos, name_end == std::string_view::npos ? std::string_view::npos : name_end - pos);
   std::string_view name = raw_name;
   if (name_end == std::string_view::npos) name.remove_suffix(partial_suffix(name, 0, spec_.name_end));
   if (name.starts_with(spec_.name_prefix)) name.remove_prefix(spec_.name_prefix.size());
   if (name_end == std::string_view::npos) {
     // Still writing the name (or name_end): a prefix of a valid name, or of the prefix to strip, may continue.
+    const std::string_view whole = name.substr(0, utf8_whole_prefix(name));  // may end inside a character
     const bool fits = raw_name.size() <= kMaxNameBytes + spec_.name_prefix.size() &&
-                      (name.empty() || valid_name(name) || could_become(raw_name, 0, spec_.name_prefix));
+                      (whole.empty() || valid_name(whole) || could_become(raw_name, 0, spec_.name_prefix));
     return stop(fits ? JsonState::kIncomplete : JsonState::kInvalid);
   }
   if (!valid_name(name)) return stop(JsonState::kInvalid);
   region.calls.push_back({std::string(name), ""});
   size_t at = name_end + spec_.name_end.size();
   if (!spec_.args_marker.empty()) {
-    const size_t marker = text.find(spec_.args_marker, at);
+    const size_t marker = find_within(text, spec_.args_marker, at, kMaxGapBytes);
     if (marker == std::string_view::npos) {
       return stop(text.size() - at > kMaxGapBytes + spec_.args_marker.size() ? JsonState::kInvalid : JsonState::kIncomplete);
     }
@@ -437,11 +466,11 @@ OutputScanner::Region OutputScanner::scan_named_region(std::string_view text, si
   at = skip_json_ws(text, at);
   if (at >= text.size()) return stop(JsonState::kIncomplete);
   if (text[at] != '{') return stop(JsonState::kInvalid);
-  const JsonScan args = scan_json_value(text, at);
-  if (args.state == JsonState::kInvalid) return stop(JsonState::kInvalid);
-  region.calls.back().arguments = minify_json(text.substr(at, args.state == JsonState::kComplete ? args.end - at : std::string_view::npos));
-  if (args.state == JsonState::kIncomplete) return stop(JsonState::kIncomplete);
-  size_t end = args.end;
+  const ArgsRead& args = read_arguments(text, at);
+  if (args.scan.state == JsonState::kInvalid) return stop(JsonState::kInvalid);
+  region.calls.back().arguments = args.compact;
+  if (args.scan.state == JsonState::kIncomplete) return stop(JsonState::kIncomplete);
+  size_t end = args.scan.end;
   if (spec_.fenced) {
     const JsonScan fence = optional_literal(text, end, "```", final);
     if (fence.state != JsonState::kComplete) return stop(fence.state);
@@ -463,7 +492,7 @@ OutputScanner::Region OutputScanner::scan_xml_region(std::string_view text, size
   // Text up to `close` (not containing it): its end, or npos while incomplete; the bound makes
   // runaway text invalid rather than held forever.
   auto until = [&](size_t at, std::string_view close, size_t bound, JsonState* state) -> size_t {
-    const size_t found = text.find(close, at);
+    const size_t found = find_within(text, close, at, bound);
     if (found == std::string_view::npos || found - at > bound) {
       *state = (found == std::string_view::npos && text.size() - at <= bound) ? JsonState::kIncomplete : JsonState::kInvalid;
       return std::string_view::npos;
@@ -481,8 +510,10 @@ OutputScanner::Region OutputScanner::scan_xml_region(std::string_view text, size
     JsonState state = JsonState::kComplete;
     if (spec_.call_open.empty()) {
       size_t end = at;
-      while (end < text.size() && text[end] != '<' && text[end] != '\n') ++end;
-      if (end >= text.size()) return stop(end - at > kMaxNameBytes ? JsonState::kInvalid : JsonState::kIncomplete);
+      const size_t limit = std::min(text.size(), at + kMaxNameBytes + 1);
+      while (end < limit && text[end] != '<' && text[end] != '\n') ++end;
+      if (end - at > kMaxNameBytes) return stop(JsonState::kInvalid);
+      if (end >= text.size()) return stop(JsonState::kIncomplete);
       name = trim_spaces(text.substr(at, end - at));
       at = end;
     } else {
@@ -522,6 +553,7 @@ OutputScanner::Region OutputScanner::scan_xml_region(std::string_view text, size
       const size_t key_end = until(at, spec_.key_close, kMaxNameBytes, &state);
       if (state != JsonState::kComplete) return stop(state);
       const std::string_view key = text.substr(at, key_end - at);
+      if (!valid_name(key)) return stop(JsonState::kInvalid);
       at = key_end + spec_.key_close.size();
       if (!spec_.value_open.empty()) {
         at = skip_json_ws(text, at);
@@ -530,6 +562,7 @@ OutputScanner::Region OutputScanner::scan_xml_region(std::string_view text, size
       }
       const size_t value_end = until(at, spec_.value_close, std::string_view::npos, &state);
       if (state != JsonState::kComplete) return stop(state);
+      if (!valid_utf8(text.substr(at, value_end - at))) return stop(JsonState::kInvalid);
       if (!first) args.push_back(',');
       append_json_string(key, &args);
       args.push_back(':');

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "chat/json_scan.h"
 #include "chat/tool_call_parser.h"
 #include "chat/tool_call_spec.h"
 
@@ -47,6 +49,20 @@ class OutputScanner {
   Region scan_xml_region(std::string_view text, size_t pos, bool final) const;
   Region scan_call_value(std::string_view text, size_t pos, int nesting) const;
   size_t held_back(std::string_view text, size_t pos) const;
+
+  // A call's arguments object, read once across scans: the JSON machine and the compact text so
+  // far resume where the last scan stopped, so a stream's delta costs its own bytes rather than
+  // the whole call's. Entries before pos_ are dropped at each scan.
+  struct ArgsRead {
+    size_t start = 0;
+    size_t read = 0;  // text before this is in machine and compact
+    JsonMachine machine;
+    JsonMinifier minifier;
+    JsonScan scan{JsonState::kIncomplete, 0};
+    std::string compact;
+  };
+  const ArgsRead& read_arguments(std::string_view text, size_t start) const;
+  mutable std::deque<ArgsRead> args_reads_;
 
   const FormatSpec& spec_;
   Phase phase_;

@@ -11,7 +11,7 @@ constexpr std::string_view kProbeTools =
     R"([{"type": "function", "function": {"name": "probe_tool", "description": "A probe.",)"
     R"( "parameters": {"type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"]}}}])";
 
-// Text that only the rendered call and its result contain (not the tools list).
+// Text that only the rendered calls (with their index after it) and the result contain.
 constexpr std::string_view kProbeValue = "probe_value_7f3e";
 constexpr std::string_view kProbeResult = "probe_result_7f3e";
 
@@ -20,7 +20,7 @@ std::vector<ChatMessage> probe_conversation(int calls, bool nine_char_ids) {
   ChatMessage assistant{"assistant", ""};
   for (int i = 0; i < calls; ++i) {
     const std::string id = nine_char_ids ? "abcdefgh" + std::to_string(i) : "call_" + std::to_string(i);
-    assistant.tool_calls.push_back({id, "probe_tool", std::string(R"({"x": ")") + std::string(kProbeValue) + "\"}"});
+    assistant.tool_calls.push_back({id, "probe_tool", std::string(R"({"x": ")") + std::string(kProbeValue) + std::to_string(i) + "\"}"});
   }
   messages.push_back(assistant);
   for (const ChatToolCall& call : assistant.tool_calls) {
@@ -40,7 +40,11 @@ bool renders(const ChatTemplate& t, const ToolTemplateCaps& caps, int calls) {
   // It must render, and show the call and the result: some templates that raise on content None
   // render content "" but then leave the calls out.
   const Expected<std::string> text = t.render(probe_conversation(calls, caps.needs_nine_char_ids), options);
-  return text.ok() && text->find(kProbeValue) != std::string::npos && text->find(kProbeResult) != std::string::npos;
+  if (!text.ok() || text->find(kProbeResult) == std::string::npos) return false;
+  for (int i = 0; i < calls; ++i) {
+    if (text->find(std::string(kProbeValue) + std::to_string(i)) == std::string::npos) return false;  // a call left out
+  }
+  return true;
 }
 
 }  // namespace

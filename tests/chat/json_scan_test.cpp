@@ -29,6 +29,25 @@ TEST(JsonScan, EveryProperPrefixOfAValueIsIncomplete) {
   EXPECT_EQ(state_of(value), JsonState::kComplete);
 }
 
+TEST(JsonScan, TheMachineFedInPiecesAgreesWithOneScan) {
+  const std::string texts[] = {R"({"city": "Zürich", "n": [1, 2.5e-3, true, null], "s": "a\"b\u00e9\n"} tail)", "[1, 2,, 3]", "-12.5e+7 ",
+                               "{\"a\": \"\xc3\xa9\xff\"}", "[[[]], {}]"};
+  for (const std::string& text : texts) {
+    const JsonScan whole = scan_json_value(text, 0);
+    for (size_t cut = 0; cut <= text.size(); ++cut) {
+      JsonMachine machine;
+      JsonScan first = machine.feed(std::string_view(text).substr(0, cut), 0);
+      if (first.state != JsonState::kIncomplete) {
+        EXPECT_EQ(first.state, whole.state) << text << " cut " << cut;
+        continue;
+      }
+      const JsonScan rest = machine.feed(text, cut);
+      EXPECT_EQ(rest.state, whole.state) << text << " cut " << cut;
+      EXPECT_EQ(rest.end, whole.end) << text << " cut " << cut;
+    }
+  }
+}
+
 TEST(JsonScan, BrokenTextIsInvalid) {
   const std::string_view broken[] = {"{a: 1}", "{\"a\" 1}", "[1,]", "[1 2]", "[01]", "-", "1.", "1e", "tru ", "nul!",
                                      "\"\x01\"", "\"\\x\"", "\"\\u12G4\"", "\"\xff\"", "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "}", "{\"a\":1,}"};
@@ -71,6 +90,14 @@ TEST(JsonScan, DecodesAndEncodesStrings) {
   std::string encoded;
   append_json_string("q\"\\\n\x01é", &encoded);
   EXPECT_EQ(encoded, "\"q\\\"\\\\\\n\\u0001é\"");
+}
+
+TEST(JsonScan, ValidUtf8) {
+  EXPECT_TRUE(valid_utf8("Zürich 😀"));
+  EXPECT_FALSE(valid_utf8("\xff"));
+  EXPECT_FALSE(valid_utf8("a\xc3"));
+  EXPECT_FALSE(valid_utf8("\xc0\x80"));      // overlong
+  EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));  // a surrogate
 }
 
 TEST(JsonScan, Utf8WholePrefixStopsBeforeACutCharacter) {

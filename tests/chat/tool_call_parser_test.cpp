@@ -51,6 +51,7 @@ std::vector<Case> well_formed_cases() {
        "{\"name\": \"get_time\", \"arguments\": {\"tz\": \"Europe/Zurich\", \"precise\": true, \"n\": [1, 2.50]}}]",
        "",
        {kWeather, kTime}},
+      {F::kMistralV2, "[TOOL_CALLS]météo[ARGS]{}", "", {{"météo", "{}"}}},  // a name cut inside a character while streaming
       {F::kMistralV2,
        "Sure.[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Zürich\", \"unit\": \"celsius\"}[TOOL_CALLS]get_time[CALL_ID]a1b2c3d4e[ARGS]"
        "{\"tz\": \"Europe/Zurich\", \"precise\": true, \"n\": [1, 2.50]}",
@@ -214,6 +215,9 @@ TEST(ToolCallParser, MalformedCallsStayContent) {
       {F::kGlm45, "<tool_call>f\n<arg_key>x</arg_key>\n<oops>"},
       {F::kLlama3Json, "{\"name\": \"f\", \"parameters\": {\"a\": 1}"},
       {F::kDeepSeekV31, "<｜tool▁call▁begin｜>f<｜tool▁sep｜>{\"a\": tru}<｜tool▁call▁end｜>"},
+      {F::kGlm45, "<tool_call>f\n<arg_key>x</arg_key>\n<arg_value>bad \xff byte</arg_value>\n</tool_call>"},  // found by fuzzing
+      {F::kGlm45, "<tool_call>f\n<arg_key>x</arg_ll>f\n<arg_key>x</arg_key>\n<arg_value>1</arg_value>\n</tool_call>"},
+      {F::kFunctionaryV31, "<function=f\xc3>{}</function>"},
   };
   for (const auto& [format, text] : cases) {
     SCOPED_TRACE(text);
