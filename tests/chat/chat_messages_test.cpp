@@ -50,7 +50,7 @@ std::vector<ChatMessage> to_messages(const Value& messages) {
 TEST(ChatMessages, ToolCallsAndToolResultsReachEverySharedTemplateAsInHuggingFace) {
   const std::filesystem::path dir = std::filesystem::path(TESSERA_SHARED_DIR) / "chat-templates";
   if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no " << dir;
-  auto doc = jinja::parse_json(read_text(std::filesystem::path(__FILE__).parent_path() / "jinja_renders.json"), 512);
+  auto doc = jinja::parse_json(read_text(std::filesystem::path(TESSERA_CHAT_TEST_DIR) / "jinja_renders.json"), 512);
   ASSERT_TRUE(doc.ok()) << doc.status().message();
   const jinja::DictData& root = doc->as_dict();
   ChatRenderOptions options;

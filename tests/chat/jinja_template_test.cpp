@@ -48,7 +48,7 @@ std::string render_ok(std::string_view source, const DictData& variables = {}) {
 TEST(JinjaTemplate, RendersEverySharedTemplateAsPythonJinja2Does) {
   const std::filesystem::path dir = std::filesystem::path(TESSERA_SHARED_DIR) / "chat-templates";
   if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no " << dir;
-  const std::string data = read_text(std::filesystem::path(__FILE__).parent_path() / "jinja_renders.json");
+  const std::string data = read_text(std::filesystem::path(TESSERA_CHAT_TEST_DIR) / "jinja_renders.json");
   auto doc = parse_json(data, 512);
   ASSERT_TRUE(doc.ok()) << doc.status().message();
   const DictData& root = doc->as_dict();
