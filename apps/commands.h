@@ -29,6 +29,7 @@ Command add_imatrix_command(CLI::App& app);
 Command add_bench_serve_command(CLI::App& app);
 Command add_serve_command(CLI::App& app);
 Command add_chat_command(CLI::App& app);
+Command add_bench_grammar_command(CLI::App& app);
 
 // Path of the default model: ../shared/models/TinyStories-656K-Q8_0.gguf next to the project.
 std::string default_model_path();

@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
       tessera::app::add_bench_serve_command(app),
       tessera::app::add_serve_command(app),
       tessera::app::add_chat_command(app),
+      tessera::app::add_bench_grammar_command(app),
   };
   CLI11_PARSE(app, argc, argv);
   for (const auto& command : commands) {

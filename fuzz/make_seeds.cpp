@@ -213,6 +213,27 @@ void tool_call_seeds(const fs::path& out) {
   std::printf("tool_calls: %zu seeds\n", outputs.size());
 }
 
+void grammar_seeds(const fs::path& out) {
+  const char* seeds[] = {
+      "root ::= object\nvalue ::= object | array | string | number | (\"true\" | \"false\" | \"null\") ws\n"
+      "object ::= \"{\" ws ( string \":\" ws value (\",\" ws string \":\" ws value)* )? \"}\" ws\n"
+      "array ::= \"[\" ws ( value (\",\" ws value)* )? \"]\" ws\n"
+      "string ::= \"\\\"\" ( [^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4}) )* \"\\\"\" ws\n"
+      "number ::= (\"-\"? ([0-9] | [1-9] [0-9]{0,15})) (\".\" [0-9]+)? ws\nws ::= | \" \" | \"\\n\" [ \\t]{0,20}\n",
+      "root ::= expr \"=\"\nexpr ::= term ((\"+\" | \"-\") term)*\nterm ::= [0-9]+ | \"(\" expr \")\"\n",
+      "# comment\nroot ::= \"(\" root \")\" | \"\"\n",
+      "root ::= [a-z\\u00e9-\\u00ff]{2,5} . [^\\n]? (\"x\"? \"y\"?)*\n",
+      "root ::= a b\na ::= \"1\" | \"\"\nb ::= a \"2\" a\n",
+      "#regex\n^[A-Z]{2}-\\d{3,}(?:\\.[a-f]+)?|x*$",
+      "#schema\n{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\",\"minimum\":-5,\"maximum\":300},"
+      "\"b\":{\"type\":\"array\",\"items\":{\"enum\":[\"x\",1,null]},\"maxItems\":3},\"c\":{\"type\":[\"string\",\"null\"],\"maxLength\":4}},"
+      "\"required\":[\"a\"]}",
+  };
+  int count = 0;
+  for (const char* seed : seeds) write_file(out / ("seed" + std::to_string(count++) + ".txt"), seed);
+  std::printf("grammar: %d seeds\n", count);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -222,12 +243,13 @@ int main(int argc, char** argv) {
   }
   const fs::path out = argv[1];
   const fs::path models = fs::path(TESSERA_SHARED_DIR) / "models";
-  for (const char* target : {"gguf", "tokenizer", "serve", "jinja", "tool_calls"}) fs::create_directories(out / target);
+  for (const char* target : {"gguf", "tokenizer", "serve", "jinja", "tool_calls", "grammar"}) fs::create_directories(out / target);
   gguf_seeds(models, out / "gguf");
   model_seeds(models / "synthetic", out / "gguf");
   tokenizer_seeds(models / "vocab", out / "tokenizer");
   serve_seeds(out / "serve");
   jinja_seeds(fs::path(TESSERA_SHARED_DIR) / "chat-templates", out / "jinja");
   tool_call_seeds(out / "tool_calls");
+  grammar_seeds(out / "grammar");
   return 0;
 }

@@ -4,7 +4,7 @@
 # running over 30 s: generous, because a starved shared machine trips shorter limits); the input
 # that did it lands in build-fuzz/artifacts/<target>/. Seeds are rebuilt from ../shared each run;
 # what a run learns stays in build-fuzz/corpus/<target>/ for the next one.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]   targets: gguf tokenizer serve jinja tool_calls (default: all built)
+#   scripts/fuzz.sh [SECONDS] [TARGET...]   targets: gguf tokenizer serve jinja tool_calls grammar (default: all built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}

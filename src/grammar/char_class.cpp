@@ -92,29 +92,15 @@ std::vector<std::vector<std::pair<uint8_t, uint8_t>>> utf8_sequences(const CodeP
   return out;
 }
 
-Status append_class(GrammarBuilder& builder, GrammarBuilder::Sequence& seq, const CodePointRanges& ranges,
-                    const std::string& name) {
-  const auto sequences = utf8_sequences(ranges);
+void class_alternatives(const CodePointRanges& ranges, std::vector<GrammarBuilder::Sequence>& out) {
   ByteSet single;
-  bool all_single = true;
-  for (const auto& s : sequences) {
-    if (s.size() != 1) {
-      all_single = false;
-      break;
-    }
-    single.set_range(s[0].first, s[0].second);
-  }
-  if (all_single) {  // includes the empty class: an empty set, pruned as unmatchable
-    seq.push_back(GrammarBuilder::Item::byte_set(single));
-    return Status::ok_status();
-  }
-  const int32_t rule = builder.new_helper_rule(name);
-  // One alternative per leading-byte group keeps the rule small: merge sequences of one byte.
-  GrammarBuilder::Sequence ascii;
-  ByteSet ascii_set;
-  for (const auto& s : sequences) {
+  bool any_single = false;
+  const size_t first = out.size();
+  out.emplace_back();  // the single-byte alternative, filled below
+  for (const auto& s : utf8_sequences(ranges)) {
     if (s.size() == 1) {
-      ascii_set.set_range(s[0].first, s[0].second);
+      single.set_range(s[0].first, s[0].second);
+      any_single = true;
       continue;
     }
     GrammarBuilder::Sequence alt;
@@ -123,11 +109,13 @@ Status append_class(GrammarBuilder& builder, GrammarBuilder::Sequence& seq, cons
       set.set_range(a, b);
       alt.push_back(GrammarBuilder::Item::byte_set(set));
     }
-    TS_RETURN_IF_ERROR(builder.add_alternative(rule, std::move(alt)));
+    out.push_back(std::move(alt));
   }
-  if (!ascii_set.empty()) TS_RETURN_IF_ERROR(builder.add_alternative(rule, {GrammarBuilder::Item::byte_set(ascii_set)}));
-  seq.push_back(GrammarBuilder::Item::ref(rule));
-  return Status::ok_status();
+  if (any_single || out.size() == first + 1) {
+    out[first].push_back(GrammarBuilder::Item::byte_set(single));
+  } else {
+    out.erase(out.begin() + static_cast<ptrdiff_t>(first));
+  }
 }
 
 }  // namespace tessera::grammar

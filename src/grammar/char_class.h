@@ -25,10 +25,9 @@ CodePointRanges complement_ranges(const CodePointRanges& ranges);
 // is one sequence, byte i in [first, second]; together they match exactly those encodings.
 std::vector<std::vector<std::pair<uint8_t, uint8_t>>> utf8_sequences(const CodePointRanges& ranges);
 
-// Appends to `seq` what matches one code point of `ranges`: a single byte set when every code
-// point is ASCII, else a call of a new helper rule (named after `name`) with one alternative per
-// UTF-8 byte-range sequence. Each use gets its own rule, so its caller is always known.
-Status append_class(GrammarBuilder& builder, GrammarBuilder::Sequence& seq, const CodePointRanges& ranges,
-                    const std::string& name);
+// The alternatives matching one code point of `ranges`: one byte set for the single-byte
+// (ASCII) part, one byte-set sequence per multi-byte UTF-8 range sequence. An empty class gives
+// one empty byte set (matches nothing; pruned).
+void class_alternatives(const CodePointRanges& ranges, std::vector<GrammarBuilder::Sequence>& out);
 
 }  // namespace tessera::grammar

@@ -19,8 +19,7 @@ struct CompiledGrammar::Precomputer {
   Precomputer(const Grammar& g, StackLimits limits) : expander(g, arena, limits) {}
 
   int32_t intern(const StackSet& s) {
-    const int flags = (s.can_end ? 1 : 0) | (s.escaped ? 2 : 0);
-    auto [it, added] = ids.emplace(std::make_pair(s.tops, flags), static_cast<int32_t>(states.size()));
+    auto [it, added] = ids.emplace(std::make_pair(s.tops, s.flags()), static_cast<int32_t>(states.size()));
     if (added) {
       states.push_back(s);
       transitions.emplace_back();
@@ -44,11 +43,7 @@ struct CompiledGrammar::Precomputer {
 
 CompiledGrammar::CompiledGrammar(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenVocabulary> vocab,
                                  StackLimits limits)
-    : grammar_(std::move(grammar)), vocab_(std::move(vocab)), limits_(limits) {
-  const size_t n = grammar_->symbols().size();
-  entries_ = std::make_unique<std::atomic<const MaskEntry*>[]>(n);
-  for (size_t i = 0; i < n; ++i) entries_[i].store(nullptr, std::memory_order_relaxed);
-}
+    : grammar_(std::move(grammar)), vocab_(std::move(vocab)), limits_(limits) {}
 
 CompiledGrammar::~CompiledGrammar() = default;
 
@@ -60,17 +55,20 @@ Expected<std::shared_ptr<const CompiledGrammar>> CompiledGrammar::create(std::sh
   return std::shared_ptr<const CompiledGrammar>(std::make_shared<CompiledGrammar>(std::move(grammar), std::move(vocab), limits));
 }
 
-const CompiledGrammar::MaskEntry& CompiledGrammar::entry(int32_t pos) const {
-  const MaskEntry* e = entries_[static_cast<size_t>(pos)].load(std::memory_order_acquire);
-  if (e) return *e;
-  std::lock_guard<std::mutex> lock(mutex_);
-  e = entries_[static_cast<size_t>(pos)].load(std::memory_order_acquire);
-  if (e) return *e;
-  owned_.push_back(std::make_unique<MaskEntry>(compute(pos)));
-  e = owned_.back().get();
-  entries_[static_cast<size_t>(pos)].store(e, std::memory_order_release);
-  computed_.fetch_add(1, std::memory_order_relaxed);
-  return *e;
+const CompiledGrammar::MaskEntry& CompiledGrammar::entry(int32_t pos, int32_t parent_pos) const {
+  const uint64_t key = (uint64_t(uint32_t(pos)) << 32) | uint32_t(parent_pos);
+  {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    auto it = entries_.find(key);
+    if (it != entries_.end()) return *it->second;
+  }
+  std::unique_lock<std::shared_mutex> lock(mutex_);
+  auto& slot = entries_[key];
+  if (!slot) {
+    slot = std::make_unique<MaskEntry>(compute(pos, parent_pos));
+    computed_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return *slot;
 }
 
 size_t CompiledGrammar::precompute_all() const {
@@ -78,22 +76,28 @@ size_t CompiledGrammar::precompute_all() const {
   const auto& symbols = grammar_->symbols();
   for (size_t pos = 0; pos < symbols.size(); ++pos) {
     if (symbols[pos].kind != SymbolKind::kBytes) continue;
-    (void)entry(static_cast<int32_t>(pos));
-    ++count;
+    size_t end = pos;
+    while (symbols[end].kind != SymbolKind::kEnd) ++end;
+    const int32_t rule = symbols[end].arg;
+    if (grammar_->continuations_overflow(rule)) continue;  // too many callers: filled on use
+    for (int32_t c : grammar_->caller_continuations(rule)) {
+      (void)entry(static_cast<int32_t>(pos), c == kContinueAccept ? kBottom : c);
+      ++count;
+    }
   }
   return count;
 }
 
-CompiledGrammar::MaskEntry CompiledGrammar::compute(int32_t pos) const {
+CompiledGrammar::MaskEntry CompiledGrammar::compute(int32_t pos, int32_t parent_pos) const {
   if (!precomputer_) precomputer_ = std::make_unique<Precomputer>(*grammar_, limits_);
   Precomputer& pc = *precomputer_;
   const auto& trie = vocab_->trie();
   StackSet start;
-  pc.expander.start_at(pos, start);
+  pc.expander.start_at(pos, parent_pos, start);
   std::vector<int32_t> state(vocab_->max_token_bytes() + 1);
-  std::vector<uint8_t> escaped(vocab_->max_token_bytes() + 1);
+  std::vector<uint8_t> unknown(vocab_->max_token_bytes() + 1);  // an overflow on the path so far
   state[0] = pc.intern(start);
-  escaped[0] = 0;
+  unknown[0] = 0;
   std::vector<int32_t> accepted;
   MaskEntry out;
   for (size_t i = 0; i < trie.size();) {
@@ -102,14 +106,18 @@ CompiledGrammar::MaskEntry CompiledGrammar::compute(int32_t pos) const {
     const int32_t s = pc.step(state[d - 1], node.byte);
     state[d] = s;
     const StackSet& set = pc.states[static_cast<size_t>(s)];
-    escaped[d] = escaped[d - 1] | (set.escaped ? 1 : 0);
-    if (set.live() || set.escaped) {
+    unknown[d] = unknown[d - 1] | (set.overflow ? 1 : 0);
+    bool exact_top = false, approx_top = false;
+    for (int32_t top : set.tops) (pc.arena.node(top).approximate ? approx_top : exact_top) = true;
+    if (exact_top || set.can_end || set.escaped) {
+      // Matched with the caller known, or the token ends just as its rule returns (any caller
+      // continues from there: rules that cannot complete are pruned).
       for (int32_t r = node.rank_begin; r < node.rank_end; ++r) accepted.push_back(vocab_->token_of_rank(r));
-    } else if (escaped[d - 1]) {
+    } else if (approx_top || set.approx_end || unknown[d]) {
       for (int32_t r = node.rank_begin; r < node.rank_end; ++r) out.uncertain_ranks.push_back(r);
     }
-    if (set.tops.empty()) {  // nothing deeper can match inside; escaped paths leave it open
-      if (escaped[d]) {
+    if (set.tops.empty()) {  // nothing deeper can match; after an overflow anything might
+      if (unknown[d]) {
         for (int32_t r = node.rank_end; r < node.subtree_rank_end; ++r) out.uncertain_ranks.push_back(r);
       }
       i = static_cast<size_t>(node.subtree_end);

@@ -109,9 +109,7 @@ class GbnfParser {
   Status parse_alternatives(Alts& alts, bool nested) {
     if (++depth_ > b_.limits().max_nesting) return error("grammar nested too deeply");
     while (true) {
-      Sequence seq;
-      TS_RETURN_IF_ERROR(parse_sequence(seq, nested));
-      alts.push_back(std::move(seq));
+      TS_RETURN_IF_ERROR(parse_sequence(alts, nested));
       skip_space();
       if (peek() != '|') break;
       ++pos_;
@@ -120,20 +118,34 @@ class GbnfParser {
     return Status::ok_status();
   }
 
-  Status parse_sequence(Sequence& seq, bool nested) {
+  // One alternative of a rule or group, appended to `alts`. A sequence of a single atom adds
+  // the atom's alternatives directly (so "( [^a] | b )*" or "[^a]{0,9}" distribute into the
+  // repetition rules instead of calling a shared helper rule, whose caller would be unknown).
+  Status parse_sequence(Alts& alts, bool nested) {
+    std::vector<Alts> atoms;
+    size_t size = 0;
     while (true) {
       skip_space();
-      if (at_end()) return Status::ok_status();
+      if (at_end()) break;
       const char c = peek();
-      if (c == '|' || (c == ')' && nested)) return Status::ok_status();
-      if (!nested && at_rule_start()) return Status::ok_status();
+      if (c == '|' || (c == ')' && nested)) break;
+      if (!nested && at_rule_start()) break;
       const size_t atom_start = pos_;
       Alts atom;
       TS_RETURN_IF_ERROR(parse_atom(atom));
       TS_RETURN_IF_ERROR(parse_postfix(atom, atom_start));
-      TS_RETURN_IF_ERROR(splice(seq, std::move(atom), "group"));
-      if (seq.size() > b_.limits().max_symbols) return error("grammar too large");
+      for (const auto& alt : atom) size += alt.size();
+      if (size > b_.limits().max_symbols) return error("grammar too large");
+      atoms.push_back(std::move(atom));
     }
+    if (atoms.size() == 1) {
+      for (auto& alt : atoms[0]) alts.push_back(std::move(alt));
+      return Status::ok_status();
+    }
+    Sequence seq;
+    for (auto& atom : atoms) TS_RETURN_IF_ERROR(splice(seq, std::move(atom), "group"));
+    alts.push_back(std::move(seq));
+    return Status::ok_status();
   }
 
   // Appends the alternatives to `seq`: inline when there is one, else as a helper rule call.
@@ -154,9 +166,7 @@ class GbnfParser {
     if (c == '[') return parse_class(atom);
     if (c == '.') {
       ++pos_;
-      Sequence seq;
-      TS_RETURN_IF_ERROR(append_class(b_, seq, {{0, kMaxCodePoint}}, "any"));
-      atom.push_back(std::move(seq));
+      class_alternatives({{0, kMaxCodePoint}}, atom);
       return Status::ok_status();
     }
     if (c == '(') {
@@ -273,9 +283,7 @@ class GbnfParser {
       ranges.emplace_back(lo, hi);
     }
     ++pos_;
-    Sequence seq;
-    TS_RETURN_IF_ERROR(append_class(b_, seq, negated ? complement_ranges(ranges) : ranges, "class"));
-    atom.push_back(std::move(seq));
+    class_alternatives(negated ? complement_ranges(ranges) : ranges, atom);
     return Status::ok_status();
   }
 

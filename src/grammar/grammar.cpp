@@ -183,6 +183,8 @@ Expected<std::shared_ptr<const Grammar>> GrammarBuilder::finish(const std::strin
       }
     }
   }
+  std::vector<std::string> rule_names(n);
+  for (size_t i = 0; i < n; ++i) rule_names[i] = names_[static_cast<size_t>(order[i])];
   // Left recursion: an edge A -> B when A can call B before any byte is consumed. A cycle of
   // such calls that pushes a frame (a call that is not the last symbol) would grow the stack
   // forever; a cycle of tail calls only revisits the same stacks, which the closure skips.
@@ -205,7 +207,7 @@ Expected<std::shared_ptr<const Grammar>> GrammarBuilder::finish(const std::strin
   for (size_t r = 0; r < n; ++r) {
     for (const Edge& e : first_calls[r]) {
       if (e.pushes && scc[r] == scc[static_cast<size_t>(e.callee)]) {
-        return unsupported("left recursion through rule '" + names_[static_cast<size_t>(order[r])] +
+        return unsupported("left recursion through rule '" + rule_names[r] +
                            "': it can call itself before matching a byte (write the repetition right-recursively, "
                            "e.g. x ::= y x | y, or with * / +)");
       }
@@ -218,7 +220,7 @@ Expected<std::shared_ptr<const Grammar>> GrammarBuilder::finish(const std::strin
   g.alternatives_.resize(n);
   g.rule_names_.resize(n);
   for (size_t r = 0; r < n; ++r) {
-    g.rule_names_[r] = names_[static_cast<size_t>(order[r])];
+    g.rule_names_[r] = rule_names[r];
     for (const auto& seq : rules[r]) {
       g.alternatives_[r].push_back(static_cast<int32_t>(g.symbols_.size()));
       for (const auto& item : seq) {
@@ -275,6 +277,44 @@ Expected<std::shared_ptr<const Grammar>> GrammarBuilder::finish(const std::strin
     if (c == kUnset) c = kContinueMany;
   }
   g.continuation_ = std::move(cont);
+  // The full sets, for the approximate walk: a worklist fixpoint over growing sets, capped.
+  g.all_continuations_.assign(n, {});
+  g.overflow_.assign(n, false);
+  g.all_continuations_[0].push_back(kContinueAccept);
+  for (size_t r = 0; r < n; ++r) {
+    work.push_back(static_cast<int32_t>(r));
+    queued[r] = true;
+  }
+  while (!work.empty()) {
+    const int32_t r = work.front();
+    work.pop_front();
+    queued[static_cast<size_t>(r)] = false;
+    auto& set = g.all_continuations_[static_cast<size_t>(r)];
+    const size_t before = set.size();
+    bool overflow = g.overflow_[static_cast<size_t>(r)];
+    for (auto [caller, after] : sites[static_cast<size_t>(r)]) {
+      if (overflow) break;
+      if (g.symbols_[static_cast<size_t>(after)].kind == SymbolKind::kEnd) {
+        if (caller == r) continue;
+        if (g.overflow_[static_cast<size_t>(caller)]) overflow = true;
+        for (int32_t c : g.all_continuations_[static_cast<size_t>(caller)]) {
+          if (std::find(set.begin(), set.end(), c) == set.end()) set.push_back(c);
+        }
+      } else if (std::find(set.begin(), set.end(), after) == set.end()) {
+        set.push_back(after);
+      }
+      if (set.size() > Grammar::kMaxContinuations) overflow = true;
+    }
+    if (overflow) set.clear();
+    if (set.size() == before && overflow == g.overflow_[static_cast<size_t>(r)]) continue;
+    g.overflow_[static_cast<size_t>(r)] = overflow;
+    for (int32_t callee : tail_callees[static_cast<size_t>(r)]) {
+      if (!queued[static_cast<size_t>(callee)]) {
+        queued[static_cast<size_t>(callee)] = true;
+        work.push_back(callee);
+      }
+    }
+  }
   g.root_ = 0;
   return std::shared_ptr<const Grammar>(std::move(grammar));
 }

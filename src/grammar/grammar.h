@@ -70,6 +70,12 @@ class Grammar {
   // kContinueAccept or kContinueMany. Tail calls are followed through (a rule called only as the
   // last symbol of another continues where that one does).
   int32_t return_continuation(int32_t rule) const { return continuation_[static_cast<size_t>(rule)]; }
+  // Every position a caller of `rule` may continue at (kContinueAccept for the end of the
+  // sentence), through tail calls; empty with continuations_overflow() when there are too many
+  // to track (over kMaxContinuations).
+  const std::vector<int32_t>& caller_continuations(int32_t rule) const { return all_continuations_[static_cast<size_t>(rule)]; }
+  bool continuations_overflow(int32_t rule) const { return overflow_[static_cast<size_t>(rule)]; }
+  static constexpr size_t kMaxContinuations = 64;
   // The grammar as GBNF-like text (debugging, tests).
   std::string to_string() const;
 
@@ -80,6 +86,8 @@ class Grammar {
   std::vector<std::string> rule_names_;
   std::vector<std::vector<int32_t>> alternatives_;
   std::vector<int32_t> continuation_;
+  std::vector<std::vector<int32_t>> all_continuations_;
+  std::vector<bool> overflow_;
   int32_t root_ = 0;
 };
 

@@ -88,14 +88,18 @@ void GrammarMatcher::fill_next_token_bitmask(std::span<uint32_t> bitmask) {
   const auto set = [&](int32_t id) { bitmask[static_cast<size_t>(id) >> 5] |= uint32_t(1) << (id & 31); };
   const auto test = [&](int32_t id) { return (bitmask[static_cast<size_t>(id) >> 5] >> (id & 31)) & 1; };
 
-  positions_.clear();
-  for (int32_t top : state_.tops) positions_.push_back(arena_.node(top).pos);
-  std::sort(positions_.begin(), positions_.end());
-  positions_.erase(std::unique(positions_.begin(), positions_.end()), positions_.end());
+  // The cache key of each stack: its top position and where its caller continues.
+  keys_.clear();
+  for (int32_t top : state_.tops) {
+    const StackNode& n = arena_.node(top);
+    keys_.emplace_back(n.pos, n.parent >= 0 ? arena_.node(n.parent).pos : kBottom);
+  }
+  std::sort(keys_.begin(), keys_.end());
+  keys_.erase(std::unique(keys_.begin(), keys_.end()), keys_.end());
 
   ranks_.clear();
-  for (int32_t pos : positions_) {
-    const CompiledGrammar::MaskEntry& e = compiled_->entry(pos);
+  for (auto [pos, parent_pos] : keys_) {
+    const CompiledGrammar::MaskEntry& e = compiled_->entry(pos, parent_pos);
     if (!e.accepted_bits.empty()) {
       for (size_t w = 0; w < words; ++w) bitmask[w] |= e.accepted_bits[w];
     } else {
@@ -103,21 +107,23 @@ void GrammarMatcher::fill_next_token_bitmask(std::span<uint32_t> bitmask) {
     }
     ranks_.insert(ranks_.end(), e.uncertain_ranks.begin(), e.uncertain_ranks.end());
   }
-  if (positions_.size() > 1) {
+  if (keys_.size() > 1) {
     std::sort(ranks_.begin(), ranks_.end());
     ranks_.erase(std::unique(ranks_.begin(), ranks_.end()), ranks_.end());
   }
 
   // Uncertain tokens, in trie order: walk_[k] is the state after the first k bytes of the
-  // previous token; `valid` is how many of those are computed and live.
+  // previous token; `valid` is how many of those are computed and live. When a token dies at
+  // byte k, every later token with the same k + 1 byte prefix dies too: they are contiguous in
+  // trie order, so a binary search skips them all.
   if (!ranks_.empty()) {
     const size_t mark = arena_.size();
     if (walk_.size() < vocab.max_token_bytes() + 1) walk_.resize(vocab.max_token_bytes() + 1);
     walk_[0] = state_;
     size_t valid = 0;
     const std::string* prev = nullptr;
-    for (int32_t rank : ranks_) {
-      const int32_t id = vocab.token_of_rank(rank);
+    for (size_t i = 0; i < ranks_.size(); ++i) {
+      const int32_t id = vocab.token_of_rank(ranks_[i]);
       if (test(id)) continue;
       const std::string& s = vocab.token_bytes(id);
       size_t k = 0;
@@ -136,7 +142,15 @@ void GrammarMatcher::fill_next_token_bitmask(std::span<uint32_t> bitmask) {
         }
       }
       valid = k;  // walk_[0..k] live
-      if (alive) set(id);
+      if (alive) {
+        set(id);
+        continue;
+      }
+      const std::string_view dead(s.data(), k + 1);
+      const auto next = std::partition_point(ranks_.begin() + static_cast<ptrdiff_t>(i) + 1, ranks_.end(), [&](int32_t r) {
+        return std::string_view(vocab.token_bytes(vocab.token_of_rank(r))).substr(0, dead.size()) == dead;
+      });
+      i = static_cast<size_t>(next - ranks_.begin()) - 1;
     }
     arena_.truncate(mark);
   }

@@ -1,8 +1,8 @@
 // GrammarMatcher: one request's position in a CompiledGrammar (cheap to create), the object the
 // sampler asks for a next-token bitmask and tells which token was chosen.
 //
-// fill_next_token_bitmask: OR of the cached accepted sets of the distinct positions at the tops
-// of the current stacks, then each cached-uncertain token walked through the real stacks
+// fill_next_token_bitmask: OR of the cached accepted sets of the distinct (top position, caller
+// position) pairs of the current stacks, then each cached-uncertain token walked through the real stacks
 // (tokens in trie order, so neighbours share their common prefix's work), then the EOG ids if
 // the grammar may end here. Rollback keeps the last `max_rollback_tokens` states.
 #pragma once
@@ -54,7 +54,8 @@ class GrammarMatcher {
   std::deque<std::pair<StackSet, bool>> history_;
   // Scratch for the uncertain-token walk and accept.
   std::vector<StackSet> walk_;
-  std::vector<int32_t> positions_, ranks_;
+  std::vector<std::pair<int32_t, int32_t>> keys_;
+  std::vector<int32_t> ranks_;
   bool advance_bytes(std::string_view bytes, StackSet& out);
   void push_history();
 };

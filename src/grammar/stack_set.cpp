@@ -46,12 +46,13 @@ int32_t StackArena::intern(int32_t pos, int32_t parent, int32_t max_depth) {
   if (table_[slot] >= 0) return table_[slot];
   const int32_t depth = parent >= 0 ? nodes_[static_cast<size_t>(parent)].depth + 1 : 1;
   if (depth > max_depth) return kNoNode;
+  const bool approximate = parent >= 0 ? nodes_[static_cast<size_t>(parent)].approximate : parent == kApproxCaller;
   if ((nodes_.size() + 1) * 2 > table_.size()) {
     grow();
     slot = slot_of(pos, parent);
   }
   const auto id = static_cast<int32_t>(nodes_.size());
-  nodes_.push_back({pos, parent, depth});
+  nodes_.push_back({pos, parent, depth, approximate});
   table_[slot] = id;
   return id;
 }
@@ -127,16 +128,16 @@ void StackExpander::initial(StackSet& out) {
   closure(out);
 }
 
-void StackExpander::start_at(int32_t pos, StackSet& out) {
+void StackExpander::start_at(int32_t pos, int32_t parent_pos, StackSet& out) {
   out = StackSet{};
-  const int32_t id = arena_.intern(pos, kUnknownCaller, limits_.max_depth);
+  const int32_t parent = parent_pos == kBottom ? kBottom : arena_.intern(parent_pos, kUnknownCaller, limits_.max_depth);
+  const int32_t id = arena_.intern(pos, parent, limits_.max_depth);
   if (id != kNoNode) out.tops.push_back(id);
 }
 
 void StackExpander::advance(const StackSet& in, uint8_t byte, StackSet& out) {
   out.tops.clear();
-  out.can_end = false;
-  out.escaped = false;
+  out.can_end = out.escaped = out.approx_end = out.overflow = false;
   for (int32_t top : in.tops) {
     const StackNode& n = arena_.node(top);
     if (grammar_.byte_sets()[static_cast<size_t>(symbols_[static_cast<size_t>(n.pos)].arg)].test(byte)) {
@@ -144,6 +145,20 @@ void StackExpander::advance(const StackSet& in, uint8_t byte, StackSet& out) {
     }
   }
   closure(out);
+}
+
+void StackExpander::continue_approximately(int32_t rule, StackSet& out) {
+  if (grammar_.continuations_overflow(rule)) {
+    out.overflow = true;
+    return;
+  }
+  for (int32_t c : grammar_.caller_continuations(rule)) {
+    if (c == kContinueAccept) {
+      out.approx_end = true;
+    } else {
+      work_.emplace_back(c, kApproxCaller);
+    }
+  }
 }
 
 void StackExpander::closure(StackSet& out) {
@@ -177,9 +192,12 @@ void StackExpander::closure(StackSet& out) {
             out.can_end = true;
           } else if (c == kContinueMany) {
             out.escaped = true;
+            continue_approximately(sym.arg, out);
           } else {
             work_.emplace_back(c, kUnknownCaller);
           }
+        } else if (parent == kApproxCaller) {
+          continue_approximately(sym.arg, out);
         } else {
           const StackNode& n = arena_.node(parent);
           work_.emplace_back(n.pos, n.parent);

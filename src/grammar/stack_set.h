@@ -22,7 +22,8 @@ namespace tessera::grammar {
 
 constexpr int32_t kBottom = -1;         // the root frame's parent: ending here ends the sentence
 constexpr int32_t kUnknownCaller = -2;  // a frame whose caller is not known (mask precomputation)
-constexpr int32_t kNoNode = -3;
+constexpr int32_t kApproxCaller = -3;   // one of several possible callers (precomputation's approximate frames)
+constexpr int32_t kNoNode = -4;
 
 struct StackLimits {
   int32_t max_depth = 2048;
@@ -33,14 +34,20 @@ struct StackNode {
   int32_t pos;
   int32_t parent;
   int32_t depth;
+  bool approximate;  // the stack bottoms out in kApproxCaller
 };
 
-// The stacks after some input.
+// The stacks after some input. The precomputation's flags: returning into an unknown caller
+// sets `escaped` and continues approximately at every place a caller may continue (tops whose
+// nodes are `approximate`, approx_end), or sets `overflow` when those are too many to track.
 struct StackSet {
   std::vector<int32_t> tops;  // sorted node ids; each node's pos is a kBytes symbol
   bool can_end = false;       // the input so far is a complete sentence
-  bool escaped = false;       // a path returned into an unknown caller (precomputation only)
+  bool escaped = false;       // a path returned into an unknown caller at the last byte
+  bool approx_end = false;    // an approximate path may end the sentence here
+  bool overflow = false;      // a path returned into callers too many to follow
   bool live() const { return !tops.empty() || can_end; }
+  int flags() const { return (can_end ? 1 : 0) | (escaped ? 2 : 0) | (approx_end ? 4 : 0) | (overflow ? 8 : 0); }
   bool operator==(const StackSet&) const = default;
 };
 
@@ -80,8 +87,9 @@ class StackExpander {
   StackExpander(const Grammar& grammar, StackArena& arena, StackLimits limits = {});
   // The stacks before any input.
   void initial(StackSet& out);
-  // The single stack (pos, kUnknownCaller): precomputation's start at byte-set position pos.
-  void start_at(int32_t pos, StackSet& out);
+  // Precomputation's start: the stack whose top is at byte-set position `pos` and whose caller
+  // continues at `parent_pos` with an unknown caller below (kBottom: the top frame is the root's).
+  void start_at(int32_t pos, int32_t parent_pos, StackSet& out);
   // The stacks after `byte`; out.escaped says whether a path returned to an unknown caller.
   void advance(const StackSet& in, uint8_t byte, StackSet& out);
   bool byte_allowed(int32_t top, uint8_t byte) const {
@@ -97,6 +105,7 @@ class StackExpander {
   std::vector<std::pair<int32_t, int32_t>> work_;
   VisitedSet visited_;
   void closure(StackSet& out);
+  void continue_approximately(int32_t rule, StackSet& out);
 };
 
 }  // namespace tessera::grammar

@@ -54,8 +54,10 @@ std::vector<uint32_t> reference_mask(const grammar::GrammarMatcher& matcher) {
 int32_t sample_allowed(const std::vector<uint32_t>& mask, const grammar::TokenVocabulary& vocab, std::mt19937& rng,
                        double long_bias) {
   std::vector<int32_t> allowed;
-  for (int32_t id = 0; id < vocab.size(); ++id) {
-    if ((mask[static_cast<size_t>(id) >> 5] >> (id & 31)) & 1) allowed.push_back(id);
+  for (size_t word = 0; word < mask.size(); ++word) {
+    for (uint32_t bits = mask[word]; bits != 0; bits &= bits - 1) {
+      allowed.push_back(static_cast<int32_t>(word * 32 + static_cast<size_t>(__builtin_ctz(bits))));
+    }
   }
   if (allowed.empty()) return -1;
   std::uniform_int_distribution<size_t> pick(0, allowed.size() - 1);
