@@ -33,11 +33,33 @@ FormatSpec named_args(ToolCallFormat f, std::string_view name, std::string_view 
   return s;
 }
 
-FormatSpec xml_params(ToolCallFormat f, std::string_view name, std::string_view opener, std::string_view closer) {
-  return make_spec(CallShape::kXmlParams, f, name, opener, closer);
+// The tags of an XML-parameter format, in the order they appear.
+struct XmlTags {
+  std::string_view call_open, name_close, key_open, key_close, value_open, value_close, call_close;
+};
+
+FormatSpec xml_params(ToolCallFormat f, std::string_view name, std::string_view opener, std::string_view closer, const XmlTags& t) {
+  FormatSpec s = make_spec(CallShape::kXmlParams, f, name, opener, closer);
+  s.call_open = t.call_open;
+  s.name_close = t.name_close;
+  s.key_open = t.key_open;
+  s.key_close = t.key_close;
+  s.value_open = t.value_open;
+  s.value_close = t.value_close;
+  s.call_close = t.call_close;
+  return s;
 }
 
-std::array<FormatSpec, 20> make_specs() {
+// The same calls inside other region markers.
+FormatSpec rewrapped(FormatSpec s, ToolCallFormat f, std::string_view name, std::string_view opener, std::string_view closer) {
+  s.format = f;
+  s.name = name;
+  s.opener = opener;
+  s.closer = closer;
+  return s;
+}
+
+std::array<FormatSpec, 22> make_specs() {
   FormatSpec none;
   none.name = "none";
 
@@ -69,34 +91,17 @@ std::array<FormatSpec, 20> make_specs() {
   kimi.args_marker = "<|tool_call_argument_begin|>";
   kimi.dropped = {"<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"};
 
-  FormatSpec qwen3_coder = xml_params(ToolCallFormat::kQwen3CoderXml, "qwen3_coder_xml", "<tool_call>", "</tool_call>");
-  qwen3_coder.call_open = "<function=";
-  qwen3_coder.name_close = ">";
-  qwen3_coder.key_open = "<parameter=";
-  qwen3_coder.key_close = ">";
-  qwen3_coder.value_close = "</parameter>";
-  qwen3_coder.call_close = "</function>";
-
-  FormatSpec glm = xml_params(ToolCallFormat::kGlm45, "glm_4_5", "<tool_call>", "</tool_call>");
-  glm.name_close = "";  // the name ends at the first '<' or newline
-  glm.key_open = "<arg_key>";
-  glm.key_close = "</arg_key>";
-  glm.value_open = "<arg_value>";
-  glm.value_close = "</arg_value>";
-
-  FormatSpec minimax = xml_params(ToolCallFormat::kMiniMaxM2, "minimax_m2", "<minimax:tool_call>", "</minimax:tool_call>");
-  minimax.call_open = "<invoke name=\"";
-  minimax.name_close = "\">";
-  minimax.key_open = "<parameter name=\"";
-  minimax.key_close = "\">";
-  minimax.value_close = "</parameter>";
-  minimax.call_close = "</invoke>";
-
-  FormatSpec seed = qwen3_coder;
-  seed.format = ToolCallFormat::kSeedOss;
-  seed.name = "seed_oss";
-  seed.opener = "<seed:tool_call>";
-  seed.closer = "</seed:tool_call>";
+  const FormatSpec qwen3_coder = xml_params(ToolCallFormat::kQwen3CoderXml, "qwen3_coder_xml", "<tool_call>", "</tool_call>",
+                                            {"<function=", ">", "<parameter=", ">", "", "</parameter>", "</function>"});
+  // GLM: no call_open, so the name ends at the first '<' or newline; the closer ends the call.
+  const FormatSpec glm = xml_params(ToolCallFormat::kGlm45, "glm_4_5", "<tool_call>", "</tool_call>",
+                                    {"", "", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", ""});
+  const FormatSpec minimax = xml_params(ToolCallFormat::kMiniMaxM2, "minimax_m2", "<minimax:tool_call>", "</minimax:tool_call>",
+                                        {"<invoke name=\"", "\">", "<parameter name=\"", "\">", "", "</parameter>", "</invoke>"});
+  FormatSpec dsml_v32 = xml_params(ToolCallFormat::kDeepSeekV32, "deepseek_v3_2", "<｜DSML｜function_calls>", "</｜DSML｜function_calls>",
+                                   {"<｜DSML｜invoke name=\"", "\">", "<｜DSML｜parameter name=\"", "\"", "", "</｜DSML｜parameter>",
+                                    "</｜DSML｜invoke>"});
+  dsml_v32.value_attributes = true;
 
   return {none,
           generic,
@@ -116,8 +121,10 @@ std::array<FormatSpec, 20> make_specs() {
           qwen3_coder,
           glm,
           minimax,
-          seed,
-          json_objects(ToolCallFormat::kGigaChat31, "gigachat_3_1", "<|function_call|>", "")};
+          rewrapped(qwen3_coder, ToolCallFormat::kSeedOss, "seed_oss", "<seed:tool_call>", "</seed:tool_call>"),
+          json_objects(ToolCallFormat::kGigaChat31, "gigachat_3_1", "<|function_call|>", ""),
+          dsml_v32,
+          rewrapped(dsml_v32, ToolCallFormat::kDeepSeekV4, "deepseek_v4", "<｜DSML｜tool_calls>", "</｜DSML｜tool_calls>")};
 }
 
 bool contains(std::string_view text, std::string_view needle) { return text.find(needle) != std::string_view::npos; }
@@ -125,7 +132,7 @@ bool contains(std::string_view text, std::string_view needle) { return text.find
 }  // namespace
 
 const FormatSpec& format_spec(ToolCallFormat format) {
-  static const std::array<FormatSpec, 20> specs = make_specs();
+  static const std::array<FormatSpec, 22> specs = make_specs();
   const auto it = std::find_if(specs.begin(), specs.end(), [&](const FormatSpec& s) { return s.format == format; });
   return it != specs.end() ? *it : specs[0];
 }
@@ -155,6 +162,8 @@ ToolCallFormat detect_tool_call_format(std::string_view source) {
     ToolCallFormat format;
   };
   static constexpr Rule kRules[] = {
+      {"｜DSML｜", "function_calls>", ToolCallFormat::kDeepSeekV32},
+      {"｜DSML｜", "tool_calls>", ToolCallFormat::kDeepSeekV4},
       {"tool▁calls▁begin", "```json", ToolCallFormat::kDeepSeekR1},
       {"tool▁calls▁begin", "", ToolCallFormat::kDeepSeekV31},
       {"<|tool_call_begin|>", "", ToolCallFormat::kKimiK2},

@@ -10,12 +10,13 @@
 //     an optional end marker (Mistral [TOOL_CALLS]name[ARGS]{...}, DeepSeek R1 and V3.1,
 //     functionary v3.1 <function=name>{...}</function>, Kimi K2).
 //   - XML parameters: the name and each argument in tags, values as text (Qwen3-Coder
-//     <function=name><parameter=p>v</parameter>, GLM 4.5+ <arg_key>/<arg_value>, MiniMax M2).
+//     <function=name><parameter=p>v</parameter>, GLM 4.5+ <arg_key>/<arg_value>, MiniMax M2,
+//     DeepSeek V3.2/V4 DSML).
 // The arguments a parse returns are compact JSON text: for the JSON shapes, the model's own JSON
 // with the whitespace outside strings removed (numbers and escapes kept as the model wrote them,
 // which is what lets a stream send them byte for byte before the call ends); for the XML shape,
 // an object built from the parameters (a value that is valid JSON is kept as JSON, any other text
-// becomes a JSON string).
+// becomes a JSON string; DSML's string="true" keeps it a string).
 #pragma once
 
 #include <string_view>
@@ -43,8 +44,10 @@ enum class ToolCallFormat {
   kMiniMaxM2,       // <minimax:tool_call>\n<invoke name="f">\n<parameter name="p">v</parameter>\n</invoke>\n</minimax:tool_call>
   kSeedOss,         // <seed:tool_call>\n<function=f>\n<parameter=p>v</parameter>\n</function>\n</seed:tool_call>
   kGigaChat31,      // <|function_call|>{"name": "f", "arguments": {...}}
+  kDeepSeekV32,     // <｜DSML｜function_calls>\n<｜DSML｜invoke name="f">\n<｜DSML｜parameter name="p" string="true">v</｜DSML｜parameter>...
+  kDeepSeekV4,      // the same inside <｜DSML｜tool_calls>...</｜DSML｜tool_calls>
 };
-inline constexpr int kToolCallFormatCount = static_cast<int>(ToolCallFormat::kGigaChat31) + 1;
+inline constexpr int kToolCallFormatCount = static_cast<int>(ToolCallFormat::kDeepSeekV4) + 1;
 
 // A short stable name: "hermes", "llama3_json", "mistral_v2", ... (logs, docs, `tessera info`).
 std::string_view tool_call_format_name(ToolCallFormat format);

@@ -136,6 +136,8 @@ ToolCallFormat grammar_tool_call_format(ToolCallFormat format) {
     case ToolCallFormat::kGlm45:
     case ToolCallFormat::kMiniMaxM2:
     case ToolCallFormat::kSeedOss:
+    case ToolCallFormat::kDeepSeekV32:
+    case ToolCallFormat::kDeepSeekV4:
       return ToolCallFormat::kHermes;
     case ToolCallFormat::kNone:
       return ToolCallFormat::kGeneric;

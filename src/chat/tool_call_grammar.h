@@ -5,7 +5,7 @@
 //
 // The text matches what the template renders for a call (same markers, same separators), so a
 // forced call looks to the model like the calls it was trained on. XML-parameter formats
-// (Qwen3-Coder, GLM, MiniMax, Seed) write arguments as tagged text, which a JSON schema cannot
+// (Qwen3-Coder, GLM, MiniMax, Seed, DeepSeek V3.2/V4 DSML) write arguments as tagged text, which a JSON schema cannot
 // describe; for them the grammar forces the Hermes <tool_call> JSON shape instead, which those
 // models also read. grammar_tool_call_format() says which format the forced text is in: parse
 // the output with that format.

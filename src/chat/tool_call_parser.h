@@ -72,7 +72,8 @@ class StreamingToolCallParser {
   std::vector<ToolCallEvent> finish();
   // The whole parse of everything fed (after finish(): equal to parse_assistant_output's).
   ParsedAssistantMessage result() const;
-  // True once a call has been announced (the server's finish_reason "tool_calls").
+  // True once a call has been announced. For finish_reason "tool_calls" use result() after
+  // finish(): an announced call that broke is not in it.
   bool has_tool_calls() const;
 
  private:

@@ -58,10 +58,15 @@ bool is_json_object(std::string_view text) {
   return scan.state == JsonState::kComplete && skip_json_ws(text, scan.end) == text.size();
 }
 
-// An XML parameter's value as JSON: valid JSON text stays JSON, anything else is a string.
-void append_param_value(std::string_view value, std::string* out) {
+// An XML parameter's value as JSON: valid JSON text stays JSON, anything else (or anything
+// marked as a string) is a string.
+void append_param_value(std::string_view value, bool is_string, std::string* out) {
   if (!value.empty() && value.front() == '\n') value.remove_prefix(1);
   if (!value.empty() && value.back() == '\n') value.remove_suffix(1);
+  if (is_string) {
+    append_json_string(value, out);
+    return;
+  }
   const std::string padded = std::string(value) + ' ';  // so a number at the end is complete
   const size_t start = skip_json_ws(padded, 0);
   if (start < padded.size()) {
@@ -555,6 +560,13 @@ OutputScanner::Region OutputScanner::scan_xml_region(std::string_view text, size
       const std::string_view key = text.substr(at, key_end - at);
       if (!valid_name(key)) return stop(JsonState::kInvalid);
       at = key_end + spec_.key_close.size();
+      bool is_string = false;
+      if (spec_.value_attributes) {
+        const size_t gt = until(at, ">", kMaxGapBytes, &state);
+        if (state != JsonState::kComplete) return stop(state);
+        is_string = text.substr(at, gt - at).find("string=\"true\"") != std::string_view::npos;
+        at = gt + 1;
+      }
       if (!spec_.value_open.empty()) {
         at = skip_json_ws(text, at);
         if ((state = expect(at, spec_.value_open)) != JsonState::kComplete) return stop(state);
@@ -566,7 +578,7 @@ OutputScanner::Region OutputScanner::scan_xml_region(std::string_view text, size
       if (!first) args.push_back(',');
       append_json_string(key, &args);
       args.push_back(':');
-      append_param_value(text.substr(at, value_end - at), &args);
+      append_param_value(text.substr(at, value_end - at), is_string, &args);
       at = value_end + spec_.value_close.size();
     }
     if (spec_.call_close.empty()) {  // the closer ended the call and the region

@@ -36,6 +36,7 @@ struct FormatSpec {
   std::string_view name_close;   // ends the name
   std::string_view key_open, key_close, value_open, value_close;
   std::string_view call_close;   // "" the closer ends the call
+  bool value_attributes = false;  // attributes between key_close and '>' (DSML: string="true" keeps a string)
 };
 
 const FormatSpec& format_spec(ToolCallFormat format);

@@ -62,9 +62,9 @@ const std::map<std::string, ToolCallFormat>& expected_formats() {
       {"deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja", F::kDeepSeekR1},
       {"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", F::kDeepSeekR1},
       {"deepseek-ai-DeepSeek-V3.1.jinja", F::kDeepSeekV31},
-      {"deepseek-ai-DeepSeek-V3.2.jinja", F::kGeneric},
-      {"deepseek-ai-DeepSeek-V4-Flash-0731.jinja", F::kGeneric},
-      {"deepseek-ai-DeepSeek-V4.jinja", F::kGeneric},
+      {"deepseek-ai-DeepSeek-V3.2.jinja", F::kDeepSeekV32},
+      {"deepseek-ai-DeepSeek-V4-Flash-0731.jinja", F::kDeepSeekV4},
+      {"deepseek-ai-DeepSeek-V4.jinja", F::kDeepSeekV4},
       {"fireworks-ai-llama-3-firefunction-v2.jinja", F::kFirefunctionV2},
       {"google-gemma-2-2b-it.jinja", F::kNone},
       {"google-gemma-4-31B-it-interleaved.jinja", F::kGeneric},
@@ -236,7 +236,7 @@ TEST(ToolCallFormat, ParsesBackTheCallsEachTemplateRenders) {
     EXPECT_EQ(m.content.find("get_weather"), std::string::npos) << m.content;
     ++round_trips;
   }
-  EXPECT_EQ(round_trips, 39u);
+  EXPECT_EQ(round_trips, 42u);
 }
 
 }  // namespace

@@ -178,7 +178,8 @@ TEST(ToolCallGrammar, EveryAllowedTextParsesBackIntoTheForcedCalls) {
       ToolCallFormat::kMistralV2,      ToolCallFormat::kCommandR7B,   ToolCallFormat::kFirefunctionV2, ToolCallFormat::kGranite,
       ToolCallFormat::kNemotronV2,     ToolCallFormat::kApriel,       ToolCallFormat::kFunctionaryV31, ToolCallFormat::kDeepSeekR1,
       ToolCallFormat::kDeepSeekV31,    ToolCallFormat::kKimiK2,       ToolCallFormat::kQwen3CoderXml,  ToolCallFormat::kGlm45,
-      ToolCallFormat::kMiniMaxM2,      ToolCallFormat::kSeedOss,      ToolCallFormat::kGigaChat31,     ToolCallFormat::kNone};
+      ToolCallFormat::kMiniMaxM2,      ToolCallFormat::kSeedOss,      ToolCallFormat::kGigaChat31,     ToolCallFormat::kDeepSeekV32, ToolCallFormat::kDeepSeekV4,
+      ToolCallFormat::kNone};
   std::mt19937 rng(4);
   for (ToolCallFormat format : formats) {
     for (bool parallel : {false, true}) {

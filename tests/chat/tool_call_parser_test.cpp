@@ -99,6 +99,18 @@ std::vector<Case> well_formed_cases() {
        "<parameter name=\"n\">[1, 2.50]</parameter>\n</invoke>\n</minimax:tool_call>",
        "Let me look.",
        {kWeather, kTime}},
+      {F::kDeepSeekV32,
+       "</think>\n\n<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"get_weather\">\n<｜DSML｜parameter name=\"city\" string=\"true\">Zürich</｜DSML｜parameter>\n"
+       "<｜DSML｜parameter name=\"unit\" string=\"true\">celsius</｜DSML｜parameter>\n</｜DSML｜invoke>\n<｜DSML｜invoke name=\"get_time\">\n"
+       "<｜DSML｜parameter name=\"tz\" string=\"true\">Europe/Zurich</｜DSML｜parameter>\n<｜DSML｜parameter name=\"precise\" string=\"false\">true</｜DSML｜parameter>\n"
+       "<｜DSML｜parameter name=\"n\" string=\"false\">[1, 2.50]</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>",
+       "",
+       {kWeather, kTime}, "", {true, true}},
+      {F::kDeepSeekV4,
+       "<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n<｜DSML｜parameter name=\"code\" string=\"true\">42</｜DSML｜parameter>\n"
+       "<｜DSML｜parameter name=\"n\" string=\"false\">42</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>",
+       "",
+       {{"f", R"({"code":"42","n":42})"}}},
       {F::kGeneric, "{\"tool_calls\": [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Zürich\", \"unit\": \"celsius\"}}]}", "", {kWeather}},
       {F::kGeneric, "{\"tool_call\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Zürich\", \"unit\": \"celsius\"}}}", "", {kWeather}},
       {F::kGeneric, "{\"response\": \"Hello \\\"there\\\"\"}", "Hello \"there\"", {}},
@@ -255,7 +267,7 @@ TEST(ToolCallParser, RandomBytesNeverCrashAndStreamAgreesAtTheEnd) {
   const ToolCallFormat formats[] = {ToolCallFormat::kHermes, ToolCallFormat::kLlama3Json, ToolCallFormat::kMistralV1,
                                     ToolCallFormat::kMistralV2, ToolCallFormat::kQwen3CoderXml, ToolCallFormat::kGlm45,
                                     ToolCallFormat::kFunctionaryV31, ToolCallFormat::kGeneric, ToolCallFormat::kMiniMaxM2,
-                                    ToolCallFormat::kDeepSeekR1, ToolCallFormat::kKimiK2};
+                                    ToolCallFormat::kDeepSeekR1, ToolCallFormat::kKimiK2, ToolCallFormat::kDeepSeekV32};
   for (int trial = 0; trial < 3000; ++trial) {
     std::string text;
     const int pieces = 1 + static_cast<int>(rng() % 30);
