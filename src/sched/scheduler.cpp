@@ -1,3 +1,5 @@
+// Scheduler: each step decodes first, then chunks prompts into what is left of the token budget,
+// then admits waiting requests; preemption when blocks run out. The rules are in scheduler.h.
 #include "sched/scheduler.h"
 
 #include <algorithm>
