@@ -125,6 +125,12 @@ bool Scheduler::is_decode(const Request& request) {
 void Scheduler::schedule_running_pass(StepState& step, RunningPass pass) {
   // NOTE: num_computed_tokens only moves at the end of schedule(), so is_decode() reads the same
   // in both passes: the prefill pass skips exactly the requests the decode pass looked at.
+  // Decodes not visited yet: each keeps one token of the budget, so drafts never crowd a newer
+  // request's decode out of the step (an overestimate once preemption removed some: harmless).
+  int32_t num_decodes_left = 0;
+  if (pass == RunningPass::kDecodes) {
+    for (const Request* r : running_) num_decodes_left += is_decode(*r) ? 1 : 0;
+  }
   size_t index = 0;
   while (index < running_.size() && step.token_budget > 0 && !step.prefill_blocked) {
     Request* request = running_[index];
@@ -132,12 +138,14 @@ void Scheduler::schedule_running_pass(StepState& step, RunningPass pass) {
       ++index;
       continue;
     }
+    if (pass == RunningPass::kDecodes) --num_decodes_left;
     const int32_t num_new_tokens = clamp_num_new_tokens(*request, request->num_computed_tokens(), step.token_budget);
     if (num_new_tokens <= 0) {  // nothing to run: the runner sampled no token for it last step
       ++index;
       continue;
     }
-    const int32_t num_spec_tokens = num_spec_tokens_to_verify(*request, num_new_tokens, step.token_budget);
+    const int32_t num_spec_tokens =
+        num_spec_tokens_to_verify(*request, num_new_tokens, step.token_budget - num_decodes_left);
     const int32_t num_kept_block_entries = kv_cache_manager_.num_block_entries(request->request_id());
     std::optional<std::vector<int32_t>> new_block_ids;
     while (!(new_block_ids = kv_cache_manager_.allocate_slots(request->kv_view(), num_new_tokens, 0, {},

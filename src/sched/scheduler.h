@@ -40,7 +40,8 @@ struct RequestUpdate {
 
 // Scheduling rules (vLLM's chunked prefill, decode first): there is no prefill or decode phase,
 // and every step runs at most max_num_batched_tokens tokens. First the running requests that
-// decode (one known token left), oldest first, each with its drafts when speculating; then the
+// decode (one known token left), oldest first, each with its drafts when speculating (drafts only
+// from what the budget keeps beyond one token for every decode); then the
 // running requests still in a prompt (or recomputing after preemption), oldest first, each
 // min(tokens left, long_prefill_token_threshold, remaining budget); then waiting requests are
 // admitted in order, chunked the same way, while budget, max_num_seqs and blocks allow. So a

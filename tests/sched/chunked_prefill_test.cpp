@@ -79,6 +79,23 @@ TEST_F(SchedulerTest, DraftsRideWithTheirDecodeAheadOfAnOlderPromptChunk) {
   scheduler_->update_from_output(out, fake_runner_output(*scheduler_, out, 7));
 }
 
+TEST_F(SchedulerTest, DraftsNeverCrowdANewerDecodeOutOfTheStep) {
+  SchedulerConfig config = toy_config();
+  config.max_num_batched_tokens = 8;
+  start(config);
+  for (RequestId request_id : {1, 2, 3, 4}) add(make_params(request_id, 1, 20));
+  SchedulerOutput out = scheduler_->schedule();
+  EXPECT_EQ(schedule_of(out), (Schedule{{1, 1}, {2, 1}, {3, 1}, {4, 1}}));
+  RunnerOutput runner = fake_runner_output(*scheduler_, out, 7);
+  runner.spec_token_ids.assign(4, std::vector<int32_t>(7, 7));  // each proposes 7 drafts
+  scheduler_->update_from_output(out, runner);
+  out = scheduler_->schedule();
+  // 8 tokens: one for each of the 4 decodes, the 4 others as the oldest one's drafts.
+  EXPECT_EQ(schedule_of(out), (Schedule{{1, 5}, {2, 1}, {3, 1}, {4, 1}}));
+  EXPECT_EQ(out.num_scheduled_tokens[0].num_spec_tokens, 4);
+  scheduler_->update_from_output(out, fake_runner_output(*scheduler_, out, 7));
+}
+
 TEST_F(SchedulerTest, ALongPromptFinishesWhileDecodesTakeMostOfTheBudget) {
   SchedulerConfig config = toy_config();
   config.num_blocks = 64;
