@@ -124,7 +124,12 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("--chat-template", c.chat_template_path, "Jinja chat template file or family name (default: the model's)");
   cmd->add_option("--max-num-seqs", c.engine.max_num_seqs, "Running requests at most")->capture_default_str();
   cmd->add_option("--max-model-len", c.engine.max_model_len, "Prompt + output tokens per request (0: the model's context)")->capture_default_str();
-  cmd->add_option("--max-num-batched-tokens", c.engine.max_num_batched_tokens, "Tokens per step at most")->capture_default_str();
+  // NOTE: a step runs every decode plus prompt chunks up to this budget, so the budget bounds how
+  // long a burst of prompts stalls the decodes (docs/serving.md, "Latency under load"): 256 is 4x
+  // the decodes of a full --max-num-seqs 64. Offline runs (bench-throughput) keep 2048.
+  c.engine.max_num_batched_tokens = 256;
+  cmd->add_option("--max-num-batched-tokens", c.engine.max_num_batched_tokens,
+                  "Tokens per step at most, decodes included (bounds inter-token latency)")->capture_default_str();
   cmd->add_option("--kv-cache-memory", flags->kv_cache_memory, "KV cache bytes (0: 10% of free RAM)")->capture_default_str();
   cmd->add_option("--block-size", c.engine.block_size, "Tokens per KV block")->capture_default_str();
   add_kv_cache_dtype_option(cmd, &c.engine.kv_cache_type);

@@ -1,3 +1,5 @@
+// Scheduler: each step decodes first, then chunks prompts into what is left of the token budget,
+// then admits waiting requests; preemption when blocks run out. The rules are in scheduler.h.
 #include "sched/scheduler.h"
 
 #include <algorithm>
@@ -22,6 +24,9 @@ struct Scheduler::StepState {
   SchedulerOutput output;
   int32_t token_budget = 0;           // tokens still free this step
   std::vector<Request*> scheduled;    // aligned with output.num_scheduled_tokens
+  // A running prefill found no blocks it could take without preempting a request already
+  // scheduled this step: no later chunk and no admission may take blocks ahead of it.
+  bool prefill_blocked = false;
 };
 
 Scheduler::Scheduler(const SchedulerConfig& config)
@@ -72,7 +77,7 @@ SchedulerOutput Scheduler::schedule() {
   step.output.finished_request_ids.swap(finished_request_ids_);
   schedule_running(step);
   // NOTE: a step that had to preempt admits nobody: the new request would likely be preempted next.
-  if (step.output.preempted_request_ids.empty()) schedule_waiting(step);
+  if (step.output.preempted_request_ids.empty() && !step.prefill_blocked) schedule_waiting(step);
 
   // The tokens are as good as computed once scheduled: the next step starts after them. Drafts
   // are not: update_from_output() counts those the target model accepts.
@@ -109,22 +114,51 @@ int32_t Scheduler::clamp_num_new_tokens(const Request& request, int32_t num_comp
 }
 
 void Scheduler::schedule_running(StepState& step) {
+  schedule_running_pass(step, RunningPass::kDecodes);
+  schedule_running_pass(step, RunningPass::kPrefills);
+}
+
+bool Scheduler::is_decode(const Request& request) {
+  return request.num_tokens() - request.num_computed_tokens() == 1;
+}
+
+void Scheduler::schedule_running_pass(StepState& step, RunningPass pass) {
+  // NOTE: num_computed_tokens only moves at the end of schedule(), so is_decode() reads the same
+  // in both passes: the prefill pass skips exactly the requests the decode pass looked at.
+  // Decodes not visited yet: each keeps one token of the budget, so drafts never crowd a newer
+  // request's decode out of the step (an overestimate once preemption removed some: harmless).
+  int32_t num_decodes_left = 0;
+  if (pass == RunningPass::kDecodes) {
+    for (const Request* r : running_) num_decodes_left += is_decode(*r) ? 1 : 0;
+  }
   size_t index = 0;
-  while (index < running_.size() && step.token_budget > 0) {
+  while (index < running_.size() && step.token_budget > 0 && !step.prefill_blocked) {
     Request* request = running_[index];
+    if (is_decode(*request) != (pass == RunningPass::kDecodes)) {
+      ++index;
+      continue;
+    }
+    if (pass == RunningPass::kDecodes) --num_decodes_left;
     const int32_t num_new_tokens = clamp_num_new_tokens(*request, request->num_computed_tokens(), step.token_budget);
     if (num_new_tokens <= 0) {  // nothing to run: the runner sampled no token for it last step
       ++index;
       continue;
     }
-    const int32_t num_spec_tokens = num_spec_tokens_to_verify(*request, num_new_tokens, step.token_budget);
+    const int32_t num_spec_tokens =
+        num_spec_tokens_to_verify(*request, num_new_tokens, step.token_budget - num_decodes_left);
     const int32_t num_kept_block_entries = kv_cache_manager_.num_block_entries(request->request_id());
     std::optional<std::vector<int32_t>> new_block_ids;
     while (!(new_block_ids = kv_cache_manager_.allocate_slots(request->kv_view(), num_new_tokens, 0, {},
                                                               num_spec_tokens))) {
+      // The newest running request yields its blocks, unless it already runs this step (a decode,
+      // when a prefill chunk is short of blocks): then the chunk waits for a later step.
+      if (std::find(step.scheduled.begin(), step.scheduled.end(), running_.back()) != step.scheduled.end()) {
+        step.prefill_blocked = true;
+        break;
+      }
       if (preempt_newest(step) == request) break;
     }
-    if (!new_block_ids) break;  // it preempted itself: everyone after it is gone too
+    if (!new_block_ids) break;  // blocked, or it preempted itself: it was the newest, nobody is after it
     step.output.cached_requests.push_back({request->request_id(), num_kept_block_entries, std::move(*new_block_ids),
                                            request->num_computed_tokens()});
     step.output.num_scheduled_tokens.push_back({request->request_id(), num_new_tokens + num_spec_tokens, num_spec_tokens});

@@ -17,7 +17,7 @@
 namespace tessera {
 
 struct SchedulerConfig {
-  int32_t max_num_batched_tokens = 2048;     // token budget of one step, over all requests
+  int32_t max_num_batched_tokens = 2048;     // token budget of one step, over all requests, decodes included
   int32_t max_num_seqs = 64;                 // running requests at most
   int32_t block_size = 16;                   // tokens per KV block
   int32_t num_blocks = 0;                    // KV blocks in the pool, the null block included
@@ -38,12 +38,19 @@ struct RequestUpdate {
   RequestStatus status = RequestStatus::kRunning;  // a finished status means the scheduler dropped it
 };
 
-// Scheduling rules (vLLM v1): there is no prefill or decode phase. Running requests, oldest first,
-// each get min(num_tokens - num_computed_tokens, remaining budget) tokens, so decodes are served
-// before new prompts and long prompts are chunked. When blocks run out, the newest running
-// request is preempted (blocks freed, recomputed later) until the current one fits or is itself
-// the one preempted. Waiting requests are admitted in order while budget, max_num_seqs and blocks
-// allow, and not at all in a step that preempted. Speculative decoding is the same rule: a running
+// Scheduling rules (vLLM's chunked prefill, decode first): there is no prefill or decode phase,
+// and every step runs at most max_num_batched_tokens tokens. First the running requests that
+// decode (one known token left), oldest first, each with its drafts when speculating (drafts only
+// from what the budget keeps beyond one token for every decode); then the
+// running requests still in a prompt (or recomputing after preemption), oldest first, each
+// min(tokens left, long_prefill_token_threshold, remaining budget); then waiting requests are
+// admitted in order, chunked the same way, while budget, max_num_seqs and blocks allow. So a
+// burst of prompts never stalls the decodes behind it by more than one budget's worth of tokens,
+// and the oldest prompt always gets the budget the decodes leave, so it finishes.
+// When blocks run out, the newest running request is preempted (blocks freed, recomputed later)
+// until the current one fits or is itself the one preempted; a prompt chunk never preempts a
+// request already scheduled this step: it waits, and nobody is admitted in that step. No request
+// is admitted in a step that preempted either. Speculative decoding is the same rule: a running
 // request's draft tokens (from the runner) are scheduled after its last known token, within the
 // budget; only those the target accepts become computed tokens.
 class Scheduler {
@@ -75,7 +82,11 @@ class Scheduler {
 
  private:
   struct StepState;  // the step being built by schedule()
-  void schedule_running(StepState& step);
+  enum class RunningPass { kDecodes, kPrefills };
+  void schedule_running(StepState& step);  // both passes: decodes, then prompt chunks
+  void schedule_running_pass(StepState& step, RunningPass pass);
+  // One known token left to run: a decode step (its drafts aside).
+  static bool is_decode(const Request& request);
   void schedule_waiting(StepState& step);
   // Preempts the newest running request; returns it.
   Request* preempt_newest(StepState& step);

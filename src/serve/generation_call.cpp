@@ -50,7 +50,6 @@ void GenerationCall::on_started(GenerationSession::StartResult result) {
     head.headers.emplace_back("Cache-Control", "no-cache");
     context_.decorate(head, exchange_->request());
     exchange_->start_stream(std::move(head));
-    if (std::string first = encoder_.begin(); !first.empty() && !exchange_->write(std::move(first))) return on_client_gone();
   }
   on_outputs();  // outputs that arrived before now are waiting in the channel
 }
@@ -63,6 +62,13 @@ void GenerationCall::on_outputs() {
     return;
   }
   std::string bytes = encoder_.encode(deltas);
+  // NOTE: the opening events (the chat role chunk) go out with the first output, as vLLM sends
+  // them: sent at admission they would make a client's time to first token read ~0 and put the
+  // prompt's queueing and prefill into the first inter-token gap (bench-serve counts any chunk).
+  if (!began_ && (!bytes.empty() || session_->done())) {
+    bytes.insert(0, encoder_.begin());
+    began_ = true;
+  }
   if (session_->done()) bytes += encoder_.end(session_->prompt_tokens(), session_->completion_tokens());
   if (!bytes.empty() && !exchange_->write(std::move(bytes))) return on_client_gone();
   if (session_->done()) {

@@ -50,6 +50,7 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
   SseEncoder encoder_;
   bool started_ = false;                  // the engine took (or refused) every prompt
   bool finished_ = false;                 // the answer is complete or the client gone
+  bool began_ = false;                    // the stream's opening events (chat role, echo) are sent
   std::shared_ptr<GenerationCall> self_;  // keeps the call alive until finished_
 };
 
