@@ -2,8 +2,9 @@
 
 namespace tessera::serve {
 
-ChoiceState::ChoiceState(const Tokenizer& tokenizer, StopStringMatcher::StopStrings stop_strings, bool want_logprobs)
-    : tokenizer_(tokenizer), detokenizer_(tokenizer), stop_matcher_(std::move(stop_strings)), want_logprobs_(want_logprobs) {}
+ChoiceState::ChoiceState(const Tokenizer& tokenizer, StopStringMatcher::StopStrings stop_strings, bool want_logprobs,
+                         bool render_control_tokens)
+    : tokenizer_(tokenizer), detokenizer_(tokenizer, render_control_tokens), stop_matcher_(std::move(stop_strings)), want_logprobs_(want_logprobs) {}
 
 LogprobEntry ChoiceState::entry_for(int32_t token_id, const SampledLogprobs& lp) const {
   LogprobEntry entry{tokenizer_.token_to_piece(token_id), lp.sampled.logprob, {}};

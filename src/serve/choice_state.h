@@ -29,7 +29,9 @@ struct ChoiceDelta {
 
 class ChoiceState {
  public:
-  ChoiceState(const Tokenizer& tokenizer, StopStringMatcher::StopStrings stop_strings, bool want_logprobs);
+  // render_control_tokens: control tokens reach the text (tool-call markers such as [TOOL_CALLS]).
+  ChoiceState(const Tokenizer& tokenizer, StopStringMatcher::StopStrings stop_strings, bool want_logprobs,
+              bool render_control_tokens = false);
 
   // Consumes one engine output of this choice. After finished(), further outputs are ignored.
   ChoiceDelta push(const RequestOutput& output);

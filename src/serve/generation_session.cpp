@@ -32,7 +32,8 @@ GenerationSession::GenerationSession(std::weak_ptr<EngineClient> client, const T
   const int32_t n = job.sampling.params.n;
   choices_.reserve(job.prompts.size() * size_t(n));
   for (size_t i = 0; i < job.prompts.size() * size_t(n); ++i) {
-    choices_.emplace_back(tokenizer, job.sampling.stop, job.sampling.want_logprobs);
+    // With tools, the model's call markers may be control tokens: the parser must see them.
+    choices_.emplace_back(tokenizer, job.sampling.stop, job.sampling.want_logprobs, job.tool_format != ToolCallFormat::kNone);
   }
 }
 

@@ -29,6 +29,7 @@ struct GenerationJob {
   // Chat with tools: the format tool calls are parsed out of each choice's text in
   // (message.tool_calls / delta.tool_calls); kNone = the text is all content.
   ToolCallFormat tool_format = ToolCallFormat::kNone;
+  bool parallel_tool_calls = true;  // false: only a reply's first call is returned
 };
 
 // Chooses max_tokens against the context like vLLM: a given value must fit (else an

@@ -266,6 +266,7 @@ Status OpenAiServer::prepare_tools(const ToolRequest& tools, GenerationJob& job)
   if (!tools.active()) return Status();
   const ToolCallFormat format = template_supports_tools(chat_template_->source()) ? tool_format_ : ToolCallFormat::kGeneric;
   job.tool_format = format == ToolCallFormat::kNone ? ToolCallFormat::kGeneric : format;
+  job.parallel_tool_calls = tools.parallel;
   if (!tools.forced()) return Status();
   // vLLM's rule: "required" and a named function are enforced by the grammar, whatever the
   // model would have written; the forced text is in grammar_tool_call_format's shape.

@@ -41,6 +41,7 @@ Json tool_message_json(const GenerationJob& job, const std::string& text, bool* 
   if (*has_calls) {
     Json calls = Json::array();
     for (const ParsedToolCall& call : parsed.tool_calls) {
+      if (!job.parallel_tool_calls && !calls.empty()) break;
       calls.push_back({{"id", new_tool_call_id()},
                        {"type", "function"},
                        {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
@@ -112,6 +113,8 @@ std::string SseEncoder::encode_with_tools(int32_t index, const ChoiceDelta& delt
   std::string out;
   Json pending_logprobs = logprobs;  // rides on the first chunk of this delta
   for (ToolCallEvent& e : events) {
+    const bool is_call = e.kind == ToolCallEvent::Kind::kToolCallStart || e.kind == ToolCallEvent::Kind::kArguments;
+    if (is_call && e.index > 0 && !job_.parallel_tool_calls) continue;
     Json d;
     switch (e.kind) {
       case ToolCallEvent::Kind::kContent: d = {{"content", std::move(e.text)}}; break;

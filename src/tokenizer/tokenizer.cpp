@@ -95,7 +95,7 @@ std::string Tokenizer::decode(const std::vector<TokenId>& ids) const {
 }
 
 std::string StreamingDetokenizer::push(TokenId id) {
-  pending_ += tokenizer_.token_to_piece(id);
+  pending_ += tokenizer_.token_to_piece(id, render_control_tokens_ && !tokenizer_.is_eog(id));
   const size_t complete = unicode::complete_utf8_prefix(pending_);
   std::string ready = pending_.substr(0, complete);
   pending_.erase(0, complete);

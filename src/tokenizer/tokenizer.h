@@ -151,7 +151,10 @@ class Tokenizer {
 // bytes of an incomplete sequence are held back until it completes (or flush()).
 class StreamingDetokenizer {
  public:
-  explicit StreamingDetokenizer(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
+  // render_control_tokens: control tokens other than end-of-generation ones become their text
+  // ("[TOOL_CALLS]", "<|python_tag|>"), which a tool-call parser needs to see; else "".
+  explicit StreamingDetokenizer(const Tokenizer& tokenizer, bool render_control_tokens = false)
+      : tokenizer_(tokenizer), render_control_tokens_(render_control_tokens) {}
   // Text that became complete with this token (may be empty).
   std::string push(TokenId id);
   // Whatever is held back (invalid/incomplete bytes are emitted as they are).
@@ -159,6 +162,7 @@ class StreamingDetokenizer {
 
  private:
   const Tokenizer& tokenizer_;
+  bool render_control_tokens_ = false;
   std::string pending_;  // bytes of an incomplete UTF-8 sequence
 };
 
