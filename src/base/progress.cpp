@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "base/timer.h"
 
@@ -14,6 +15,16 @@ namespace {
 
 std::atomic<bool> g_enabled{false};
 constexpr int64_t kRedrawIntervalUs = 100'000;
+
+// How long a bar waits before its first draw (work that ends sooner never flashes one): 100 ms,
+// or TESSERA_PROGRESS_DELAY_MS (tests set 0 so short work draws too).
+int64_t first_draw_delay_us() {
+  static const int64_t delay = [] {
+    const char* text = std::getenv("TESSERA_PROGRESS_DELAY_MS");
+    return text != nullptr ? std::clamp<int64_t>(std::atoll(text), 0, 60'000) * 1000 : kRedrawIntervalUs;
+  }();
+  return delay;
+}
 
 std::string printf_string(const char* format, double value) {
   char buffer[64];
@@ -108,8 +119,7 @@ void ProgressBar::finish() {
 void ProgressBar::draw_locked() {
   if (finished_) return;
   const int64_t now = now_us();
-  // The first draw waits one interval too: work that ends quickly never flashes a bar.
-  if (now - (drawn_ ? last_draw_us_ : start_us_) < kRedrawIntervalUs) return;
+  if (drawn_ ? now - last_draw_us_ < kRedrawIntervalUs : now - start_us_ < first_draw_delay_us()) return;
   last_draw_us_ = now;
   drawn_ = true;
   std::string line = format_progress(label_, done_, total_, static_cast<double>(now - start_us_) / 1e6, unit_);

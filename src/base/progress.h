@@ -27,8 +27,8 @@ void set_progress_enabled(bool enabled);
 // On, and stderr is a terminal.
 bool progress_drawable();
 
-// One task's progress line. Thread-safe: workers may call add() concurrently. Redraws at most
-// every 100 ms (and at the end); the line is erased when the work ends (finish() or the
+// One task's progress line. Thread-safe: workers may call add() concurrently. First drawn 100 ms
+// after the start (TESSERA_PROGRESS_DELAY_MS overrides it), then redrawn at most every 100 ms; the line is erased when the work ends (finish() or the
 // destructor), so what the command prints next starts on a clean line.
 class ProgressBar {
  public:
