@@ -55,28 +55,59 @@ EngineEventHub::EngineEventHub(EngineEventLimits limits, std::function<std::stri
 
 EngineEventHub::~EngineEventHub() { stop(); }
 
+namespace {
+
+// An HTTP response stream as an event sink.
+class ExchangeSink final : public EventSink {
+ public:
+  explicit ExchangeSink(std::shared_ptr<http::HttpExchange> exchange) : exchange_(std::move(exchange)) {}
+  bool write(std::string bytes) override { return exchange_->write(std::move(bytes)); }
+  size_t pending_bytes() const override { return exchange_->pending_bytes(); }
+  void end() override { exchange_->end_stream(); }
+
+ private:
+  std::shared_ptr<http::HttpExchange> exchange_;
+};
+
+}  // namespace
+
 bool EngineEventHub::subscribe(const std::shared_ptr<http::HttpExchange>& exchange, int32_t interval_ms,
                                http::HttpResponse head) {
-  uint64_t id = 0;
   {
+    // Checked first so a refused client gets its 503 instead of a stream head (subscribe below
+    // checks again: a race lost there ends the stream at once, still well-formed).
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_ || static_cast<int32_t>(subscribers_.size()) >= limits_.max_subscribers) return false;
-    id = next_id_++;
-    // The head is posted before the hub can see the subscriber, so it leaves before any event.
-    exchange->start_stream(std::move(head));
-    // EventSource clients reconnect after `retry` ms; the first snapshot goes out at once.
-    exchange->write("retry: 2000\n\n");
-    subscribers_.push_back({id, exchange, std::chrono::milliseconds(interval_ms), Clock::now()});
   }
-  wake_.notify_one();
+  exchange->start_stream(std::move(head));
+  // EventSource clients reconnect after `retry` ms.
+  exchange->write("retry: 2000\n\n");
+  const uint64_t id = subscribe(std::make_shared<ExchangeSink>(exchange), interval_ms);
+  if (id == 0) {
+    exchange->end_stream();
+    return true;
+  }
   std::weak_ptr<EngineEventHub> weak = weak_from_this();
   exchange->set_on_close([weak, id] {
-    if (auto hub = weak.lock()) hub->remove(id);
+    if (auto hub = weak.lock()) hub->unsubscribe(id);
   });
   return true;
 }
 
-void EngineEventHub::remove(uint64_t id) {
+uint64_t EngineEventHub::subscribe(std::shared_ptr<EventSink> sink, int32_t interval_ms) {
+  uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_ || static_cast<int32_t>(subscribers_.size()) >= limits_.max_subscribers) return 0;
+    id = next_id_++;
+    // The first snapshot goes out at once.
+    subscribers_.push_back({id, std::move(sink), std::chrono::milliseconds(interval_ms), Clock::now()});
+  }
+  wake_.notify_one();
+  return id;
+}
+
+void EngineEventHub::unsubscribe(uint64_t id) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::erase_if(subscribers_, [id](const Subscriber& s) { return s.id == id; });
 }
@@ -91,7 +122,7 @@ void EngineEventHub::stop() {
   }
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();  // no write after this
-  for (const Subscriber& s : ending) s.exchange->end_stream();
+  for (const Subscriber& s : ending) s.sink->end();
 }
 
 int32_t EngineEventHub::num_subscribers() const {
@@ -106,7 +137,7 @@ int64_t EngineEventHub::num_skipped() const {
 
 void EngineEventHub::run() {
   std::unique_lock<std::mutex> lock(mutex_);
-  std::vector<std::shared_ptr<http::HttpExchange>> due;
+  std::vector<std::shared_ptr<EventSink>> due;
   while (!stopping_) {
     if (subscribers_.empty()) {
       wake_.wait(lock, [&] { return stopping_ || !subscribers_.empty(); });
@@ -124,18 +155,18 @@ void EngineEventHub::run() {
       if (s.next_due > now) continue;
       // A late tick does not make a burst: the next one is an interval from now.
       s.next_due = std::max(s.next_due + s.interval, now + s.interval / 2);
-      if (s.exchange->pending_bytes() > limits_.max_unsent_bytes) {
+      if (s.sink->pending_bytes() > limits_.max_unsent_bytes) {
         ++num_skipped_;  // still holding older snapshots: this one would only queue up behind them
         continue;
       }
-      due.push_back(s.exchange);
+      due.push_back(s.sink);
     }
     if (due.empty()) continue;
     const int64_t event_id = next_event_id_++;
     lock.unlock();
     const std::string event = format_sse_event("stats", event_id, snapshot_());
-    // A false write means the client is gone; its on_close removes it.
-    for (const auto& exchange : due) exchange->write(event);
+    // A false write means the client is gone; its on_close unsubscribes it.
+    for (const auto& sink : due) sink->write(event);
     due.clear();
     lock.lock();
   }

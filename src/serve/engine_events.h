@@ -39,6 +39,15 @@ Expected<int32_t> parse_event_interval(std::string_view target, const EngineEven
 // One Server-Sent Event: "id: <id>\nevent: <name>\ndata: <data>\n\n" (data holds no newline).
 std::string format_sse_event(std::string_view name, int64_t id, std::string_view data);
 
+// Where one subscriber's events go: an HTTP stream in the server (HttpExchange), a fake in tests.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual bool write(std::string bytes) = 0;  // false: the client is gone
+  virtual size_t pending_bytes() const = 0;   // written, not yet taken by the client
+  virtual void end() = 0;                     // the server ends the stream
+};
+
 class EngineEventHub : public std::enable_shared_from_this<EngineEventHub> {
  public:
   // `snapshot` builds the data of one event (a JSON object on one line); it runs on the hub's
@@ -51,6 +60,9 @@ class EngineEventHub : public std::enable_shared_from_this<EngineEventHub> {
   // `retry:` hint, then a first snapshot at once. False when max_subscribers streams are open
   // or the hub is stopped: nothing was sent, the caller answers 503.
   bool subscribe(const std::shared_ptr<http::HttpExchange>& exchange, int32_t interval_ms, http::HttpResponse head);
+  // The same for any sink (the stream's head already sent): its id, or 0 when refused.
+  uint64_t subscribe(std::shared_ptr<EventSink> sink, int32_t interval_ms);
+  void unsubscribe(uint64_t id);  // the client left
   // Ends every stream and stops the thread; later subscribe() calls return false. Idempotent.
   void stop();
 
@@ -63,12 +75,11 @@ class EngineEventHub : public std::enable_shared_from_this<EngineEventHub> {
   using Clock = std::chrono::steady_clock;
   struct Subscriber {
     uint64_t id = 0;
-    std::shared_ptr<http::HttpExchange> exchange;
+    std::shared_ptr<EventSink> sink;
     std::chrono::milliseconds interval{0};
     Clock::time_point next_due;
   };
   void run();                      // the hub's thread
-  void remove(uint64_t id);        // the client left
 
   const EngineEventLimits limits_;
   const std::function<std::string()> snapshot_;

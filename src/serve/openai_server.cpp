@@ -303,6 +303,8 @@ Json OpenAiServer::engine_stats() const {
   context.max_num_seqs = config_.engine.max_num_seqs;
   context.max_model_len = client_->max_model_len();
   context.requests_in_flight = client_->num_in_flight();
+  context.event_streams = events_->num_subscribers();
+  context.event_snapshots_skipped = events_->num_skipped();
   return engine_stats_json(client_->stats(), metrics_->latencies(), context);
 }
 
@@ -329,7 +331,6 @@ void OpenAiServer::handle_engine_events(const std::shared_ptr<http::HttpExchange
                                                       std::to_string(events_->limits().max_subscribers) +
                                                       ", --max-event-streams); poll GET /v1/engine/stats instead.",
                                              "server_error");
-    busy.headers.emplace_back("Retry-After", "5");
     answer(std::move(busy));
   }
 }
