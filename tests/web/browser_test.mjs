@@ -1,7 +1,7 @@
 // The chat page and dashboard in a real browser (Debian's headless Chromium, driven by
 // playwright-core) against a real `tessera serve`: the chat page streams a reply, the dashboard
-// shows KV blocks in use while a long request streams and none after it, and a bad request shows
-// its error. Screenshots go to $SCREENSHOT_DIR when set (docs/images/ in the README).
+// follows the event stream and shows KV blocks in use while a long request streams and none after
+// it; an empty prompt, a 400 and a server that is gone each show a clear message. Screenshots go to $SCREENSHOT_DIR when set (docs/images/ in the README).
 //
 // Usage: node browser_test.mjs TESSERA_BINARY MODEL   (npm ci in tests/web first). MODEL must be
 // slow enough that 8 streams of 400 tokens last a few dashboard polls: the tiny story model is too
@@ -70,6 +70,8 @@ try {
   await dash.goto(base + "/dashboard");
   await dash.waitForFunction(() => /^0 in use/.test(document.getElementById("block-numbers").textContent), null, { timeout: 20000 });
   check(true, "the dashboard shows no blocks in use when idle");
+  await dash.waitForFunction(() => window.tesseraDashboard.feed === "events" && window.tesseraDashboard.updates >= 2, null, { timeout: 20000 });
+  check((await dash.textContent("#feed")).includes("/v1/engine/events"), "the dashboard follows GET /v1/engine/events");
   const controller = new AbortController();
   const long = [];
   for (let i = 0; i < 8; i++) {
@@ -96,6 +98,8 @@ try {
   await page.keyboard.press("Enter");
   await page.waitForFunction(() => document.getElementById("status").textContent.includes("cannot be reached"), null, { timeout: 20000 });
   check(true, "a server that is gone shows a clear message");
+  await dash.waitForFunction(() => document.getElementById("status").textContent.includes("cannot be reached"), null, { timeout: 20000 });
+  check(true, "the dashboard says so too");
   console.log("PASS");
 } finally {
   await browser.close();
