@@ -1,37 +1,20 @@
 // The chat page and dashboard in a real browser (Debian's headless Chromium, driven by
 // playwright-core) against a real `tessera serve`: the chat page streams a reply, the dashboard
 // follows the event stream and shows KV blocks in use while a long request streams and none after
-// it; an empty prompt, a 400 and a server that is gone each show a clear message. Screenshots go to $SCREENSHOT_DIR when set (docs/images/ in the README).
+// it; an empty prompt, a 400 and a server that is gone each show a clear message. Screenshots go
+// to $SCREENSHOT_DIR when set (docs/images/ in the README).
 //
 // Usage: node browser_test.mjs TESSERA_BINARY MODEL   (npm ci in tests/web first). MODEL must be
 // slow enough that 8 streams of 400 tokens last a few dashboard polls: the tiny story model is too
 // fast; a random-weight `tessera synth --shape smollm-135m --type Q4_0` model (seconds) does.
-import { spawn } from "node:child_process";
-import { chromium } from "playwright-core";
+import { launchBrowser, startServer } from "./harness.mjs";
 
 const [binary, model] = process.argv.slice(2);
 const screenshots = process.env.SCREENSHOT_DIR;
 const check = (ok, what) => { if (!ok) throw new Error("FAIL: " + what); console.log("ok: " + what); };
 
-function startServer() {
-  const server = spawn(binary, ["serve", "-m", model, "--port", "0", "-t", "1"], { stdio: ["ignore", "ignore", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let log = "";
-    server.stderr.on("data", (d) => {
-      log += d;
-      const m = log.match(/on http:\/\/[^:]+:(\d+)/);
-      if (m) resolve({ server, base: "http://127.0.0.1:" + m[1] });
-    });
-    server.on("exit", (code) => reject(new Error("server exited " + code + ": " + log)));
-  });
-}
-
-const { server, base } = await startServer();
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
+const { server, base } = await startServer(binary, model, ["-t", "1"]);
+const browser = await launchBrowser();
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
   const errors = [];
