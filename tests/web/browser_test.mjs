@@ -73,6 +73,31 @@ try {
   check(true, "the dashboard shows no blocks in use after the requests end");
   check(errors.length === 0, "no script errors (" + errors.join("; ") + ")");
 
+  // A server with --api-key: both pages say a key is needed; with the key the dashboard follows it.
+  const keyed = await startServer(binary, model, ["-t", "1", "--api-key", "sekret"]);
+  try {
+    const keyPage = await browser.newPage();
+    await keyPage.goto(keyed.base + "/dashboard");
+    await keyPage.evaluate(() => localStorage.removeItem("tessera.api-key"));
+    await keyPage.reload();
+    await keyPage.waitForFunction(() => document.getElementById("status").textContent.includes("wants an API key"), null, { timeout: 20000 });
+    check(true, "the dashboard asks for the API key (401)");
+    await keyPage.fill("#api-key", "sekret");
+    await keyPage.dispatchEvent("#api-key", "change");
+    await keyPage.waitForFunction(() => window.tesseraDashboard.feed === "events" && document.getElementById("status").textContent === "",
+                                  null, { timeout: 20000 });
+    check(true, "with the key the dashboard follows the event stream");
+    await keyPage.evaluate(() => localStorage.removeItem("tessera.api-key"));
+    await keyPage.goto(keyed.base + "/");
+    await keyPage.fill("#prompt", "Hi");
+    await keyPage.keyboard.press("Enter");
+    await keyPage.waitForFunction(() => document.getElementById("status").textContent.includes("Error 401"), null, { timeout: 20000 });
+    check(true, "the chat page shows the 401's message");
+    await keyPage.close();
+  } finally {
+    keyed.server.kill("SIGTERM");
+  }
+
   // Server gone: the chat page says so.
   server.kill("SIGTERM");
   await new Promise((r) => server.on("exit", r));

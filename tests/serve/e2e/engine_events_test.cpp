@@ -119,13 +119,13 @@ TEST(EngineEvents, StatsEventsWithTheSnapshotSchemaAtTheInterval) {
     previous_time = stats["time_ms"].get<int64_t>();
     EXPECT_EQ(stats["event_streams"]["open"], 1) << "this stream";
   }
-  // The first snapshot comes at once, the next five 200 ms apart (never sooner than half of it;
-  // later on a loaded machine).
+  // The first snapshot comes at once, the next five 200 ms apart (a late tick makes the next one
+  // come sooner, never less than half an interval after it; all later on a loaded machine).
   EXPECT_LT(stream.events.front().at_s, 5.0);
   std::vector<double> gaps;
   for (size_t i = 1; i < stream.events.size(); ++i) gaps.push_back(stream.events[i].at_s - stream.events[i - 1].at_s);
   std::sort(gaps.begin(), gaps.end());
-  EXPECT_GE(gaps[gaps.size() / 2], 0.15) << "median gap";
+  EXPECT_GE(gaps[gaps.size() / 2], 0.1) << "median gap";
   EXPECT_LT(gaps[gaps.size() / 2], 2.0) << "median gap";
 }
 
