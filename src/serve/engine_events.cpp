@@ -6,6 +6,18 @@
 namespace tessera::serve {
 namespace {
 
+// An HTTP response stream as an event sink.
+class ExchangeSink final : public EventSink {
+ public:
+  explicit ExchangeSink(std::shared_ptr<http::HttpExchange> exchange) : exchange_(std::move(exchange)) {}
+  bool write(std::string bytes) override { return exchange_->write(std::move(bytes)); }
+  size_t pending_bytes() const override { return exchange_->pending_bytes(); }
+  void end() override { exchange_->end_stream(); }
+
+ private:
+  std::shared_ptr<http::HttpExchange> exchange_;
+};
+
 // The value of `key` in the query part of `target` ("" when absent).
 std::optional<std::string_view> query_value(std::string_view target, std::string_view key) {
   const size_t question = target.find('?');
@@ -54,22 +66,6 @@ EngineEventHub::EngineEventHub(EngineEventLimits limits, std::function<std::stri
     : limits_(limits), snapshot_(std::move(snapshot)), thread_([this] { run(); }) {}
 
 EngineEventHub::~EngineEventHub() { stop(); }
-
-namespace {
-
-// An HTTP response stream as an event sink.
-class ExchangeSink final : public EventSink {
- public:
-  explicit ExchangeSink(std::shared_ptr<http::HttpExchange> exchange) : exchange_(std::move(exchange)) {}
-  bool write(std::string bytes) override { return exchange_->write(std::move(bytes)); }
-  size_t pending_bytes() const override { return exchange_->pending_bytes(); }
-  void end() override { exchange_->end_stream(); }
-
- private:
-  std::shared_ptr<http::HttpExchange> exchange_;
-};
-
-}  // namespace
 
 bool EngineEventHub::subscribe(const std::shared_ptr<http::HttpExchange>& exchange, int32_t interval_ms,
                                http::HttpResponse head) {
