@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "base/progress.h"
 #include "base/timer.h"
 #include "commands.h"
 #include "gguf/gguf_file.h"
@@ -140,9 +141,12 @@ int run_bench(BenchFlags f) {
     if (!id.ok()) return fail(id.status().message());
   }
   int64_t num_output_tokens = 0;
+  ProgressBar progress("bench-throughput", static_cast<int64_t>(f.num_prompts) * f.output_len, "output tokens");
   while ((*engine)->has_unfinished_requests()) {
     for (const RequestOutput& out : (*engine)->step()) num_output_tokens += static_cast<int64_t>(out.new_token_ids.size());
+    progress.set(num_output_tokens);
   }
+  progress.finish();
   const double elapsed_s = static_cast<double>(now_us() - start_us) / 1e6;
   const EngineStats stats = (*engine)->stats();
   const int64_t num_prompt_tokens = static_cast<int64_t>(f.num_prompts) * f.input_len;

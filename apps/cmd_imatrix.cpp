@@ -1,6 +1,7 @@
 // `tessera imatrix -m MODEL -f CALIB_TEXT -o FILE`: activation statistics for `quantize --imatrix`.
 #include <cstdio>
 
+#include "base/progress.h"
 #include "commands.h"
 #include "eval_text.h"
 #include "quantize/importance_collector.h"
@@ -18,8 +19,18 @@ int run_imatrix(const ImatrixFlags& f) {
   if (!input.ok()) return fail(input.status().message());
   ThreadPool pool(input->num_threads);
   const quantize::ImportanceOptions options{input->context, f.text.max_chunks, input->bos_id};
+  ProgressBar progress("imatrix", input->num_chunks, "chunks");
   auto matrix = quantize::collect_importance(*input->loaded.model, input->tokens, options, pool,
-                                             [](int32_t chunk, double ppl) { std::fprintf(stderr, "[%d]%.4f,", chunk + 1, ppl); });
+                                             [&](int32_t chunk, double ppl) {
+                                               // On a terminal the bar carries the running perplexity.
+                                               if (progress.active()) {
+                                                 progress.set_note("ppl " + std::to_string(ppl));
+                                                 progress.set(chunk + 1);
+                                               } else {
+                                                 std::fprintf(stderr, "[%d]%.4f,", chunk + 1, ppl);
+                                               }
+                                             });
+  progress.finish();
   if (!matrix.ok()) return fail(f.text.text_path + ": " + matrix.status().message());
   matrix->datasets = {f.text.text_path};
   if (Status s = matrix->save(f.output_path); !s.ok()) return fail(s.message());

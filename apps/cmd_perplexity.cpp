@@ -1,7 +1,11 @@
 // `tessera perplexity -m MODEL -f TEXT`: llama-perplexity's number for a model on a text.
+#include <unistd.h>
+
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 
+#include "base/progress.h"
 #include "commands.h"
 #include "eval_text.h"
 #include "model/kv_storage.h"
@@ -31,12 +35,18 @@ int run_perplexity(const PerplexityFlags& f) {
   }
   const quantize::PerplexityOptions options{input->context, f.text.max_chunks, input->bos_id,
                                             to_dtype(f.kv_cache_type)};
+  // Text output on a terminal is its own progress ("[1]8.1234,[2]..." on the line a bar would
+  // redraw); the bar runs when that output goes elsewhere (a file, a pipe) or is JSON.
+  std::unique_ptr<ProgressBar> progress;
+  if (json || isatty(STDOUT_FILENO) != 1) progress = std::make_unique<ProgressBar>("perplexity", input->num_chunks, "chunks");
   auto result = quantize::compute_perplexity(*input->loaded.model, input->tokens, options, pool,
                                              [&](int32_t chunk, double ppl) {
+                                               if (progress) progress->set(chunk + 1);
                                                if (json) return;
                                                std::printf("[%d]%.4f,", chunk + 1, ppl);
                                                std::fflush(stdout);
                                              });
+  progress.reset();
   if (!result.ok()) return fail(f.text.text_path + ": " + result.status().message());
   if (json) {
     nlohmann::json out;

@@ -65,6 +65,7 @@ int run_serve(ServeFlags f) {
       !to_ms(f.write_timeout_s, &c.http.write_timeout_ms)) {
     return fail("--header-timeout, --body-timeout and --write-timeout must be > 0 seconds");
   }
+  if (c.events.max_subscribers < 0 || c.events.max_subscribers > 4096) return fail("--max-event-streams must be between 0 and 4096");
   int64_t shutdown_ms = 0;
   if (!to_ms(f.shutdown_timeout_s, &shutdown_ms) || shutdown_ms > 600000) return fail("--shutdown-timeout must be in (0, 600] seconds");
   c.shutdown_timeout_ms = static_cast<int32_t>(shutdown_ms);
@@ -150,6 +151,8 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("--body-timeout", flags->body_timeout_s, "Seconds for a whole request, headers and body (408)")->capture_default_str();
   cmd->add_option("--write-timeout", flags->write_timeout_s, "Seconds a client may take to accept one write")->capture_default_str();
   cmd->add_option("--shutdown-timeout", flags->shutdown_timeout_s, "Seconds SIGTERM waits for answers to end")->capture_default_str();
+  cmd->add_option("--max-event-streams", c.events.max_subscribers,
+                  "Open GET /v1/engine/events streams at most (503 beyond; 0: the endpoint is off)")->capture_default_str();
   cmd->add_option("--max-completions", c.limits.max_completions, "Prompts x n per request at most (400)")->capture_default_str();
   cmd->add_option("--max-response-bytes", c.limits.max_response_bytes, "Estimated response size at most (400)")->capture_default_str();
   cmd->add_option("--request-timeout", flags->request_timeout_s,

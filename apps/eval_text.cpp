@@ -3,6 +3,7 @@
 #include "commands.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -46,6 +47,8 @@ Expected<ChunkedText> load_chunked_text(ChunkedTextFlags f) {
   TS_ASSIGN_OR_RETURN(out.loaded, load_model(f.model_path, /*with_weights=*/true, options));
   TS_ASSIGN_OR_RETURN(out.tokens, read_and_tokenize(f.text_path, *out.loaded.tokenizer));
   out.bos_id = out.loaded.tokenizer->add_bos() ? out.loaded.tokenizer->bos_id() : -1;
+  const auto whole = static_cast<int32_t>(std::min<int64_t>(static_cast<int64_t>(out.tokens.size()) / out.context, INT32_MAX));
+  out.num_chunks = f.max_chunks > 0 ? std::min(whole, f.max_chunks) : whole;
   const unsigned cores = std::thread::hardware_concurrency();
   out.num_threads = f.num_threads > 0 ? f.num_threads : static_cast<int>(cores == 0 ? 1 : cores);
   return out;

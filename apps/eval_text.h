@@ -29,6 +29,7 @@ struct ChunkedText {
   std::vector<int32_t> tokens;  // the whole text, BOS first when the vocabulary adds one
   int32_t context = 0;          // tokens per chunk
   int32_t bos_id = -1;          // each chunk's first token; -1: keep the text's
+  int32_t num_chunks = 0;       // whole chunks that will run (--chunks applied): the progress total
   int num_threads = 1;
 };
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "base/progress.h"
 #include "commands.h"
 #include "engine/engine.h"
 
@@ -81,6 +82,11 @@ std::string describe_speculation(const EngineStats& stats) {
 int main(int argc, char** argv) {
   CLI::App app{"tessera: run and serve large language models from GGUF files"};
   app.require_subcommand(1);
+  // --quiet before or after the subcommand: no progress lines on the terminal (they are drawn
+  // only when stderr is a terminal anyway, so pipes and --json outputs never see them).
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "No progress lines on stderr (loading, quantize, perplexity, benchmarks)");
+  app.fallthrough();
   const tessera::app::Command commands[] = {
       tessera::app::add_generate_command(app),
       tessera::app::add_tokenize_command(app),
@@ -97,6 +103,7 @@ int main(int argc, char** argv) {
       tessera::app::add_bench_grammar_command(app),
   };
   CLI11_PARSE(app, argc, argv);
+  tessera::set_progress_enabled(!quiet);
   for (const auto& command : commands) {
     if (command.cli->parsed()) return command.run();
   }

@@ -1,4 +1,5 @@
-// Tessera dashboard: polls GET /v1/engine/stats and draws the KV pool and a few time series.
+// Tessera dashboard: follows GET /v1/engine/events (falling back to polling /v1/engine/stats)
+// and draws the KV pool and a few time series.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -120,21 +121,106 @@ function update(stats) {
   drawLines($("requests-chart"), [{ values: series.running, color: color("--used") }, { values: series.waiting, color: color("--waiting") }]);
 }
 
-async function poll() {
+// What the page measures about itself (read by tests/web/dashboard_load.mjs): how snapshots
+// arrive and how long drawing them takes, so "the page stays responsive" is a number.
+const timing = { feed: "", updates: 0, drawMs: [], gapMs: [], lastArrival: 0 };
+window.tesseraDashboard = timing;
+const keep = (list, value) => { list.push(value); if (list.length > HISTORY) list.shift(); };
+
+let pending = null;  // the newest snapshot not drawn yet: drawn at the next frame, older ones dropped
+function receive(stats) {
+  const now = performance.now();
+  if (timing.lastArrival) keep(timing.gapMs, now - timing.lastArrival);
+  timing.lastArrival = now;
+  const first = pending === null;
+  pending = stats;
+  if (first) requestAnimationFrame(() => {
+    const start = performance.now();
+    const latest = pending;
+    pending = null;
+    update(latest);
+    keep(timing.drawMs, performance.now() - start);
+    timing.updates++;
+  });
+}
+
+function setStatus(message) { $("status").textContent = message; }
+function setFeed(feed) {
+  timing.feed = feed;
+  $("feed").textContent = feed === "events" ? "GET /v1/engine/events, pushed twice a second"
+                                            : "GET /v1/engine/stats, polled twice a second";
+}
+const authHeaders = () => {
   const key = $("api-key").value.trim();
-  try {
-    const response = await fetch("/v1/engine/stats", { headers: key ? { Authorization: "Bearer " + key } : {}, cache: "no-store" });
-    if (response.status === 401) throw new Error("The server wants an API key: enter it below.");
-    if (!response.ok) throw new Error("Error " + response.status + " from /v1/engine/stats");
-    update(await response.json());
-    $("status").textContent = "";
-  } catch (e) {
-    $("status").textContent = e instanceof TypeError ? "The server cannot be reached; retrying." : e.message;
+  return key ? { Authorization: "Bearer " + key } : {};
+};
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+let streamAbort = null;
+
+// The live feed: Server-Sent Events read through fetch (so the API key can go in a header, which
+// EventSource cannot send). Resolves when the stream ends or is not offered (an older server,
+// 503 when too many streams are open); throws on 401 and network errors.
+async function stream() {
+  streamAbort = new AbortController();
+  const response = await fetch("/v1/engine/events?interval_ms=" + POLL_MS,
+                               { headers: authHeaders(), cache: "no-store", signal: streamAbort.signal });
+  if (response.status === 401) throw new Error("The server wants an API key: enter it below.");
+  if (!response.ok || !response.body) return;
+  setFeed("events");
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = block.split("\n").filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trimStart()).join("\n");
+      if (data) {
+        receive(JSON.parse(data));
+        setStatus("");
+      }
+    }
   }
-  setTimeout(poll, document.hidden ? 4 * POLL_MS : POLL_MS);
+}
+
+async function pollOnce() {
+  const response = await fetch("/v1/engine/stats", { headers: authHeaders(), cache: "no-store" });
+  if (response.status === 401) throw new Error("The server wants an API key: enter it below.");
+  if (!response.ok) throw new Error("Error " + response.status + " from /v1/engine/stats");
+  receive(await response.json());
+  setStatus("");
+}
+
+const describe = (e) => (e instanceof TypeError ? "The server cannot be reached; retrying." : e.message);
+
+// The stream while it lasts; polling while it is not available, trying the stream again every
+// few seconds.
+async function run() {
+  for (;;) {
+    try {
+      await stream();
+    } catch (e) {
+      if (e.name !== "AbortError") setStatus(describe(e));
+    }
+    setFeed("polling");
+    for (const until = Date.now() + 5000; Date.now() < until;) {
+      try {
+        await pollOnce();
+      } catch (e) {
+        setStatus(describe(e));
+      }
+      await sleep(document.hidden ? 4 * POLL_MS : POLL_MS);
+    }
+  }
 }
 
 const savedKey = localStorage.getItem("tessera.api-key");
 if (savedKey !== null) $("api-key").value = savedKey;
-$("api-key").addEventListener("change", () => localStorage.setItem("tessera.api-key", $("api-key").value));
-poll();
+$("api-key").addEventListener("change", () => {
+  localStorage.setItem("tessera.api-key", $("api-key").value);
+  if (streamAbort) streamAbort.abort();  // reconnect with the new key
+});
+run();

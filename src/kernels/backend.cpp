@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "base/progress.h"
 #include "kernels/kernels.h"
 
 namespace tessera::kernels {
@@ -22,6 +23,8 @@ class CpuBackend final : public Backend {
     for (const MatrixView* m : matrices) total += padded_bytes(*m);
     HugePageBuffer buffer = allocate(total);
     size_t offset = 0;
+    // Repacking reads every weight byte off the mapped file: the long part of loading a model.
+    ProgressBar progress("loading weights", static_cast<int64_t>(matrices.size()), "tensors");
     for (MatrixView* m : matrices) {
       uint8_t* dst = buffer.data() + offset;
       offset += padded_bytes(*m);
@@ -31,6 +34,7 @@ class CpuBackend final : public Backend {
         std::memcpy(dst, m->data, static_cast<size_t>(m->num_rows) * m->row_stride_bytes);
         m->data = dst;
       }
+      progress.add();
     }
     return buffer;
   }

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "base/progress.h"
 #include "gguf/gguf_writer.h"
 #include "quantize/importance_quantize.h"
 #include "quantize/tensor_type_choice.h"
@@ -76,6 +77,7 @@ Expected<QuantizeReport> quantize_model(const gguf::GgufFile& input, const std::
   writer.set("general.file_type", gguf::MetadataValue::u32(static_cast<uint32_t>(options.file_type)));
 
   QuantizeReport report;
+  ProgressBar progress("quantize", static_cast<int64_t>(choices.size()), "tensors");
   for (const TensorTypeChoice& choice : choices) {
     const gguf::TensorInfo& info = *input.find_tensor(choice.name);
     TensorReport tensor{choice.name, info.type, choice.type, info.num_bytes, info.num_bytes, false, choice.fallback};
@@ -109,7 +111,9 @@ Expected<QuantizeReport> quantize_model(const gguf::GgufFile& input, const std::
       tensor.bytes_out = bytes.size();
     }
     report.tensors.push_back(std::move(tensor));
+    progress.add();
   }
+  progress.finish();
   TS_RETURN_IF_ERROR(writer.write(output_path));
   std::error_code error;
   report.output_file_bytes = std::filesystem::file_size(output_path, error);

@@ -46,6 +46,7 @@ Json engine_stats_json(const EngineStats& s, const ServeMetrics::Latencies& late
        {{"drafts", s.spec_num_drafts},
         {"draft_tokens", s.spec_num_draft_tokens},
         {"accepted_tokens", s.spec_num_accepted_tokens}}},
+      {"event_streams", {{"open", c.event_streams}, {"skipped", c.event_snapshots_skipped}}},
       {"latency",
        {{"time_to_first_token", histogram_json(latencies.time_to_first_token)},
         {"inter_token", histogram_json(latencies.inter_token_latency)},

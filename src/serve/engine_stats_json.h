@@ -20,6 +20,8 @@ struct EngineStatsContext {
   int32_t max_num_seqs = 0;
   int32_t max_model_len = 0;
   int64_t requests_in_flight = 0;  // HTTP generation requests being answered (each may hold n completions)
+  int32_t event_streams = 0;       // open GET /v1/engine/events streams
+  int64_t event_snapshots_skipped = 0;  // snapshots not sent to a stream whose client was behind
 };
 
 Json engine_stats_json(const EngineStats& stats, const ServeMetrics::Latencies& latencies, const EngineStatsContext& context);

@@ -25,7 +25,7 @@ struct Route {
 constexpr Route kRoutes[] = {
     {"POST", "/v1/completions", true}, {"POST", "/v1/chat/completions", true}, {"POST", "/tokenize", true},
     {"POST", "/detokenize", true},     {"GET", "/v1/models", true},            {"GET", "/health", false},
-    {"GET", "/metrics", false},        {"GET", "/v1/engine/stats", true},
+    {"GET", "/metrics", false},        {"GET", "/v1/engine/stats", true},      {"GET", "/v1/engine/events", true},
 };
 
 const Route* find_route(const http::HttpRequest& request) {
@@ -117,6 +117,7 @@ Expected<std::unique_ptr<OpenAiServer>> OpenAiServer::create(const ServeConfig& 
   handlers.handle = [raw](std::shared_ptr<http::HttpExchange> exchange) { raw->handle(exchange); };
   handlers.error = [](int status, const std::string& message) { return http_error_response(status, message); };
   server->http_ = std::make_unique<http::HttpServer>(config.http, std::move(handlers));
+  server->events_ = EngineEventHub::create(config.events, [raw] { return dump_json(raw->engine_stats()); });
   return server;
 }
 
@@ -125,6 +126,7 @@ OpenAiServer::OpenAiServer(const ServeConfig& config)
 
 OpenAiServer::~OpenAiServer() {
   if (client_) client_->abort_all();
+  if (events_) events_->stop();  // its thread reads the engine and writes to exchanges
   if (http_) http_->stop();  // no I/O thread or worker runs after this
   // NOTE: the engine loop stops before the HTTP state is destroyed: a late engine output may still
   // post to a stopped connection (harmless), never to a destroyed one; sessions destroyed with
@@ -144,6 +146,7 @@ void OpenAiServer::run() { http_->run(); }
 void OpenAiServer::stop(int32_t grace_ms) {
   if (draining_.exchange(true)) return;
   http_->stop_accepting();
+  events_->stop();  // event streams never end on their own: end them now
   client_->abort_all();
   if (grace_ms < 0) grace_ms = config_.shutdown_timeout_ms;
   // NOTE: a hard deadline: a client that does not read its last events cannot hold the process.
@@ -213,6 +216,8 @@ void OpenAiServer::handle(const std::shared_ptr<http::HttpExchange>& exchange) {
     response.content_type = std::string(asset->content_type);
     response.body = std::string(asset->body);
     response.headers = {{"Cache-Control", "no-cache"}, {"X-Content-Type-Options", "nosniff"}};
+  } else if (path == "/v1/engine/events") {
+    return handle_engine_events(exchange);
   } else if (path == "/v1/engine/stats") {
     response = handle_engine_stats();
   } else if (path == "/tokenize") {
@@ -365,7 +370,7 @@ http::HttpResponse OpenAiServer::handle_models() const {
   return json_response({{"object", "list"}, {"data", Json::array({model})}});
 }
 
-http::HttpResponse OpenAiServer::handle_engine_stats() const {
+Json OpenAiServer::engine_stats() const {
   EngineStatsContext context;
   context.model = model_name_;
   context.time_ms =
@@ -375,9 +380,36 @@ http::HttpResponse OpenAiServer::handle_engine_stats() const {
   context.max_num_seqs = config_.engine.max_num_seqs;
   context.max_model_len = client_->max_model_len();
   context.requests_in_flight = client_->num_in_flight();
-  http::HttpResponse response = json_response(engine_stats_json(client_->stats(), metrics_->latencies(), context));
+  context.event_streams = events_->num_subscribers();
+  context.event_snapshots_skipped = events_->num_skipped();
+  return engine_stats_json(client_->stats(), metrics_->latencies(), context);
+}
+
+http::HttpResponse OpenAiServer::handle_engine_stats() const {
+  http::HttpResponse response = json_response(engine_stats());
   response.headers.emplace_back("Cache-Control", "no-store");
   return response;
+}
+
+void OpenAiServer::handle_engine_events(const std::shared_ptr<http::HttpExchange>& exchange) {
+  const http::HttpRequest& request = exchange->request();
+  auto answer = [&](http::HttpResponse response) {
+    decorate(response, request);
+    exchange->respond(std::move(response));
+  };
+  Expected<int32_t> interval = parse_event_interval(request.target, events_->limits());
+  if (!interval.ok()) return answer(error_response(400, interval.status().message(), "invalid_request_error", "interval_ms"));
+  http::HttpResponse head;
+  head.content_type = "text/event-stream";
+  head.headers = {{"Cache-Control", "no-store"}, {"X-Accel-Buffering", "no"}};
+  decorate(head, request);
+  if (!events_->subscribe(exchange, *interval, std::move(head))) {
+    http::HttpResponse busy = error_response(503, "Too many engine event streams are open (limit " +
+                                                      std::to_string(events_->limits().max_subscribers) +
+                                                      ", --max-event-streams); poll GET /v1/engine/stats instead.",
+                                             "server_error");
+    answer(std::move(busy));
+  }
 }
 
 }  // namespace tessera::serve

@@ -17,6 +17,7 @@
 #include "chat/tool_template_caps.h"
 #include "serve/access_policy.h"
 #include "serve/engine_client.h"
+#include "serve/engine_events.h"
 #include "serve/generation_call.h"
 #include "serve/http/http_server.h"
 #include "serve/openai_request.h"
@@ -41,6 +42,7 @@ struct ServeConfig {
                                        // this long after it arrived (engine timeout_ms); 0 = none
   int32_t shutdown_timeout_ms = 1000;  // stop(): how long in-flight answers may take to end
   RequestLimits limits;
+  EngineEventLimits events;            // GET /v1/engine/events: subscribers, per-client bytes, intervals
 };
 
 class OpenAiServer {
@@ -69,6 +71,8 @@ class OpenAiServer {
   http::HttpResponse handle_detokenize(const http::HttpRequest& request) const;
   http::HttpResponse handle_models() const;
   http::HttpResponse handle_engine_stats() const;
+  void handle_engine_events(const std::shared_ptr<http::HttpExchange>& exchange);
+  Json engine_stats() const;  // the snapshot both engine endpoints send
   void decorate(http::HttpResponse& response, const http::HttpRequest& request) const;  // CORS
   // Chat messages -> prompt token ids through the chat template.
   Expected<std::vector<int32_t>> render_chat(std::vector<ChatMessage> messages, bool add_special,
@@ -89,6 +93,7 @@ class OpenAiServer {
   std::unique_ptr<ServeMetrics> metrics_;
   std::shared_ptr<EngineClient> client_;           // sessions hold it weakly (generation_session.h)
   std::unique_ptr<http::HttpServer> http_;
+  std::shared_ptr<EngineEventHub> events_;        // its thread stops before the members above go
   std::atomic<bool> draining_{false};
   int64_t created_ = 0;                            // Unix seconds at start, for /v1/models
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

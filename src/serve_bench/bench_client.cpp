@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "base/progress.h"
 #include "serve_bench/arrival_schedule.h"
 #include "serve_bench/sse_parser.h"
 
@@ -241,17 +242,21 @@ Expected<BenchmarkRun> run_serve_bench(const ServeBenchConfig& config,
   const int32_t limit = config.max_concurrency > 0 ? config.max_concurrency : kMaxWorkers;
   const int32_t num_workers = std::min(limit, config.num_prompts);
   run.results.resize(prompts.size());
+  if (log) log("bench-serve: " + std::to_string(config.num_prompts) + " requests, " + std::to_string(num_workers) + " workers");
   Dispatcher dispatcher;
+  ProgressBar progress("bench-serve", config.num_prompts, "requests");
   std::vector<std::thread> workers;
   workers.reserve(static_cast<size_t>(num_workers));
   for (int32_t w = 0; w < num_workers; ++w) {
     workers.emplace_back([&] {
       auto client = make_client(url, config);
       size_t i = 0;
-      while (dispatcher.pop(&i)) run.results[i] = send_streaming_request(*client, path, config, bodies[i], config.input_len);
+      while (dispatcher.pop(&i)) {
+        run.results[i] = send_streaming_request(*client, path, config, bodies[i], config.input_len);
+        progress.add();
+      }
     });
   }
-  if (log) log("bench-serve: " + std::to_string(config.num_prompts) + " requests, " + std::to_string(num_workers) + " workers");
   const auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < arrivals_s.size(); ++i) {
     std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -260,6 +265,7 @@ Expected<BenchmarkRun> run_serve_bench(const ServeBenchConfig& config,
   }
   dispatcher.close();
   for (std::thread& worker : workers) worker.join();
+  progress.finish();
   const double duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   run.metrics = compute_metrics(run.results, duration_s);
   return run;

@@ -1,37 +1,21 @@
 // The chat page and dashboard in a real browser (Debian's headless Chromium, driven by
 // playwright-core) against a real `tessera serve`: the chat page streams a reply, the dashboard
-// shows KV blocks in use while a long request streams and none after it, and a bad request shows
-// its error. Screenshots go to $SCREENSHOT_DIR when set (docs/images/ in the README).
+// follows the event stream and shows KV blocks in use while a long request streams and none after
+// it; an empty prompt, a 400 and a server that is gone each show a clear message. The chat page's
+// screenshot goes to $SCREENSHOT_DIR when set (docs/images/ in the README; the dashboard's comes
+// from dashboard_load.mjs, under 256 streams).
 //
 // Usage: node browser_test.mjs TESSERA_BINARY MODEL   (npm ci in tests/web first). MODEL must be
 // slow enough that 8 streams of 400 tokens last a few dashboard polls: the tiny story model is too
 // fast; a random-weight `tessera synth --shape smollm-135m --type Q4_0` model (seconds) does.
-import { spawn } from "node:child_process";
-import { chromium } from "playwright-core";
+import { launchBrowser, startServer } from "./harness.mjs";
 
 const [binary, model] = process.argv.slice(2);
 const screenshots = process.env.SCREENSHOT_DIR;
 const check = (ok, what) => { if (!ok) throw new Error("FAIL: " + what); console.log("ok: " + what); };
 
-function startServer() {
-  const server = spawn(binary, ["serve", "-m", model, "--port", "0", "-t", "1"], { stdio: ["ignore", "ignore", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let log = "";
-    server.stderr.on("data", (d) => {
-      log += d;
-      const m = log.match(/on http:\/\/[^:]+:(\d+)/);
-      if (m) resolve({ server, base: "http://127.0.0.1:" + m[1] });
-    });
-    server.on("exit", (code) => reject(new Error("server exited " + code + ": " + log)));
-  });
-}
-
-const { server, base } = await startServer();
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
+const { server, base } = await startServer(binary, model, ["-t", "1"]);
+const browser = await launchBrowser();
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
   const errors = [];
@@ -70,6 +54,8 @@ try {
   await dash.goto(base + "/dashboard");
   await dash.waitForFunction(() => /^0 in use/.test(document.getElementById("block-numbers").textContent), null, { timeout: 20000 });
   check(true, "the dashboard shows no blocks in use when idle");
+  await dash.waitForFunction(() => window.tesseraDashboard.feed === "events" && window.tesseraDashboard.updates >= 2, null, { timeout: 20000 });
+  check((await dash.textContent("#feed")).includes("/v1/engine/events"), "the dashboard follows GET /v1/engine/events");
   const controller = new AbortController();
   const long = [];
   for (let i = 0; i < 8; i++) {
@@ -81,12 +67,36 @@ try {
   await dash.waitForFunction(() => /^[1-9]\d* in use/.test(document.getElementById("block-numbers").textContent), null, { timeout: 20000 });
   check(true, "the dashboard shows blocks in use while requests stream");
   await dash.waitForTimeout(2500);  // let the charts fill in
-  if (screenshots) await dash.screenshot({ path: screenshots + "/dashboard.png", fullPage: true });
   controller.abort();
   await Promise.all(long);
   await dash.waitForFunction(() => /^0 in use/.test(document.getElementById("block-numbers").textContent), null, { timeout: 30000 });
   check(true, "the dashboard shows no blocks in use after the requests end");
   check(errors.length === 0, "no script errors (" + errors.join("; ") + ")");
+
+  // A server with --api-key: both pages say a key is needed; with the key the dashboard follows it.
+  const keyed = await startServer(binary, model, ["-t", "1", "--api-key", "sekret"]);
+  try {
+    const keyPage = await browser.newPage();
+    await keyPage.goto(keyed.base + "/dashboard");
+    await keyPage.evaluate(() => localStorage.removeItem("tessera.api-key"));
+    await keyPage.reload();
+    await keyPage.waitForFunction(() => document.getElementById("status").textContent.includes("wants an API key"), null, { timeout: 20000 });
+    check(true, "the dashboard asks for the API key (401)");
+    await keyPage.fill("#api-key", "sekret");
+    await keyPage.dispatchEvent("#api-key", "change");
+    await keyPage.waitForFunction(() => window.tesseraDashboard.feed === "events" && document.getElementById("status").textContent === "",
+                                  null, { timeout: 20000 });
+    check(true, "with the key the dashboard follows the event stream");
+    await keyPage.evaluate(() => localStorage.removeItem("tessera.api-key"));
+    await keyPage.goto(keyed.base + "/");
+    await keyPage.fill("#prompt", "Hi");
+    await keyPage.keyboard.press("Enter");
+    await keyPage.waitForFunction(() => document.getElementById("status").textContent.includes("Error 401"), null, { timeout: 20000 });
+    check(true, "the chat page shows the 401's message");
+    await keyPage.close();
+  } finally {
+    keyed.server.kill("SIGTERM");
+  }
 
   // Server gone: the chat page says so.
   server.kill("SIGTERM");
@@ -96,6 +106,8 @@ try {
   await page.keyboard.press("Enter");
   await page.waitForFunction(() => document.getElementById("status").textContent.includes("cannot be reached"), null, { timeout: 20000 });
   check(true, "a server that is gone shows a clear message");
+  await dash.waitForFunction(() => document.getElementById("status").textContent.includes("cannot be reached"), null, { timeout: 20000 });
+  check(true, "the dashboard says so too");
   console.log("PASS");
 } finally {
   await browser.close();

@@ -38,6 +38,8 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   // before the response is complete; at once if it already has.
   void set_on_close(std::function<void()> fn);
   bool client_gone() const { return gone_.load(); }
+  // Bytes handed to write() that the client has not taken yet.
+  size_t pending_bytes() const { return pending_bytes_.load(); }
 
  private:
   friend class HttpConnection;
