@@ -10,12 +10,23 @@
 
 #include "base/check.h"
 #include "kernels/kernels.h"
+#include "model/distributed.h"
+#include "model/shard.h"
 #include "model/weight_loader.h"
 
 namespace tessera {
 
 Expected<std::unique_ptr<Model>> DecoderModel::create(std::shared_ptr<const gguf::GgufFile> file, ModelConfig config,
                                                       DecoderWeights weights, const ModelOptions& options) {
+  TS_ASSIGN_OR_RETURN(std::unique_ptr<DecoderModel> model,
+                      create_shard(std::move(file), std::move(config), std::move(weights), options, nullptr));
+  return std::unique_ptr<Model>(std::move(model));
+}
+
+Expected<std::unique_ptr<DecoderModel>> DecoderModel::create_shard(std::shared_ptr<const gguf::GgufFile> file,
+                                                                   ModelConfig config, DecoderWeights weights,
+                                                                   const ModelOptions& options,
+                                                                   std::unique_ptr<ParallelGroups> parallel) {
   std::unique_ptr<DecoderModel> model(new DecoderModel());
   model->file_ = std::move(file);
   model->config_ = std::move(config);
@@ -23,18 +34,56 @@ Expected<std::unique_ptr<Model>> DecoderModel::create(std::shared_ptr<const gguf
   model->max_batch_tokens_ = std::max(1, options.max_batch_tokens);
   model->max_context_ = options.max_context > 0 ? options.max_context : model->config_.context_length;
   model->backend_ = options.backend != nullptr ? options.backend : &kernels::cpu_backend();
+  model->parallel_ = std::move(parallel);
+  const IndexRange layers =
+      stage_layers(model->config_.num_layers, model->parallel_ ? model->parallel_->shard : ShardSpec{});
+  model->first_layer_ = static_cast<int32_t>(layers.begin);
+  model->end_layer_ = static_cast<int32_t>(layers.end);
+  if (!model->w_.layers.empty()) model->kv_cache_heads_ = model->w_.layers[0].attention.num_kv_heads;
   // NOTE: a tied output head gets its own copy: get_rows reads token_embedding row by row from
   // the file, while the output head may be repacked. Slices of a fused weight (and the experts of
   // a 3-D tensor) are separate row ranges, each prepared on its own.
   std::vector<MatrixView*> streamed;
   for (Linear* linear : model->streamed_linears()) streamed.push_back(&linear->weight);
   model->resident_weights_ = model->backend_->prepare_weights(streamed);
-  return std::unique_ptr<Model>(std::move(model));
+  return model;
+}
+
+DecoderModel::~DecoderModel() {
+  if (parallel_ != nullptr && parallel_->world->rank() == 0) {
+    if (Status s = send_worker_command(WorkerCommand::kUnload, {}); !s.ok()) dist::abort_job(s.message());
+  }
+}
+
+bool DecoderModel::computes_logits() const {
+  return parallel_ == nullptr ||
+         (parallel_->shard.pp_rank == parallel_->shard.pp_size - 1 && parallel_->shard.tp_rank == 0);
+}
+
+Model::RankStats DecoderModel::own_rank_stats() const {
+  return {static_cast<int64_t>(resident_weights_.size_bytes()),
+          parallel_ == nullptr ? 0 : parallel_->world->bytes_sent() + parallel_->tensor.bytes_sent()};
+}
+
+std::vector<Model::RankStats> DecoderModel::rank_stats() const {
+  std::vector<RankStats> stats = {own_rank_stats()};
+  if (parallel_ == nullptr || parallel_->world->rank() != 0) return stats;
+  // Asked after the command, so the workers' counts include what they sent up to now.
+  Status status = send_worker_command(WorkerCommand::kStats, {});
+  for (int r = 1; status.ok() && r < parallel_->world->size(); ++r) {
+    RankStats theirs;
+    status = parallel_->world->recv(&theirs, sizeof(theirs), r, kStatsTag);
+    stats.push_back(theirs);
+  }
+  if (!status.ok()) dist::abort_job(status.message());
+  return stats;
 }
 
 std::vector<Linear*> DecoderModel::streamed_linears() {
-  std::vector<Linear*> linears = {&w_.output};
-  for (DecoderLayer& l : w_.layers) {
+  std::vector<Linear*> linears;
+  if (computes_logits()) linears.push_back(&w_.output);
+  for (int32_t layer = first_layer_; layer < end_layer_; ++layer) {
+    DecoderLayer& l = w_.layers[static_cast<size_t>(layer)];
     for (Linear* linear : {&l.attention.q, &l.attention.k, &l.attention.v, &l.attention.output}) {
       linears.push_back(linear);
     }
@@ -123,6 +172,11 @@ void DecoderModel::forward(const ForwardBatch& batch, KvStorage& kv, float* logi
            "KV cache of %d layers in %d groups for a model of %d layers and a batch of %d groups",
            kv.layout().num_layers(), kv.layout().num_groups(), config_.num_layers, batch.num_kv_groups);
   for (int32_t p : batch.positions) TS_CHECK(p >= 0 && p < max_context_, "position %d outside context %d", p, max_context_);
+  if (parallel_ != nullptr && parallel_->world->rank() == 0) {
+    if (Status s = send_worker_command(WorkerCommand::kForward, encode_forward(batch, kv, context.num_threads())); !s.ok()) {
+      dist::abort_job(s.message());
+    }
+  }
   int32_t logits_written = 0;
   // NOTE: chunks run one after another through all layers, so a later chunk sees the K/V an
   // earlier chunk wrote: chunking is invisible in the result.
@@ -130,6 +184,7 @@ void DecoderModel::forward(const ForwardBatch& batch, KvStorage& kv, float* logi
     const int32_t end = std::min(batch.num_tokens(), begin + max_batch_tokens_);
     forward_chunk(batch, begin, end, kv, logits, logits_written, context.pool());
   }
+  if (parallel_ != nullptr) gather_logits(batch, logits);
   TS_CHECK(logits_written == static_cast<int32_t>(batch.logit_rows.size()), "logit rows out of order");
 }
 
@@ -139,9 +194,17 @@ void DecoderModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32
   const int32_t n = end - begin;
   const std::span<const int32_t> ids(batch.token_ids.data() + begin, static_cast<size_t>(n));
   for (int32_t id : ids) TS_CHECK(id >= 0 && id < c.vocab_size, "token id %d outside vocabulary", id);
-  kernels::get_rows(w_.token_embedding, ids, ws_.x);
-  if (w_.embedding_scale != 1.0f) {
-    kernels::scale_inplace(ws_.x, static_cast<int64_t>(n) * c.hidden_dim, w_.embedding_scale, &pool);
+  if (first_layer_ > 0) {
+    // A later pipeline stage: the residual stream comes from the stage before.
+    const int32_t from = parallel_->shard.world_rank(parallel_->shard.pp_rank - 1, parallel_->shard.tp_rank);
+    if (Status s = parallel_->world->recv(ws_.x, sizeof(float) * n * c.hidden_dim, from, kActivationTag); !s.ok()) {
+      dist::abort_job(s.message());
+    }
+  } else {
+    kernels::get_rows(w_.token_embedding, ids, ws_.x);
+    if (w_.embedding_scale != 1.0f) {
+      kernels::scale_inplace(ws_.x, static_cast<int64_t>(n) * c.hidden_dim, w_.embedding_scale, &pool);
+    }
   }
   // The angles once per chunk and RoPE setting: every layer rotates q and k at the same positions.
   const std::span<const int32_t> positions(batch.positions.data() + begin, static_cast<size_t>(n));
@@ -163,10 +226,20 @@ void DecoderModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32
   // are unchanged (each row's GEMM and attention are independent of the others). Not while
   // observing matmul inputs, whose statistics cover every row.
   const bool prune_last_layer = num_rows < n && !matmul_input_observer_;
-  for (int32_t layer = 0; layer < c.num_layers; ++layer) {
+  for (int32_t layer = first_layer_; layer < end_layer_; ++layer) {
     const bool pruned = prune_last_layer && layer == c.num_layers - 1;
     attention_block(batch, begin, end, layer, kv, pool, pruned ? &output_rows_ : nullptr);
     if (!pruned || num_rows > 0) ffn_block(pruned ? num_rows : n, layer, pool);
+  }
+  if (end_layer_ < c.num_layers) {
+    // Not the last pipeline stage: the residual stream goes on to the next (a copy travels while
+    // this stage starts the next chunk: chunks are the micro-batches in flight).
+    const int32_t to = parallel_->shard.world_rank(parallel_->shard.pp_rank + 1, parallel_->shard.tp_rank);
+    if (Status s = parallel_->world->send(ws_.x, sizeof(float) * n * c.hidden_dim, to, kActivationTag); !s.ok()) {
+      dist::abort_job(s.message());
+    }
+    logits_written += num_rows;
+    return;
   }
 
   // Final norm and output head, only for rows whose logits were requested (already the first
@@ -179,6 +252,10 @@ void DecoderModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32
   }
   const float* logit_rows = prune_last_layer ? ws_.x : ws_.normed;
   if (num_rows == 0) return;
+  if (!computes_logits()) {  // the other tensor-parallel ranks of the last stage
+    logits_written += num_rows;
+    return;
+  }
   w_.output_norm.apply(logit_rows, num_rows, ws_.logit_in, &pool);
   float* out = logits + static_cast<size_t>(logits_written) * c.vocab_size;
   run_linear(w_.output, ws_.logit_in, num_rows, out, layer_context(pool));
@@ -240,6 +317,7 @@ void DecoderModel::attention_block(const ForwardBatch& batch, int32_t begin, int
   kernels::paged_attention_batch(attention_sequences_, a.num_heads, kv.layer_view(layer), a.params, ws_.scores,
                                  pool);
   run_linear(a.output, ws_.attn, n, ws_.proj, layer_context(pool));
+  reduce_partial_sums(n);
   add_residual(n, l.post_attention_norm, pool);
 }
 
@@ -253,12 +331,39 @@ void DecoderModel::ffn_block(int32_t n, int32_t layer, ThreadPool& pool) {
   } else {
     l.ffn.forward(ws_.normed, n, ws_.gate, ws_.up, ws_.proj, layer_context(pool));
   }
+  reduce_partial_sums(n);
   add_residual(n, l.post_ffn_norm, pool);
 }
 
 void DecoderModel::add_residual(int32_t n, const RmsNorm& post_norm, ThreadPool& pool) {
   if (post_norm.present()) post_norm.apply(ws_.proj, n, ws_.proj, &pool);
   kernels::add_inplace(ws_.x, ws_.proj, static_cast<int64_t>(n) * config_.hidden_dim, &pool);
+}
+
+}  // namespace tessera
+
+namespace tessera {
+
+void DecoderModel::reduce_partial_sums(int32_t n) {
+  if (parallel_ == nullptr || parallel_->tensor.size() == 1) return;
+  if (Status s = parallel_->tensor.all_reduce_sum(ws_.proj, static_cast<size_t>(n) * config_.hidden_dim); !s.ok()) {
+    dist::abort_job(s.message());
+  }
+}
+
+void DecoderModel::gather_logits(const ForwardBatch& batch, float* logits) {
+  const ShardSpec& shard = parallel_->shard;
+  const int32_t source = shard.world_rank(shard.pp_size - 1, 0);
+  if (source == 0) return;  // rank 0 computed them itself
+  const size_t bytes = sizeof(float) * batch.logit_rows.size() * static_cast<size_t>(config_.vocab_size);
+  Status s;
+  if (parallel_->world->rank() == 0) {
+    s = parallel_->world->recv(logits, bytes, source, kLogitsTag);
+  } else if (parallel_->world->rank() == source) {
+    s = parallel_->world->send(logits, bytes, 0, kLogitsTag);
+  }
+  if (s.ok()) s = parallel_->world->flush();
+  if (!s.ok()) dist::abort_job(s.message());
 }
 
 }  // namespace tessera
