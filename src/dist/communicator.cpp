@@ -126,6 +126,21 @@ Status Communicator::all_reduce_sum(float* data, size_t count) {
   return Status();
 }
 
+Status Communicator::all_gather(const float* send, size_t count, float* recv) {
+  if (size_ == 1) {
+    std::memcpy(recv, send, count * sizeof(float));
+    return Status();
+  }
+  MPI_Request request;
+  if (MPI_Iallgather(send, static_cast<int>(count), MPI_FLOAT, recv, static_cast<int>(count), MPI_FLOAT, impl_->comm,
+                     &request) != MPI_SUCCESS) {
+    return Status(StatusCode::kInternal, "MPI_Iallgather failed");
+  }
+  if (!wait_for(request, timeout_)) return unavailable("all-gather", (rank_ + 1) % size_, timeout_);
+  bytes_sent_ += static_cast<int64_t>(count * sizeof(float));
+  return Status();
+}
+
 Status Communicator::send(const void* data, size_t bytes, int dest, int tag) {
   // Drop the sends that have left; keep the rest (their buffers must live until then).
   while (!impl_->sends.empty()) {
@@ -195,6 +210,10 @@ Communicator::Communicator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)),
 
 Status Communicator::broadcast(void*, size_t, int, std::chrono::milliseconds) { return Status(); }
 Status Communicator::all_reduce_sum(float*, size_t) { return Status(); }
+Status Communicator::all_gather(const float* send, size_t count, float* recv) {
+  std::memcpy(recv, send, count * sizeof(float));
+  return Status();
+}
 Status Communicator::send(const void*, size_t, int dest, int) {
   return unsupported("send to rank " + std::to_string(dest) + ": built without MPI");
 }

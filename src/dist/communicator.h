@@ -42,6 +42,8 @@ class Communicator {
   Status broadcast(void* data, size_t bytes, int root) { return broadcast(data, bytes, root, timeout_); }
   // data[i] = the sum over ranks of data[i], on every rank.
   Status all_reduce_sum(float* data, size_t count);
+  // recv[r * count ...] = rank r's `count` floats of `send`, on every rank.
+  Status all_gather(const float* send, size_t count, float* recv);
   // Sends a copy of `bytes` of `data` to `dest` and returns at once (the copy travels while the
   // caller computes); a failed earlier send is reported by the next send or by flush().
   Status send(const void* data, size_t bytes, int dest, int tag);

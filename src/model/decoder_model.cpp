@@ -104,8 +104,12 @@ void DecoderModel::allocate_workspace(const kernels::ExecutionContext& context) 
   const ModelConfig& c = config_;
   const size_t t = static_cast<size_t>(max_batch_tokens_);
   int64_t q_dim = 0, kv_dim = 0, ffn_dim = 0, group = 1, num_experts = 0, num_used = 0, expert_ffn = 0;
+  int64_t whole_q_dim = 0;  // a whole output projection under tensor parallelism (gather_heads)
   for (const DecoderLayer& l : w_.layers) {
     q_dim = std::max<int64_t>(q_dim, l.attention.q_dim());
+    if (l.attention.output.weight.num_cols != l.attention.q_dim()) {
+      whole_q_dim = std::max(whole_q_dim, l.attention.output.weight.num_cols);
+    }
     kv_dim = std::max<int64_t>(kv_dim, l.attention.kv_dim());
     ffn_dim = std::max(ffn_dim, l.ffn.ffn_dim());
     group = std::max<int64_t>(group, l.attention.num_heads / l.attention.num_kv_heads);
@@ -137,13 +141,14 @@ void DecoderModel::allocate_workspace(const kernels::ExecutionContext& context) 
   // Every buffer's float count, in the order they are carved out (each on a 64-byte boundary).
   const size_t hidden = t * static_cast<size_t>(c.hidden_dim);
   float** buffers[] = {&ws_.x, &ws_.normed, &ws_.q, &ws_.k, &ws_.v, &ws_.attn, &ws_.proj, &ws_.gate, &ws_.up,
-                       &ws_.logit_in, &ws_.rope, &ws_.scores,
+                       &ws_.logit_in, &ws_.rope, &ws_.scores, &ws_.heads_gathered, &ws_.heads_whole,
                        &ws_.moe.router_probs, &ws_.moe.expert_in, &ws_.moe.expert_gate, &ws_.moe.expert_up,
                        &ws_.moe.expert_out, &ws_.moe.route_weights};
   int32_t** int_buffers[] = {&ws_.moe.routes, &ws_.moe.route_rows};
   const size_t floats[] = {hidden, hidden, t * q_dim, t * kv_dim, t * kv_dim, t * q_dim, hidden, t * ffn_dim,
                            t * ffn_dim, hidden, w_.ropes.size() * ws_.rope_stride,
                            kernels::attention_scratch_floats(max_context_, group, context.pool()),
+                           t * whole_q_dim, t * whole_q_dim,
                            moe_floats[0], moe_floats[1], moe_floats[2], moe_floats[3], moe_floats[4], moe_floats[5]};
   constexpr size_t kAlign = 64;
   auto aligned = [](size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; };
@@ -316,12 +321,17 @@ void DecoderModel::attention_block(const ForwardBatch& batch, int32_t begin, int
   }
   kernels::paged_attention_batch(attention_sequences_, a.num_heads, kv.layer_view(layer), a.params, ws_.scores,
                                  pool);
-  run_linear(a.output, ws_.attn, n, ws_.proj, layer_context(pool));
-  reduce_partial_sums(n);
+  if (a.output.weight.num_cols == a.q_dim()) {
+    run_linear(a.output, ws_.attn, n, ws_.proj, layer_context(pool));
+    reduce_partial_sums(n);  // tensor parallelism: each rank's heads gave a partial sum
+  } else {
+    run_linear(a.output, gather_heads(n, a), n, ws_.proj, layer_context(pool));  // the whole sum on every rank
+  }
   add_residual(n, l.post_attention_norm, pool);
 }
 
 void DecoderModel::ffn_block(int32_t n, int32_t layer, ThreadPool& pool) {
+  const ModelConfig& c = config_;
   const DecoderLayer& l = w_.layers[static_cast<size_t>(layer)];
   l.ffn_norm.apply(ws_.x, n, ws_.normed, &pool);
   if (l.is_moe()) {
@@ -330,8 +340,8 @@ void DecoderModel::ffn_block(int32_t n, int32_t layer, ThreadPool& pool) {
     moe_stats_.routed_rows += static_cast<int64_t>(n) * l.moe.num_used;
   } else {
     l.ffn.forward(ws_.normed, n, ws_.gate, ws_.up, ws_.proj, layer_context(pool));
+    if (l.ffn.ffn_dim() < c.ffn_dim) reduce_partial_sums(n);  // tensor parallelism: a slice of the FFN
   }
-  reduce_partial_sums(n);
   add_residual(n, l.post_ffn_norm, pool);
 }
 
@@ -349,6 +359,21 @@ void DecoderModel::reduce_partial_sums(int32_t n) {
   if (Status s = parallel_->tensor.all_reduce_sum(ws_.proj, static_cast<size_t>(n) * config_.hidden_dim); !s.ok()) {
     dist::abort_job(s.message());
   }
+}
+
+const float* DecoderModel::gather_heads(int32_t n, const AttentionLayer& a) {
+  const size_t local = static_cast<size_t>(n) * a.q_dim();
+  if (Status s = parallel_->tensor.all_gather(ws_.attn, local, ws_.heads_gathered); !s.ok()) {
+    dist::abort_job(s.message());
+  }
+  // Rank r's heads are columns [r * q_dim, (r + 1) * q_dim) of the whole rows (shard.h splits evenly).
+  const size_t row = static_cast<size_t>(a.q_dim()), whole = static_cast<size_t>(a.output.weight.num_cols);
+  for (int r = 0; r < parallel_->tensor.size(); ++r) {
+    for (int32_t i = 0; i < n; ++i) {
+      std::copy_n(ws_.heads_gathered + r * local + i * row, row, ws_.heads_whole + i * whole + r * row);
+    }
+  }
+  return ws_.heads_whole;
 }
 
 void DecoderModel::gather_logits(const ForwardBatch& batch, float* logits) {

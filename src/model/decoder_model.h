@@ -75,6 +75,10 @@ class DecoderModel final : public Model {
     float* k = nullptr;            // [max_tokens, max kv_dim]
     float* v = nullptr;            // [max_tokens, max kv_dim]
     float* attn = nullptr;         // [max_tokens, max q_dim] attention output
+    // Tensor parallelism with a whole output projection (shard.h): every rank's heads, as gathered
+    // ([ranks][max_tokens][its q_dim]) and in row order ([max_tokens, whole q_dim]); null otherwise.
+    float* heads_gathered = nullptr;
+    float* heads_whole = nullptr;
     float* proj = nullptr;         // [max_tokens, hidden_dim] output of attn_output / ffn_down
     float* gate = nullptr;         // [max_tokens, max ffn_dim]
     float* up = nullptr;           // [max_tokens, max ffn_dim]
@@ -105,6 +109,9 @@ class DecoderModel final : public Model {
   void add_residual(int32_t num_tokens, const RmsNorm& post_norm, ThreadPool& pool);
   // Tensor parallelism: sums proj's partial rows over the stage's ranks (nothing when T = 1).
   void reduce_partial_sums(int32_t num_tokens);
+  // Tensor parallelism where `a`'s output projection stays whole: every rank's attention rows
+  // (ws_.attn) gathered into ws_.heads_whole, which it returns.
+  const float* gather_heads(int32_t num_tokens, const AttentionLayer& a);
   // Pipeline parallelism: the logits from the rank that computes them to rank 0.
   void gather_logits(const ForwardBatch& batch, float* logits);
   bool computes_logits() const;

@@ -16,7 +16,7 @@ Linear slice_rows(const Linear& full, IndexRange rows) {
   return slice;
 }
 
-// Columns [begin, end) of every row; the row stride stays the full row's (the backend makes the
+// Columns [begin, end) of every row (unsupported unless both are on a quantization block); the row stride stays the full row's (the backend makes the
 // slice dense when it copies it).
 Expected<Linear> slice_columns(const Linear& full, IndexRange cols) {
   const int64_t block = dtype_block_size(full.weight.type);
@@ -85,15 +85,20 @@ Status shard_decoder_weights(const ModelConfig& c, const ShardSpec& s, DecoderWe
     a.q = slice_rows(a.q, scaled(q_heads, d));
     a.k = slice_rows(a.k, scaled(kv_heads, d));
     a.v = slice_rows(a.v, scaled(kv_heads, d));
-    TS_ASSIGN_OR_RETURN(a.output, slice_columns(a.output, scaled(q_heads, d)));
+    // An output projection whose quantization blocks straddle the rank's heads (K-quants' 256
+    // values with small heads) stays whole on every rank: the ranks gather all heads first
+    // (DecoderModel::attention_block) and need no all-reduce after it.
+    if (auto output = slice_columns(a.output, scaled(q_heads, d)); output.ok()) a.output = std::move(output).value();
     a.num_heads = static_cast<int32_t>(q_heads.size());
     a.num_kv_heads = static_cast<int32_t>(kv_heads.size());
 
     GatedFfn& f = l.ffn;
-    // The FFN is split in whole blocks of down's input columns.
+    // The FFN is split in whole blocks of down's input columns; one with fewer blocks than ranks
+    // (K-quants' 256 values in a small model) stays whole on every rank, which then need no
+    // all-reduce after it (DecoderModel::ffn_block).
     const int64_t block = dtype_block_size(f.down.weight.type);
+    if (f.ffn_dim() / block < s.tp_size) continue;
     const IndexRange ffn = scaled(split_evenly(f.ffn_dim() / block, s.tp_size, s.tp_rank), block);
-    if (ffn.size() == 0) return unsupported("tensor parallelism: the FFN has too few blocks to split");
     f.gate = slice_rows(f.gate, ffn);
     f.up = slice_rows(f.up, ffn);
     TS_ASSIGN_OR_RETURN(f.down, slice_columns(f.down, ffn));

@@ -29,6 +29,9 @@ namespace tessera {
 namespace {
 
 constexpr float kF32Tolerance = 1e-4f;
+// gemma3 rounds GELU's input and output to f16 (ggml's table), so a last-bit change in a sum now
+// and then moves one activation by an f16 step (tests/model/golden_test.cpp: kGemmaF32Tolerance).
+constexpr float kGemmaF32Tolerance = 1e-2f;
 constexpr float kQuantizedTolerance = 1.5f;  // tests/model/golden_test.cpp's kSensitiveTolerance
 
 bool have_two_ranks() { return dist::world().size() == 2; }
@@ -104,6 +107,7 @@ TEST_P(ParallelGolden, MatchesSingleProcess) {
   SKIP_WITHOUT_TWO_RANKS();
   const testing::GoldenFile golden = testing::load_golden(GetParam());
   const bool f32 = GetParam().ends_with("f32");
+  const float f32_tolerance = GetParam().find("gemma3") != std::string::npos ? kGemmaF32Tolerance : kF32Tolerance;
   ThreadPool pool(1);
   auto single = Model::load(golden.model_path);
   ASSERT_TRUE(single.ok()) << single.status().message();
@@ -141,13 +145,13 @@ TEST_P(ParallelGolden, MatchesSingleProcess) {
       if (step < ids_single.size()) {
         const auto own = teacher_forced(**single, c.prompt_ids, ids_single, pool);
         const float margin = top2_margin(own.data() + step * static_cast<size_t>(vocab), vocab);
-        EXPECT_LT(margin, f32 ? kF32Tolerance : kQuantizedTolerance)
+        EXPECT_LT(margin, f32 ? f32_tolerance : kQuantizedTolerance)
             << "prompt '" << c.prompt << "' diverges at step " << step << " where the margin is " << margin;
       }
     }
     std::printf("[ parallel ] %s %s: max |dlogit| %.2e, greedy ids equal for %zu of %zu steps\n", GetParam().c_str(),
                 mode.name, worst, equal_steps, total_steps);
-    EXPECT_LE(worst, f32 ? kF32Tolerance : kQuantizedTolerance);
+    EXPECT_LE(worst, f32 ? f32_tolerance : kQuantizedTolerance);
   }
 }
 
