@@ -142,6 +142,7 @@ Status Communicator::all_gather(const float* send, size_t count, float* recv) {
 }
 
 Status Communicator::send(const void* data, size_t bytes, int dest, int tag) {
+  if (impl_ == nullptr) return invalid_argument("send to rank " + std::to_string(dest) + " in a group of one process");
   // Drop the sends that have left; keep the rest (their buffers must live until then).
   while (!impl_->sends.empty()) {
     int done = 0;
@@ -161,6 +162,9 @@ Status Communicator::send(const void* data, size_t bytes, int dest, int tag) {
 }
 
 Status Communicator::recv(void* data, size_t bytes, int source, int tag, std::chrono::milliseconds timeout) {
+  if (impl_ == nullptr) {
+    return invalid_argument("receive from rank " + std::to_string(source) + " in a group of one process");
+  }
   MPI_Request request;
   if (MPI_Irecv(data, static_cast<int>(bytes), MPI_BYTE, source, tag, impl_->comm, &request) != MPI_SUCCESS) {
     return Status(StatusCode::kInternal, "MPI_Irecv from rank " + std::to_string(source) + " failed");
@@ -170,6 +174,7 @@ Status Communicator::recv(void* data, size_t bytes, int source, int tag, std::ch
 }
 
 Status Communicator::flush() {
+  if (impl_ == nullptr) return Status();
   while (!impl_->sends.empty()) {
     Impl::PendingSend& s = impl_->sends.front();
     if (!wait_for(s.request, timeout_)) return unavailable("send", s.dest, timeout_);
