@@ -55,10 +55,7 @@ DecoderModel::~DecoderModel() {
   }
 }
 
-bool DecoderModel::computes_logits() const {
-  return parallel_ == nullptr ||
-         (parallel_->shard.pp_rank == parallel_->shard.pp_size - 1 && parallel_->shard.tp_rank == 0);
-}
+bool DecoderModel::computes_logits() const { return parallel_ == nullptr || parallel_->world->rank() == 0; }
 
 Model::RankStats DecoderModel::own_rank_stats() const {
   return {static_cast<int64_t>(resident_weights_.size_bytes()),
@@ -189,7 +186,7 @@ void DecoderModel::forward(const ForwardBatch& batch, KvStorage& kv, float* logi
     const int32_t end = std::min(batch.num_tokens(), begin + max_batch_tokens_);
     forward_chunk(batch, begin, end, kv, logits, logits_written, context.pool());
   }
-  if (parallel_ != nullptr) gather_logits(batch, logits);
+  if (parallel_ != nullptr) finish_pipeline(batch, logits, context.pool());
   TS_CHECK(logits_written == static_cast<int32_t>(batch.logit_rows.size()), "logit rows out of order");
 }
 
@@ -257,17 +254,26 @@ void DecoderModel::forward_chunk(const ForwardBatch& batch, int32_t begin, int32
   }
   const float* logit_rows = prune_last_layer ? ws_.x : ws_.normed;
   if (num_rows == 0) return;
-  if (!computes_logits()) {  // the other tensor-parallel ranks of the last stage
+  if (!computes_logits()) {
+    // Rank 0 holds the output head: the last stage's first tensor rank sends it the final rows
+    // (hidden_dim floats each, not vocab_size logits).
+    if (parallel_->shard.tp_rank == 0) {
+      const size_t bytes = sizeof(float) * static_cast<size_t>(num_rows) * c.hidden_dim;
+      if (Status s = parallel_->world->send(logit_rows, bytes, 0, kFinalRowsTag); !s.ok()) dist::abort_job(s.message());
+    }
     logits_written += num_rows;
     return;
   }
-  w_.output_norm.apply(logit_rows, num_rows, ws_.logit_in, &pool);
-  float* out = logits + static_cast<size_t>(logits_written) * c.vocab_size;
+  output_head(logit_rows, num_rows, logits + static_cast<size_t>(logits_written) * c.vocab_size, pool);
+  logits_written += num_rows;
+}
+
+void DecoderModel::output_head(const float* rows, int32_t num_rows, float* out, ThreadPool& pool) {
+  w_.output_norm.apply(rows, num_rows, ws_.logit_in, &pool);
   run_linear(w_.output, ws_.logit_in, num_rows, out, layer_context(pool));
   if (w_.final_logit_softcap > 0.0f) {
-    kernels::softcap_inplace(out, static_cast<int64_t>(num_rows) * c.vocab_size, w_.final_logit_softcap);
+    kernels::softcap_inplace(out, static_cast<int64_t>(num_rows) * config_.vocab_size, w_.final_logit_softcap);
   }
-  logits_written += num_rows;
 }
 
 void DecoderModel::attention_block(const ForwardBatch& batch, int32_t begin, int32_t end, int32_t layer,
@@ -376,16 +382,23 @@ const float* DecoderModel::gather_heads(int32_t n, const AttentionLayer& a) {
   return ws_.heads_whole;
 }
 
-void DecoderModel::gather_logits(const ForwardBatch& batch, float* logits) {
+void DecoderModel::finish_pipeline(const ForwardBatch& batch, float* logits, ThreadPool& pool) {
   const ShardSpec& shard = parallel_->shard;
   const int32_t source = shard.world_rank(shard.pp_size - 1, 0);
-  if (source == 0) return;  // rank 0 computed them itself
-  const size_t bytes = sizeof(float) * batch.logit_rows.size() * static_cast<size_t>(config_.vocab_size);
   Status s;
-  if (parallel_->world->rank() == 0) {
-    s = parallel_->world->recv(logits, bytes, source, kLogitsTag);
-  } else if (parallel_->world->rank() == source) {
-    s = parallel_->world->send(logits, bytes, 0, kLogitsTag);
+  if (source != 0 && parallel_->world->rank() == 0) {
+    // The final rows of each chunk, in chunk order, through the output head.
+    size_t done = 0;
+    for (int32_t begin = 0; begin < batch.num_tokens() && s.ok(); begin += max_batch_tokens_) {
+      const int32_t end = std::min(batch.num_tokens(), begin + max_batch_tokens_);
+      int32_t rows = 0;
+      while (done + rows < batch.logit_rows.size() && batch.logit_rows[done + rows] < end) ++rows;
+      if (rows == 0) continue;
+      s = parallel_->world->recv(ws_.normed, sizeof(float) * static_cast<size_t>(rows) * config_.hidden_dim, source,
+                                 kFinalRowsTag);
+      if (s.ok()) output_head(ws_.normed, rows, logits + done * static_cast<size_t>(config_.vocab_size), pool);
+      done += static_cast<size_t>(rows);
+    }
   }
   if (s.ok()) s = parallel_->world->flush();
   if (!s.ok()) dist::abort_job(s.message());

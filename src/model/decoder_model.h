@@ -112,8 +112,12 @@ class DecoderModel final : public Model {
   // Tensor parallelism where `a`'s output projection stays whole: every rank's attention rows
   // (ws_.attn) gathered into ws_.heads_whole, which it returns.
   const float* gather_heads(int32_t num_tokens, const AttentionLayer& a);
-  // Pipeline parallelism: the logits from the rank that computes them to rank 0.
-  void gather_logits(const ForwardBatch& batch, float* logits);
+  // Final norm, output head and soft-cap of num_rows rows into out ([num_rows, vocab_size]).
+  void output_head(const float* rows, int32_t num_rows, float* out, ThreadPool& pool);
+  // Pipeline parallelism, after the chunks: rank 0 takes the last stage's final rows through the
+  // output head; every rank waits for its sends to leave.
+  void finish_pipeline(const ForwardBatch& batch, float* logits, ThreadPool& pool);
+  // Whether this rank runs the output head (and holds it): rank 0 only.
   bool computes_logits() const;
 
   int32_t max_batch_tokens_ = 0;

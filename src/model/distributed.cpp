@@ -114,7 +114,6 @@ struct Worker {
   std::unique_ptr<Model> model;
   std::unique_ptr<KvStorage> kv;
   std::unique_ptr<kernels::ExecutionContext> context;
-  std::vector<float> logits;
 
   void load(WordReader& reader) {
     ModelOptions options;
@@ -144,8 +143,7 @@ struct Worker {
       kv = std::make_unique<KvStorage>(f.kv_layout, f.kv_num_blocks, f.kv_block_size, model->kv_cache_heads(),
                                        model->config().head_dim, f.kv_type);
     }
-    logits.resize(f.batch.logit_rows.size() * static_cast<size_t>(model->config().vocab_size));
-    model->forward(f.batch, *kv, logits.data(), *context);
+    model->forward(f.batch, *kv, /*logits=*/nullptr, *context);  // rank 0 alone runs the output head
   }
 
   void stats() {

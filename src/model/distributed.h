@@ -21,7 +21,7 @@ enum class WorkerCommand : int64_t { kLoad = 1, kForward = 2, kUnload = 3, kStat
 
 // Point-to-point message tags.
 inline constexpr int kActivationTag = 1;  // residual rows, stage to stage
-inline constexpr int kLogitsTag = 2;      // the last stage's logits to rank 0
+inline constexpr int kFinalRowsTag = 2;   // the last stage's final hidden rows to rank 0 (output head)
 inline constexpr int kStatsTag = 3;       // a worker's Model::RankStats to rank 0
 inline constexpr int kLoadTag = 4;        // a worker's load result to rank 0
 
