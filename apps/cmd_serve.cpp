@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "dist/communicator.h"
 #include "serve/openai_server.h"
 
 namespace tessera::app {
@@ -101,6 +102,13 @@ int run_serve(ServeFlags f) {
     std::fprintf(stderr, "tessera serve: signal %d, stopping\n", signal_number);
     s.stop();
   });
+  if (c.engine.tensor_parallel_size * c.engine.pipeline_parallel_size > 1) {
+    // A rank that dies or hangs ends the job (dist::abort_job, on the engine thread): first the
+    // server stops as on SIGTERM (new requests get 503, connections close within the shutdown
+    // timeout), then every process exits with the error.
+    dist::set_abort_hook([handle = signal_waiter.native_handle()] { pthread_kill(handle, SIGTERM); },
+                         std::chrono::milliseconds(c.shutdown_timeout_ms + 1000));
+  }
   s.run();
   s.stop();  // run() also returns when listening failed; make the waiter's stop() a no-op
   pthread_kill(signal_waiter.native_handle(), SIGTERM);

@@ -29,7 +29,25 @@ Status unavailable(const std::string& what, int peer, std::chrono::milliseconds 
                                            " s (dead or hung; TESSERA_DIST_TIMEOUT_S sets the limit)");
 }
 
+std::function<void()> g_abort_hook;
+std::chrono::milliseconds g_abort_grace{0};
+
+// The message, then the hook and its grace period (abort_job).
+void run_abort_hook(const std::string& message) {
+  std::fprintf(stderr, "tessera: %s\n", message.c_str());
+  std::fflush(stderr);
+  if (g_abort_hook) {
+    g_abort_hook();
+    std::this_thread::sleep_for(g_abort_grace);
+  }
+}
+
 }  // namespace
+
+void set_abort_hook(std::function<void()> hook, std::chrono::milliseconds grace) {
+  g_abort_hook = std::move(hook);
+  g_abort_grace = grace;
+}
 
 #ifdef TESSERA_HAVE_MPI
 
@@ -54,20 +72,21 @@ namespace {
 
 bool g_mpi_initialized = false;
 
-// Polls `request` until it completes or `timeout` passes: spins for the first ~50 us (the
-// common case: a peer a few microseconds behind), then yields, then sleeps 100 us at a time so
-// an idle rank does not hold a core.
+// Polls `request` until it completes or `timeout` passes: spins for the first millisecond (a
+// tensor-parallel peer is usually a few microseconds to a millisecond behind, and a yielded core
+// can be gone for a whole scheduler slice), then yields until 10 ms, then sleeps 100 us at a
+// time so an idle rank does not hold a core.
 bool wait_for(MPI_Request& request, std::chrono::milliseconds timeout) {
   const auto start = std::chrono::steady_clock::now();
-  for (int64_t polls = 0;; ++polls) {
+  for (;;) {
     int done = 0;
     MPI_Test(&request, &done, MPI_STATUS_IGNORE);
     if (done) return true;
     const auto waited = std::chrono::steady_clock::now() - start;
     if (timeout.count() >= 0 && waited > timeout) return false;
-    if (waited > std::chrono::milliseconds(2)) {
+    if (waited > std::chrono::milliseconds(10)) {
       std::this_thread::sleep_for(std::chrono::microseconds(100));
-    } else if (waited > std::chrono::microseconds(50)) {
+    } else if (waited > std::chrono::milliseconds(1)) {
       std::this_thread::yield();
     }
   }
@@ -196,8 +215,7 @@ Expected<Communicator> Communicator::split(int color, int key) {
 }
 
 void abort_job(const std::string& message) {
-  std::fprintf(stderr, "tessera: %s\n", message.c_str());
-  std::fflush(stderr);
+  run_abort_hook(message);
   if (g_mpi_initialized) MPI_Abort(MPI_COMM_WORLD, 1);
   std::_Exit(1);
 }
@@ -229,8 +247,7 @@ Status Communicator::flush() { return Status(); }
 Expected<Communicator> Communicator::split(int, int) { return Communicator(); }
 
 void abort_job(const std::string& message) {
-  std::fprintf(stderr, "tessera: %s\n", message.c_str());
-  std::fflush(stderr);
+  run_abort_hook(message);
   std::_Exit(1);
 }
 

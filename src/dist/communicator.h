@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -89,6 +90,9 @@ Communicator& world();
 
 // Prints "tessera: <message>" and ends the whole job (MPI_Abort), for a failure in the middle of
 // a forward pass, where the ranks can no longer agree on anything. Plain exit(1) without MPI.
+// The abort hook, if set, runs first and gets `grace` to finish (the server: stop taking
+// requests, answer 503).
 [[noreturn]] void abort_job(const std::string& message);
+void set_abort_hook(std::function<void()> hook, std::chrono::milliseconds grace);
 
 }  // namespace tessera::dist
