@@ -3,6 +3,9 @@
 //   per layer: x += post_attn_norm(Wo · attention(rope(q), rope(k), v))   (q, k, v of attn_norm(x))
 //              x += post_ffn_norm(Wdown · (act(Wgate·h) * Wup·h))           (h = ffn_norm(x))
 //   logits = softcap(Wout · norm(x))   (only for the rows the batch asks for)
+// Split across an MPI job (docs/distributed.md), a rank runs its layers on its shard: the
+// attention output and FFN are all-reduced (tensor parallelism), the residual rows go from stage
+// to stage (pipeline parallelism), and rank 0 runs the output head.
 #include "model/decoder_model.h"
 
 #include <algorithm>
@@ -175,9 +178,8 @@ void DecoderModel::forward(const ForwardBatch& batch, KvStorage& kv, float* logi
            kv.layout().num_layers(), kv.layout().num_groups(), config_.num_layers, batch.num_kv_groups);
   for (int32_t p : batch.positions) TS_CHECK(p >= 0 && p < max_context_, "position %d outside context %d", p, max_context_);
   if (parallel_ != nullptr && parallel_->world->rank() == 0) {
-    if (Status s = send_worker_command(WorkerCommand::kForward, encode_forward(batch, kv, context.num_threads())); !s.ok()) {
-      dist::abort_job(s.message());
-    }
+    const Status sent = send_worker_command(WorkerCommand::kForward, encode_forward(batch, kv, context.num_threads()));
+    if (!sent.ok()) dist::abort_job(sent.message());
   }
   int32_t logits_written = 0;
   // NOTE: chunks run one after another through all layers, so a later chunk sees the K/V an
@@ -356,9 +358,6 @@ void DecoderModel::add_residual(int32_t n, const RmsNorm& post_norm, ThreadPool&
   kernels::add_inplace(ws_.x, ws_.proj, static_cast<int64_t>(n) * config_.hidden_dim, &pool);
 }
 
-}  // namespace tessera
-
-namespace tessera {
 
 void DecoderModel::reduce_partial_sums(int32_t n) {
   if (parallel_ == nullptr || parallel_->tensor.size() == 1) return;

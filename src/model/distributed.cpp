@@ -2,8 +2,8 @@
 // codec. Everything a worker learns comes from rank 0's commands; a worker never reads flags.
 #include "model/distributed.h"
 
+#include <algorithm>
 #include <cstring>
-#include <optional>
 
 #include "model/arch/architecture.h"
 #include "model/decoder_model.h"
