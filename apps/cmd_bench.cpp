@@ -39,6 +39,15 @@ void print_markdown(const std::vector<BenchRecord>& records) {
       std::printf(" | | |\n");
     }
   }
+  for (const BenchRecord& r : records) {
+    if (r.rank_weight_bytes.size() < 2) continue;
+    const int64_t tokens = static_cast<int64_t>(r.samples_ns.size()) * std::max(r.n_prompt, r.n_gen);
+    for (size_t i = 0; i < r.rank_weight_bytes.size(); ++i) {
+      std::printf("%s rank %zu: resident weights %s, sent %.0f bytes/token\n", r.test_name().c_str(), i,
+                  human_size(static_cast<uint64_t>(r.rank_weight_bytes[i])).c_str(),
+                  i < r.rank_bytes_sent.size() && tokens > 0 ? double(r.rank_bytes_sent[i]) / double(tokens) : 0.0);
+    }
+  }
 }
 
 void print_json(const std::vector<BenchRecord>& records) {
@@ -64,6 +73,10 @@ void print_json(const std::vector<BenchRecord>& records) {
     j["avg_ts"] = r.avg_ts;
     j["stddev_ts"] = r.stddev_ts;
     j["samples_ts"] = r.samples_ts;
+    if (r.rank_weight_bytes.size() > 1) {  // a parallel job: per rank
+      j["rank_weight_bytes"] = r.rank_weight_bytes;
+      j["rank_bytes_sent"] = r.rank_bytes_sent;
+    }
     if (r.n_gen > 0) {
       j["weights_bytes_per_token"] = r.weights_bytes_per_token;
       j["kv_bytes_per_token"] = r.kv_bytes_per_token;
@@ -102,6 +115,7 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("-r,--repetitions", flags->params.repetitions, "Repetitions of each test")->capture_default_str();
   cmd->add_option("-o,--output", flags->output, "Output format: md or json")->capture_default_str();
   add_kv_cache_dtype_option(cmd, &flags->kv_cache_type);
+  add_parallel_options(cmd, &flags->params.parallel.tensor_parallel_size, &flags->params.parallel.pipeline_parallel_size);
   return {cmd, [flags] { return run_bench_command(*flags); }};
 }
 

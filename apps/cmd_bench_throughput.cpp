@@ -33,6 +33,7 @@ struct BenchFlags {
   int32_t block_size = 16;              // tokens per KV block
   KvCacheType kv_cache_type = KvCacheType::kF16;
   int32_t num_threads = 0;              // 0: all cores
+  int32_t tensor_parallel_size = 1, pipeline_parallel_size = 1;
   uint32_t seed = 0;
   float temperature = 0.0f;             // 0: greedy; vLLM's benchmark samples at 1.0
   float top_p = 1.0f;
@@ -118,6 +119,8 @@ int run_bench(BenchFlags f) {
   config.max_model_len = f.input_len + f.output_len;
   config.enable_prefix_caching = !f.no_prefix_caching;
   config.speculative = f.speculative;
+  config.tensor_parallel_size = f.tensor_parallel_size;
+  config.pipeline_parallel_size = f.pipeline_parallel_size;
   const unsigned cores = std::thread::hardware_concurrency();
   config.num_threads = f.num_threads > 0 ? f.num_threads : (cores == 0 ? 1 : static_cast<int32_t>(cores));
   auto engine = Engine::create(config);
@@ -175,6 +178,15 @@ int run_bench(BenchFlags f) {
   out["total_tokens_per_s"] = static_cast<double>(num_prompt_tokens + num_output_tokens) / elapsed_s;
   out["num_output_tokens"] = num_output_tokens;
   out["num_steps"] = stats.num_steps;
+  if (const auto ranks = (*engine)->rank_stats(); ranks.size() > 1) {  // a parallel job (docs/distributed.md)
+    out["tensor_parallel_size"] = config.tensor_parallel_size;
+    out["pipeline_parallel_size"] = config.pipeline_parallel_size;
+    for (const Engine::RankStats& r : ranks) {
+      out["rank_weight_bytes"].push_back(r.resident_weight_bytes);
+      out["rank_bytes_sent_per_output_token"].push_back(static_cast<double>(r.bytes_sent) /
+                                                        static_cast<double>(std::max<int64_t>(num_output_tokens, 1)));
+    }
+  }
   out["num_kv_blocks"] = stats.num_kv_blocks;
   out["peak_kv_blocks_in_use"] = stats.peak_kv_blocks_in_use;
   out["num_preemptions"] = stats.num_preemptions;
@@ -229,6 +241,7 @@ Command add_bench_throughput_command(CLI::App& app) {
   cmd->add_option("--kv-cache-memory", flags->kv_cache_memory, "KV cache bytes (0: 10% of free RAM)")->capture_default_str();
   cmd->add_option("--block-size", flags->block_size, "Tokens per KV block")->capture_default_str();
   add_kv_cache_dtype_option(cmd, &flags->kv_cache_type);
+  add_parallel_options(cmd, &flags->tensor_parallel_size, &flags->pipeline_parallel_size);
   cmd->add_flag("--no-prefix-caching", flags->no_prefix_caching, "Turn prefix caching off");
   cmd->add_option("--repeat-phrase-len", flags->repeat_phrase_len,
                   "Prompts repeat one random phrase of this many tokens (0: random tokens)")->capture_default_str();

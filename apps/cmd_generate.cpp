@@ -21,6 +21,7 @@ struct GenerateFlags {
   SamplingParams sampling;
   int64_t seed = -1;          // -1: random
   int32_t num_threads = 0;    // 0: physical cores
+  ParallelConfig parallel;    // --tensor-parallel-size, --pipeline-parallel-size
   bool json = false;
   SpeculativeConfig speculative;  // on: the request runs through the Engine, which speculates
 };
@@ -53,6 +54,8 @@ int run_generate_speculative(const GenerateFlags& f, const Tokenizer& tokenizer,
   config.max_num_seqs = 1;
   config.num_threads = f.num_threads == 0 ? default_threads() : f.num_threads;
   config.speculative = f.speculative;
+  config.tensor_parallel_size = f.parallel.tensor_parallel_size;
+  config.pipeline_parallel_size = f.parallel.pipeline_parallel_size;
   auto engine = Engine::create(config);
   if (!engine.ok()) return fail(engine.status().message());
   GenerationParams params;
@@ -99,6 +102,7 @@ int run_generate(GenerateFlags f) {
   if (f.model_path.empty()) f.model_path = default_model_path();
   ModelOptions options;
   options.max_context = f.context_size;
+  options.parallel = f.parallel;
   auto loaded = load_model(f.model_path, /*with_weights=*/true, options);
   if (!loaded.ok()) return fail(loaded.status().message());
   Model& model = *loaded->model;
@@ -157,6 +161,7 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("-n,--n-predict", flags->num_predict, "Tokens to generate (-1: until end of text)")->capture_default_str();
   cmd->add_option("-c,--ctx-size", flags->context_size, "Context size in tokens (0: the model's)")->capture_default_str();
   add_kv_cache_dtype_option(cmd, &flags->kv_cache_type);
+  add_parallel_options(cmd, &flags->parallel.tensor_parallel_size, &flags->parallel.pipeline_parallel_size);
   cmd->add_option("--temp", flags->sampling.temperature, "Temperature (0: greedy)")->capture_default_str();
   cmd->add_option("--top-k", flags->sampling.top_k, "Top-k (0: off)")->capture_default_str();
   cmd->add_option("--top-p", flags->sampling.top_p, "Top-p (1: off)")->capture_default_str();

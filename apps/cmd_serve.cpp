@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "dist/communicator.h"
 #include "serve/openai_server.h"
 
 namespace tessera::app {
@@ -102,6 +103,13 @@ int run_serve(ServeFlags f) {
     std::fprintf(stderr, "tessera serve: signal %d, stopping\n", signal_number);
     s.stop();
   });
+  if (c.engine.tensor_parallel_size * c.engine.pipeline_parallel_size > 1) {
+    // A rank that dies or hangs ends the job (dist::abort_job, on the engine thread): first the
+    // server stops as on SIGTERM (new requests get 503, connections close within the shutdown
+    // timeout), then every process exits with the error.
+    dist::set_abort_hook([handle = signal_waiter.native_handle()] { pthread_kill(handle, SIGTERM); },
+                         std::chrono::milliseconds(c.shutdown_timeout_ms + 1000));
+  }
   s.run();
   s.stop();  // run() also returns when listening failed; make the waiter's stop() a no-op
   pthread_kill(signal_waiter.native_handle(), SIGTERM);
@@ -134,6 +142,7 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("--kv-cache-memory", flags->kv_cache_memory, "KV cache bytes (0: 10% of free RAM)")->capture_default_str();
   cmd->add_option("--block-size", c.engine.block_size, "Tokens per KV block")->capture_default_str();
   add_kv_cache_dtype_option(cmd, &c.engine.kv_cache_type);
+  add_parallel_options(cmd, &c.engine.tensor_parallel_size, &c.engine.pipeline_parallel_size);
   add_speculative_options(cmd, &c.engine.speculative);
   cmd->add_flag("--no-prefix-caching", [&c](int64_t) { c.engine.enable_prefix_caching = false; }, "Turn prefix caching off");
   cmd->add_option("-t,--threads", flags->num_threads, "Threads of the forward pass (0: all cores)")->capture_default_str();

@@ -42,6 +42,9 @@ int fail(const std::string& message);
 void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type, const char* default_name = "f16");
 DType to_dtype(KvCacheType type);
 
+// --tensor-parallel-size and --pipeline-parallel-size on `cmd` (docs/distributed.md).
+void add_parallel_options(CLI::App* cmd, int32_t* tensor_parallel_size, int32_t* pipeline_parallel_size);
+
 // Speculative decoding flags (--spec-method ngram|draft, --num-spec-tokens K|auto, --ngram-min,
 // --ngram-max, --draft-model) on `cmd`, written into `config` as they are parsed. A bad value of
 // --num-spec-tokens is refused by the parser; ranges are checked by validate_speculative_config.

@@ -5,7 +5,9 @@
 
 #include "base/progress.h"
 #include "commands.h"
+#include "dist/communicator.h"
 #include "engine/engine.h"
+#include "model/distributed.h"
 
 namespace tessera::app {
 
@@ -35,6 +37,17 @@ void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type, const char* def
 }
 
 DType to_dtype(KvCacheType type) { return kv_cache_dtype(type); }
+
+void add_parallel_options(CLI::App* cmd, int32_t* tensor_parallel_size, int32_t* pipeline_parallel_size) {
+  cmd->add_option("--tensor-parallel-size,--tp", *tensor_parallel_size,
+                  "Ranks splitting each layer (run under mpirun -np TP*PP; docs/distributed.md)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--pipeline-parallel-size,--pp", *pipeline_parallel_size,
+                  "Pipeline stages of consecutive layers (run under mpirun -np TP*PP)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+}
 
 void add_speculative_options(CLI::App* cmd, SpeculativeConfig* config) {
   cmd->add_option_function<std::string>(
@@ -80,6 +93,13 @@ std::string describe_speculation(const EngineStats& stats) {
 }  // namespace tessera::app
 
 int main(int argc, char** argv) {
+  // Under mpirun every rank but 0 is a worker: it reads no flags and prints nothing; rank 0 runs the
+  // command and tells the workers what to load and run (docs/distributed.md).
+  tessera::dist::Session mpi(&argc, &argv);
+  if (tessera::dist::world().rank() != 0) return tessera::run_worker();
+  struct StopWorkers {
+    ~StopWorkers() { tessera::stop_workers(); }
+  } stop_workers_at_exit;
   CLI::App app{"tessera: run and serve large language models from GGUF files"};
   app.require_subcommand(1);
   // --quiet before or after the subcommand: no progress lines on the terminal (they are drawn

@@ -6,8 +6,9 @@ set -euo pipefail
 # libcpp-httplib-dev (+ pkg-config to find it): the bench-serve client and the server tests' client.
 # libbenchmark-dev: the kernel micro-benchmarks in bench/.
 # chromium: the browser tests of the chat page and dashboard (tests/web/, driven by playwright-core).
+# libopenmpi-dev + openmpi-bin: tensor / pipeline parallelism over MPI and its mpirun tests (docs/distributed.md).
 packages=(cmake g++ make libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev clang libclang-rt-14-dev
-          pkg-config libcpp-httplib-dev libbenchmark-dev libboost-dev chromium)
+          pkg-config libcpp-httplib-dev libbenchmark-dev libboost-dev chromium libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

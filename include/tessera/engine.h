@@ -58,6 +58,10 @@ struct EngineConfig {
   int32_t max_waiting_requests = 4096;  // completions waiting for admission at most (a request of n counts n),
                                         // preempted ones included; add_request beyond it: kResourceExhausted; 0 = no limit
   int32_t num_threads = 1;              // threads of the forward pass
+  // Split the model across the ranks of an MPI job (docs/distributed.md): T x P must equal the
+  // processes mpirun started; rank 0 runs the engine, the others model::run_worker().
+  int32_t tensor_parallel_size = 1;
+  int32_t pipeline_parallel_size = 1;
   SpeculativeConfig speculative;        // off by default
 };
 
@@ -113,6 +117,13 @@ class Engine {
   bool has_unfinished_requests() const;
 
   EngineStats stats() const;
+  // Per rank of a tensor/pipeline-parallel job (one entry for a single process): resident weight
+  // bytes and payload bytes sent since load. Asks every rank: call it from the thread that steps.
+  struct RankStats {
+    int64_t resident_weight_bytes = 0;
+    int64_t bytes_sent = 0;
+  };
+  std::vector<RankStats> rank_stats();
   int32_t vocab_size() const;
   int32_t eos_token_id() const;
   // Every id that ends a completion (EOS, end of turn, ...; the tokenizer's eog_ids()), ascending.

@@ -170,6 +170,7 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
   ModelOptions options;
   options.max_batch_tokens = std::clamp(config.max_num_batched_tokens, 1, 512);
   options.max_context = config.max_model_len;
+  options.parallel = {config.tensor_parallel_size, config.pipeline_parallel_size};
   TS_ASSIGN_OR_RETURN(core->model_, Model::load(config.model_path, options));
   const ModelConfig& mc = core->model_->config();
   if (auto tokenizer = Tokenizer::from_gguf(core->model_->file()); tokenizer.ok()) {
@@ -181,7 +182,7 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
   TS_RETURN_IF_ERROR(check_kv_cache_type(kv_type, mc.head_dim));
   KvLayout kv_layout = make_kv_layout(mc, config.release_sliding_window_blocks);
   const size_t bytes_per_block = KvStorage::bytes_per_block(kv_layout.layers_per_block, config.block_size,
-                                                            mc.num_kv_heads, mc.head_dim, kv_type);
+                                                            core->model_->kv_cache_heads(), mc.head_dim, kv_type);
   // The most one sequence can hold, by the same rule the scheduler admits with.
   const int64_t blocks_per_seq =
       KvCacheManager(config.block_size, 2, false, kv_layout.group_windows)
@@ -199,7 +200,7 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
   TS_RETURN_IF_ERROR(validate_scheduler_config(sc));
 
   core->kv_storage_ = std::make_unique<KvStorage>(std::move(kv_layout), num_blocks, config.block_size,
-                                                  mc.num_kv_heads, mc.head_dim, kv_type);
+                                                  core->model_->kv_cache_heads(), mc.head_dim, kv_type);
   core->pool_ = std::make_unique<ThreadPool>(config.num_threads);
   core->scheduler_ = std::make_unique<Scheduler>(sc);
   // NOTE: the draft's pool has as many blocks as the target's (its blocks are smaller), which is
@@ -427,6 +428,11 @@ Status Engine::abort(EngineRequestId request_id) { return core_->abort(request_i
 std::vector<RequestOutput> Engine::step() { return core_->step(); }
 bool Engine::has_unfinished_requests() const { return core_->has_unfinished_requests(); }
 EngineStats Engine::stats() const { return core_->stats(); }
+std::vector<Engine::RankStats> Engine::rank_stats() {
+  std::vector<RankStats> out;
+  for (const Model::RankStats& r : core_->model().rank_stats()) out.push_back({r.resident_weight_bytes, r.bytes_sent});
+  return out;
+}
 int32_t Engine::vocab_size() const { return core_->model().config().vocab_size; }
 int32_t Engine::eos_token_id() const { return core_->eos_token_id(); }
 const std::vector<int32_t>& Engine::eog_token_ids() const { return core_->eog_token_ids(); }

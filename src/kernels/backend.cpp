@@ -1,6 +1,7 @@
 #include "kernels/backend.h"
 
 #include <cstring>
+#include <vector>
 
 #include "base/progress.h"
 #include "kernels/kernels.h"
@@ -17,7 +18,8 @@ class CpuBackend final : public Backend {
   HugePageBuffer prepare_weights(std::span<MatrixView* const> matrices) const override {
     constexpr size_t kAlignment = 64;
     auto padded_bytes = [](const MatrixView& m) {
-      return (static_cast<size_t>(m.num_rows) * m.row_stride_bytes + kAlignment - 1) / kAlignment * kAlignment;
+      return (static_cast<size_t>(m.num_rows) * row_bytes(m.type, m.num_cols) + kAlignment - 1) / kAlignment *
+             kAlignment;
     };
     size_t total = 0;
     for (const MatrixView* m : matrices) total += padded_bytes(*m);
@@ -25,9 +27,19 @@ class CpuBackend final : public Backend {
     size_t offset = 0;
     // Repacking reads every weight byte off the mapped file: the long part of loading a model.
     ProgressBar progress("loading weights", static_cast<int64_t>(matrices.size()), "tensors");
+    std::vector<uint8_t> compact;  // a column slice's rows, made dense (tensor parallelism)
     for (MatrixView* m : matrices) {
       uint8_t* dst = buffer.data() + offset;
       offset += padded_bytes(*m);
+      const size_t dense_stride = row_bytes(m->type, m->num_cols);
+      if (m->row_stride_bytes != dense_stride) {
+        compact.resize(static_cast<size_t>(m->num_rows) * dense_stride);
+        for (int64_t r = 0; r < m->num_rows; ++r) {
+          std::memcpy(compact.data() + static_cast<size_t>(r) * dense_stride, m->row(r), dense_stride);
+        }
+        m->data = compact.data();
+        m->row_stride_bytes = dense_stride;
+      }
       if (prefers_repacked(*m)) {
         *m = repack_weight(*m, dst);
       } else {

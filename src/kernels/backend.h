@@ -28,7 +28,8 @@ class Backend {
   virtual HugePageBuffer allocate(size_t num_bytes) const = 0;
   // Copies every matrix of `matrices` out of the (mmapped) file into one allocation, in the
   // layout this backend's matmul reads fastest, and points each view at its copy. Views that
-  // share bytes (tied embeddings) must be listed once. The caller keeps the buffer alive.
+  // share bytes (tied embeddings) must be listed once; a view whose row stride is wider than its
+  // columns (a column slice: tensor parallelism) is made dense. The caller keeps the buffer alive.
   virtual HugePageBuffer prepare_weights(std::span<MatrixView* const> matrices) const = 0;
 };
 

@@ -50,9 +50,19 @@ class DecoderModel final : public Model {
  public:
   static Expected<std::unique_ptr<Model>> create(std::shared_ptr<const gguf::GgufFile> file, ModelConfig config,
                                                  DecoderWeights weights, const ModelOptions& options);
+  // One rank's shard of a parallel model (`weights` already narrowed by shard_decoder_weights):
+  // only its layers (and the output head on the rank that computes logits) are made resident.
+  static Expected<std::unique_ptr<DecoderModel>> create_shard(std::shared_ptr<const gguf::GgufFile> file,
+                                                              ModelConfig config, DecoderWeights weights,
+                                                              const ModelOptions& options,
+                                                              std::unique_ptr<ParallelGroups> parallel);
+  ~DecoderModel() override;
 
   void forward(const ForwardBatch& batch, KvStorage& kv, float* logits, kernels::ExecutionContext& context) override;
   MoeStats moe_stats() const override { return moe_stats_; }
+  std::vector<RankStats> rank_stats() const override;
+  // This rank's own entry of rank_stats().
+  RankStats own_rank_stats() const;
 
  private:
   // Activations for one chunk of at most max_batch_tokens_ tokens: views into one backend
@@ -65,6 +75,10 @@ class DecoderModel final : public Model {
     float* k = nullptr;            // [max_tokens, max kv_dim]
     float* v = nullptr;            // [max_tokens, max kv_dim]
     float* attn = nullptr;         // [max_tokens, max q_dim] attention output
+    // Tensor parallelism with a whole output projection (shard.h): every rank's heads, as gathered
+    // ([ranks][max_tokens][its q_dim]) and in row order ([max_tokens, whole q_dim]); null otherwise.
+    float* heads_gathered = nullptr;
+    float* heads_whole = nullptr;
     float* proj = nullptr;         // [max_tokens, hidden_dim] output of attn_output / ffn_down
     float* gate = nullptr;         // [max_tokens, max ffn_dim]
     float* up = nullptr;           // [max_tokens, max ffn_dim]
@@ -93,6 +107,18 @@ class DecoderModel final : public Model {
   void ffn_block(int32_t num_tokens, int32_t layer, ThreadPool& pool);
   // Adds proj (or its post-norm) to the residual stream: x += norm ? norm(proj) : proj.
   void add_residual(int32_t num_tokens, const RmsNorm& post_norm, ThreadPool& pool);
+  // Tensor parallelism: sums proj's partial rows over the stage's ranks (nothing when T = 1).
+  void reduce_partial_sums(int32_t num_tokens);
+  // Tensor parallelism where `a`'s output projection stays whole: every rank's attention rows
+  // (ws_.attn) gathered into ws_.heads_whole, which it returns.
+  const float* gather_heads(int32_t num_tokens, const AttentionLayer& a);
+  // Final norm, output head and soft-cap of num_rows rows into out ([num_rows, vocab_size]).
+  void output_head(const float* rows, int32_t num_rows, float* out, ThreadPool& pool);
+  // Pipeline parallelism, after the chunks: rank 0 takes the last stage's final rows through the
+  // output head; every rank waits for its sends to leave.
+  void finish_pipeline(const ForwardBatch& batch, float* logits, ThreadPool& pool);
+  // Whether this rank runs the output head (and holds it): rank 0 only.
+  bool computes_logits() const;
 
   int32_t max_batch_tokens_ = 0;
   DecoderWeights w_;
@@ -105,6 +131,9 @@ class DecoderModel final : public Model {
   int workspace_threads_ = 0;        // pool size the attention scratch was sized for
   MoeStats moe_stats_;
   const kernels::Backend* backend_ = nullptr;  // holds the weights and the workspace
+  // Tensor / pipeline parallelism: this rank's groups (null: a single process) and the layers it runs.
+  std::unique_ptr<ParallelGroups> parallel_;
+  int32_t first_layer_ = 0, end_layer_ = 0;
 };
 
 }  // namespace tessera

@@ -2,6 +2,7 @@
 
 #include "model/arch/architecture.h"
 #include "model/decoder_model.h"
+#include "model/distributed.h"
 
 namespace tessera {
 
@@ -12,6 +13,7 @@ Expected<std::unique_ptr<Model>> Model::load(const std::string& path, const Mode
 }
 
 Expected<std::unique_ptr<Model>> Model::load(std::shared_ptr<const gguf::GgufFile> file, const ModelOptions& options) {
+  if (!options.parallel.single()) return load_parallel_model(std::move(file), options);
   TS_ASSIGN_OR_RETURN(ModelConfig config, read_model_config(*file));
   const Architecture* arch = find_architecture(config.architecture);  // read_model_config checked it
   TS_ASSIGN_OR_RETURN(DecoderWeights weights, load_decoder_weights(*file, config, *arch));

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "kernels/backend.h"
@@ -15,6 +16,7 @@
 #include "model/layers/layer_context.h"
 #include "model/kv_storage.h"
 #include "model/model_config.h"
+#include "model/parallel.h"
 
 namespace tessera {
 
@@ -22,6 +24,8 @@ struct ModelOptions {
   int32_t max_batch_tokens = 512;  // activations are sized for this many tokens per forward chunk
   int32_t max_context = 0;         // longest sequence the workspace must serve; 0 = config.context_length
   const kernels::Backend* backend = nullptr;  // where weights and workspace live; null = the CPU backend
+  // Split across the ranks of an MPI job (model/parallel.h, docs/distributed.md); 1 x 1: this process only.
+  ParallelConfig parallel;
 };
 
 class Model {
@@ -35,6 +39,8 @@ class Model {
                                                const ModelOptions& options = {});
 
   const ModelConfig& config() const { return config_; }
+  // KV heads this process's cache holds: config().num_kv_heads, or its shard under tensor parallelism.
+  int32_t kv_cache_heads() const { return kv_cache_heads_ > 0 ? kv_cache_heads_ : config_.num_kv_heads; }
   const gguf::GgufFile& file() const { return *file_; }
   int32_t max_context() const { return max_context_; }
 
@@ -53,12 +59,20 @@ class Model {
     int64_t routed_rows = 0;   // (token, expert) pairs those calls computed
   };
   virtual MoeStats moe_stats() const { return {}; }
+  // Per rank of the job (one entry for a single process): the weight bytes it holds resident (its
+  // slices, off the mmapped file) and the payload bytes it has sent to other ranks since load.
+  struct RankStats {
+    int64_t resident_weight_bytes = 0;
+    int64_t bytes_sent = 0;
+  };
+  virtual std::vector<RankStats> rank_stats() const { return {}; }
   void set_matmul_input_observer(MatmulInputObserver observer) { matmul_input_observer_ = std::move(observer); }
 
  protected:
   ModelConfig config_;
   std::shared_ptr<const gguf::GgufFile> file_;
   int32_t max_context_ = 0;
+  int32_t kv_cache_heads_ = 0;  // 0: config_.num_kv_heads
   MatmulInputObserver matmul_input_observer_;  // see set_matmul_input_observer
 };
 

@@ -128,6 +128,7 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
   ModelOptions options;
   options.max_batch_tokens = std::max({1, p.n_prompt, std::min(p.n_depth, kDepthChunk)});
   options.max_context = static_cast<int32_t>(longest);
+  options.parallel = p.parallel;
   auto loaded = Model::load(p.model_path, options);
   if (!loaded.ok()) return loaded.status();
   Model& model = **loaded;
@@ -142,7 +143,7 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
   }
   const int32_t context = options.max_context;
   const int32_t num_blocks = (context + kBlockSize - 1) / kBlockSize;
-  KvStorage kv(c.num_layers, num_blocks, kBlockSize, c.num_kv_heads, c.head_dim, p.kv_type);
+  KvStorage kv(c.num_layers, num_blocks, kBlockSize, model.kv_cache_heads(), c.head_dim, p.kv_type);
   std::vector<int32_t> block_table(static_cast<size_t>(num_blocks));
   std::iota(block_table.begin(), block_table.end(), 0);
   std::vector<float> logits(static_cast<size_t>(c.vocab_size));
@@ -159,6 +160,14 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
   base.n_threads = threads;
   base.n_depth = p.n_depth;
   base.kv_type = p.kv_type;
+  for (const Model::RankStats& rank : model.rank_stats()) base.rank_weight_bytes.push_back(rank.resident_weight_bytes);
+  // Bytes each rank sent since `before` (a snapshot of the same).
+  auto bytes_sent_since = [&model](const std::vector<int64_t>& before) {
+    std::vector<int64_t> sent;
+    for (const Model::RankStats& rank : model.rank_stats()) sent.push_back(rank.bytes_sent);
+    for (size_t i = 0; i < before.size() && i < sent.size(); ++i) sent[i] -= before[i];
+    return sent;
+  };
 
   std::vector<BenchRecord> records;
   ForwardBatch batch;
@@ -182,7 +191,9 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
       const int64_t start = now_us();
       model.forward(batch, kv, logits.data(), execution);
       if (rep >= 0) r.samples_ns.push_back((now_us() - start) * 1000);
+      if (rep == -1) r.rank_bytes_sent = bytes_sent_since({});
     }
+    r.rank_bytes_sent = bytes_sent_since(r.rank_bytes_sent);
     finish(r, p.n_prompt);
     records.push_back(std::move(r));
   }
@@ -204,12 +215,14 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
         next = token(rng);  // like llama-bench: a random next token, no sampling cost
       }
       if (rep >= 0) r.samples_ns.push_back((now_us() - start) * 1000);
+      if (rep == -1) r.rank_bytes_sent = bytes_sent_since({});
     }
+    r.rank_bytes_sent = bytes_sent_since(r.rank_bytes_sent);
     finish(r, p.n_gen);
     r.weights_bytes_per_token = weights_bytes_per_token(model.file());
     // Step at position q reads q + 1 positions of K and V in every layer: mean depth + (n_gen + 1) / 2.
     const uint64_t kv_bytes_per_position = 2ull * static_cast<uint64_t>(c.num_layers) *
-                                           static_cast<uint64_t>(c.num_kv_heads) *
+                                           static_cast<uint64_t>(model.kv_cache_heads()) *
                                            kernels::kv_row_bytes(p.kv_type, c.head_dim);
     r.kv_bytes_per_token = kv_bytes_per_position * (2ull * static_cast<uint64_t>(p.n_depth) + static_cast<uint64_t>(p.n_gen) + 1) / 2;
     for (size_t i = 0; i < r.samples_ts.size(); ++i) {

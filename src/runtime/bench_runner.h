@@ -12,6 +12,7 @@
 
 #include "base/status.h"
 #include "gguf/gguf_file.h"
+#include "model/parallel.h"
 #include "tensor/dtype.h"
 
 namespace tessera {
@@ -26,6 +27,7 @@ struct BenchParams {
   size_t bandwidth_bytes = size_t{1} << 30;  // buffer of the read-bandwidth measurement (tg only)
   uint64_t seed = 1234;      // of the random token ids
   DType kv_type = DType::kF16;  // KV cache element type (kF16 or kF32), llama-bench's type_k / type_v
+  ParallelConfig parallel;       // tensor / pipeline parallelism across an MPI job (docs/distributed.md)
 };
 
 struct BenchRecord {
@@ -53,6 +55,10 @@ struct BenchRecord {
   std::vector<double> roofline_pct_samples;  // weights_bytes_per_token * samples_ts[i] / read_gbs_samples[i], in %
   double measured_read_gbs = 0.0;   // median of read_gbs_samples
   double roofline_pct = 0.0;        // median of roofline_pct_samples
+  // Per rank of a parallel job (one entry for a single process): resident weight bytes, and the
+  // payload bytes it sent during the timed repetitions.
+  std::vector<int64_t> rank_weight_bytes;
+  std::vector<int64_t> rank_bytes_sent;
 
   std::string test_name() const;  // "pp128" or "tg64", with " @ d512" at depth 512
 };

@@ -18,7 +18,7 @@ Generator::Generator(Model& model, ThreadPool& pool, int32_t context_size, DType
       pool_(pool),
       execution_(pool),
       context_size_(context_size),
-      kv_(model.config().num_layers, blocks_for(context_size), kBlockSize, model.config().num_kv_heads,
+      kv_(model.config().num_layers, blocks_for(context_size), kBlockSize, model.kv_cache_heads(),
           model.config().head_dim, kv_type),
       block_table_(static_cast<size_t>(blocks_for(context_size))),
       logits_(static_cast<size_t>(model.config().vocab_size)) {

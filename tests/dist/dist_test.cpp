@@ -1,0 +1,263 @@
+// Tensor and pipeline parallelism against the single process, on every golden model. Runs under
+// `mpirun -np 2` (ctest label mpi): rank 0 runs these tests, rank 1 is a worker
+// (model/distributed.h). Each model is loaded twice on rank 0: alone (a single process) and split
+// over both ranks (TP=2, then PP=2).
+//  - PP=2 runs exactly the same arithmetic: every logit must be bitwise equal.
+//  - TP=2 sums each attention output and FFN down projection in two halves and adds them, a
+//    different f32 summation order: f32 models' teacher-forced logits within 1e-4; quantized
+//    models within a loose bound (a last-bit change can flip one 8-bit activation rounding, as in
+//    tests/model/golden_test.cpp). Free-running greedy ids must be equal up to the first step
+//    where the single process's own top-1/top-2 margin is a near-tie.
+// Without MPI, or run without mpirun, every test is skipped.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+
+#include "dist/communicator.h"
+#include "model/distributed.h"
+#include "model/golden.h"
+#include "model/model.h"
+#include "runtime/generator.h"
+#include "sampling/sampler.h"
+#include "tessera/engine.h"
+
+namespace tessera {
+namespace {
+
+constexpr float kF32Tolerance = 1e-4f;
+// gemma3 rounds GELU's input and output to f16 (ggml's table), so a last-bit change in a sum now
+// and then moves one activation by an f16 step (tests/model/golden_test.cpp: kGemmaF32Tolerance).
+constexpr float kGemmaF32Tolerance = 1e-2f;
+constexpr float kQuantizedTolerance = 1.5f;  // tests/model/golden_test.cpp's kSensitiveTolerance
+
+bool have_two_ranks() { return dist::world().size() == 2; }
+
+#define SKIP_WITHOUT_TWO_RANKS()                                                                      \
+  if (!have_two_ranks()) GTEST_SKIP() << "needs mpirun -np 2 and a build with MPI (TESSERA_MPI)"
+
+std::vector<std::string> golden_names() {
+  std::vector<std::string> names;
+  const std::filesystem::path root = std::filesystem::path(testing::shared_dir()) / "golden";
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+    if (entry.path().extension() != ".json") continue;
+    std::string name = std::filesystem::relative(entry.path(), root).replace_extension().string();
+    names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Logits of every step of prompt + generated ids, teacher-forced in one batch (f32 KV).
+std::vector<float> teacher_forced(Model& model, const std::vector<int32_t>& prompt, const std::vector<int32_t>& ids,
+                                  ThreadPool& pool) {
+  std::vector<int32_t> tokens = prompt;
+  tokens.insert(tokens.end(), ids.begin(), ids.end() - 1);
+  constexpr int32_t kBlock = 16;
+  std::vector<int32_t> table((tokens.size() + kBlock - 1) / kBlock);
+  std::iota(table.begin(), table.end(), 0);
+  KvStorage kv(model.config().num_layers, static_cast<int32_t>(table.size()), kBlock, model.kv_cache_heads(),
+               model.config().head_dim);
+  ForwardBatch batch;
+  batch.add_sequence(tokens, 0, table, kBlock, /*num_logits=*/0);
+  for (size_t i = prompt.size() - 1; i < tokens.size(); ++i) batch.logit_rows.push_back(static_cast<int32_t>(i));
+  std::vector<float> logits(batch.logit_rows.size() * static_cast<size_t>(model.config().vocab_size));
+  kernels::ExecutionContext context(pool);
+  model.forward(batch, kv, logits.data(), context);
+  return logits;
+}
+
+std::vector<int32_t> greedy_ids(Model& model, const std::vector<int32_t>& prompt, int32_t steps, ThreadPool& pool) {
+  Generator generator(model, pool, 256, DType::kF32);
+  SamplingParams params;
+  params.temperature = 0.0f;
+  Sampler sampler(params);
+  std::vector<int32_t> ids;
+  auto result = generator.generate(prompt, steps, sampler, [](int32_t) { return false; },
+                                   [&](int32_t id) { ids.push_back(id); });
+  EXPECT_TRUE(result.ok()) << result.status().message();
+  return ids;
+}
+
+float top2_margin(const float* logits, int32_t vocab) {
+  float first = -INFINITY, second = -INFINITY;
+  for (int32_t i = 0; i < vocab; ++i) {
+    if (logits[i] > first) {
+      second = first;
+      first = logits[i];
+    } else if (logits[i] > second) {
+      second = logits[i];
+    }
+  }
+  return first - second;
+}
+
+struct Mode {
+  const char* name;
+  ParallelConfig parallel;
+};
+const Mode kModes[] = {{"TP=2", {2, 1}}, {"PP=2", {1, 2}}};
+
+class ParallelGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ParallelGolden, MatchesSingleProcess) {
+  SKIP_WITHOUT_TWO_RANKS();
+  const testing::GoldenFile golden = testing::load_golden(GetParam());
+  const bool f32 = GetParam().ends_with("f32");
+  const float f32_tolerance = GetParam().find("gemma3") != std::string::npos ? kGemmaF32Tolerance : kF32Tolerance;
+  ThreadPool pool(1);
+  auto single = Model::load(golden.model_path);
+  ASSERT_TRUE(single.ok()) << single.status().message();
+  const int32_t vocab = (*single)->config().vocab_size;
+  for (const Mode& mode : kModes) {
+    SCOPED_TRACE(mode.name);
+    ModelOptions options;
+    options.parallel = mode.parallel;
+    auto split = Model::load(golden.model_path, options);
+    if (!split.ok() && split.status().code() == StatusCode::kUnsupported) {
+      // Said, not hidden: e.g. tensor parallelism of a mixture of experts.
+      std::printf("[ parallel ] %s %s: not supported: %s\n", GetParam().c_str(), mode.name,
+                  split.status().message().c_str());
+      EXPECT_TRUE((*single)->config().is_moe() && mode.parallel.tensor_parallel_size > 1);
+      continue;
+    }
+    ASSERT_TRUE(split.ok()) << split.status().message();
+    float worst = 0.0f;
+    size_t equal_steps = 0, total_steps = 0;
+    for (const testing::GoldenCase& c : golden.cases) {
+      const std::vector<float> expected = teacher_forced(**single, c.prompt_ids, c.generated_ids, pool);
+      const std::vector<float> got = teacher_forced(**split, c.prompt_ids, c.generated_ids, pool);
+      ASSERT_EQ(got.size(), expected.size());
+      for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(got[i] - expected[i]));
+      if (mode.parallel.tensor_parallel_size == 1) {
+        EXPECT_TRUE(got == expected) << "pipeline stages must not change a bit, prompt '" << c.prompt << "'";
+      }
+      // Free-running greedy ids: equal up to a near-tie of the single process's own logits.
+      const auto ids_single = greedy_ids(**single, c.prompt_ids, 32, pool);
+      const auto ids_split = greedy_ids(**split, c.prompt_ids, 32, pool);
+      size_t step = 0;
+      while (step < ids_single.size() && step < ids_split.size() && ids_single[step] == ids_split[step]) ++step;
+      equal_steps += step;
+      total_steps += ids_single.size();
+      if (step < ids_single.size()) {
+        const auto own = teacher_forced(**single, c.prompt_ids, ids_single, pool);
+        const float margin = top2_margin(own.data() + step * static_cast<size_t>(vocab), vocab);
+        EXPECT_LT(margin, f32 ? f32_tolerance : kQuantizedTolerance)
+            << "prompt '" << c.prompt << "' diverges at step " << step << " where the margin is " << margin;
+      }
+    }
+    std::printf("[ parallel ] %s %s: max |dlogit| %.2e, greedy ids equal for %zu of %zu steps\n", GetParam().c_str(),
+                mode.name, worst, equal_steps, total_steps);
+    EXPECT_LE(worst, f32 ? f32_tolerance : kQuantizedTolerance);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllGoldens, ParallelGolden, ::testing::ValuesIn(golden_names()),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& ch : name) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+                           return name;
+                         });
+
+// Each rank holds about 1/T of the layer weights (the output head on rank 0 only), or its stage's layers.
+TEST(Parallel, ResidentWeightsAreShards) {
+  SKIP_WITHOUT_TWO_RANKS();
+  const std::string path = testing::shared_dir() + "/models/TinyStories-656K-f32.gguf";
+  auto single = Model::load(path);
+  ASSERT_TRUE(single.ok());
+  const int64_t whole = (*single)->rank_stats()[0].resident_weight_bytes;
+  for (const Mode& mode : kModes) {
+    ModelOptions options;
+    options.parallel = mode.parallel;
+    auto split = Model::load(path, options);
+    ASSERT_TRUE(split.ok()) << split.status().message();
+    const auto stats = (*split)->rank_stats();
+    ASSERT_EQ(stats.size(), 2u);
+    std::printf("[ parallel ] %s: resident weights %lld (single process) -> %lld + %lld bytes\n", mode.name,
+                static_cast<long long>(whole), static_cast<long long>(stats[0].resident_weight_bytes),
+                static_cast<long long>(stats[1].resident_weight_bytes));
+    EXPECT_EQ(stats[0].resident_weight_bytes + stats[1].resident_weight_bytes, whole) << mode.name;
+    EXPECT_LT(stats[1].resident_weight_bytes, whole * 3 / 4) << mode.name;
+  }
+}
+
+// A model no rank can split fails on every rank with one error, and the workers take the next load.
+TEST(Parallel, LoadFailureIsOneErrorAndWorkersRecover) {
+  SKIP_WITHOUT_TWO_RANKS();
+  ModelOptions options;
+  options.parallel = {2, 1};
+  auto moe = Model::load(testing::shared_dir() + "/models/synthetic/synth-moe-d128-e8k2-f32.gguf", options);
+  ASSERT_FALSE(moe.ok());
+  EXPECT_NE(moe.status().message().find("rank 0: "), std::string::npos) << moe.status().message();
+  options.parallel = {3, 1};
+  auto wrong_size = Model::load(testing::shared_dir() + "/models/stories260K-f32.gguf", options);
+  ASSERT_FALSE(wrong_size.ok());
+  EXPECT_NE(wrong_size.status().message().find("mpirun -np 3"), std::string::npos) << wrong_size.status().message();
+  options.parallel = {2, 1};
+  auto ok = Model::load(testing::shared_dir() + "/models/stories260K-f32.gguf", options);
+  EXPECT_TRUE(ok.ok()) << ok.status().message();
+}
+
+// The engine's batch invariance (tests/engine/engine_test.cpp) under TP=2: each request's greedy
+// output is the same alone and in a batch, chunked or not, with or without prefix caching.
+TEST(Parallel, EngineBatchInvarianceUnderTensorParallelism) {
+  SKIP_WITHOUT_TWO_RANKS();
+  EngineConfig base;
+  base.model_path = testing::shared_dir() + "/models/TinyStories-656K-f32.gguf";
+  base.kv_cache_memory_bytes = 32 << 20;
+  base.max_model_len = 256;
+  base.tensor_parallel_size = 2;
+  GenerationParams params;
+  params.temperature = 0.0f;
+  params.max_tokens = 24;
+  params.ignore_eos = true;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 12; ++i) {
+    std::vector<int32_t> prompt = {1};
+    for (int j = 0; j < 5 + 7 * i % 40; ++j) prompt.push_back(100 + (i * 37 + j * 11) % 400);
+    prompts.push_back(prompt);
+  }
+  auto run = [&](EngineConfig config, const std::vector<std::vector<int32_t>>& batch) {
+    auto engine = Engine::create(config);
+    EXPECT_TRUE(engine.ok()) << engine.status().message();
+    std::map<EngineRequestId, std::vector<int32_t>> out;
+    std::vector<EngineRequestId> ids;
+    for (const auto& prompt : batch) ids.push_back((*engine)->add_request(prompt, params).value());
+    while ((*engine)->has_unfinished_requests()) {
+      for (const RequestOutput& o : (*engine)->step()) {
+        out[o.request_id].insert(out[o.request_id].end(), o.new_token_ids.begin(), o.new_token_ids.end());
+      }
+    }
+    std::vector<std::vector<int32_t>> ordered;
+    for (EngineRequestId id : ids) ordered.push_back(out[id]);
+    return ordered;
+  };
+  std::vector<std::vector<int32_t>> alone;
+  EngineConfig single_config = base;
+  single_config.enable_prefix_caching = false;
+  single_config.max_num_seqs = 1;
+  for (const auto& prompt : prompts) alone.push_back(run(single_config, {prompt})[0]);
+  for (const int32_t budget : {2048, 16}) {
+    for (const bool caching : {true, false}) {
+      EngineConfig config = base;
+      config.max_num_batched_tokens = budget;
+      config.enable_prefix_caching = caching;
+      EXPECT_EQ(run(config, prompts), alone) << "budget " << budget << ", prefix caching " << caching;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tessera
+
+int main(int argc, char** argv) {
+  tessera::dist::Session mpi(&argc, &argv);
+  if (tessera::dist::world().rank() != 0) return tessera::run_worker();
+  ::testing::InitGoogleTest(&argc, argv);
+  const int result = RUN_ALL_TESTS();
+  tessera::stop_workers();
+  return result;
+}
