@@ -183,15 +183,25 @@ struct DepthAttentionSetup {
     v = HugePageBuffer(layer_bytes * kDepthLayers);
     std::mt19937 rng(1);
     std::vector<float> values(kHeadDim);
+    std::vector<uint8_t> row(row_size);
     for (auto* base : {static_cast<uint8_t*>(k.data()), static_cast<uint8_t*>(v.data())}) {
       for (size_t r = 0; r < rows * kDepthLayers; ++r) {
         if (type == DType::kF16) {
-          auto* row = reinterpret_cast<uint16_t*>(base + r * row_size);
-          for (int d = 0; d < kHeadDim; ++d) row[d] = static_cast<uint16_t>(0x3000 + (rng() & 0xff));
-        } else {
-          for (float& x : values) x = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
-          quantize_activation_row(type, values.data(), base + r * row_size, kHeadDim);
+          auto* values16 = reinterpret_cast<uint16_t*>(base + r * row_size);
+          for (int d = 0; d < kHeadDim; ++d) values16[d] = static_cast<uint16_t>(0x3000 + (rng() & 0xff));
+          continue;
         }
+        for (float& x : values) x = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+        if (base == v.data()) {
+          quantize_activation_row(type, values.data(), base + r * row_size, kHeadDim);
+          continue;
+        }
+        // K rows go to their place in the dimension-major layout (PagedKvLayer).
+        const size_t layer = r / rows, slot = r % rows / kDepthKvHeads, head = r % kDepthKvHeads;
+        const kernels::PagedKvLayer view{nullptr, nullptr, kBlockSize, kDepthKvHeads, kHeadDim, type};
+        quantize_activation_row(type, values.data(), row.data(), kHeadDim);
+        kernels::write_quantized_k_row(view, base + layer * layer_bytes, static_cast<int64_t>(slot),
+                                       static_cast<int64_t>(head), row.data());
       }
     }
     for (int32_t b = 0; b <= last / kBlockSize; ++b) table.push_back(1 + b);

@@ -56,11 +56,15 @@ void KvStorage::write(int32_t layer, int64_t slot, const float* k_row, const flo
   uint8_t* k = k_buffer_.data() + layer_offset_bytes(layer);
   uint8_t* v = v_buffer_.data() + layer_offset_bytes(layer);
   if (kernels::quantized_kv(type_)) {
-    // Quantized as llama.cpp's copy into a q8_0 / q4_0 cache does (its from_float).
+    // Quantized as llama.cpp's copy into a q8_0 / q4_0 cache does (its from_float); a K row is
+    // then spread over its block's dimension-major layout (PagedKvLayer).
+    thread_local std::vector<uint8_t> k_quantized;
+    k_quantized.resize(head_row_bytes_);
     for (int32_t h = 0; h < num_kv_heads_; ++h) {
-      const int64_t offset = kernels::quantized_slot_offset(view, slot, h);
-      quantize_activation_row(type_, k_row + static_cast<size_t>(h) * head_dim_, k + offset, head_dim_);
-      quantize_activation_row(type_, v_row + static_cast<size_t>(h) * head_dim_, v + offset, head_dim_);
+      quantize_activation_row(type_, k_row + static_cast<size_t>(h) * head_dim_, k_quantized.data(), head_dim_);
+      kernels::write_quantized_k_row(view, k, slot, h, k_quantized.data());
+      quantize_activation_row(type_, v_row + static_cast<size_t>(h) * head_dim_,
+                              v + kernels::quantized_v_offset(view, slot, h), head_dim_);
     }
     return;
   }

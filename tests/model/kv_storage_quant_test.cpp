@@ -47,12 +47,46 @@ TEST(KvStorageQuantized, WritesRowsWhereTheLayerViewReadsThem) {
       const kernels::PagedKvLayer view = kv.layer_view(1);
       const size_t row = kernels::kv_row_bytes(type, head_dim);
       std::vector<uint8_t> want(row);
+      std::vector<uint8_t> got(row);
       for (int32_t h = 0; h < heads; ++h) {
-        const int64_t at = kernels::quantized_slot_offset(view, slot, h);
         quantize_activation_row(type, k.data() + h * head_dim, want.data(), head_dim);
-        EXPECT_EQ(std::memcmp(static_cast<const uint8_t*>(view.k) + at, want.data(), row), 0) << slot << " " << h;
+        kernels::read_quantized_k_row(view, slot, h, got.data());
+        EXPECT_EQ(got, want) << slot << " " << h;
         quantize_activation_row(type, v.data() + h * head_dim, want.data(), head_dim);
+        const int64_t at = kernels::quantized_v_offset(view, slot, h);
         EXPECT_EQ(std::memcmp(static_cast<const uint8_t*>(view.v) + at, want.data(), row), 0) << slot << " " << h;
+      }
+    }
+  }
+}
+
+// The K layout (PagedKvLayer): every slot's row goes somewhere of its own in its (block, head)
+// region, read back whole; block b's scales are the region's block_size f16 values at b's start.
+TEST(KvStorageQuantized, KRowsRoundTripThroughTheDimensionMajorLayout) {
+  const int32_t blocks = 3, block_size = 7, heads = 2, head_dim = 96;
+  for (DType type : {DType::kQ8_0, DType::kQ4_0}) {
+    const size_t row = kernels::kv_row_bytes(type, head_dim);
+    std::vector<uint8_t> memory(row * blocks * block_size * heads, 0xAA);
+    const kernels::PagedKvLayer view{memory.data(), nullptr, block_size, heads, head_dim, type};
+    auto row_of = [&](int64_t slot, int32_t h) {
+      std::vector<uint8_t> bytes(row);
+      for (size_t i = 0; i < row; ++i) bytes[i] = static_cast<uint8_t>((slot * 131 + h * 17 + i * 7) & 0xff);
+      return bytes;
+    };
+    for (int64_t slot = 0; slot < blocks * block_size; ++slot) {
+      for (int32_t h = 0; h < heads; ++h) kernels::write_quantized_k_row(view, memory.data(), slot, h, row_of(slot, h).data());
+    }
+    std::vector<uint8_t> got(row);
+    for (int64_t slot = 0; slot < blocks * block_size; ++slot) {
+      for (int32_t h = 0; h < heads; ++h) {
+        kernels::read_quantized_k_row(view, slot, h, got.data());
+        EXPECT_EQ(got, row_of(slot, h)) << dtype_name(type) << " slot " << slot << " head " << h;
+        const size_t block_bytes = row / (head_dim / 32);
+        for (int64_t b = 0; b < head_dim / 32; ++b) {
+          const size_t scale_at = static_cast<size_t>(kernels::quantized_k_region_offset(view, slot / block_size, h)) +
+                                  b * block_size * block_bytes + 2 * (slot % block_size);
+          EXPECT_EQ(std::memcmp(memory.data() + scale_at, got.data() + b * block_bytes, 2), 0);
+        }
       }
     }
   }
