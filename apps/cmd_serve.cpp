@@ -127,7 +127,7 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("--max-num-batched-tokens", c.engine.max_num_batched_tokens, "Tokens per step at most")->capture_default_str();
   cmd->add_option("--kv-cache-memory", flags->kv_cache_memory, "KV cache bytes (0: 10% of free RAM)")->capture_default_str();
   cmd->add_option("--block-size", c.engine.block_size, "Tokens per KV block")->capture_default_str();
-  add_kv_cache_dtype_option(cmd, &c.engine.kv_cache_type);
+  add_kv_cache_dtype_option(cmd, &c.engine.kv_cache_type, &c.engine.kv_cache_type_k, &c.engine.kv_cache_type_v);
   add_speculative_options(cmd, &c.engine.speculative);
   cmd->add_flag("--no-prefix-caching", [&c](int64_t) { c.engine.enable_prefix_caching = false; }, "Turn prefix caching off");
   cmd->add_option("-t,--threads", flags->num_threads, "Threads of the forward pass (0: all cores)")->capture_default_str();

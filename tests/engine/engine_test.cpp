@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -63,6 +64,7 @@ std::vector<std::vector<int32_t>> run_together(const EngineConfig& config, const
 struct InvarianceCase {
   std::string model;
   KvCacheType kv_type = KvCacheType::kF16;
+  std::optional<KvCacheType> kv_type_v;  // V's type when it differs
 };
 
 class EngineBatchInvariance : public ::testing::TestWithParam<InvarianceCase> {};
@@ -76,6 +78,7 @@ TEST_P(EngineBatchInvariance, GreedyOutputsMatchRunningAlone) {
   EngineConfig base;
   base.model_path = path;
   base.kv_cache_type = kv_type;
+  base.kv_cache_type_v = GetParam().kv_type_v;
   base.kv_cache_memory_bytes = 64 << 20;
   base.max_model_len = 256;
   base.num_threads = 2;
@@ -113,7 +116,7 @@ TEST_P(EngineBatchInvariance, GreedyOutputsMatchRunningAlone) {
     config.max_num_batched_tokens = v.max_num_batched_tokens;
     config.enable_prefix_caching = v.prefix_caching;
     if (v.num_kv_blocks > 0) config.kv_cache_memory_bytes =
-          static_cast<int64_t>(testing::kv_bytes_per_block(path, 16, kv_type)) * v.num_kv_blocks;
+          static_cast<int64_t>(testing::kv_bytes_per_block(path, 16, kv_type, GetParam().kv_type_v)) * v.num_kv_blocks;
     EngineStats stats;
     const auto together = run_together(config, requests, &stats);
     for (size_t i = 0; i < requests.size(); ++i) EXPECT_EQ(together[i], alone[i]) << "request " << i;
@@ -138,9 +141,13 @@ INSTANTIATE_TEST_SUITE_P(
                       InvarianceCase{"synthetic/synth-gemma3-d64-swa16-f32.gguf", KvCacheType::kQ8_0},
                       InvarianceCase{"synthetic/synth-gemma3-d64-swa16-f32.gguf", KvCacheType::kQ4_0},
                       InvarianceCase{"synthetic/synth-qwen3-d128-f32.gguf", KvCacheType::kQ8_0},
-                      InvarianceCase{"synthetic/synth-qwen3-d128-f32.gguf", KvCacheType::kQ4_0}),
+                      InvarianceCase{"synthetic/synth-qwen3-d128-f32.gguf", KvCacheType::kQ4_0},
+                      // K and V of different types
+                      InvarianceCase{"synthetic/synth-qwen3-d128-f32.gguf", KvCacheType::kQ8_0, KvCacheType::kQ4_0}),
     [](const ::testing::TestParamInfo<InvarianceCase>& info) {
-      return testing::model_test_name(info.param.model, info.param.kv_type);
+      std::string name = testing::model_test_name(info.param.model, info.param.kv_type);
+      if (info.param.kv_type_v) name += "_v_" + testing::kv_type_name(*info.param.kv_type_v);
+      return name;
     });
 
 TEST(Engine, AbortMidRunFreesBlocksAndReportsAbort) {
@@ -228,6 +235,21 @@ TEST(Engine, SeededSamplingIsBatchInvariant) {
     EXPECT_EQ(together[second], alone[2 * i + 1]) << "request " << i;
     EXPECT_NE(together[first], together[second]) << "completions use seeds seed and seed + 1";
   }
+}
+
+TEST(Engine, KvCacheTypesThatCannotHoldTheModelAreOneClearError) {
+  EngineConfig config;
+  config.model_path = model_path("synthetic/synth-qwen3-d128-f32.gguf");
+  config.kv_cache_memory_bytes = 16 << 20;
+  config.kv_cache_type_v = KvCacheType::kQ4_0;  // K stays f16
+  auto engine = Engine::create(config);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.status().message().find("K f16 and V q4_0"), std::string::npos) << engine.status().message();
+  config.model_path = model_path("TinyStories-656K-f32.gguf");  // heads of 16
+  config.kv_cache_type_k = KvCacheType::kQ8_0;
+  engine = Engine::create(config);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.status().message().find("multiple of 32"), std::string::npos) << engine.status().message();
 }
 
 TEST(Engine, RejectsBadRequests) {

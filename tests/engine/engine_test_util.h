@@ -57,15 +57,18 @@ inline EngineTokens drain(Engine& engine) {
   return tokens;
 }
 
-// Bytes of one KV block of `path`'s model with a `kv_type` cache, to size a pool in blocks.
+// Bytes of one KV block of `path`'s model with a `kv_type` cache (V: `v_type` when given), to size
+// a pool in blocks.
 inline size_t kv_bytes_per_block(const std::string& path, int32_t block_size,
-                                 KvCacheType kv_type = KvCacheType::kF16) {
+                                 KvCacheType kv_type = KvCacheType::kF16,
+                                 std::optional<KvCacheType> v_type = std::nullopt) {
   auto model = Model::load(path);
   EXPECT_TRUE(model.ok());
   const ModelConfig& c = (*model)->config();
   // Every layer's K/V for block_size tokens (one block of the plain cache; several smaller blocks
   // where layers form groups).
-  return KvStorage::bytes_per_block(c.num_layers, block_size, c.num_kv_heads, c.head_dim, kv_cache_dtype(kv_type));
+  return KvStorage::bytes_per_block(c.num_layers, block_size, c.num_kv_heads, c.head_dim,
+                                    kv_cache_dtypes(kv_type, std::nullopt, v_type));
 }
 
 // A cache type's name ("f16", "q8_0", ...), for test names.

@@ -1,9 +1,11 @@
-// KvStorage with a quantized cache (q8_0 / q4_0): block bytes, the head size check, and rows
-// written where PagedKvLayer's quantized layout says, as the reference quantizer encodes them.
+// KvStorage with a quantized cache (q8_0 / q4_0, K and V alike or mixed): block bytes, the head
+// size and type-mix checks, and rows written where PagedKvLayer's quantized layout says, as the
+// reference quantizer encodes them.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "base/thread_pool.h"
@@ -23,6 +25,43 @@ TEST(KvStorageQuantized, BlocksHoldMoreTokensForTheSameBytes) {
   EXPECT_EQ(q4, 2u * 22 * 16 * 4 * 2 * 18);
   EXPECT_NEAR(static_cast<double>(f16) / q8, 1.88, 0.01);
   EXPECT_NEAR(static_cast<double>(f16) / q4, 3.56, 0.01);
+}
+
+// K and V of different types (both quantized): each half's rows in its own layout and size.
+TEST(KvStorageQuantized, KAndVMayDifferWhenBothAreQuantized) {
+  const KvTypes k8v4{DType::kQ8_0, DType::kQ4_0};
+  EXPECT_EQ(KvStorage::bytes_per_block(22, 16, 4, 64, k8v4), 22u * 16 * 4 * 2 * (34 + 18));
+  EXPECT_TRUE(check_kv_cache_type(k8v4, 64).ok());
+  EXPECT_TRUE(check_kv_cache_type(KvTypes{DType::kQ4_0, DType::kQ8_0}, 64).ok());
+  const Status mixed = check_kv_cache_type(KvTypes{DType::kF16, DType::kQ4_0}, 64);
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_NE(mixed.message().find("K f16 and V q4_0"), std::string::npos) << mixed.message();
+  EXPECT_FALSE(check_kv_cache_type(k8v4, 48).ok());
+  EXPECT_DEATH(KvStorage(2, 4, 16, 2, 64, KvTypes{DType::kF32, DType::kF16}), "both are q8_0 or q4_0");
+
+  const int32_t heads = 2, head_dim = 64;
+  KvStorage kv(2, 3, 5, heads, head_dim, k8v4);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist;
+  std::vector<float> k(static_cast<size_t>(heads * head_dim)), v(k.size());
+  for (int64_t slot : {3, 11, 0}) {
+    for (float& x : k) x = dist(rng);
+    for (float& x : v) x = dist(rng);
+    kv.write(0, slot, k.data(), v.data());
+    const kernels::PagedKvLayer view = kv.layer_view(0);
+    ASSERT_EQ(view.type, DType::kQ8_0);
+    ASSERT_EQ(kernels::value_type(view), DType::kQ4_0);
+    for (int32_t h = 0; h < heads; ++h) {
+      std::vector<uint8_t> want(kernels::kv_row_bytes(DType::kQ8_0, head_dim)), got(want.size());
+      quantize_activation_row(DType::kQ8_0, k.data() + h * head_dim, want.data(), head_dim);
+      kernels::read_quantized_k_row(view, slot, h, got.data());
+      EXPECT_EQ(got, want) << slot << " " << h;
+      std::vector<uint8_t> want_v(kernels::kv_row_bytes(DType::kQ4_0, head_dim));
+      quantize_activation_row(DType::kQ4_0, v.data() + h * head_dim, want_v.data(), head_dim);
+      EXPECT_EQ(std::memcmp(static_cast<const uint8_t*>(view.v) + kernels::quantized_v_offset(view, slot, h),
+                            want_v.data(), want_v.size()), 0) << slot << " " << h;
+    }
+  }
 }
 
 TEST(KvStorageQuantized, RejectsHeadSizeNotAMultipleOf32) {

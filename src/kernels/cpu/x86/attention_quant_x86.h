@@ -175,10 +175,14 @@ void kvq_scores(const KvqQuery& query, int64_t num_group_heads, const PagedKvLay
   };
   constexpr int32_t kBlocksAhead = 2;
   const int32_t num_kv_blocks = static_cast<int32_t>((context + block_size - 1) / block_size);
-  thread_local std::vector<IVec> prepared;  // [block][8]
-  thread_local std::vector<FVec> k_scales;  // [block]
-  prepared.resize(static_cast<size_t>(num_blocks * 8));
-  k_scales.resize(static_cast<size_t>(num_blocks));
+  // Per 32-value block: its 8 prepared group vectors and its scales (a struct: a vector of bare
+  // SIMD types would drop their attributes).
+  struct Prepared {
+    IVec groups[8];
+    FVec scales;
+  };
+  thread_local std::vector<Prepared> prepared;
+  prepared.resize(static_cast<size_t>(num_blocks));
   for (int32_t blk = 0; blk < num_kv_blocks; ++blk) {
     for (int32_t ahead = blk == 0 ? 1 : kBlocksAhead; ahead <= kBlocksAhead; ++ahead) {
       if (blk + ahead < num_kv_blocks) {
@@ -195,9 +199,9 @@ void kvq_scores(const KvqQuery& query, int64_t num_group_heads, const PagedKvLay
       const typename Lanes::Mask m = Lanes::mask(std::min<int32_t>(Lanes::kLanes, count - p0));
       for (int64_t b = 0; b < num_blocks; ++b) {
         const uint8_t* block = region + b * k_block_bytes;
-        k_scales[static_cast<size_t>(b)] = Lanes::load_scales(reinterpret_cast<const uint16_t*>(block) + p0, m);
+        prepared[static_cast<size_t>(b)].scales = Lanes::load_scales(reinterpret_cast<const uint16_t*>(block) + p0, m);
         const uint8_t* groups = block + 2 * block_size + 4 * p0;
-        IVec* out = prepared.data() + b * 8;
+        IVec* out = prepared[static_cast<size_t>(b)].groups;
         for (int i = 0; i < kGroups; ++i) {
           const IVec k = Lanes::load_groups(groups + i * block_size * 4, m);
           if constexpr (kQ4) {
@@ -213,11 +217,11 @@ void kvq_scores(const KvqQuery& query, int64_t num_group_heads, const PagedKvLay
         for (int64_t b = 0; b < num_blocks; ++b) {
           const int64_t qb = g * num_blocks + b;
           IVec sum = Lanes::set1_i(0);
-          const IVec* k = prepared.data() + b * 8;
+          const IVec* k = prepared[static_cast<size_t>(b)].groups;
 #pragma GCC unroll 8
           for (int j = 0; j < 8; ++j) sum = Lanes::template dot<kQ4 || kOffset != 0>(sum, k[j], query.word(qb, j));
           if constexpr (kOffset != 0) sum = Lanes::sub_i(sum, Lanes::set1_i(kOffset * query.sums[static_cast<size_t>(qb)]));
-          const FVec d = Lanes::mul(k_scales[static_cast<size_t>(b)],
+          const FVec d = Lanes::mul(prepared[static_cast<size_t>(b)].scales,
                                     Lanes::set1(_cvtsh_ss(query.blocks[static_cast<size_t>(qb)].d)));
           acc = Lanes::fmadd(Lanes::to_float(sum), d, acc);
         }
