@@ -12,6 +12,7 @@ struct BenchFlags {
   BenchParams params;
   std::string output = "md";
   KvCacheType kv_cache_type = KvCacheType::kF16;
+  std::optional<KvCacheType> kv_cache_type_k, kv_cache_type_v;  // --kv-cache-dtype-k / -v
 };
 
 std::string human_size(uint64_t bytes) {
@@ -62,7 +63,8 @@ void print_json(const std::vector<BenchRecord>& records) {
     j["n_gen"] = r.n_gen;
     j["n_depth"] = r.n_depth;
     j["n_threads"] = r.n_threads;
-    j["type_k"] = j["type_v"] = std::string(dtype_name(r.kv_type));
+    j["type_k"] = std::string(dtype_name(r.kv_type.k));
+    j["type_v"] = std::string(dtype_name(r.kv_type.v));
     j["test"] = r.test_name();
     j["avg_ns"] = r.samples_ns.empty() ? 0.0 : [&] {
       double s = 0;
@@ -93,7 +95,7 @@ void print_json(const std::vector<BenchRecord>& records) {
 int run_bench_command(const BenchFlags& f) {
   if (f.output != "md" && f.output != "json") return fail("-o must be md or json");
   BenchParams p = f.params;
-  p.kv_type = to_dtype(f.kv_cache_type);
+  p.kv_type = kv_cache_dtypes(f.kv_cache_type, f.kv_cache_type_k, f.kv_cache_type_v);
   if (p.model_path.empty()) p.model_path = default_model_path();
   auto records = run_bench(p);
   if (!records.ok()) return fail(records.status().message());
@@ -114,7 +116,7 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("-t,--threads", flags->params.n_threads, "Threads (0: all cores)")->capture_default_str();
   cmd->add_option("-r,--repetitions", flags->params.repetitions, "Repetitions of each test")->capture_default_str();
   cmd->add_option("-o,--output", flags->output, "Output format: md or json")->capture_default_str();
-  add_kv_cache_dtype_option(cmd, &flags->kv_cache_type);
+  add_kv_cache_dtype_option(cmd, &flags->kv_cache_type, &flags->kv_cache_type_k, &flags->kv_cache_type_v);
   add_parallel_options(cmd, &flags->params.parallel.tensor_parallel_size, &flags->params.parallel.pipeline_parallel_size);
   return {cmd, [flags] { return run_bench_command(*flags); }};
 }

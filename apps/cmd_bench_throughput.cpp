@@ -32,6 +32,7 @@ struct BenchFlags {
   bool no_prefix_caching = false;
   int32_t block_size = 16;              // tokens per KV block
   KvCacheType kv_cache_type = KvCacheType::kF16;
+  std::optional<KvCacheType> kv_cache_type_k, kv_cache_type_v;  // --kv-cache-dtype-k / -v
   int32_t num_threads = 0;              // 0: all cores
   int32_t tensor_parallel_size = 1, pipeline_parallel_size = 1;
   uint32_t seed = 0;
@@ -115,6 +116,8 @@ int run_bench(BenchFlags f) {
   config.max_num_seqs = f.max_num_seqs;
   config.block_size = f.block_size;
   config.kv_cache_type = f.kv_cache_type;
+  config.kv_cache_type_k = f.kv_cache_type_k;
+  config.kv_cache_type_v = f.kv_cache_type_v;
   config.max_num_batched_tokens = f.max_num_batched_tokens;
   config.max_model_len = f.input_len + f.output_len;
   config.enable_prefix_caching = !f.no_prefix_caching;
@@ -166,7 +169,9 @@ int run_bench(BenchFlags f) {
   out["prefix_len"] = f.prefix_len;
   out["max_num_seqs"] = f.max_num_seqs;
   out["block_size"] = f.block_size;
-  out["kv_cache_dtype"] = std::string(dtype_name(to_dtype(f.kv_cache_type)));
+  const KvTypes kv_types = kv_cache_dtypes(f.kv_cache_type, f.kv_cache_type_k, f.kv_cache_type_v);
+  out["kv_cache_dtype"] = std::string(dtype_name(kv_types.k));
+  out["kv_cache_dtype_v"] = std::string(dtype_name(kv_types.v));
   out["max_num_batched_tokens"] = f.max_num_batched_tokens;
   out["threads"] = config.num_threads;
   out["temperature"] = f.temperature;
@@ -240,7 +245,7 @@ Command add_bench_throughput_command(CLI::App& app) {
   cmd->add_option("--max-num-batched-tokens", flags->max_num_batched_tokens, "Tokens per step at most")->capture_default_str();
   cmd->add_option("--kv-cache-memory", flags->kv_cache_memory, "KV cache bytes (0: 10% of free RAM)")->capture_default_str();
   cmd->add_option("--block-size", flags->block_size, "Tokens per KV block")->capture_default_str();
-  add_kv_cache_dtype_option(cmd, &flags->kv_cache_type);
+  add_kv_cache_dtype_option(cmd, &flags->kv_cache_type, &flags->kv_cache_type_k, &flags->kv_cache_type_v);
   add_parallel_options(cmd, &flags->tensor_parallel_size, &flags->pipeline_parallel_size);
   cmd->add_flag("--no-prefix-caching", flags->no_prefix_caching, "Turn prefix caching off");
   cmd->add_option("--repeat-phrase-len", flags->repeat_phrase_len,

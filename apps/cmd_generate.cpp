@@ -18,6 +18,7 @@ struct GenerateFlags {
   int32_t num_predict = 256;  // -1: until end of generation or a full context
   int32_t context_size = 0;   // 0: the model's trained context length
   KvCacheType kv_cache_type = KvCacheType::kF16;
+  std::optional<KvCacheType> kv_cache_type_k, kv_cache_type_v;  // --kv-cache-dtype-k / -v
   SamplingParams sampling;
   int64_t seed = -1;          // -1: random
   int32_t num_threads = 0;    // 0: physical cores
@@ -50,6 +51,8 @@ int run_generate_speculative(const GenerateFlags& f, const Tokenizer& tokenizer,
   EngineConfig config;
   config.model_path = f.model_path;
   config.kv_cache_type = f.kv_cache_type;
+  config.kv_cache_type_k = f.kv_cache_type_k;
+  config.kv_cache_type_v = f.kv_cache_type_v;
   config.max_model_len = f.context_size;
   config.max_num_seqs = 1;
   config.num_threads = f.num_threads == 0 ? default_threads() : f.num_threads;
@@ -107,7 +110,8 @@ int run_generate(GenerateFlags f) {
   if (!loaded.ok()) return fail(loaded.status().message());
   Model& model = *loaded->model;
   const Tokenizer& tokenizer = *loaded->tokenizer;
-  if (Status s = check_kv_cache_type(to_dtype(f.kv_cache_type), model.config().head_dim); !s.ok()) {
+  const KvTypes kv_types = kv_cache_dtypes(f.kv_cache_type, f.kv_cache_type_k, f.kv_cache_type_v);
+  if (Status s = check_kv_cache_type(kv_types, model.config().head_dim); !s.ok()) {
     return fail(s.message());
   }
 
@@ -121,7 +125,7 @@ int run_generate(GenerateFlags f) {
   f.sampling.seed = f.seed < 0 ? 0xFFFFFFFFu : static_cast<uint64_t>(f.seed);
   Sampler sampler(f.sampling);
   ThreadPool pool(f.num_threads == 0 ? default_threads() : f.num_threads);
-  Generator generator(model, pool, context, to_dtype(f.kv_cache_type));
+  Generator generator(model, pool, context, kv_types);
   StreamingDetokenizer detokenizer(tokenizer);
   auto is_eog = [&](int32_t id) { return tokenizer.is_eog(id); };
   auto on_token = [&](int32_t id) {
@@ -160,7 +164,7 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("-p,--prompt", flags->prompt, "Prompt text")->capture_default_str();
   cmd->add_option("-n,--n-predict", flags->num_predict, "Tokens to generate (-1: until end of text)")->capture_default_str();
   cmd->add_option("-c,--ctx-size", flags->context_size, "Context size in tokens (0: the model's)")->capture_default_str();
-  add_kv_cache_dtype_option(cmd, &flags->kv_cache_type);
+  add_kv_cache_dtype_option(cmd, &flags->kv_cache_type, &flags->kv_cache_type_k, &flags->kv_cache_type_v);
   add_parallel_options(cmd, &flags->parallel.tensor_parallel_size, &flags->parallel.pipeline_parallel_size);
   cmd->add_option("--temp", flags->sampling.temperature, "Temperature (0: greedy)")->capture_default_str();
   cmd->add_option("--top-k", flags->sampling.top_k, "Top-k (0: off)")->capture_default_str();

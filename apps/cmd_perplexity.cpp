@@ -18,13 +18,15 @@ struct PerplexityFlags {
   ChunkedTextFlags text;
   std::string output = "text";  // text or json
   KvCacheType kv_cache_type = KvCacheType::kF32;  // exact K/V unless asked (llama.cpp's default is f16)
+  std::optional<KvCacheType> kv_cache_type_k, kv_cache_type_v;  // --kv-cache-dtype-k / -v
 };
 
 int run_perplexity(const PerplexityFlags& f) {
   if (f.output != "text" && f.output != "json") return fail("-o must be text or json");
   auto input = load_chunked_text(f.text);
   if (!input.ok()) return fail(input.status().message());
-  if (Status s = check_kv_cache_type(to_dtype(f.kv_cache_type), input->loaded.model->config().head_dim); !s.ok()) {
+  if (Status s = check_kv_cache_type(kv_cache_dtypes(f.kv_cache_type, f.kv_cache_type_k, f.kv_cache_type_v),
+                                     input->loaded.model->config().head_dim); !s.ok()) {
     return fail(s.message());
   }
   ThreadPool pool(input->num_threads);
@@ -34,7 +36,7 @@ int run_perplexity(const PerplexityFlags& f) {
                  input->tokens.size(), input->context);
   }
   const quantize::PerplexityOptions options{input->context, f.text.max_chunks, input->bos_id,
-                                            to_dtype(f.kv_cache_type)};
+                                            kv_cache_dtypes(f.kv_cache_type, f.kv_cache_type_k, f.kv_cache_type_v)};
   // Text output on a terminal is its own progress ("[1]8.1234,[2]..." on the line a bar would
   // redraw); the bar runs when that output goes elsewhere (a file, a pipe) or is JSON.
   std::unique_ptr<ProgressBar> progress;
@@ -74,7 +76,7 @@ Command add_perplexity_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("perplexity", "Perplexity of a model on a text, as llama-perplexity computes it");
   add_chunked_text_options(cmd, flags->text, "Text file to score");
   cmd->add_option("-o,--output", flags->output, "text or json")->capture_default_str();
-  add_kv_cache_dtype_option(cmd, &flags->kv_cache_type, "f32");
+  add_kv_cache_dtype_option(cmd, &flags->kv_cache_type, &flags->kv_cache_type_k, &flags->kv_cache_type_v, "f32");
   return {cmd, [flags] { return run_perplexity(*flags); }};
 }
 

@@ -141,7 +141,7 @@ Command add_serve_command(CLI::App& app) {
                   "Tokens per step at most, decodes included (bounds inter-token latency)")->capture_default_str();
   cmd->add_option("--kv-cache-memory", flags->kv_cache_memory, "KV cache bytes (0: 10% of free RAM)")->capture_default_str();
   cmd->add_option("--block-size", c.engine.block_size, "Tokens per KV block")->capture_default_str();
-  add_kv_cache_dtype_option(cmd, &c.engine.kv_cache_type);
+  add_kv_cache_dtype_option(cmd, &c.engine.kv_cache_type, &c.engine.kv_cache_type_k, &c.engine.kv_cache_type_v);
   add_parallel_options(cmd, &c.engine.tensor_parallel_size, &c.engine.pipeline_parallel_size);
   add_speculative_options(cmd, &c.engine.speculative);
   cmd->add_flag("--no-prefix-caching", [&c](int64_t) { c.engine.enable_prefix_caching = false; }, "Turn prefix caching off");

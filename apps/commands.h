@@ -4,8 +4,11 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 
+#include "engine/engine.h"
+#include "model/kv_storage.h"
 #include "tensor/dtype.h"
 #include "tessera/engine.h"
 
@@ -37,10 +40,11 @@ std::string default_model_path();
 // Prints "tessera: <message>" to stderr and returns exit code 1.
 int fail(const std::string& message);
 
-// --kv-cache-dtype f16|f32 on `cmd` (default f16, llama.cpp's cache type); to_dtype gives the
-// tensor type of the choice.
-void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type, const char* default_name = "f16");
-DType to_dtype(KvCacheType type);
+// --kv-cache-dtype f16|f32|q8_0|q4_0 on `cmd` (default f16, llama.cpp's cache type) into `type`,
+// and --kv-cache-dtype-k / --kv-cache-dtype-v (q8_0|q4_0: one half's type) into `k` / `v`;
+// kv_cache_dtypes (engine/engine.h) gives K's and V's tensor types (check_kv_cache_type checks the mix).
+void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type, std::optional<KvCacheType>* k,
+                               std::optional<KvCacheType>* v, const char* default_name = "f16");
 
 // --tensor-parallel-size and --pipeline-parallel-size on `cmd` (docs/distributed.md).
 void add_parallel_options(CLI::App* cmd, int32_t* tensor_parallel_size, int32_t* pipeline_parallel_size);

@@ -2,6 +2,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <string>
+#include <tuple>
 
 #include "base/progress.h"
 #include "commands.h"
@@ -22,21 +25,32 @@ int fail(const std::string& message) {
   return 1;
 }
 
-void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type, const char* default_name) {
+namespace {
+
+KvCacheType kv_cache_type_named(const std::string& name) {
+  for (KvCacheType t : {KvCacheType::kF16, KvCacheType::kF32, KvCacheType::kQ8_0, KvCacheType::kQ4_0}) {
+    if (dtype_name(kv_cache_dtype(t)) == name) return t;
+  }
+  return KvCacheType::kF16;  // unreachable: CLI::IsMember admits the names above only
+}
+
+}  // namespace
+
+void add_kv_cache_dtype_option(CLI::App* cmd, KvCacheType* type, std::optional<KvCacheType>* k,
+                               std::optional<KvCacheType>* v, const char* default_name) {
   cmd->add_option_function<std::string>(
-         "--kv-cache-dtype",
-         [type](const std::string& name) {
-           const KvCacheType types[] = {KvCacheType::kF16, KvCacheType::kF32, KvCacheType::kQ8_0, KvCacheType::kQ4_0};
-           for (KvCacheType t : types) {
-             if (dtype_name(kv_cache_dtype(t)) == name) *type = t;
-           }
-         },
+         "--kv-cache-dtype", [type](const std::string& name) { *type = kv_cache_type_named(name); },
          std::string("KV cache element type: f16, f32, q8_0 or q4_0 (32-value blocks, head size a multiple of 32); "
                      "default ") + default_name)
       ->transform(CLI::IsMember({"f16", "f32", "q8_0", "q4_0"}, CLI::ignore_case));
+  for (auto [flag, half, what] : {std::tuple{"--kv-cache-dtype-k", k, "K"}, std::tuple{"--kv-cache-dtype-v", v, "V"}}) {
+    cmd->add_option_function<std::string>(
+           flag, [half](const std::string& name) { *half = kv_cache_type_named(name); },
+           std::string(what) + " cache type, in place of --kv-cache-dtype's: q8_0 or q4_0 (K and V may differ when "
+                               "both are quantized; K q8_0 with V q4_0 keeps most of q8_0's quality)")
+        ->transform(CLI::IsMember({"q8_0", "q4_0"}, CLI::ignore_case));
+  }
 }
-
-DType to_dtype(KvCacheType type) { return kv_cache_dtype(type); }
 
 void add_parallel_options(CLI::App* cmd, int32_t* tensor_parallel_size, int32_t* pipeline_parallel_size) {
   cmd->add_option("--tensor-parallel-size,--tp", *tensor_parallel_size,

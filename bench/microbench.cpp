@@ -5,7 +5,10 @@
 //  - one decode step's paged attention at SmolLM-135M's geometry (9 heads / 3 kv heads, head_dim
 //    64, f16, block 16, 30 layers; 64 sequences x 1 query at position 159, 236 MB of K/V), with
 //    the K/V read from DRAM or from cache (every sequence on the same blocks);
-//  - a prefill's paged attention (8 sequences x 128 queries).
+//  - a prefill's paged attention (8 sequences x 128 queries);
+//  - one decode query deep in the context at TinyLlama-1.1B's geometry (32 heads / 4 kv heads,
+//    head_dim 64, 22 layers) with an f16, q8_0 or q4_0 cache: the attention `bench -d` adds per
+//    token.
 // items_per_second is multiply-adds per second (GEMM) or query tokens per second (attention).
 // Run: build/bench/tessera_microbench [--benchmark_filter=REGEX] [--benchmark_repetitions=N]
 #include <benchmark/benchmark.h>
@@ -158,6 +161,84 @@ BENCHMARK(BM_PagedAttention)
     ->ArgsProduct({{8}, {128}, {127}, {0}, {1, 2}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+
+// ---- Decode attention at depth, TinyLlama-1.1B geometry, any KV type ----
+
+// One sequence's K/V for 22 layers (blocks 1.. in order, as a fresh pool hands them out), and one
+// query at position `last`.
+struct DepthAttentionSetup {
+  static constexpr int kDepthLayers = 22, kDepthKvHeads = 4, kDepthHeads = 32;
+  DType type;
+  size_t layer_bytes = 0;
+  HugePageBuffer k, v;
+  std::vector<int32_t> table, positions;
+  std::vector<float> q, out, scores;
+
+  DepthAttentionSetup(DType kv_type, int32_t last, ThreadPool& pool) : type(kv_type) {
+    const int32_t num_blocks = last / kBlockSize + 2;
+    const size_t row_size = kernels::kv_row_bytes(type, kHeadDim);
+    const size_t rows = static_cast<size_t>(num_blocks) * kDepthKvHeads * kBlockSize;
+    layer_bytes = rows * row_size;
+    k = HugePageBuffer(layer_bytes * kDepthLayers);
+    v = HugePageBuffer(layer_bytes * kDepthLayers);
+    std::mt19937 rng(1);
+    std::vector<float> values(kHeadDim);
+    std::vector<uint8_t> row(row_size);
+    for (auto* base : {static_cast<uint8_t*>(k.data()), static_cast<uint8_t*>(v.data())}) {
+      for (size_t r = 0; r < rows * kDepthLayers; ++r) {
+        if (type == DType::kF16) {
+          auto* values16 = reinterpret_cast<uint16_t*>(base + r * row_size);
+          for (int d = 0; d < kHeadDim; ++d) values16[d] = static_cast<uint16_t>(0x3000 + (rng() & 0xff));
+          continue;
+        }
+        for (float& x : values) x = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+        if (base == v.data()) {
+          quantize_activation_row(type, values.data(), base + r * row_size, kHeadDim);
+          continue;
+        }
+        // K rows go to their place in the dimension-major layout (PagedKvLayer).
+        const size_t layer = r / rows, slot = r % rows / kDepthKvHeads, head = r % kDepthKvHeads;
+        const kernels::PagedKvLayer view{nullptr, nullptr, kBlockSize, kDepthKvHeads, kHeadDim, type};
+        quantize_activation_row(type, values.data(), row.data(), kHeadDim);
+        kernels::write_quantized_k_row(view, base + layer * layer_bytes, static_cast<int64_t>(slot),
+                                       static_cast<int64_t>(head), row.data());
+      }
+    }
+    for (int32_t b = 0; b <= last / kBlockSize; ++b) table.push_back(1 + b);
+    positions.push_back(last);
+    q.resize(static_cast<size_t>(kDepthHeads) * kHeadDim);
+    out.resize(q.size());
+    for (float& x : q) x = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+    scores.resize(kernels::attention_scratch_floats(last + 1, kDepthHeads / kDepthKvHeads, pool));
+  }
+
+  void run(ThreadPool& pool) {
+    for (int l = 0; l < kDepthLayers; ++l) {
+      const kernels::PagedKvLayer layer{static_cast<const uint8_t*>(k.data()) + layer_bytes * l,
+                                        static_cast<const uint8_t*>(v.data()) + layer_bytes * l, kBlockSize,
+                                        kDepthKvHeads, kHeadDim, type};
+      kernels::paged_attention(q.data(), 1, kDepthHeads, positions, layer, table, 1.0f / 8.0f, out.data(),
+                               scores.data(), pool);
+    }
+  }
+};
+
+// Args: KV type (0 f16, 1 q8_0, 2 q4_0), last position, threads. Items: decode tokens.
+void BM_DecodeAttentionAtDepth(benchmark::State& state) {
+  const DType types[] = {DType::kF16, DType::kQ8_0, DType::kQ4_0};
+  ThreadPool pool(static_cast<int>(state.range(2)));
+  DepthAttentionSetup setup(types[state.range(0)], static_cast<int32_t>(state.range(1)), pool);
+  for (auto _ : state) {
+    setup.run(pool);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecodeAttentionAtDepth)
+    ->ArgNames({"kv", "last", "threads"})
+    ->ArgsProduct({{0, 1, 2}, {2015}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace tessera

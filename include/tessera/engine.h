@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,6 +49,10 @@ struct EngineConfig {
   double kv_cache_memory_fraction = 0.1;// of MemAvailable, when no byte budget is given
   int32_t block_size = 16;              // tokens per KV block
   KvCacheType kv_cache_type = KvCacheType::kF16;
+  // K's or V's type when it differs (llama.cpp's --cache-type-k / -v): both must then be q8_0 or
+  // q4_0. K is the sensitive half: q8_0 K with q4_0 V (6.5 bits a value) costs TinyStories-656K
+  // +0.6% perplexity where q4_0 for both costs +4.9% (docs/performance.md).
+  std::optional<KvCacheType> kv_cache_type_k, kv_cache_type_v;
   int32_t max_num_seqs = 64;            // running requests at most
   int32_t max_num_batched_tokens = 2048;// tokens of one step at most, over all requests
   int32_t max_model_len = 0;            // prompt + output of one request at most; 0 = the model's context

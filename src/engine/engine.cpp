@@ -27,6 +27,10 @@ DType kv_cache_dtype(KvCacheType type) {
   return DType::kF16;
 }
 
+KvTypes kv_cache_dtypes(KvCacheType type, const std::optional<KvCacheType>& k, const std::optional<KvCacheType>& v) {
+  return {kv_cache_dtype(k.value_or(type)), kv_cache_dtype(v.value_or(type))};
+}
+
 namespace {
 
 constexpr int32_t kMaxCompletionsPerRequest = 256;
@@ -178,7 +182,7 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
     core->eog_token_ids_ = (*tokenizer)->eog_ids();
   }
   const int32_t max_model_len = core->model_->max_context();
-  const DType kv_type = kv_cache_dtype(config.kv_cache_type);
+  const KvTypes kv_type = kv_cache_dtypes(config);
   TS_RETURN_IF_ERROR(check_kv_cache_type(kv_type, mc.head_dim));
   KvLayout kv_layout = make_kv_layout(mc, config.release_sliding_window_blocks);
   const size_t bytes_per_block = KvStorage::bytes_per_block(kv_layout.layers_per_block, config.block_size,

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -20,6 +21,11 @@ namespace tessera {
 
 // The element type of a KV cache of `type` (KvStorage's).
 DType kv_cache_dtype(KvCacheType type);
+// K's and V's element types: `type`, or the K / V overrides.
+KvTypes kv_cache_dtypes(KvCacheType type, const std::optional<KvCacheType>& k, const std::optional<KvCacheType>& v);
+inline KvTypes kv_cache_dtypes(const EngineConfig& config) {
+  return kv_cache_dtypes(config.kv_cache_type, config.kv_cache_type_k, config.kv_cache_type_v);
+}
 
 // Blocks a KV pool gets from the config: a byte budget (or a share of free RAM), capped at what
 // max_num_seqs requests of max_model_len tokens could ever use, plus the null block.

@@ -4,6 +4,7 @@
 #include "kernels/kernels.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -437,6 +438,46 @@ size_t kv_row_bytes(DType type, int64_t head_dim) {
            "a %s KV cache needs a head size that is a multiple of %d, not %lld", std::string(dtype_name(type)).c_str(),
            static_cast<int>(kLegacyBlockSize), static_cast<long long>(head_dim));
   return row_bytes(type, head_dim);
+}
+
+namespace {
+
+// Where block b's scale and value group i of K slot `slot` of `kv_head` live (PagedKvLayer's
+// quantized K layout): byte offsets in kv.k, and the groups per block (8 for Q8_0, 4 for Q4_0).
+struct QuantizedKPlace {
+  int64_t block_bytes, groups, region, position, block_size;
+  int64_t scale(int64_t b) const { return region + b * block_size * block_bytes + 2 * position; }
+  int64_t group(int64_t b, int64_t i) const {
+    return region + b * block_size * block_bytes + 2 * block_size + (i * block_size + position) * 4;
+  }
+};
+QuantizedKPlace quantized_k_place(const PagedKvLayer& kv, int64_t slot, int64_t kv_head) {
+  TS_CHECK(quantized_kv(kv.type), "K of type %s is not quantized", std::string(dtype_name(kv.type)).c_str());
+  const int64_t block_bytes = static_cast<int64_t>(row_bytes(kv.type, kLegacyBlockSize));
+  return {block_bytes, (block_bytes - 2) / 4, quantized_k_region_offset(kv, slot / kv.block_size, kv_head),
+          slot % kv.block_size, kv.block_size};
+}
+
+}  // namespace
+
+void write_quantized_k_row(const PagedKvLayer& kv, void* k, int64_t slot, int64_t kv_head, const void* row) {
+  const QuantizedKPlace place = quantized_k_place(kv, slot, kv_head);
+  auto* dst = static_cast<uint8_t*>(k);
+  const auto* src = static_cast<const uint8_t*>(row);
+  for (int64_t b = 0; b < kv.head_dim / kLegacyBlockSize; ++b, src += place.block_bytes) {
+    std::memcpy(dst + place.scale(b), src, 2);
+    for (int64_t i = 0; i < place.groups; ++i) std::memcpy(dst + place.group(b, i), src + 2 + 4 * i, 4);
+  }
+}
+
+void read_quantized_k_row(const PagedKvLayer& kv, int64_t slot, int64_t kv_head, void* row) {
+  const QuantizedKPlace place = quantized_k_place(kv, slot, kv_head);
+  const auto* src = static_cast<const uint8_t*>(kv.k);
+  auto* dst = static_cast<uint8_t*>(row);
+  for (int64_t b = 0; b < kv.head_dim / kLegacyBlockSize; ++b, dst += place.block_bytes) {
+    std::memcpy(dst, src + place.scale(b), 2);
+    for (int64_t i = 0; i < place.groups; ++i) std::memcpy(dst + 2 + 4 * i, src + place.group(b, i), 4);
+  }
 }
 
 size_t attention_scratch_floats(int64_t max_context, int64_t heads_per_kv_head, const ThreadPool& pool) {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "base/thread_pool.h"
@@ -138,24 +139,47 @@ struct PagedKvLayer {
   int32_t num_kv_heads = 0;
   int32_t head_dim = 0;
   DType type = DType::kF32;  // kF32 or kF16 (the values attention reads are converted to f32),
-                             // or kQ8_0 / kQ4_0 (quantized_kv below)
+                             // or kQ8_0 / kQ4_0 (quantized_kv below); K's type when v_type is set
+  std::optional<DType> v_type;  // V's type when it differs from K's (both quantized); value_type()
 };
 
-// Quantized KV (kQ8_0, kQ4_0): ggml's 32-value blocks (an f16 scale and 32 int8 values or 32
-// nibbles), one row of head_dim / 32 blocks per (position, kv head), the rows of one kv head in a
-// block position-major for K AND V: [num_blocks, num_kv_heads, block_size, head_dim / 32 blocks].
-// NOTE: position-major K, unlike the f32/f16 layout: a quantized value needs its block's scale,
-// so a score is one dot product per position over whole 32-value blocks (q converted to Q8_0 as
-// ggml's flash attention does, an integer dot), and V is dequantized a row at a time into the
-// weighted sum. head_dim must be a multiple of 32.
+// The element type of kv.v.
+inline DType value_type(const PagedKvLayer& kv) { return kv.v_type.value_or(kv.type); }
+
+// Quantized KV (kQ8_0, kQ4_0; K and V may differ): ggml's 32-value blocks (an f16 scale and 32
+// int8 values or 32 nibbles), head_dim / 32 blocks per (position, kv head). Per (block, kv head)
+// a region of block_size rows' bytes, laid out for attention:
+//  - V: position-major rows, [block_size][head_dim / 32 blocks] (quantized_v_offset): the weighted
+//    sum dequantizes a row at a time.
+//  - K: per 32-value block b of the rows, the block_size f16 scales, then the values as 4-byte
+//    groups dimension-major: [head_dim / 32][scales[block_size], groups[kGroups][block_size][4
+//    bytes]]. Group i of Q8_0 is values 4i..4i+3; of Q4_0 the stored bytes 4i..4i+3 (low nibbles
+//    values 4i..4i+3, high nibbles 16+4i..16+4i+3). One 4-byte group of block_size positions is
+//    then one vector, so q . k for the positions of a block is one integer multiply-add (vpdpbusd)
+//    per group with q's 4 bytes broadcast, with no horizontal sums (as the f16 K is dimension-major).
+// NOTE: a quantized value needs its block's scale, so the query is converted to Q8_0 (as ggml's
+// flash attention does on a quantized cache) and each (position, block) dot is scaled by both
+// scales. head_dim must be a multiple of 32.
 inline bool quantized_kv(DType type) { return type == DType::kQ8_0 || type == DType::kQ4_0; }
 // Bytes of one position's head_dim values of one kv head in a `type` cache (any KV type).
 size_t kv_row_bytes(DType type, int64_t head_dim);
-// Byte offset, in kv.k and kv.v of a quantized cache, of the row of KV slot `slot` of `kv_head`.
-inline int64_t quantized_slot_offset(const PagedKvLayer& kv, int64_t slot, int64_t kv_head) {
-  const int64_t row = ((slot / kv.block_size) * kv.num_kv_heads + kv_head) * kv.block_size + slot % kv.block_size;
-  return row * static_cast<int64_t>(kv_row_bytes(kv.type, kv.head_dim));
+// Index of the row of KV slot `slot` of `kv_head` in a quantized cache: the (block, kv head)
+// regions one after another, block_size rows each.
+inline int64_t quantized_row_index(const PagedKvLayer& kv, int64_t slot, int64_t kv_head) {
+  return ((slot / kv.block_size) * kv.num_kv_heads + kv_head) * kv.block_size + slot % kv.block_size;
 }
+// Byte offset, in kv.v of a quantized cache, of the row of KV slot `slot` of `kv_head`.
+inline int64_t quantized_v_offset(const PagedKvLayer& kv, int64_t slot, int64_t kv_head) {
+  return quantized_row_index(kv, slot, kv_head) * static_cast<int64_t>(kv_row_bytes(value_type(kv), kv.head_dim));
+}
+// Byte offset, in kv.k of a quantized cache, of the K region of (block `block`, `kv_head`).
+inline int64_t quantized_k_region_offset(const PagedKvLayer& kv, int64_t block, int64_t kv_head) {
+  return (block * kv.num_kv_heads + kv_head) * kv.block_size * static_cast<int64_t>(kv_row_bytes(kv.type, kv.head_dim));
+}
+// One position's K row as head_dim / 32 contiguous blocks of kv.type, stored into / read from its
+// place in the K layout above (`k`: the layer's K memory).
+void write_quantized_k_row(const PagedKvLayer& kv, void* k, int64_t slot, int64_t kv_head, const void* row);
+void read_quantized_k_row(const PagedKvLayer& kv, int64_t slot, int64_t kv_head, void* row);
 
 // Offset in elements, in kv.k and kv.v, of the block_size x head_dim values of `kv_head` in
 // block `block`.

@@ -9,43 +9,51 @@
 #include "tensor/quant_blocks.h"
 
 namespace tessera {
-Status check_kv_cache_type(DType type, int32_t head_dim) {
-  if (kernels::quantized_kv(type) && head_dim % kLegacyBlockSize != 0) {
-    return invalid_argument("a " + std::string(dtype_name(type)) + " KV cache needs a head size that is a multiple of " +
-                            std::to_string(kLegacyBlockSize) + "; this model's is " + std::to_string(head_dim) +
-                            " (use f16 or f32)");
+Status check_kv_cache_type(KvTypes types, int32_t head_dim) {
+  for (DType type : {types.k, types.v}) {
+    if (kernels::quantized_kv(type) && head_dim % kLegacyBlockSize != 0) {
+      return invalid_argument("a " + std::string(dtype_name(type)) +
+                              " KV cache needs a head size that is a multiple of " + std::to_string(kLegacyBlockSize) +
+                              "; this model's is " + std::to_string(head_dim) + " (use f16 or f32)");
+    }
+  }
+  if (types.k != types.v && !(kernels::quantized_kv(types.k) && kernels::quantized_kv(types.v))) {
+    return invalid_argument("K and V cache types may differ only when both are q8_0 or q4_0, not K " +
+                            std::string(dtype_name(types.k)) + " and V " + std::string(dtype_name(types.v)));
   }
   return Status();
 }
 
 KvStorage::KvStorage(int32_t num_layers, int32_t num_blocks, int32_t block_size, int32_t num_kv_heads,
-                     int32_t head_dim, DType type)
-    : KvStorage(KvLayout::single_group(num_layers), num_blocks, block_size, num_kv_heads, head_dim, type) {}
+                     int32_t head_dim, KvTypes types)
+    : KvStorage(KvLayout::single_group(num_layers), num_blocks, block_size, num_kv_heads, head_dim, types) {}
 
 KvStorage::KvStorage(KvLayout layout, int32_t num_blocks, int32_t block_size, int32_t num_kv_heads, int32_t head_dim,
-                     DType type, const kernels::Backend& backend)
+                     KvTypes types, const kernels::Backend& backend)
     : layout_(std::move(layout)),
       num_blocks_(num_blocks),
       block_size_(block_size),
       num_kv_heads_(num_kv_heads),
       head_dim_(head_dim),
-      type_(type),
-      head_row_bytes_(kernels::kv_row_bytes(type, head_dim)) {
+      types_(types),
+      k_row_bytes_(kernels::kv_row_bytes(types.k, head_dim)),
+      v_row_bytes_(kernels::kv_row_bytes(types.v, head_dim)) {
   TS_CHECK(layout_.layers_per_block > 0 && num_blocks > 0 && block_size > 0, "empty KV storage");
-  const size_t bytes =
-      static_cast<size_t>(layout_.layers_per_block) * num_blocks * block_size * num_kv_heads * head_row_bytes_;
-  k_buffer_ = backend.allocate(bytes);
-  v_buffer_ = backend.allocate(bytes);
+  TS_CHECK(types.k == types.v || (kernels::quantized_kv(types.k) && kernels::quantized_kv(types.v)),
+           "K and V cache types may differ only when both are q8_0 or q4_0");
+  const size_t rows = static_cast<size_t>(layout_.layers_per_block) * num_blocks * block_size * num_kv_heads;
+  k_buffer_ = backend.allocate(rows * k_row_bytes_);
+  v_buffer_ = backend.allocate(rows * v_row_bytes_);
   // NOTE: touched once here (zero pages, already zero), so that page faults happen at startup,
   // not in the first steps that reach a block.
-  std::memset(k_buffer_.data(), 0, bytes);
-  std::memset(v_buffer_.data(), 0, bytes);
+  std::memset(k_buffer_.data(), 0, rows * k_row_bytes_);
+  std::memset(v_buffer_.data(), 0, rows * v_row_bytes_);
 }
 
 size_t KvStorage::bytes_per_block(int32_t layers_per_block, int32_t block_size, int32_t num_kv_heads,
-                                  int32_t head_dim, DType type) {
-  return 2 * kernels::kv_row_bytes(type, head_dim) * static_cast<size_t>(layers_per_block) * block_size *
-         num_kv_heads;
+                                  int32_t head_dim, KvTypes types) {
+  return (kernels::kv_row_bytes(types.k, head_dim) + kernels::kv_row_bytes(types.v, head_dim)) *
+         static_cast<size_t>(layers_per_block) * block_size * num_kv_heads;
 }
 
 void KvStorage::write(int32_t layer, int64_t slot, const float* k_row, const float* v_row) {
@@ -53,14 +61,18 @@ void KvStorage::write(int32_t layer, int64_t slot, const float* k_row, const flo
   TS_CHECK(slot >= 0 && slot < static_cast<int64_t>(num_blocks_) * block_size_, "slot %lld outside the KV pool",
            static_cast<long long>(slot));
   const kernels::PagedKvLayer view = layer_view(layer);
-  uint8_t* k = k_buffer_.data() + layer_offset_bytes(layer);
-  uint8_t* v = v_buffer_.data() + layer_offset_bytes(layer);
-  if (kernels::quantized_kv(type_)) {
-    // Quantized as llama.cpp's copy into a q8_0 / q4_0 cache does (its from_float).
+  uint8_t* k = k_buffer_.data() + layer_offset_bytes(layer, k_row_bytes_);
+  uint8_t* v = v_buffer_.data() + layer_offset_bytes(layer, v_row_bytes_);
+  if (kernels::quantized_kv(types_.k)) {
+    // Quantized as llama.cpp's copy into a q8_0 / q4_0 cache does (its from_float); a K row is
+    // then spread over its block's dimension-major layout (PagedKvLayer).
+    thread_local std::vector<uint8_t> k_quantized;
+    k_quantized.resize(k_row_bytes_);
     for (int32_t h = 0; h < num_kv_heads_; ++h) {
-      const int64_t offset = kernels::quantized_slot_offset(view, slot, h);
-      quantize_activation_row(type_, k_row + static_cast<size_t>(h) * head_dim_, k + offset, head_dim_);
-      quantize_activation_row(type_, v_row + static_cast<size_t>(h) * head_dim_, v + offset, head_dim_);
+      quantize_activation_row(types_.k, k_row + static_cast<size_t>(h) * head_dim_, k_quantized.data(), head_dim_);
+      kernels::write_quantized_k_row(view, k, slot, h, k_quantized.data());
+      quantize_activation_row(types_.v, v_row + static_cast<size_t>(h) * head_dim_,
+                              v + kernels::quantized_v_offset(view, slot, h), head_dim_);
     }
     return;
   }
@@ -70,7 +82,7 @@ void KvStorage::write(int32_t layer, int64_t slot, const float* k_row, const flo
     const size_t v_offset = static_cast<size_t>(kernels::v_slot_offset(view, slot, h));
     const float* k_src = k_row + static_cast<size_t>(h) * head_dim_;
     const float* v_src = v_row + static_cast<size_t>(h) * head_dim_;
-    if (type_ == DType::kF16) {
+    if (types_.k == DType::kF16) {
       auto* k_dst = reinterpret_cast<uint16_t*>(k) + k_offset;
       // A head's K row is converted in one SIMD call, then scattered.
       thread_local std::vector<uint16_t> k_half;
@@ -102,12 +114,13 @@ void KvStorage::write_rows(int32_t layer, const int64_t* slots, int64_t slot_str
 
 kernels::PagedKvLayer KvStorage::layer_view(int32_t layer) const {
   kernels::PagedKvLayer view;
-  view.k = k_buffer_.data() + layer_offset_bytes(layer);
-  view.v = v_buffer_.data() + layer_offset_bytes(layer);
+  view.k = k_buffer_.data() + layer_offset_bytes(layer, k_row_bytes_);
+  view.v = v_buffer_.data() + layer_offset_bytes(layer, v_row_bytes_);
   view.block_size = block_size_;
   view.num_kv_heads = num_kv_heads_;
   view.head_dim = head_dim_;
-  view.type = type_;
+  view.type = types_.k;
+  if (types_.v != types_.k) view.v_type = types_.v;
   return view;
 }
 

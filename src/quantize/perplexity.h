@@ -12,6 +12,7 @@
 
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "model/kv_storage.h"
 #include "model/model.h"
 
 namespace tessera::quantize {
@@ -41,7 +42,7 @@ struct PerplexityOptions {
   int32_t context = 512;    // tokens per chunk (llama.cpp's -c)
   int32_t max_chunks = -1;  // -1: every whole chunk of the text
   int32_t bos_id = -1;      // replaces each chunk's first token; -1: the vocabulary adds no BOS
-  DType kv_type = DType::kF32;  // KV cache element type (f32, f16, q8_0, q4_0)
+  KvTypes kv_type = DType::kF32;  // KV cache element types (f32, f16, q8_0, q4_0; K and V)
 };
 
 struct PerplexityResult {

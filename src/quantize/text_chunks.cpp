@@ -11,7 +11,7 @@ constexpr int32_t kBlockSize = 16;
 int32_t blocks_for(int32_t positions) { return (positions + kBlockSize - 1) / kBlockSize; }
 }  // namespace
 
-TextChunkRunner::TextChunkRunner(Model& model, ThreadPool& pool, int32_t context, DType kv_type)
+TextChunkRunner::TextChunkRunner(Model& model, ThreadPool& pool, int32_t context, KvTypes kv_type)
     : model_(model),
       pool_(pool),
       execution_(pool),

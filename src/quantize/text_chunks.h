@@ -19,7 +19,7 @@ class TextChunkRunner {
  public:
   // `model` must have been loaded with max_context >= context.
   // kv_type: the KV cache's element type (KvStorage).
-  TextChunkRunner(Model& model, ThreadPool& pool, int32_t context, DType kv_type = DType::kF32);
+  TextChunkRunner(Model& model, ThreadPool& pool, int32_t context, KvTypes kv_type = DType::kF32);
 
   // Checks that `num_tokens` make at least `min_chunks` whole chunks; the message names the counts.
   Status check_enough_tokens(int64_t num_tokens, int32_t min_chunks) const;

@@ -221,9 +221,9 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
     finish(r, p.n_gen);
     r.weights_bytes_per_token = weights_bytes_per_token(model.file());
     // Step at position q reads q + 1 positions of K and V in every layer: mean depth + (n_gen + 1) / 2.
-    const uint64_t kv_bytes_per_position = 2ull * static_cast<uint64_t>(c.num_layers) *
-                                           static_cast<uint64_t>(model.kv_cache_heads()) *
-                                           kernels::kv_row_bytes(p.kv_type, c.head_dim);
+    const uint64_t kv_bytes_per_position =
+        static_cast<uint64_t>(c.num_layers) * static_cast<uint64_t>(model.kv_cache_heads()) *
+        (kernels::kv_row_bytes(p.kv_type.k, c.head_dim) + kernels::kv_row_bytes(p.kv_type.v, c.head_dim));
     r.kv_bytes_per_token = kv_bytes_per_position * (2ull * static_cast<uint64_t>(p.n_depth) + static_cast<uint64_t>(p.n_gen) + 1) / 2;
     for (size_t i = 0; i < r.samples_ts.size(); ++i) {
       const double gbs = r.read_gbs_samples[i];

@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "gguf/gguf_file.h"
 #include "model/parallel.h"
+#include "model/kv_storage.h"
 #include "tensor/dtype.h"
 
 namespace tessera {
@@ -26,7 +27,7 @@ struct BenchParams {
   int32_t repetitions = 5;
   size_t bandwidth_bytes = size_t{1} << 30;  // buffer of the read-bandwidth measurement (tg only)
   uint64_t seed = 1234;      // of the random token ids
-  DType kv_type = DType::kF16;  // KV cache element type (kF16 or kF32), llama-bench's type_k / type_v
+  KvTypes kv_type = DType::kF16;  // KV cache element types (K and V), llama-bench's type_k / type_v
   ParallelConfig parallel;       // tensor / pipeline parallelism across an MPI job (docs/distributed.md)
 };
 
@@ -39,7 +40,7 @@ struct BenchRecord {
   int32_t n_gen = 0;
   int32_t n_depth = 0;
   int32_t n_threads = 0;
-  DType kv_type = DType::kF16;
+  KvTypes kv_type = DType::kF16;
   std::vector<int64_t> samples_ns;  // wall time of each repetition
   std::vector<double> samples_ts;   // tokens/s of each repetition
   double avg_ts = 0.0;

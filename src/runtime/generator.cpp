@@ -13,7 +13,7 @@ int32_t blocks_for(int32_t positions) { return (positions + kBlockSize - 1) / kB
 
 }  // namespace
 
-Generator::Generator(Model& model, ThreadPool& pool, int32_t context_size, DType kv_type)
+Generator::Generator(Model& model, ThreadPool& pool, int32_t context_size, KvTypes kv_type)
     : model_(model),
       pool_(pool),
       execution_(pool),

@@ -26,7 +26,7 @@ class Generator {
  public:
   // `context_size` is the most positions one request may use (prompt + generated); kv_type the
   // KV cache's element type (kF32 or kF16).
-  Generator(Model& model, ThreadPool& pool, int32_t context_size, DType kv_type = DType::kF32);
+  Generator(Model& model, ThreadPool& pool, int32_t context_size, KvTypes kv_type = DType::kF32);
 
   // Generates up to `max_new_tokens` tokens after `prompt` (which must not be empty and must
   // leave room in the context). `is_eog(id)` ends the run after emitting id; `on_token(id)` is

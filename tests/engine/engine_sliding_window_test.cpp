@@ -1,7 +1,7 @@
 // Sliding-window KV release on the gemma3 fixture (window 16, layers 0-4 local, 5 global):
 // requests far longer than the window give the same greedy tokens with and without releasing
 // the blocks the window has passed, and the same as the single-request Generator; released
-// blocks lower the KV memory a request holds.
+// blocks lower the KV memory a request holds. With f16 and with q8_0 / q4_0 KV caches.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -32,10 +32,12 @@ std::vector<std::vector<int32_t>> prompts(int32_t count, uint32_t seed) {
   return out;
 }
 
-std::vector<std::vector<int32_t>> run(bool release, const std::vector<std::vector<int32_t>>& requests,
-                                      int32_t max_tokens, EngineStats* stats) {
+std::vector<std::vector<int32_t>> run(KvCacheType kv_type, bool release,
+                                      const std::vector<std::vector<int32_t>>& requests, int32_t max_tokens,
+                                      EngineStats* stats) {
   EngineConfig config;
   config.model_path = kGemma;
+  config.kv_cache_type = kv_type;
   config.kv_cache_memory_bytes = 32 << 20;
   config.max_model_len = 256;
   config.max_num_batched_tokens = 24;  // prompts run in chunks, each past the window's start
@@ -51,11 +53,14 @@ std::vector<std::vector<int32_t>> run(bool release, const std::vector<std::vecto
   return outputs;
 }
 
-TEST(EngineSlidingWindow, ReleasingPassedBlocksChangesNoToken) {
+class EngineSlidingWindow : public ::testing::TestWithParam<KvCacheType> {};
+
+TEST_P(EngineSlidingWindow, ReleasingPassedBlocksChangesNoToken) {
+  const KvCacheType kv_type = GetParam();
   const auto requests = prompts(12, 99);
   EngineStats kept, released;
-  const auto with_all_blocks = run(false, requests, 40, &kept);
-  const auto with_release = run(true, requests, 40, &released);
+  const auto with_all_blocks = run(kv_type, false, requests, 40, &kept);
+  const auto with_release = run(kv_type, true, requests, 40, &released);
   EXPECT_EQ(kept.num_kv_cache_groups, 1);
   EXPECT_EQ(released.num_kv_cache_groups, 6);  // 1 global + 5 local layers, one layer per group
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -66,7 +71,7 @@ TEST(EngineSlidingWindow, ReleasingPassedBlocksChangesNoToken) {
   auto model = Model::load(kGemma);
   ASSERT_TRUE(model.ok());
   ThreadPool pool(2);
-  Generator generator(**model, pool, 256, DType::kF16);
+  Generator generator(**model, pool, 256, kv_cache_dtype(kv_type));
   SamplingParams params;
   params.temperature = 0.0f;
   for (size_t i = 0; i < 3; ++i) {
@@ -85,6 +90,12 @@ TEST(EngineSlidingWindow, ReleasingPassedBlocksChangesNoToken) {
               static_cast<double>(peak_kept) / static_cast<double>(peak_released));
   EXPECT_LT(peak_released * 2, peak_kept);
 }
+
+INSTANTIATE_TEST_SUITE_P(KvTypes, EngineSlidingWindow,
+                         ::testing::Values(KvCacheType::kF16, KvCacheType::kQ8_0, KvCacheType::kQ4_0),
+                         [](const ::testing::TestParamInfo<KvCacheType>& info) {
+                           return testing::kv_type_name(info.param);
+                         });
 
 }  // namespace
 }  // namespace tessera

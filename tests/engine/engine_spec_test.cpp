@@ -1,7 +1,8 @@
 // Speculative decoding end to end on the real tiny models: greedy outputs with n-gram or
 // draft-model drafts are exactly greedy outputs without them (llama.cpp's goldens, alone and in a
 // batch of 40 mixed requests with chunking, prefix caching and preemption), sampling keeps the
-// target's distribution, blocks never leak through rollbacks, and bad configs get one clear error.
+// target's distribution, blocks never leak through rollbacks (with f16 and q8_0 / q4_0 KV caches:
+// a rejected draft's rows are overwritten whole), and bad configs get one clear error.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -150,12 +151,17 @@ std::vector<std::vector<int32_t>> mixed_prompts(int32_t vocab) {
   return prompts;
 }
 
-class EngineSpecBatch : public ::testing::TestWithParam<std::string> {};
+struct SpecBatchCase {
+  std::string model;  // file name less ".gguf"
+  KvCacheType kv_type = KvCacheType::kF16;
+};
+
+class EngineSpecBatch : public ::testing::TestWithParam<SpecBatchCase> {};
 
 TEST_P(EngineSpecBatch, FortyMixedRequestsMatchRunningAloneWithoutSpeculation) {
-  const std::string path = engine_model_path(GetParam() + ".gguf");
+  const std::string path = engine_model_path(GetParam().model + ".gguf");
   EngineConfig config = base_config(path);
-  config.kv_cache_type = KvCacheType::kF16;
+  config.kv_cache_type = GetParam().kv_type;
   auto probe = make_engine(config);
   const auto prompts = mixed_prompts(probe->vocab_size());
   probe.reset();
@@ -172,8 +178,9 @@ TEST_P(EngineSpecBatch, FortyMixedRequestsMatchRunningAloneWithoutSpeculation) {
     int32_t num_kv_blocks;  // 0 = plenty
     int32_t max_num_seqs = 64;
   };
-  const std::string draft_name = GetParam().rfind("stories260K", 0) == 0 ? "stories260K-Q4_0.gguf"
-                                                                         : "TinyStories-656K-Q4_0.gguf";
+  // The synthetic models speak stories260K's vocabulary too.
+  const std::string draft_name = GetParam().model.rfind("TinyStories", 0) == 0 ? "TinyStories-656K-Q4_0.gguf"
+                                                                               : "stories260K-Q4_0.gguf";
   const Variant variants[] = {
       {"ngram-k4", ngram(4), 2048, 0},
       // Adaptive k is 0 while 40 decodes make the step compute-bound (SpecDepth), so 4 at a time.
@@ -190,7 +197,8 @@ TEST_P(EngineSpecBatch, FortyMixedRequestsMatchRunningAloneWithoutSpeculation) {
     with.max_num_batched_tokens = v.max_num_batched_tokens;
     with.max_num_seqs = v.max_num_seqs;
     if (v.num_kv_blocks > 0) {
-      with.kv_cache_memory_bytes = static_cast<int64_t>(testing::kv_bytes_per_block(path, 16)) * v.num_kv_blocks;
+      with.kv_cache_memory_bytes =
+          static_cast<int64_t>(testing::kv_bytes_per_block(path, 16, config.kv_cache_type)) * v.num_kv_blocks;
     }
     EngineStats stats;
     const auto together = run_all(with, prompts, 24, &stats);  // drain() checks that no block leaked
@@ -202,8 +210,15 @@ TEST_P(EngineSpecBatch, FortyMixedRequestsMatchRunningAloneWithoutSpeculation) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(RealModels, EngineSpecBatch,
-                         ::testing::Values("stories260K-f32", "TinyStories-656K-Q8_0"));
+INSTANTIATE_TEST_SUITE_P(
+    RealModels, EngineSpecBatch,
+    ::testing::Values(SpecBatchCase{"stories260K-f32"}, SpecBatchCase{"TinyStories-656K-Q8_0"},
+                      // quantized KV: heads of 32 values (the TinyStories heads are too narrow)
+                      SpecBatchCase{"synthetic/synth-llama-mqa-d128-f32", KvCacheType::kQ8_0},
+                      SpecBatchCase{"synthetic/synth-llama-mqa-d128-f32", KvCacheType::kQ4_0}),
+    [](const ::testing::TestParamInfo<SpecBatchCase>& info) {
+      return testing::model_test_name(info.param.model, info.param.kv_type);
+    });
 
 // Sampling through the engine with n-gram drafts: the token after the first (the first one
 // verified against drafts) follows the target's own probabilities, which the engine reports as

@@ -1,8 +1,10 @@
 // Engine end to end on the real tiny models: batch invariance of greedy outputs across batching,
-// chunked prefill, prefix caching and preemption; abort; n > 1. Every test checks no block leaks.
+// chunked prefill, prefix caching and preemption (with f16 and with q8_0 / q4_0 KV caches);
+// abort; n > 1. Every test checks no block leaks.
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -59,12 +61,24 @@ std::vector<std::vector<int32_t>> run_together(const EngineConfig& config, const
   return outputs;
 }
 
-class EngineBatchInvariance : public ::testing::TestWithParam<std::string> {};
+struct InvarianceCase {
+  std::string model;
+  KvCacheType kv_type = KvCacheType::kF16;
+  std::optional<KvCacheType> kv_type_v;  // V's type when it differs
+};
 
+class EngineBatchInvariance : public ::testing::TestWithParam<InvarianceCase> {};
+
+// A quantized cache too: its rows are quantized when written, one (position, kv head) at a time,
+// so a prefix-cache hit reads the very blocks a recompute would write, and a preempted request's
+// recompute writes them again bit for bit.
 TEST_P(EngineBatchInvariance, GreedyOutputsMatchRunningAlone) {
-  const std::string path = model_path(GetParam());
+  const std::string path = model_path(GetParam().model);
+  const KvCacheType kv_type = GetParam().kv_type;
   EngineConfig base;
   base.model_path = path;
+  base.kv_cache_type = kv_type;
+  base.kv_cache_type_v = GetParam().kv_type_v;
   base.kv_cache_memory_bytes = 64 << 20;
   base.max_model_len = 256;
   base.num_threads = 2;
@@ -101,7 +115,8 @@ TEST_P(EngineBatchInvariance, GreedyOutputsMatchRunningAlone) {
     EngineConfig config = base;
     config.max_num_batched_tokens = v.max_num_batched_tokens;
     config.enable_prefix_caching = v.prefix_caching;
-    if (v.num_kv_blocks > 0) config.kv_cache_memory_bytes = static_cast<int64_t>(testing::kv_bytes_per_block(path, 16)) * v.num_kv_blocks;
+    if (v.num_kv_blocks > 0) config.kv_cache_memory_bytes =
+          static_cast<int64_t>(testing::kv_bytes_per_block(path, 16, kv_type, GetParam().kv_type_v)) * v.num_kv_blocks;
     EngineStats stats;
     const auto together = run_together(config, requests, &stats);
     for (size_t i = 0; i < requests.size(); ++i) EXPECT_EQ(together[i], alone[i]) << "request " << i;
@@ -114,13 +129,26 @@ TEST_P(EngineBatchInvariance, GreedyOutputsMatchRunningAlone) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(RealModels, EngineBatchInvariance,
-                         ::testing::Values("stories260K-f32.gguf", "TinyStories-656K-f32.gguf",
-                                           // sliding window 16: six KV cache groups, five releasing
-                                           "synthetic/synth-gemma3-d64-swa16-f32.gguf",
-                                           // mixtures of experts: experts run over the tokens that chose them
-                                           "synthetic/synth-moe-d128-e8k2-f32.gguf",
-                                           "synthetic/synth-qwen3moe-d64-e8k2-Q8_0.gguf"));
+INSTANTIATE_TEST_SUITE_P(
+    RealModels, EngineBatchInvariance,
+    ::testing::Values(InvarianceCase{"stories260K-f32.gguf"}, InvarianceCase{"TinyStories-656K-f32.gguf"},
+                      // sliding window 16: six KV cache groups, five releasing
+                      InvarianceCase{"synthetic/synth-gemma3-d64-swa16-f32.gguf"},
+                      // mixtures of experts: experts run over the tokens that chose them
+                      InvarianceCase{"synthetic/synth-moe-d128-e8k2-f32.gguf"},
+                      InvarianceCase{"synthetic/synth-qwen3moe-d64-e8k2-Q8_0.gguf"},
+                      // quantized KV (heads of 32 and 64 values: one and two blocks per row)
+                      InvarianceCase{"synthetic/synth-gemma3-d64-swa16-f32.gguf", KvCacheType::kQ8_0},
+                      InvarianceCase{"synthetic/synth-gemma3-d64-swa16-f32.gguf", KvCacheType::kQ4_0},
+                      InvarianceCase{"synthetic/synth-qwen3-d128-f32.gguf", KvCacheType::kQ8_0},
+                      InvarianceCase{"synthetic/synth-qwen3-d128-f32.gguf", KvCacheType::kQ4_0},
+                      // K and V of different types
+                      InvarianceCase{"synthetic/synth-qwen3-d128-f32.gguf", KvCacheType::kQ8_0, KvCacheType::kQ4_0}),
+    [](const ::testing::TestParamInfo<InvarianceCase>& info) {
+      std::string name = testing::model_test_name(info.param.model, info.param.kv_type);
+      if (info.param.kv_type_v) name += "_v_" + testing::kv_type_name(*info.param.kv_type_v);
+      return name;
+    });
 
 TEST(Engine, AbortMidRunFreesBlocksAndReportsAbort) {
   EngineConfig config;
@@ -207,6 +235,21 @@ TEST(Engine, SeededSamplingIsBatchInvariant) {
     EXPECT_EQ(together[second], alone[2 * i + 1]) << "request " << i;
     EXPECT_NE(together[first], together[second]) << "completions use seeds seed and seed + 1";
   }
+}
+
+TEST(Engine, KvCacheTypesThatCannotHoldTheModelAreOneClearError) {
+  EngineConfig config;
+  config.model_path = model_path("synthetic/synth-qwen3-d128-f32.gguf");
+  config.kv_cache_memory_bytes = 16 << 20;
+  config.kv_cache_type_v = KvCacheType::kQ4_0;  // K stays f16
+  auto engine = Engine::create(config);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.status().message().find("K f16 and V q4_0"), std::string::npos) << engine.status().message();
+  config.model_path = model_path("TinyStories-656K-f32.gguf");  // heads of 16
+  config.kv_cache_type_k = KvCacheType::kQ8_0;
+  engine = Engine::create(config);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.status().message().find("multiple of 32"), std::string::npos) << engine.status().message();
 }
 
 TEST(Engine, RejectsBadRequests) {

@@ -4,12 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "engine/engine.h"
 #include "model/kv_storage.h"
 #include "model/model.h"
 #include "tessera/engine.h"
@@ -54,14 +57,31 @@ inline EngineTokens drain(Engine& engine) {
   return tokens;
 }
 
-// Bytes of one KV block of `path`'s model, to size a pool in blocks.
-inline size_t kv_bytes_per_block(const std::string& path, int32_t block_size) {
+// Bytes of one KV block of `path`'s model with a `kv_type` cache (V: `v_type` when given), to size
+// a pool in blocks.
+inline size_t kv_bytes_per_block(const std::string& path, int32_t block_size,
+                                 KvCacheType kv_type = KvCacheType::kF16,
+                                 std::optional<KvCacheType> v_type = std::nullopt) {
   auto model = Model::load(path);
   EXPECT_TRUE(model.ok());
   const ModelConfig& c = (*model)->config();
-  // EngineConfig's default cache type (KvCacheType::kF16). Every layer's K/V for block_size
-  // tokens (one block of the plain cache; several smaller blocks where layers form groups).
-  return KvStorage::bytes_per_block(c.num_layers, block_size, c.num_kv_heads, c.head_dim, DType::kF16);
+  // Every layer's K/V for block_size tokens (one block of the plain cache; several smaller blocks
+  // where layers form groups).
+  return KvStorage::bytes_per_block(c.num_layers, block_size, c.num_kv_heads, c.head_dim,
+                                    kv_cache_dtypes(kv_type, std::nullopt, v_type));
+}
+
+// A cache type's name ("f16", "q8_0", ...), for test names.
+inline std::string kv_type_name(KvCacheType type) { return std::string(dtype_name(kv_cache_dtype(type))); }
+
+// A parameterized test's name: `model`'s file name (no folder, no ".gguf"), then "_kv_<type>"
+// when a cache type is given, with every character gtest does not allow as '_'.
+inline std::string model_test_name(std::string model, std::optional<KvCacheType> kv_type = std::nullopt) {
+  model = model.substr(model.rfind('/') + 1);
+  if (model.ends_with(".gguf")) model.resize(model.size() - 5);
+  if (kv_type) model += "_kv_" + kv_type_name(*kv_type);
+  for (char& ch : model) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+  return model;
 }
 
 }  // namespace tessera::testing

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/cpu_features.h"
@@ -183,7 +184,8 @@ TEST(SimdElementwise, PagedAttentionHeadMatchesReference) {
   }
 }
 
-// A q8_0 / q4_0 cache (quantized_kv): every ISA against the reference, which reads the same
+// A q8_0 / q4_0 cache (quantized_kv; K and V of the same or of different types): every ISA
+// against the reference, which reads the same
 // blocks (q as Q8_0, integer dots per 32-value block, V dequantized). The SIMD kernel sums the
 // blocks and the weighted rows in another order (fused multiply-adds), so the comparison is
 // at f32 rounding scale, not bit for bit; whole GQA groups are bit for bit the heads alone.
@@ -193,7 +195,12 @@ TEST(SimdElementwise, QuantizedKvAttentionMatchesReference) {
   };
   const Shape shapes[] = {{32, 4, 4, 16, 0},   {64, 9, 3, 16, 130}, {64, 32, 4, 16, 63}, {96, 6, 2, 7, 47},
                           {128, 12, 2, 16, 33}, {128, 2, 1, 16, 191}, {256, 2, 2, 32, 70}, {160, 5, 1, 3, 20}};
-  for (const DType type : {DType::kQ8_0, DType::kQ4_0}) {
+  // K and V types: the same, and the mixes (K the sensitive half: q8_0 K, q4_0 V).
+  const std::pair<DType, DType> kv_types[] = {{DType::kQ8_0, DType::kQ8_0},
+                                               {DType::kQ4_0, DType::kQ4_0},
+                                               {DType::kQ8_0, DType::kQ4_0},
+                                               {DType::kQ4_0, DType::kQ8_0}};
+  for (const auto& [type, v_type] : kv_types) {
     for (Isa isa : simd_isas()) {
       const AttentionHeadsFn fn = kernel_table(isa).attention_heads;
       if (fn == nullptr) continue;
@@ -202,24 +209,29 @@ TEST(SimdElementwise, QuantizedKvAttentionMatchesReference) {
         const int32_t num_blocks = s.position / s.block_size + 3;
         const int64_t rows = static_cast<int64_t>(num_blocks) * s.block_size * s.num_kv_heads;
         const size_t row_size = kv_row_bytes(type, s.head_dim);
-        std::vector<uint8_t> k(static_cast<size_t>(rows) * row_size), v(k.size());
-        for (int64_t r = 0; r < rows; ++r) {
-          const auto k_row = random_vector(static_cast<size_t>(s.head_dim), seed++);
-          const auto v_row = random_vector(static_cast<size_t>(s.head_dim), seed++);
-          quantize_activation_row(type, k_row.data(), k.data() + r * row_size, s.head_dim);
-          quantize_activation_row(type, v_row.data(), v.data() + r * row_size, s.head_dim);
+        std::vector<uint8_t> k(static_cast<size_t>(rows) * row_size), k_row(row_size);
+        std::vector<uint8_t> v(static_cast<size_t>(rows) * kv_row_bytes(v_type, s.head_dim));
+        PagedKvLayer kv{k.data(), v.data(), s.block_size, s.num_kv_heads, s.head_dim, type};
+        if (v_type != type) kv.v_type = v_type;
+        for (int64_t slot = 0; slot < rows / s.num_kv_heads; ++slot) {
+          for (int32_t h = 0; h < s.num_kv_heads; ++h) {
+            quantize_activation_row(type, random_vector(static_cast<size_t>(s.head_dim), seed++).data(), k_row.data(),
+                                    s.head_dim);
+            write_quantized_k_row(kv, k.data(), slot, h, k_row.data());
+            quantize_activation_row(v_type, random_vector(static_cast<size_t>(s.head_dim), seed++).data(),
+                                    v.data() + quantized_v_offset(kv, slot, h), s.head_dim);
+          }
         }
         std::vector<int32_t> block_table(static_cast<size_t>(num_blocks));
         std::iota(block_table.begin(), block_table.end(), 0);
         std::shuffle(block_table.begin(), block_table.end(), std::mt19937(seed++));
         const auto q = random_vector(static_cast<size_t>(s.num_heads * s.head_dim), seed++);
-        const PagedKvLayer kv{k.data(), v.data(), s.block_size, s.num_kv_heads, s.head_dim, type};
         const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
         const int32_t group = s.num_heads / s.num_kv_heads, context = s.position + 1;
         for (const int32_t first_visible : {0, s.position / 2}) {
           for (const float softcap : {0.0f, 2.0f}) {
-            const std::string what = std::string(isa_name(isa)) + " " + std::string(dtype_name(type)) +
-                                     " attention head_dim " + std::to_string(s.head_dim) + " position " +
+            const std::string what = std::string(isa_name(isa)) + " " + std::string(dtype_name(type)) + "/" +
+                                     std::string(dtype_name(v_type)) + " attention head_dim " + std::to_string(s.head_dim) + " position " +
                                      std::to_string(s.position) + " first visible " + std::to_string(first_visible) +
                                      " softcap " + std::to_string(softcap);
             std::vector<float> alone(q.size(), NAN);
@@ -265,10 +277,12 @@ TEST(SimdElementwise, QuantizedKvReferenceIsDequantizedAttention) {
     std::vector<float> row(static_cast<size_t>(head_dim));
     for (int64_t slot = 0; slot < static_cast<int64_t>(num_blocks) * block_size; ++slot) {
       for (int32_t h = 0; h < num_kv_heads; ++h) {
-        const int64_t at = quantized_slot_offset(qkv, slot, h);
-        quantize_activation_row(type, random_vector(row.size(), seed++).data(), k.data() + at, head_dim);
+        const int64_t at = quantized_v_offset(qkv, slot, h);
+        std::vector<uint8_t> k_row(row_size);
+        quantize_activation_row(type, random_vector(row.size(), seed++).data(), k_row.data(), head_dim);
+        write_quantized_k_row(qkv, k.data(), slot, h, k_row.data());
         quantize_activation_row(type, random_vector(row.size(), seed++).data(), v.data() + at, head_dim);
-        dequantize_row_ref(type, k.data() + at, row.data(), head_dim);
+        dequantize_row_ref(type, k_row.data(), row.data(), head_dim);
         for (int32_t d = 0; d < head_dim; ++d) k32[static_cast<size_t>(k_slot_offset(fkv, slot, h) + d * block_size)] = row[d];
         dequantize_row_ref(type, v.data() + at, v32.data() + v_slot_offset(fkv, slot, h), head_dim);
       }

@@ -43,27 +43,27 @@ void attention_heads_quantized(const float* q, int32_t position, int32_t first_v
   const int64_t head_dim = kv.head_dim;
   const int64_t kv_head = first_head / (num_heads / kv.num_kv_heads);
   const int32_t context = position + 1;
-  const auto* k_base = static_cast<const uint8_t*>(kv.k);
   const auto* v_base = static_cast<const uint8_t*>(kv.v);
-  thread_local std::vector<uint8_t> q8;
+  thread_local std::vector<uint8_t> q8, k_row;
   thread_local std::vector<float> v_row;
   q8.resize(row_bytes(DType::kQ8_0, head_dim));
+  k_row.resize(row_bytes(kv.type, head_dim));
   v_row.resize(static_cast<size_t>(head_dim));
   for (int64_t g = 0; g < num_group_heads; ++g) {
     quantize_activation_row(DType::kQ8_0, q + g * head_dim, q8.data(), head_dim);
     float* head_scores = scores + g * context;
     float* out_head = out + g * head_dim;
     for (int32_t p = 0; p < context; ++p) {
-      const int64_t offset = quantized_slot_offset(kv, position_slot(kv, block_table, p), kv_head);
-      head_scores[p] = vec_dot_ref(kv.type, head_dim, k_base + offset, q8.data()) * scale;
+      read_quantized_k_row(kv, position_slot(kv, block_table, p), kv_head, k_row.data());
+      head_scores[p] = vec_dot_ref(kv.type, head_dim, k_row.data(), q8.data()) * scale;
     }
     if (softcap_value > 0.0f) softcap(head_scores + first_visible, context - first_visible, softcap_value);
     softmax(head_scores + first_visible, context - first_visible);
     for (int32_t p = 0; p < first_visible; ++p) head_scores[p] = 0.0f;
     std::memset(out_head, 0, static_cast<size_t>(head_dim) * sizeof(float));
     for (int32_t p = 0; p < context; ++p) {
-      const int64_t offset = quantized_slot_offset(kv, position_slot(kv, block_table, p), kv_head);
-      dequantize_row_ref(kv.type, v_base + offset, v_row.data(), head_dim);
+      const int64_t offset = quantized_v_offset(kv, position_slot(kv, block_table, p), kv_head);
+      dequantize_row_ref(value_type(kv), v_base + offset, v_row.data(), head_dim);
       for (int64_t d = 0; d < head_dim; ++d) out_head[d] += head_scores[p] * v_row[static_cast<size_t>(d)];
     }
   }
