@@ -70,6 +70,17 @@ void unpack_tile(const MatrixView& w, const uint8_t* tile_src, uint8_t* dst) {
   }
 }
 
+// Bytes [4gi, 4gi + 4) of src, for gi < num_groups, to bytes [4r, 4r + 4) of the 64-byte group
+// gi at dst: how every repacked k-quant plane puts row r of a tile beside the other 15.
+void interleave_groups(const uint8_t* src, int num_groups, int r, uint8_t* dst) {
+  for (int gi = 0; gi < num_groups; ++gi) std::memcpy(dst + size_t{kGroupBytes} * gi + 4 * r, src + 4 * gi, 4);
+}
+
+// Inverse of interleave_groups.
+void deinterleave_groups(const uint8_t* src, int num_groups, int r, uint8_t* dst) {
+  for (int gi = 0; gi < num_groups; ++gi) std::memcpy(dst + 4 * gi, src + size_t{kGroupBytes} * gi + 4 * r, 4);
+}
+
 template <typename Block>
 constexpr const KQuantTileLayout& kquant_layout() {
   return std::is_same_v<Block, BlockQ5_K> ? kQ5KTileLayout : kQ4KTileLayout;
@@ -88,16 +99,8 @@ void repack_tile_k4(const MatrixView& w, int64_t tile, uint8_t* dst) {
     for (int64_t s = 0; s < num_super_blocks; ++s) {
       const Block& block = row[s];
       uint8_t* section = dst + static_cast<size_t>(s) * layout.section_bytes;
-      for (int c = 0; c < 4; ++c) {
-        for (int g = 0; g < 8; ++g) {
-          for (int k = 0; k < 4; ++k) section[64 * (8 * c + g) + 4 * r + k] = block.qs[32 * c + 4 * g + k];
-        }
-      }
-      if constexpr (std::is_same_v<Block, BlockQ5_K>) {
-        for (int g = 0; g < 8; ++g) {
-          for (int k = 0; k < 4; ++k) section[layout.high_bits_offset + 64 * g + 4 * r + k] = block.qh[4 * g + k];
-        }
-      }
+      interleave_groups(block.qs, 32, r, section);
+      if constexpr (std::is_same_v<Block, BlockQ5_K>) interleave_groups(block.qh, 8, r, section + layout.high_bits_offset);
       uint8_t scale[8], min[8];
       for (int j = 0; j < 8; ++j) unpack_k4_scale_min(j, block.scales, &scale[j], &min[j]);
       uint8_t* scales = section + layout.scales_offset + kKQuantHalfScalesBytes * half;
@@ -124,16 +127,8 @@ void unpack_tile_k4(const MatrixView& w, const uint8_t* tile_src, uint8_t* dst) 
     for (int64_t s = 0; s < num_super_blocks; ++s) {
       Block& block = row[s];
       const uint8_t* section = tile_src + static_cast<size_t>(s) * layout.section_bytes;
-      for (int c = 0; c < 4; ++c) {
-        for (int g = 0; g < 8; ++g) {
-          for (int k = 0; k < 4; ++k) block.qs[32 * c + 4 * g + k] = section[64 * (8 * c + g) + 4 * r + k];
-        }
-      }
-      if constexpr (std::is_same_v<Block, BlockQ5_K>) {
-        for (int g = 0; g < 8; ++g) {
-          for (int k = 0; k < 4; ++k) block.qh[4 * g + k] = section[layout.high_bits_offset + 64 * g + 4 * r + k];
-        }
-      }
+      deinterleave_groups(section, 32, r, block.qs);
+      if constexpr (std::is_same_v<Block, BlockQ5_K>) deinterleave_groups(section + layout.high_bits_offset, 8, r, block.qh);
       const uint8_t* scales = section + layout.scales_offset + kKQuantHalfScalesBytes * half;
       std::memset(block.scales, 0, sizeof(block.scales));
       for (int j = 0; j < 8; ++j) {
@@ -149,11 +144,42 @@ void unpack_tile_k4(const MatrixView& w, const uint8_t* tile_src, uint8_t* dst) 
   }
 }
 
+static_assert(kQ6KTileLayout.section_bytes == kRepackRows * sizeof(BlockQ6_K));
+
+// Q6_K: rows 0..15 of a tile in super-block sections (repack.h). unpack: the inverse.
+void repack_tile_q6k(const MatrixView& w, int64_t tile, uint8_t* dst) {
+  constexpr Q6KTileLayout layout = kQ6KTileLayout;
+  for (int r = 0; r < kRepackRows; ++r) {
+    const auto* row = reinterpret_cast<const BlockQ6_K*>(w.row(tile * kRepackRows + r));
+    for (int64_t s = 0; s < w.num_cols / kQK_K; ++s) {
+      uint8_t* section = dst + static_cast<size_t>(s) * layout.section_bytes;
+      interleave_groups(row[s].ql, 32, r, section);
+      interleave_groups(row[s].qh, 16, r, section + layout.high_bits_offset);
+      for (int j = 0; j < 16; ++j) section[layout.scales_offset + 16 * j + r] = static_cast<uint8_t>(row[s].scales[j]);
+      std::memcpy(section + layout.super_scales_offset + 2 * r, &row[s].d, 2);
+    }
+  }
+}
+
+void unpack_tile_q6k(const MatrixView& w, const uint8_t* tile_src, uint8_t* dst) {
+  constexpr Q6KTileLayout layout = kQ6KTileLayout;
+  for (int r = 0; r < kRepackRows; ++r) {
+    auto* row = reinterpret_cast<BlockQ6_K*>(dst + static_cast<size_t>(r) * w.row_stride_bytes);
+    for (int64_t s = 0; s < w.num_cols / kQK_K; ++s) {
+      const uint8_t* section = tile_src + static_cast<size_t>(s) * layout.section_bytes;
+      deinterleave_groups(section, 32, r, row[s].ql);
+      deinterleave_groups(section + layout.high_bits_offset, 16, r, row[s].qh);
+      for (int j = 0; j < 16; ++j) row[s].scales[j] = static_cast<int8_t>(section[layout.scales_offset + 16 * j + r]);
+      std::memcpy(&row[s].d, section + layout.super_scales_offset + 2 * r, 2);
+    }
+  }
+}
+
 }  // namespace
 
 bool repackable(const MatrixView& weight) {
   const bool legacy = weight.type == DType::kQ4_0 || weight.type == DType::kQ8_0;
-  const bool k4 = weight.type == DType::kQ4_K || weight.type == DType::kQ5_K;
+  const bool k4 = weight.type == DType::kQ4_K || weight.type == DType::kQ5_K || weight.type == DType::kQ6_K;
   return weight.interleaved_rows == 0 && (legacy || k4) &&
          weight.num_rows % kRepackRows == 0 && weight.num_cols % (legacy ? kLegacyBlockSize : kQK_K) == 0 &&
          weight.row_stride_bytes == row_bytes(weight.type, weight.num_cols);
@@ -175,6 +201,8 @@ MatrixView repack(const MatrixView& weight, uint8_t* dst) {
       repack_tile<BlockQ4_0>(weight, tile, tile_dst);
     } else if (weight.type == DType::kQ4_K) {
       repack_tile_k4<BlockQ4_K>(weight, tile, tile_dst);
+    } else if (weight.type == DType::kQ6_K) {
+      repack_tile_q6k(weight, tile, tile_dst);
     } else {
       repack_tile_k4<BlockQ5_K>(weight, tile, tile_dst);
     }
@@ -211,6 +239,8 @@ void repacked_matmul_rows_portable(const MatrixView& weight, const RepackedActiv
       unpack_tile<BlockQ4_0>(weight, src, rows.data());
     } else if (weight.type == DType::kQ4_K) {
       unpack_tile_k4<BlockQ4_K>(weight, src, rows.data());
+    } else if (weight.type == DType::kQ6_K) {
+      unpack_tile_q6k(weight, src, rows.data());
     } else {
       unpack_tile_k4<BlockQ5_K>(weight, src, rows.data());
     }

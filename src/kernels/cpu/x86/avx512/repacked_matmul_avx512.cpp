@@ -25,6 +25,7 @@
 #include "kernels/cpu/repack.h"
 #include "kernels/cpu/x86/count_dispatch_x86.h"
 #include "kernels/cpu/x86/k4_scales_x86.h"
+#include "kernels/cpu/x86/prefetch_x86.h"
 #include "tensor/quant_blocks.h"
 
 namespace tessera::kernels {
@@ -33,7 +34,6 @@ namespace {
 constexpr int kMaxTokens = 8;         // tokens per pass over one tile
 constexpr int kMaxTokensPerPair = 4;  // tokens per pass over two tiles
 constexpr int kMaxPrefetchTokens = 2;  // Q4_0 tiles of at most this many tokens prefetch weights
-constexpr size_t kPrefetchBytes = 4096;
 
 // Quants 4g..4g+3 of an activation block as one int32 (the quants sit 2 bytes into a 34-byte
 // block, so the load is unaligned: memcpy, which compiles to a plain load).
@@ -63,12 +63,12 @@ void tile_kernel(const uint8_t* tile, size_t tile_bytes, int64_t num_blocks, con
       const uint8_t* tile_i = tile + static_cast<size_t>(i) * tile_bytes;
       const uint8_t* block = tile_i + static_cast<size_t>(b) * kQuantBytes;
       if constexpr (kIsQ4 && kTokens <= kMaxPrefetchTokens) {
-        // Decode streams the weights from DRAM once: ask for them kPrefetchBytes ahead (past
-        // the last block this runs into the scales, then the next tile: prefetches never fault).
+        // Decode streams the weights from DRAM once: ask for them kWeightPrefetchBytes ahead
+        // (past the last block this runs into the scales, then the next tile).
         // NOTE: Q4_0 only. Its nibble unpacking doubles the instructions per byte, so the
         // out-of-order window reaches half as far ahead as Q8_0's: TinyLlama Q4_0 tg64 went from
         // ~52 to 66-73 tokens/s with 4 KiB (2 and 8 KiB: 58-63), Q8_0 gained nothing.
-        for (size_t line = 0; line < kQuantBytes; line += 64) _mm_prefetch(block + kPrefetchBytes + line, _MM_HINT_T0);
+        prefetch_weights_ahead(block, kQuantBytes);
       }
       if constexpr (kIsQ4) {
         for (int g = 0; g < 4; ++g) {
@@ -217,12 +217,8 @@ void k4_tile_kernel(const uint8_t* tile, int64_t num_super_blocks, const K4TileS
   }
   for (int64_t s = 0; s < num_super_blocks; ++s) {
     const uint8_t* section = tile + static_cast<size_t>(s) * layout.section_bytes;
-    if constexpr (kTokens <= kMaxPrefetchTokens) {
-      // Decode streams the weights once (as Q4_0 above; the AVX2 kernel measured the same).
-      for (size_t line = 0; line < layout.section_bytes; line += 64) {
-        _mm_prefetch(section + kPrefetchBytes + line, _MM_HINT_T0);
-      }
-    }
+    // Decode streams the weights once (as Q4_0 above; the AVX2 kernel measured the same).
+    if constexpr (kTokens <= kMaxPrefetchTokens) prefetch_weights_ahead(section, layout.section_bytes);
     const K4TileScales& sc = scales[s];
     __m512i dot[kTokens];  // sum_j sc_j x (sub-block j's quants . activations), int32
     for (int t = 0; t < kTokens; ++t) dot[t] = _mm512_setzero_si512();
