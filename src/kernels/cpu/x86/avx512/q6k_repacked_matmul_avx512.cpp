@@ -21,6 +21,7 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/kernel_table.h"
 #include "kernels/cpu/repack.h"
+#include "kernels/cpu/x86/avx512/load_once_avx512.h"
 #include "kernels/cpu/x86/count_dispatch_x86.h"
 #include "kernels/cpu/x86/prefetch_x86.h"
 #include "tensor/quant_blocks.h"
@@ -28,7 +29,7 @@
 namespace tessera::kernels {
 namespace {
 
-constexpr int kMaxTokens = 4;           // tokens per pass over one tile
+constexpr int kMaxTokens = 3;           // tokens per pass over one tile (4 spill sums to the stack)
 constexpr int kMaxPrefetchTokens = 2;   // passes of at most this many tokens (decode) prefetch weights
 
 // Activation quants [4 * index, 4 * index + 4) of a Q8_K block, broadcast to every 32-bit lane.
@@ -64,9 +65,9 @@ void q6k_tile_kernel(const uint8_t* tile, int64_t num_super_blocks, const uint8_
           for (int m = 0; m < 4; ++m) sums[t][m] = _mm512_set1_epi32(-32 * a[t]->bsums[8 * h + 2 * m + q]);
         }
         for (int g = 4 * q; g < 4 * q + 4; ++g) {
-          const __m512i ql0 = _mm512_loadu_si512(section + 64 * (16 * h + g));      // chunk 2h
-          const __m512i ql1 = _mm512_loadu_si512(section + 64 * (16 * h + 8 + g));  // chunk 2h + 1
-          const __m512i qh = _mm512_loadu_si512(section + layout.high_bits_offset + 64 * (8 * h + g));
+          const __m512i ql0 = load_once(section + 64 * (16 * h + g));      // chunk 2h
+          const __m512i ql1 = load_once(section + 64 * (16 * h + 8 + g));  // chunk 2h + 1
+          const __m512i qh = load_once(section + layout.high_bits_offset + 64 * (8 * h + g));
           __m512i w[4];
           w[0] = _mm512_ternarylogic_epi32(_mm512_and_si512(ql0, low4), _mm512_slli_epi16(qh, 4), top2, kOrAnd);
           w[1] = _mm512_ternarylogic_epi32(_mm512_and_si512(ql1, low4), _mm512_slli_epi16(qh, 2), top2, kOrAnd);

@@ -25,6 +25,7 @@
 #include "kernels/cpu/repack.h"
 #include "kernels/cpu/x86/count_dispatch_x86.h"
 #include "kernels/cpu/x86/k4_scales_x86.h"
+#include "kernels/cpu/x86/avx512/load_once_avx512.h"
 #include "kernels/cpu/x86/prefetch_x86.h"
 #include "tensor/quant_blocks.h"
 
@@ -227,7 +228,7 @@ void k4_tile_kernel(const uint8_t* tile, int64_t num_super_blocks, const K4TileS
       for (int t = 0; t < kTokens; ++t) low_sums[t] = high_sums[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
       for (int g = 0; g < 8; ++g) {
-        const __m512i packed = _mm512_loadu_si512(section + 64 * (8 * c + g));
+        const __m512i packed = load_once(section + 64 * (8 * c + g));
         __m512i w_low = _mm512_and_si512(packed, low_nibbles);
         __m512i w_high = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
         if constexpr (kHigh) {
