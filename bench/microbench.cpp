@@ -117,7 +117,7 @@ void BM_QuantGemm(benchmark::State& state) {
   state.SetLabel(std::string(dtype_name(type)));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * weights.matrix_bytes));
 }
-constexpr int64_t kDecodeTypes[] = {static_cast<int64_t>(DType::kQ4_0), static_cast<int64_t>(DType::kQ4_K),
+constexpr int64_t kDecodeTypes[] = {static_cast<int64_t>(DType::kQ4_0), static_cast<int64_t>(DType::kQ5_0), static_cast<int64_t>(DType::kQ4_K),
                                      static_cast<int64_t>(DType::kQ5_K), static_cast<int64_t>(DType::kQ6_K),
                                      static_cast<int64_t>(DType::kQ8_0)};
 BENCHMARK(BM_QuantGemm)

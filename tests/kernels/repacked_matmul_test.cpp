@@ -1,4 +1,4 @@
-// Repacked Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K weights (kernels/cpu/repack.h): the portable reader must reproduce the
+// Repacked Q4_0 / Q5_0 / Q8_0 / Q4_K / Q5_K / Q6_K weights (kernels/cpu/repack.h): the portable reader must reproduce the
 // reference bit for bit (so the layout round-trips), every ISA's repacked kernel must match the
 // reference within the summation-order tolerance, and kernels::matmul must dispatch a repacked
 // view correctly on every ISA (including ones without a repacked kernel).
@@ -66,7 +66,7 @@ Problem make_problem(DType type, int64_t rows, int64_t cols, int64_t tokens, uin
   return p;
 }
 
-constexpr DType kTypes[] = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+constexpr DType kTypes[] = {DType::kQ4_0, DType::kQ5_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
 bool is_k_quant(DType type) { return type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K; }
 
@@ -93,12 +93,14 @@ struct PreparedActivation {
   RepackedActivation view() const { return {rows, row_bytes, tokens, blocks.empty() ? nullptr : blocks.data()}; }
 };
 
-TEST(RepackedMatmul, OnlyQ4_0Q8_0Q4_KQ5_KAndQ6_KWithWholeTilesRepack) {
+TEST(RepackedMatmul, OnlyQ4_0Q5_0Q8_0Q4_KQ5_KAndQ6_KWithWholeTilesRepack) {
   std::vector<uint8_t> bytes(row_bytes(DType::kQ4_K, 512) * 48);
   EXPECT_TRUE(repackable({DType::kQ8_0, 48, 64, bytes.data(), row_bytes(DType::kQ8_0, 64)}));
   EXPECT_TRUE(repackable({DType::kQ4_0, 16, 64, bytes.data(), row_bytes(DType::kQ4_0, 64)}));
   EXPECT_FALSE(repackable({DType::kQ8_0, 40, 64, bytes.data(), row_bytes(DType::kQ8_0, 64)}));
   EXPECT_FALSE(repackable({DType::kQ4_1, 16, 64, bytes.data(), row_bytes(DType::kQ4_1, 64)}));
+  EXPECT_TRUE(repackable({DType::kQ5_0, 32, 64, bytes.data(), row_bytes(DType::kQ5_0, 64)}));
+  EXPECT_FALSE(repackable({DType::kQ5_1, 16, 64, bytes.data(), row_bytes(DType::kQ5_1, 64)}));
   EXPECT_FALSE(repackable({DType::kF32, 16, 64, bytes.data(), 64 * sizeof(float)}));
   EXPECT_TRUE(repackable({DType::kQ4_K, 32, 512, bytes.data(), row_bytes(DType::kQ4_K, 512)}));
   EXPECT_FALSE(repackable({DType::kQ4_K, 24, 512, bytes.data(), row_bytes(DType::kQ4_K, 512)}));
@@ -188,8 +190,8 @@ void fill_extreme_q6k_block(bool top, BlockQ6_K* block) {
   std::memset(block->qh, top ? 0xFF : 0x00, sizeof(block->qh));
 }
 
-// One weight row of `type` with unit super-scales and every quant at the top (q + 8 = 15, 127,
-// 15, 31 or 63) or the bottom (0, -128, 0) of its range. Q4_K sub-block scales are 31 - 2j, mins
+// One weight row of `type` with unit (super-)scales and every quant at the top (q + 8 = 15,
+// q + 16 = 31, 127, 15, 31 or 63) or the bottom (0, -128, 0) of its range. Q4_K sub-block scales are 31 - 2j, mins
 // 63 - j (both above 15, so their top bits count); Q5_K scales 15 - j, so that a super-block's
 // sum stays below 2^24 and converts to float exactly; Q6_K as fill_extreme_q6k_block.
 void fill_extreme_weight_row(DType type, int64_t cols, bool top, uint8_t* row) {
@@ -210,6 +212,8 @@ void fill_extreme_weight_row(DType type, int64_t cols, bool top, uint8_t* row) {
     std::memcpy(block, &kOne, sizeof(kOne));
     if (type == DType::kQ4_0) {
       std::memset(block + 2, top ? 0xFF : 0x00, 16);  // q + 8 = 15 or 0
+    } else if (type == DType::kQ5_0) {
+      std::memset(block + 2, top ? 0xFF : 0x00, 4 + 16);  // 5th bits and nibbles: q + 16 = 31 or 0
     } else {
       std::memset(block + 2, top ? 0x7F : 0x80, 32);  // 127 or -128
     }

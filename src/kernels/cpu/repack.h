@@ -1,18 +1,21 @@
-// Weight repacking for the matmul kernels: Q4_0, Q8_0, Q4_K, Q5_K and Q6_K matrices rearranged at load time
+// Weight repacking for the matmul kernels: Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and Q6_K matrices rearranged at load time
 // into tiles of kRepackRows rows whose bytes a SIMD dot product consumes directly, 8 or 16 rows
 // per register. Owns the layouts and a portable (reference-exact) reader of them; knows nothing
 // about models or files. A repacked matrix is exactly as large as the original: one tile
 // (rows 16i .. 16i+15) is 16 * row_bytes(type, num_cols) bytes.
 //
-// Q4_0 / Q8_0 (Q8_0 activations), num_blocks = num_cols / 32 blocks per row:
+// Q4_0 / Q5_0 / Q8_0 (Q8_0 activations), num_blocks = num_cols / 32 blocks per row:
 //   quants: num_blocks x kGroupBytes * groups: for block b and 4-element group g, 64 bytes, of
 //           which bytes [4r, 4r+4) are elements 4g..4g+3 of row r, stored unsigned:
 //           Q8_0: q + 128 (8 groups, 512 bytes per block);
 //           Q4_0: the block's nibble bytes q + 8, byte k of group g (g < 4) holding element
-//                 4g+k in its low nibble and element 16+4g+k in its high nibble (256 bytes).
+//                 4g+k in its low nibble and element 16+4g+k in its high nibble (256 bytes);
+//           Q5_0: as Q4_0 (its nibbles), then the 5th bits, 16 bytes per group g at 256 + 16g:
+//                 byte r holds row r's bits of elements 4g+k at bit k and 16+4g+k at bit 4+k
+//                 (320 bytes). Values q + 16 = nibble | 5th bit << 4, unsigned.
 //   scales: num_blocks x 16 f16, the block scales of rows 0..15.
 // NOTE: the unsigned weights let vpdpbusd (u8 x s8) take the activation bytes unchanged; the
-// bias (128 or 8) times the activation block's sum is removed once per block for all 16 rows.
+// bias (128, 8 or 16) times the activation block's sum is removed once per block for all 16 rows.
 //
 // Q4_K (Q8_K activations): one section of kQ4KTileSuperBlockBytes per super-block of 256
 // columns, each laid out as:
@@ -76,15 +79,15 @@ struct Q6KTileLayout {
 inline constexpr Q6KTileLayout kQ6KTileLayout{3360, 2048, 3072, 3328};
 inline constexpr size_t kKQuantHalfScalesBytes = 96;
 
-// True when `weight` (row-major) has a repacked layout: Q4_0 or Q8_0, or Q4_K, Q5_K or Q6_K, rows
-// a multiple of 16.
+// True when `weight` (row-major) has a repacked layout: Q4_0, Q5_0 or Q8_0, or Q4_K, Q5_K or Q6_K,
+// rows a multiple of 16.
 bool repackable(const MatrixView& weight);
 
 // Writes the repacked form of the row-major `weight` to dst (16 * row_bytes * num_rows / 16
 // bytes, i.e. as many as the original) and returns a view of it (interleaved_rows = 16).
 MatrixView repack(const MatrixView& weight, uint8_t* dst);
 
-// Bytes of the quant part of one block of one tile (512 for Q8_0, 256 for Q4_0).
+// Bytes of the quant part of one block of one tile (512 for Q8_0, 256 for Q4_0, 320 for Q5_0).
 size_t repacked_block_quant_bytes(DType type);
 
 // What the repacked kernels need of one Q8_0 activation block beside its quants: the scale as
