@@ -246,7 +246,10 @@ void k4_tile_kernel(const uint8_t* tile, int64_t num_super_blocks, const K4TileS
       for (int t = 0; t < kTokens; ++t) low_sums[t] = high_sums[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
       for (int g = 0; g < 8; ++g) {
-        const __m512i packed = load_once(section + 64 * (8 * c + g));
+        // Decode: one load per group (load_once_avx512.h); prefill keeps GCC's folded loads (its
+        // 4 tokens' sums need the registers).
+        const __m512i packed = kTokens <= kMaxPrefetchTokens ? load_once(section + 64 * (8 * c + g))
+                                                             : _mm512_loadu_si512(section + 64 * (8 * c + g));
         __m512i w_low = _mm512_and_si512(packed, low_nibbles);
         __m512i w_high = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
         if constexpr (kHigh) {
