@@ -2,7 +2,7 @@
 // load into every instruction that uses the value (a nibble mask and a shift: two 64-byte loads),
 // and on this machine's AVX-512 cores the extra load costs a cycle of load bandwidth per group:
 // the repacked k-quant kernels, whose every group feeds two or more such instructions, were bound
-// by it (Q4_K decode from L2: 4.16 -> 3.92 us per 256 x 2048, docs/performance.md).
+// by it (Q4_K decode from L2, 256 x 2048: 1.02-1.09x, Q6_K part of 1.41x; docs/performance.md).
 // NOTE: internal linkage only (anonymous namespace), like the other headers in this folder.
 #pragma once
 

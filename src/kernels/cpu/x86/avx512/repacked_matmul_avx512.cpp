@@ -6,7 +6,7 @@
 // NOTE: a tile of 16 rows x up to kMaxTokens tokens: each weight block is loaded (and its nibbles
 // unpacked) once and reused for every token of the tile, which is what makes prefill a GEMM
 // rather than repeated matrix-vector products. Row tiles are the outer loop, so a tile's weights
-// (num_cols / 32 x 288 or 544 bytes) stay in L1/L2 while every token tile passes over them.
+// (num_cols / 32 x 288, 352 or 544 bytes) stay in L1/L2 while every token tile passes over them.
 // Tiles go in pairs (32 rows x up to 4 tokens): each activation broadcast then feeds two
 // vpdpbusd, and decode streams two weight sequences at once. A lone last tile of a row range
 // takes up to kMaxTokens tokens per pass.
