@@ -2,6 +2,10 @@
 // earlier sessions made with throwaway programs:
 //  - the repacked Q8_0 GEMM (kernels::matmul) at decode and prefill token counts, with weights
 //    cycled over enough copies (64 MiB) that each call streams them from DRAM, as a model does;
+//  - decode (one token) of every 4-bit-model format (Q4_0, Q4_K, Q5_K, Q6_K, Q8_0) at
+//    TinyLlama's FFN shape over 256 MiB of copies, as weight bytes per second, next to the read
+//    bandwidth probe of `tessera bench` (BM_ReadBandwidth): their ratio is the roofline share;
+//    and the same formats from L2 at 1 and 64 tokens (the kernels' compute ceiling);
 //  - one decode step's paged attention at SmolLM-135M's geometry (9 heads / 3 kv heads, head_dim
 //    64, f16, block 16, 30 layers; 64 sequences x 1 query at position 159, 236 MB of K/V), with
 //    the K/V read from DRAM or from cache (every sequence on the same blocks);
@@ -9,18 +13,22 @@
 //  - one decode query deep in the context at TinyLlama-1.1B's geometry (32 heads / 4 kv heads,
 //    head_dim 64, 22 layers) with an f16, q8_0 or q4_0 cache: the attention `bench -d` adds per
 //    token.
-// items_per_second is multiply-adds per second (GEMM) or query tokens per second (attention).
+// items_per_second is multiply-adds per second (GEMM) or query tokens per second (attention);
+// bytes_per_second of the decode benchmarks counts weight bytes.
 // Run: build/bench/tessera_microbench [--benchmark_filter=REGEX] [--benchmark_repetitions=N]
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "base/aligned_buffer.h"
 #include "base/huge_page_buffer.h"
+#include "base/memory_bandwidth.h"
 #include "base/thread_pool.h"
 #include "kernels/kernels.h"
 #include "tensor/quant.h"
@@ -30,14 +38,15 @@ namespace {
 
 // ---- Q8_0 GEMM ----
 
-// Copies of one random rows x cols Q8_0 matrix (repacked where the ISA prefers it), back to back,
-// at least min_total_bytes of them.
-struct Q8Weights {
+// Copies of one random rows x cols matrix of `type` (repacked where the ISA prefers it), back to
+// back, at least min_total_bytes of them.
+struct QuantWeights {
   HugePageBuffer bytes;
   std::vector<MatrixView> views;
-  Q8Weights(int64_t rows, int64_t cols, size_t min_total_bytes) {
-    const size_t row_stride = row_bytes(DType::kQ8_0, cols);
-    const size_t matrix_bytes = row_stride * static_cast<size_t>(rows);
+  size_t matrix_bytes = 0;
+  QuantWeights(DType type, int64_t rows, int64_t cols, size_t min_total_bytes) {
+    const size_t row_stride = row_bytes(type, cols);
+    matrix_bytes = row_stride * static_cast<size_t>(rows);
     const size_t copies = std::max<size_t>(1, (min_total_bytes + matrix_bytes - 1) / matrix_bytes);
     std::vector<float> values(static_cast<size_t>(cols));
     std::vector<uint8_t> plain(matrix_bytes);
@@ -45,9 +54,9 @@ struct Q8Weights {
     std::normal_distribution<float> dist(0.0f, 0.02f);
     for (int64_t r = 0; r < rows; ++r) {
       for (float& v : values) v = dist(rng);
-      quantize_row_ref(DType::kQ8_0, values.data(), plain.data() + row_stride * static_cast<size_t>(r), cols);
+      quantize_row_ref(type, values.data(), plain.data() + row_stride * static_cast<size_t>(r), cols);
     }
-    const MatrixView source{DType::kQ8_0, rows, cols, plain.data(), row_stride};
+    const MatrixView source{type, rows, cols, plain.data(), row_stride};
     bytes = HugePageBuffer(matrix_bytes * copies);
     for (size_t c = 0; c < copies; ++c) {
       uint8_t* dst = bytes.data() + matrix_bytes * c;
@@ -55,7 +64,7 @@ struct Q8Weights {
         views.push_back(kernels::repack_weight(source, dst));
       } else {
         std::memcpy(dst, plain.data(), matrix_bytes);
-        views.push_back({DType::kQ8_0, rows, cols, dst, row_stride});
+        views.push_back({type, rows, cols, dst, row_stride});
       }
     }
   }
@@ -65,7 +74,7 @@ struct Q8Weights {
 void BM_Q8_0Gemm(benchmark::State& state) {
   const int64_t rows = state.range(0), cols = state.range(1), tokens = state.range(2);
   ThreadPool pool(static_cast<int>(state.range(3)));
-  const Q8Weights weights(rows, cols, size_t{64} << 20);
+  const QuantWeights weights(DType::kQ8_0, rows, cols, size_t{64} << 20);
   std::vector<float> x(static_cast<size_t>(tokens * cols)), out(static_cast<size_t>(tokens * rows));
   std::mt19937 rng(3);
   std::normal_distribution<float> dist(0.0f, 1.0f);
@@ -86,6 +95,49 @@ BENCHMARK(BM_Q8_0Gemm)
     ->Args({576, 1536, 2048, 2})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+// ---- Decode (one token) per weight format, against the read bandwidth ----
+
+// Args: weight DType id, rows, cols, tokens, threads, MiB of copies (0: one copy, which a small
+// matrix keeps in L2: the kernel's compute ceiling, best read as CPU time under a shared host's
+// load).
+void BM_QuantGemm(benchmark::State& state) {
+  const auto type = static_cast<DType>(state.range(0));
+  const int64_t rows = state.range(1), cols = state.range(2), tokens = state.range(3);
+  ThreadPool pool(static_cast<int>(state.range(4)));
+  const QuantWeights weights(type, rows, cols, static_cast<size_t>(state.range(5)) << 20);
+  std::vector<float> x(static_cast<size_t>(tokens * cols)), out(static_cast<size_t>(tokens * rows));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (float& v : x) v = dist(rng);
+  AlignedBuffer<uint8_t> scratch(std::max<size_t>(64, kernels::matmul_scratch_bytes(type, cols, tokens)));
+  size_t next = 0;
+  for (auto _ : state) {
+    kernels::matmul(weights.views[next], x.data(), tokens, out.data(), scratch.data(), pool);
+    next = (next + 1) % weights.views.size();
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(std::string(dtype_name(type)));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * weights.matrix_bytes));
+}
+constexpr int64_t kDecodeTypes[] = {static_cast<int64_t>(DType::kQ4_0), static_cast<int64_t>(DType::kQ5_0), static_cast<int64_t>(DType::kQ4_K),
+                                     static_cast<int64_t>(DType::kQ5_K), static_cast<int64_t>(DType::kQ6_K),
+                                     static_cast<int64_t>(DType::kQ8_0)};
+BENCHMARK(BM_QuantGemm)
+    ->ArgNames({"type", "rows", "cols", "tokens", "threads", "MiB"})
+    ->ArgsProduct({{std::begin(kDecodeTypes), std::end(kDecodeTypes)}, {5632}, {2048}, {1}, {1, 2}, {256}})
+    ->ArgsProduct({{std::begin(kDecodeTypes), std::end(kDecodeTypes)}, {256}, {2048}, {1, 64}, {1}, {0}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// The probe of `tessera bench` (base/memory_bandwidth.h), 1 GiB, as bytes per second.
+void BM_ReadBandwidth(benchmark::State& state) {
+  ThreadPool pool(static_cast<int>(state.range(0)));
+  double gbs = 0.0;
+  for (auto _ : state) gbs = measure_read_bandwidth_gbs(pool, size_t{1} << 30, 3);
+  state.counters["probe_GBps"] = gbs;
+}
+BENCHMARK(BM_ReadBandwidth)->ArgNames({"threads"})->Arg(1)->Arg(2)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // ---- Paged attention, SmolLM-135M geometry ----
 

@@ -1,4 +1,4 @@
-// Repacked Q4_0 / Q8_0 / Q4_K / Q5_K weights (kernels/cpu/repack.h): the portable reader must reproduce the
+// Repacked Q4_0 / Q5_0 / Q8_0 / Q4_K / Q5_K / Q6_K weights (kernels/cpu/repack.h): the portable reader must reproduce the
 // reference bit for bit (so the layout round-trips), every ISA's repacked kernel must match the
 // reference within the summation-order tolerance, and kernels::matmul must dispatch a repacked
 // view correctly on every ISA (including ones without a repacked kernel).
@@ -66,9 +66,9 @@ Problem make_problem(DType type, int64_t rows, int64_t cols, int64_t tokens, uin
   return p;
 }
 
-constexpr DType kTypes[] = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K};
+constexpr DType kTypes[] = {DType::kQ4_0, DType::kQ5_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
-bool is_k_quant(DType type) { return type == DType::kQ4_K || type == DType::kQ5_K; }
+bool is_k_quant(DType type) { return type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K; }
 
 // Column counts for a test of `type`: `legacy` for Q4_0 / Q8_0 (multiples of 32), `k_quant`
 // for Q4_K / Q5_K (multiples of 256).
@@ -93,17 +93,21 @@ struct PreparedActivation {
   RepackedActivation view() const { return {rows, row_bytes, tokens, blocks.empty() ? nullptr : blocks.data()}; }
 };
 
-TEST(RepackedMatmul, OnlyQ4_0Q8_0Q4_KAndQ5_KWithWholeTilesRepack) {
+TEST(RepackedMatmul, OnlyQ4_0Q5_0Q8_0Q4_KQ5_KAndQ6_KWithWholeTilesRepack) {
   std::vector<uint8_t> bytes(row_bytes(DType::kQ4_K, 512) * 48);
   EXPECT_TRUE(repackable({DType::kQ8_0, 48, 64, bytes.data(), row_bytes(DType::kQ8_0, 64)}));
   EXPECT_TRUE(repackable({DType::kQ4_0, 16, 64, bytes.data(), row_bytes(DType::kQ4_0, 64)}));
   EXPECT_FALSE(repackable({DType::kQ8_0, 40, 64, bytes.data(), row_bytes(DType::kQ8_0, 64)}));
   EXPECT_FALSE(repackable({DType::kQ4_1, 16, 64, bytes.data(), row_bytes(DType::kQ4_1, 64)}));
+  EXPECT_TRUE(repackable({DType::kQ5_0, 32, 64, bytes.data(), row_bytes(DType::kQ5_0, 64)}));
+  EXPECT_FALSE(repackable({DType::kQ5_1, 16, 64, bytes.data(), row_bytes(DType::kQ5_1, 64)}));
   EXPECT_FALSE(repackable({DType::kF32, 16, 64, bytes.data(), 64 * sizeof(float)}));
   EXPECT_TRUE(repackable({DType::kQ4_K, 32, 512, bytes.data(), row_bytes(DType::kQ4_K, 512)}));
   EXPECT_FALSE(repackable({DType::kQ4_K, 24, 512, bytes.data(), row_bytes(DType::kQ4_K, 512)}));
   EXPECT_TRUE(repackable({DType::kQ5_K, 16, 256, bytes.data(), row_bytes(DType::kQ5_K, 256)}));
-  EXPECT_FALSE(repackable({DType::kQ6_K, 16, 256, bytes.data(), row_bytes(DType::kQ6_K, 256)}));
+  EXPECT_TRUE(repackable({DType::kQ6_K, 16, 256, bytes.data(), row_bytes(DType::kQ6_K, 256)}));
+  EXPECT_FALSE(repackable({DType::kQ6_K, 8, 256, bytes.data(), row_bytes(DType::kQ6_K, 256)}));
+  EXPECT_FALSE(repackable({DType::kQ2_K, 16, 256, bytes.data(), row_bytes(DType::kQ2_K, 256)}));
 }
 
 TEST(RepackedMatmul, PortableReaderReproducesReferenceExactly) {
@@ -176,14 +180,26 @@ void fill_extreme_k4_block(bool top, int first_scale, int step, Block* block) {
   if constexpr (std::is_same_v<Block, BlockQ5_K>) std::memset(block->qh, top ? 0xFF : 0x00, sizeof(block->qh));
 }
 
-// One weight row of `type` with unit super-scales and every quant at the top (q + 8 = 15, 127,
-// 15 or 31) or the bottom (0, -128, 0) of its range. Q4_K sub-block scales are 31 - 2j, mins
+// One Q6_K super-block with a unit super-scale, every quant at the top (63) or the bottom (0),
+// and int8 sub-block scales -128 (sign extension), then alternately 7 and -8: sum |scale| = 240,
+// so a super-block's sum (at most 240 x 16 x 32 x 127) stays below 2^24.
+void fill_extreme_q6k_block(bool top, BlockQ6_K* block) {
+  block->d = 0x3C00;  // f16 1.0
+  for (int j = 0; j < 16; ++j) block->scales[j] = static_cast<int8_t>(j == 0 ? -128 : j % 2 == 1 ? 7 : -8);
+  std::memset(block->ql, top ? 0xFF : 0x00, sizeof(block->ql));
+  std::memset(block->qh, top ? 0xFF : 0x00, sizeof(block->qh));
+}
+
+// One weight row of `type` with unit (super-)scales and every quant at the top (q + 8 = 15,
+// q + 16 = 31, 127, 15, 31 or 63) or the bottom (0, -128, 0) of its range. Q4_K sub-block scales are 31 - 2j, mins
 // 63 - j (both above 15, so their top bits count); Q5_K scales 15 - j, so that a super-block's
-// sum stays below 2^24 and converts to float exactly.
+// sum stays below 2^24 and converts to float exactly; Q6_K as fill_extreme_q6k_block.
 void fill_extreme_weight_row(DType type, int64_t cols, bool top, uint8_t* row) {
   constexpr uint16_t kOne = 0x3C00;  // f16 1.0
   for (int64_t s = 0; s < (is_k_quant(type) ? cols / kQK_K : 0); ++s) {
-    if (type == DType::kQ4_K) {
+    if (type == DType::kQ6_K) {
+      fill_extreme_q6k_block(top, reinterpret_cast<BlockQ6_K*>(row) + s);
+    } else if (type == DType::kQ4_K) {
       fill_extreme_k4_block(top, 31, 2, reinterpret_cast<BlockQ4_K*>(row) + s);
     } else {
       fill_extreme_k4_block(top, 15, 1, reinterpret_cast<BlockQ5_K*>(row) + s);
@@ -196,6 +212,8 @@ void fill_extreme_weight_row(DType type, int64_t cols, bool top, uint8_t* row) {
     std::memcpy(block, &kOne, sizeof(kOne));
     if (type == DType::kQ4_0) {
       std::memset(block + 2, top ? 0xFF : 0x00, 16);  // q + 8 = 15 or 0
+    } else if (type == DType::kQ5_0) {
+      std::memset(block + 2, top ? 0xFF : 0x00, 4 + 16);  // 5th bits and nibbles: q + 16 = 31 or 0
     } else {
       std::memset(block + 2, top ? 0x7F : 0x80, 32);  // 127 or -128
     }

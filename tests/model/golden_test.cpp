@@ -51,6 +51,12 @@ constexpr double kSensitiveCloseShare = 0.4;
 // difference in an f32 sum now and then moves one activation by an f16 step: the f32 file keeps
 // every greedy id, but its logits differ from llama.cpp's by up to 3e-3 (1e-4 cannot hold).
 constexpr float kGemmaF32Tolerance = 5e-3f;
+// NOTE: synthetic Q6_K (every matrix Q6_K, d 256): the steps on llama.cpp's exact path depend on
+// how a Q6_K row's sums are rounded. Scalar and AVX2 keep 63 of 96, the row-major AVX-512 kernel
+// (16 float lanes per row, like llama.cpp's 8) kept 95; the repacked AVX-512 VNNI kernel sums each
+// super-block exactly in int32 and converts it once, and keeps 44 (43 with one conversion per
+// half). Its worst top-5 error stays the scalar reference's (0.176, under kQuantizedTolerance).
+constexpr double kQ6KCloseShare = 0.4;
 const GoldenParam kGoldenParams[] = {
     {"stories260K-f32", 2e-4f, true},
     {"stories260K-Q8_0", kQuantizedTolerance, false},
@@ -65,7 +71,7 @@ const GoldenParam kGoldenParams[] = {
     {"synthetic/synth-kq-d256-Q3_K_M", kQuantizedTolerance, false},
     {"synthetic/synth-kq-d256-Q4_K_M", kQuantizedTolerance, false},
     {"synthetic/synth-kq-d256-Q5_K_M", kQuantizedTolerance, false},
-    {"synthetic/synth-kq-d256-Q6_K", kQuantizedTolerance, false},
+    {"synthetic/synth-kq-d256-Q6_K", kQuantizedTolerance, false, kQ6KCloseShare},
     // The other architectures (llama.cpp 2026 goldens): MQA, qwen2 biases, qwen3 Q/K norms,
     // gemma3 sliding window + GeGLU + post norms, phi3 fused QKV and gate/up. The bound
     // for their f32 files is 1e-4.

@@ -19,6 +19,7 @@ KernelTable build(Isa isa) {
     register_avx512_legacy_matmul(table);
     register_avx512_kquant_matmul(table);
     register_avx512_repacked_matmul(table);
+    register_avx512_q6k_repacked_matmul(table);
     register_avx512_elementwise(table);
   }
   return table;

@@ -63,7 +63,8 @@ void register_avx2_elementwise(KernelTable& table);     // rms_norm, silu_mul, s
 void register_avx512_float_matmul(KernelTable& table);
 void register_avx512_legacy_matmul(KernelTable& table);
 void register_avx512_kquant_matmul(KernelTable& table);
-void register_avx512_repacked_matmul(KernelTable& table);  // repacked Q4_0, Q8_0, Q4_K, Q5_K weights (VNNI)
+void register_avx512_repacked_matmul(KernelTable& table);  // repacked Q4_0, Q5_0, Q8_0, Q4_K, Q5_K weights (VNNI)
+void register_avx512_q6k_repacked_matmul(KernelTable& table);  // repacked Q6_K weights (VNNI)
 void register_avx512_elementwise(KernelTable& table);       // rms_norm, silu_mul, softmax, attention
 
 }  // namespace tessera::kernels

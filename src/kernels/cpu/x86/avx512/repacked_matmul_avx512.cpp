@@ -1,4 +1,4 @@
-// Matmul of repacked Q4_0 / Q8_0 weights (kernels/cpu/repack.h) x Q8_0 activations, and of
+// Matmul of repacked Q4_0 / Q5_0 / Q8_0 weights (kernels/cpu/repack.h) x Q8_0 activations, and of
 // repacked Q4_K / Q5_K weights x Q8_K activations (below), with
 // AVX-512 VNNI. One 512-bit register holds one 4-element group of 16 rows, so each vpdpbusd
 // advances 16 row dot products at once, with the activation group broadcast: no horizontal sums
@@ -6,7 +6,7 @@
 // NOTE: a tile of 16 rows x up to kMaxTokens tokens: each weight block is loaded (and its nibbles
 // unpacked) once and reused for every token of the tile, which is what makes prefill a GEMM
 // rather than repeated matrix-vector products. Row tiles are the outer loop, so a tile's weights
-// (num_cols / 32 x 288 or 544 bytes) stay in L1/L2 while every token tile passes over them.
+// (num_cols / 32 x 288, 352 or 544 bytes) stay in L1/L2 while every token tile passes over them.
 // Tiles go in pairs (32 rows x up to 4 tokens): each activation broadcast then feeds two
 // vpdpbusd, and decode streams two weight sequences at once. A lone last tile of a row range
 // takes up to kMaxTokens tokens per pass.
@@ -25,6 +25,8 @@
 #include "kernels/cpu/repack.h"
 #include "kernels/cpu/x86/count_dispatch_x86.h"
 #include "kernels/cpu/x86/k4_scales_x86.h"
+#include "kernels/cpu/x86/avx512/load_once_avx512.h"
+#include "kernels/cpu/x86/prefetch_x86.h"
 #include "tensor/quant_blocks.h"
 
 namespace tessera::kernels {
@@ -33,7 +35,6 @@ namespace {
 constexpr int kMaxTokens = 8;         // tokens per pass over one tile
 constexpr int kMaxTokensPerPair = 4;  // tokens per pass over two tiles
 constexpr int kMaxPrefetchTokens = 2;  // Q4_0 tiles of at most this many tokens prefetch weights
-constexpr size_t kPrefetchBytes = 4096;
 
 // Quants 4g..4g+3 of an activation block as one int32 (the quants sit 2 bytes into a 34-byte
 // block, so the load is unaligned: memcpy, which compiles to a plain load).
@@ -43,15 +44,27 @@ inline int32_t load_group(const uint8_t* quants, int g) {
   return group;
 }
 
+// Dword i of the table: bit k of i moved to bit 4 of byte k (k < 4). Indexed (vpermd, low 4 bits of
+// each lane) by a row's Q5_0 5th-bit byte, it gives the 0x10 of the row's 4 quants of one group.
+inline __m512i q5_high_bit_table() {
+  alignas(64) uint32_t table[16];
+  for (uint32_t i = 0; i < 16; ++i) {
+    table[i] = 0;
+    for (uint32_t k = 0; k < 4; ++k) table[i] |= ((i >> k) & 1u) << (8 * k + 4);
+  }
+  return _mm512_load_si512(table);
+}
+
 // Tokens [0, kTokens) of the activation rows x against kTiles consecutive tiles (16 rows each,
 // tile_bytes apart). out: row stride out_stride. With two tiles each activation broadcast feeds
-// two vpdpbusd.
-template <bool kIsQ4, int kTokens, int kTiles>
+// two vpdpbusd. kIsQ4: Q4_0, or with kHigh Q5_0 (the 5th bits ORed in); else Q8_0.
+template <bool kIsQ4, bool kHigh, int kTokens, int kTiles>
 void tile_kernel(const uint8_t* tile, size_t tile_bytes, int64_t num_blocks, const uint8_t* x, size_t x_row_bytes,
                  const RepackedActivationBlock* info, float* out, int64_t out_stride) {
-  constexpr size_t kQuantBytes = kIsQ4 ? 256 : 512;
-  constexpr int32_t kBias = kIsQ4 ? 8 : 128;
+  constexpr size_t kQuantBytes = kIsQ4 ? (kHigh ? 320 : 256) : 512;
+  constexpr int32_t kBias = kIsQ4 ? (kHigh ? 16 : 8) : 128;
   const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  [[maybe_unused]] const __m512i high_bit_table = q5_high_bit_table();
   __m512 acc[kTiles][kTokens];
   for (int i = 0; i < kTiles; ++i) {
     for (int t = 0; t < kTokens; ++t) acc[i][t] = _mm512_setzero_ps();
@@ -63,18 +76,24 @@ void tile_kernel(const uint8_t* tile, size_t tile_bytes, int64_t num_blocks, con
       const uint8_t* tile_i = tile + static_cast<size_t>(i) * tile_bytes;
       const uint8_t* block = tile_i + static_cast<size_t>(b) * kQuantBytes;
       if constexpr (kIsQ4 && kTokens <= kMaxPrefetchTokens) {
-        // Decode streams the weights from DRAM once: ask for them kPrefetchBytes ahead (past
-        // the last block this runs into the scales, then the next tile: prefetches never fault).
-        // NOTE: Q4_0 only. Its nibble unpacking doubles the instructions per byte, so the
+        // Decode streams the weights from DRAM once: ask for them kWeightPrefetchBytes ahead
+        // (past the last block this runs into the scales, then the next tile).
+        // NOTE: Q4_0 and Q5_0 only. Q4_0's nibble unpacking doubles the instructions per byte, so the
         // out-of-order window reaches half as far ahead as Q8_0's: TinyLlama Q4_0 tg64 went from
         // ~52 to 66-73 tokens/s with 4 KiB (2 and 8 KiB: 58-63), Q8_0 gained nothing.
-        for (size_t line = 0; line < kQuantBytes; line += 64) _mm_prefetch(block + kPrefetchBytes + line, _MM_HINT_T0);
+        prefetch_weights_ahead(block, kQuantBytes);
       }
       if constexpr (kIsQ4) {
         for (int g = 0; g < 4; ++g) {
           const __m512i packed = _mm512_loadu_si512(block + 64 * g);
           w[i][g] = _mm512_and_si512(packed, low_nibbles);
           w[i][g + 4] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
+          if constexpr (kHigh) {
+            // Row r's 5th-bit byte in lane r: bits 0..3 for the low nibbles, 4..7 the high.
+            const __m512i bits = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 256 + 16 * g)));
+            w[i][g] = _mm512_or_si512(w[i][g], _mm512_permutexvar_epi32(bits, high_bit_table));
+            w[i][g + 4] = _mm512_or_si512(w[i][g + 4], _mm512_permutexvar_epi32(_mm512_srli_epi32(bits, 4), high_bit_table));
+          }
         }
       } else {
         for (int g = 0; g < 8; ++g) w[i][g] = _mm512_loadu_si512(block + 64 * g);
@@ -111,7 +130,7 @@ void tile_kernel(const uint8_t* tile, size_t tile_bytes, int64_t num_blocks, con
   }
 }
 
-template <bool kIsQ4>
+template <bool kIsQ4, bool kHigh>
 void repacked_matmul_rows(const MatrixView& weight, const RepackedActivation& x, int64_t row_begin, int64_t row_end,
                           float* out) {
   const int64_t num_blocks = weight.num_cols / kLegacyBlockSize;
@@ -129,7 +148,7 @@ void repacked_matmul_rows(const MatrixView& weight, const RepackedActivation& x,
       for (int64_t t = 0; t < num_tokens; t += kMaxTokensPerPair) {
         const int64_t n = std::min<int64_t>(kMaxTokensPerPair, num_tokens - t);
         with_count<kMaxTokensPerPair>(n, [&](auto tokens) {
-          tile_kernel<kIsQ4, tokens(), 2>(tile, tile_bytes, num_blocks, x_converted + t * x_row_bytes, x_row_bytes,
+          tile_kernel<kIsQ4, kHigh, tokens(), 2>(tile, tile_bytes, num_blocks, x_converted + t * x_row_bytes, x_row_bytes,
                                           x.blocks + t * num_blocks, out + t * weight.num_rows + r, weight.num_rows);
         });
       }
@@ -139,7 +158,7 @@ void repacked_matmul_rows(const MatrixView& weight, const RepackedActivation& x,
     for (int64_t t = 0; t < num_tokens; t += kMaxTokens) {
       const int64_t n = std::min<int64_t>(kMaxTokens, num_tokens - t);
       with_count<kMaxTokens>(n, [&](auto tokens) {
-        tile_kernel<kIsQ4, tokens(), 1>(tile, tile_bytes, num_blocks, x_converted + t * x_row_bytes, x_row_bytes,
+        tile_kernel<kIsQ4, kHigh, tokens(), 1>(tile, tile_bytes, num_blocks, x_converted + t * x_row_bytes, x_row_bytes,
                                         x.blocks + t * num_blocks, out + t * weight.num_rows + r, weight.num_rows);
       });
     }
@@ -217,12 +236,8 @@ void k4_tile_kernel(const uint8_t* tile, int64_t num_super_blocks, const K4TileS
   }
   for (int64_t s = 0; s < num_super_blocks; ++s) {
     const uint8_t* section = tile + static_cast<size_t>(s) * layout.section_bytes;
-    if constexpr (kTokens <= kMaxPrefetchTokens) {
-      // Decode streams the weights once (as Q4_0 above; the AVX2 kernel measured the same).
-      for (size_t line = 0; line < layout.section_bytes; line += 64) {
-        _mm_prefetch(section + kPrefetchBytes + line, _MM_HINT_T0);
-      }
-    }
+    // Decode streams the weights once (as Q4_0 above; the AVX2 kernel measured the same).
+    if constexpr (kTokens <= kMaxPrefetchTokens) prefetch_weights_ahead(section, layout.section_bytes);
     const K4TileScales& sc = scales[s];
     __m512i dot[kTokens];  // sum_j sc_j x (sub-block j's quants . activations), int32
     for (int t = 0; t < kTokens; ++t) dot[t] = _mm512_setzero_si512();
@@ -231,7 +246,10 @@ void k4_tile_kernel(const uint8_t* tile, int64_t num_super_blocks, const K4TileS
       for (int t = 0; t < kTokens; ++t) low_sums[t] = high_sums[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
       for (int g = 0; g < 8; ++g) {
-        const __m512i packed = _mm512_loadu_si512(section + 64 * (8 * c + g));
+        // Decode: one load per group (load_once_avx512.h); prefill keeps GCC's folded loads (its
+        // 4 tokens' sums need the registers).
+        const __m512i packed = kTokens <= kMaxPrefetchTokens ? load_once(section + 64 * (8 * c + g))
+                                                             : _mm512_loadu_si512(section + 64 * (8 * c + g));
         __m512i w_low = _mm512_and_si512(packed, low_nibbles);
         __m512i w_high = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
         if constexpr (kHigh) {
@@ -306,8 +324,9 @@ void register_avx512_repacked_matmul(KernelTable& table) {
   table.matmul_rows_repacked[static_cast<int>(DType::kQ4_K)] = nullptr;
   table.matmul_rows_repacked[static_cast<int>(DType::kQ5_K)] = nullptr;
   if (!cpu_features().avx512vnni) return;
-  table.matmul_rows_repacked[static_cast<int>(DType::kQ4_0)] = repacked_matmul_rows<true>;
-  table.matmul_rows_repacked[static_cast<int>(DType::kQ8_0)] = repacked_matmul_rows<false>;
+  table.matmul_rows_repacked[static_cast<int>(DType::kQ4_0)] = repacked_matmul_rows<true, false>;
+  table.matmul_rows_repacked[static_cast<int>(DType::kQ5_0)] = repacked_matmul_rows<true, true>;
+  table.matmul_rows_repacked[static_cast<int>(DType::kQ8_0)] = repacked_matmul_rows<false, false>;
   table.matmul_rows_repacked[static_cast<int>(DType::kQ4_K)] = k4_repacked_matmul_rows<false>;
   table.matmul_rows_repacked[static_cast<int>(DType::kQ5_K)] = k4_repacked_matmul_rows<true>;
 }
