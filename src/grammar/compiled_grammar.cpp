@@ -89,7 +89,9 @@ size_t CompiledGrammar::precompute_all() const {
 }
 
 CompiledGrammar::MaskEntry CompiledGrammar::compute(int32_t pos, int32_t parent_pos) const {
-  if (!precomputer_) precomputer_ = std::make_unique<Precomputer>(*grammar_, limits_);
+  // The walk states and transitions only save time: start afresh once they grow large.
+  constexpr size_t kMaxWalkStates = 1 << 16;
+  if (!precomputer_ || precomputer_->states.size() > kMaxWalkStates) precomputer_ = std::make_unique<Precomputer>(*grammar_, limits_);
   Precomputer& pc = *precomputer_;
   const auto& trie = vocab_->trie();
   StackSet start;
