@@ -147,6 +147,39 @@ TEST(GrammarMask, EogOnlyWhenComplete) {
   EXPECT_FALSE(m.accept_bytes("maybe"));
 }
 
+TEST(GrammarMask, RollbackRestoresEarlierMasks) {
+  // Speculative decoding: accept drafted tokens, roll some back, and the masks are the earlier ones.
+  auto vocab = vocab_for("qwen3");
+  ASSERT_TRUE(vocab);
+  auto compiled = *CompiledGrammar::create(json_object_grammar(), vocab);
+  GrammarMatcher m(compiled);
+  std::vector<uint32_t> initial(m.bitmask_words());
+  m.fill_next_token_bitmask(initial);
+  ASSERT_TRUE(m.accept_bytes("{\"key\": [[[["));  // cannot end for a while
+  std::mt19937 rng(11);
+  std::vector<std::vector<uint32_t>> masks;
+  for (int step = 0; step < 5; ++step) {
+    masks.emplace_back(m.bitmask_words());
+    m.fill_next_token_bitmask(masks.back());
+    const int32_t id = testing::sample_allowed(masks.back(), *vocab, rng, 0.3);
+    ASSERT_GE(id, 0);
+    ASSERT_TRUE(m.accept_token(id));
+    if (m.is_terminated()) break;
+  }
+  ASSERT_GE(masks.size(), 4u);
+  std::vector<uint32_t> mask(m.bitmask_words());
+  m.rollback(3);
+  m.fill_next_token_bitmask(mask);
+  EXPECT_EQ(mask, masks[masks.size() - 3]);
+  m.rollback(2);
+  m.fill_next_token_bitmask(mask);
+  EXPECT_EQ(mask, masks[0]);
+  m.rollback(100);  // more than was accepted: back to the start
+  m.fill_next_token_bitmask(mask);
+  EXPECT_EQ(mask, initial);
+  EXPECT_EQ(m.rollback_available(), 0);
+}
+
 TEST(GrammarMask, SharedAcrossThreadsWhileFilling) {
   // Four threads walk one lazily filled CompiledGrammar; each walk must equal the same seed's
   // walk on a private, single-threaded one.
