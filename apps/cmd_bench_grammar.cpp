@@ -94,7 +94,7 @@ void bench_one(const char* name, std::shared_ptr<const grammar::Grammar> g,
   double mean = 0;
   for (double x : fill_us) mean += x;
   mean /= std::max<size_t>(1, fill_us.size());
-  std::printf("%-12s compile %8.1f ms (%4zu positions%s)  mask/token: median %7.1f us  p99 %8.1f us  mean %7.1f us  max %8.1f us  (%zu masks, %d/%d walks closed)\n",
+  std::printf("%-12s compile %8.1f ms (%4zu entries%s)  mask/token: median %7.1f us  p99 %8.1f us  mean %7.1f us  max %8.1f us  (%zu masks, %d/%d walks closed)\n",
               name, compile_ms, positions, f.lazy ? ", lazy" : "", percentile(fill_us, 0.5), percentile(fill_us, 0.99), mean,
               percentile(fill_us, 1.0), fill_us.size(), closed, f.walks);
 }

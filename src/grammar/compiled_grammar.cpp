@@ -12,6 +12,7 @@ struct CompiledGrammar::Precomputer {
   StackArena arena;
   StackExpander expander;
   std::vector<StackSet> states;
+  std::vector<uint8_t> kinds;  // per state: bit 0 an exact top, bit 1 an approximate top
   std::map<std::pair<std::vector<int32_t>, int>, int32_t> ids;
   std::vector<std::unique_ptr<std::array<int32_t, 256>>> transitions;
   StackSet scratch;
@@ -22,6 +23,9 @@ struct CompiledGrammar::Precomputer {
     auto [it, added] = ids.emplace(std::make_pair(s.tops, s.flags()), static_cast<int32_t>(states.size()));
     if (added) {
       states.push_back(s);
+      uint8_t kind = 0;
+      for (int32_t top : s.tops) kind |= arena.node(top).approximate ? 2 : 1;
+      kinds.push_back(kind);
       transitions.emplace_back();
     }
     return it->second;
@@ -89,7 +93,9 @@ size_t CompiledGrammar::precompute_all() const {
 }
 
 CompiledGrammar::MaskEntry CompiledGrammar::compute(int32_t pos, int32_t parent_pos) const {
-  if (!precomputer_) precomputer_ = std::make_unique<Precomputer>(*grammar_, limits_);
+  // The walk states and transitions only save time: start afresh once they grow large.
+  constexpr size_t kMaxWalkStates = 1 << 16;
+  if (!precomputer_ || precomputer_->states.size() > kMaxWalkStates) precomputer_ = std::make_unique<Precomputer>(*grammar_, limits_);
   Precomputer& pc = *precomputer_;
   const auto& trie = vocab_->trie();
   StackSet start;
@@ -107,8 +113,7 @@ CompiledGrammar::MaskEntry CompiledGrammar::compute(int32_t pos, int32_t parent_
     state[d] = s;
     const StackSet& set = pc.states[static_cast<size_t>(s)];
     unknown[d] = unknown[d - 1] | (set.overflow ? 1 : 0);
-    bool exact_top = false, approx_top = false;
-    for (int32_t top : set.tops) (pc.arena.node(top).approximate ? approx_top : exact_top) = true;
+    const bool exact_top = pc.kinds[static_cast<size_t>(s)] & 1, approx_top = pc.kinds[static_cast<size_t>(s)] & 2;
     if (exact_top || set.can_end || set.escaped) {
       // Matched with the caller known, or the token ends just as its rule returns (any caller
       // continues from there: rules that cannot complete are pruned).

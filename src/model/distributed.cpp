@@ -103,7 +103,7 @@ Status agree_on_load(const Status& own, dist::Communicator& world) {
 
 // The worker's copy of rank 0's KV cache shape; remade when rank 0 starts using another one.
 bool same_kv_shape(const KvStorage& kv, const DecodedForward& f) {
-  return kv.num_blocks() == f.kv_num_blocks && kv.block_size() == f.kv_block_size && kv.type() == f.kv_type &&
+  return kv.num_blocks() == f.kv_num_blocks && kv.block_size() == f.kv_block_size && kv.types().k == f.kv_type.k && kv.types().v == f.kv_type.v &&
          kv.layout().layers_per_block == f.kv_layout.layers_per_block &&
          kv.layout().group_of_layer == f.kv_layout.group_of_layer &&
          kv.layout().slot_of_layer == f.kv_layout.slot_of_layer &&
@@ -258,8 +258,8 @@ std::vector<int64_t> encode_forward(const ForwardBatch& b, const KvStorage& kv, 
   w.push_back(static_cast<int64_t>(b.logit_rows.size()));
   w.insert(w.end(), b.logit_rows.begin(), b.logit_rows.end());
   const KvLayout& l = kv.layout();
-  w.insert(w.end(), {kv.num_blocks(), kv.block_size(), static_cast<int64_t>(kv.type()), l.layers_per_block,
-                     l.num_layers()});
+  w.insert(w.end(), {int64_t{kv.num_blocks()}, int64_t{kv.block_size()}, static_cast<int64_t>(kv.types().k),
+                     static_cast<int64_t>(kv.types().v), int64_t{l.layers_per_block}, int64_t{l.num_layers()}});
   w.insert(w.end(), l.group_of_layer.begin(), l.group_of_layer.end());
   w.insert(w.end(), l.slot_of_layer.begin(), l.slot_of_layer.end());
   w.push_back(l.num_groups());
@@ -291,7 +291,8 @@ Expected<std::unique_ptr<DecodedForward>> decode_forward(const std::vector<int64
   r.fill(b.logit_rows, r.count());
   f->kv_num_blocks = static_cast<int32_t>(r.next());
   f->kv_block_size = static_cast<int32_t>(r.next());
-  f->kv_type = static_cast<DType>(r.next());
+  f->kv_type.k = static_cast<DType>(r.next());
+  f->kv_type.v = static_cast<DType>(r.next());
   f->kv_layout.layers_per_block = static_cast<int32_t>(r.next());
   const int64_t num_layers = r.count(2);
   r.fill(f->kv_layout.group_of_layer, num_layers);

@@ -49,7 +49,7 @@ struct DecodedForward {
   std::vector<std::vector<int32_t>> tables;
   KvLayout kv_layout;
   int32_t kv_num_blocks = 0, kv_block_size = 0;
-  DType kv_type = DType::kF32;
+  KvTypes kv_type = DType::kF32;              // K and V element types
 };
 // The inverse of encode_forward; a payload that does not add up is corrupt_data, never a crash.
 Expected<std::unique_ptr<DecodedForward>> decode_forward(const std::vector<int64_t>& words);

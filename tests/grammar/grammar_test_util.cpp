@@ -3,8 +3,7 @@
 
 #include <map>
 
-#include "gguf/gguf_file.h"
-#include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_test_util.h"
 
 namespace tessera::testing {
 
@@ -12,20 +11,11 @@ std::shared_ptr<const grammar::TokenVocabulary> vocab_for(const std::string& nam
   static std::map<std::string, std::shared_ptr<const grammar::TokenVocabulary>> cache;
   auto it = cache.find(name);
   if (it != cache.end()) return it->second;
-  const std::string path = std::string(TESSERA_SHARED_DIR) + "/models/vocab/ggml-vocab-" + name + ".gguf";
-  auto file = gguf::GgufFile::open(path);
-  if (!file.ok()) {
-    ADD_FAILURE() << file.status().message();
-    return nullptr;
-  }
-  auto tokenizer = Tokenizer::from_gguf(**file);
-  if (!tokenizer.ok()) {
-    ADD_FAILURE() << tokenizer.status().message();
-    return nullptr;
-  }
+  const Tokenizer* tokenizer = load_tokenizer("models/vocab/ggml-vocab-" + name + ".gguf");
+  if (!tokenizer) return nullptr;
   std::vector<std::string> bytes;
-  for (int32_t id = 0; id < (*tokenizer)->vocab_size(); ++id) bytes.push_back((*tokenizer)->token_to_piece(id));
-  std::vector<int32_t> eog((*tokenizer)->eog_ids().begin(), (*tokenizer)->eog_ids().end());
+  for (int32_t id = 0; id < tokenizer->vocab_size(); ++id) bytes.push_back(tokenizer->token_to_piece(id));
+  std::vector<int32_t> eog(tokenizer->eog_ids().begin(), tokenizer->eog_ids().end());
   auto vocab = grammar::TokenVocabulary::create(std::move(bytes), std::move(eog));
   cache.emplace(name, vocab);
   return vocab;
