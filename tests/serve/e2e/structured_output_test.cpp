@@ -124,7 +124,7 @@ TEST_F(StructuredOutput, EveryGbnfReplyIsInTheGrammarsLanguage) {
       {"root ::= answer \".\"\nanswer ::= \"yes\" | \"no\" | \"maybe\"", R"g((yes|no|maybe)\.)g"},
       {"root ::= item (\" \" item){0,3}\nitem ::= [A-Z] [a-z]? [0-9]", R"g([A-Z][a-z]?[0-9]( [A-Z][a-z]?[0-9]){0,3})g"},
   };
-  constexpr int kPerGrammar = 40;
+  constexpr int kPerGrammar = 67;  // 201 requests
   const int count = static_cast<int>(std::size(cases)) * kPerGrammar;
   const auto failures = run_concurrently(
       count,
