@@ -3,6 +3,7 @@
 // alternatives inline and call a helper rule for several.
 #include "grammar/gbnf.h"
 
+#include <cstdio>
 #include <map>
 
 #include "grammar/char_class.h"
@@ -396,6 +397,23 @@ Expected<std::shared_ptr<const Grammar>> parse_gbnf(std::string_view text, std::
   TS_RETURN_IF_ERROR(parse_gbnf_into(builder, text));
   if (!builder.has_rule(std::string(root))) return invalid_argument("grammar has no rule '" + std::string(root) + "'");
   return builder.finish(std::string(root));
+}
+
+std::string gbnf_literal(std::string_view bytes) {
+  std::string out = "\"";
+  for (unsigned char c : bytes) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);  // UTF-8 passes through as source text
+    }
+  }
+  return out + "\"";
 }
 
 }  // namespace tessera::grammar

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "grammar/grammar.h"
@@ -19,6 +20,10 @@ namespace tessera::grammar {
 
 Expected<std::shared_ptr<const Grammar>> parse_gbnf(std::string_view text, std::string_view root = "root",
                                                    const GrammarLimits& limits = {});
+
+// `bytes` as a GBNF string literal: quotes and backslashes escaped, control bytes as \xHH, UTF-8
+// passed through (JSON schema enums and consts, guided_choice, ...).
+std::string gbnf_literal(std::string_view bytes);
 
 // Parses `text` into an existing builder (rules accumulate; used to combine GBNF pieces).
 Status parse_gbnf_into(GrammarBuilder& builder, std::string_view text);

@@ -25,23 +25,6 @@ constexpr int kOpenIntegerDigits = 16;
 constexpr const char* kStringChar =
     R"([^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" ([0-9a-cA-CeEfF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2})))";
 
-std::string gbnf_literal(const std::string& bytes) {
-  std::string out = "\"";
-  for (unsigned char c : bytes) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7F) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02X", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);  // UTF-8 passes through as source text
-    }
-  }
-  return out + "\"";
-}
-
 // Digit strings of equal length, lo <= hi: a GBNF expression matching exactly [lo, hi].
 std::string same_length_range(const std::string& lo, const std::string& hi) {
   const size_t n = lo.size();

@@ -12,25 +12,6 @@
 namespace tessera::serve {
 namespace {
 
-// A GBNF string literal for `text`: quotes, backslashes and control bytes escaped.
-std::string gbnf_literal(const std::string& text) {
-  std::string out = "\"";
-  for (const unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7F) {
-      static const char* kHex = "0123456789ABCDEF";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 std::string cache_key(const OutputConstraint& c) {
   switch (c.kind) {
     case OutputConstraint::Kind::kJsonObject: return "json_object";
@@ -90,7 +71,7 @@ Expected<std::string> forced_tool_call_gbnf(ToolCallFormat format, const ToolReq
 
 std::string choice_gbnf(const std::vector<std::string>& choices) {
   std::string out = "root ::= ";
-  for (size_t i = 0; i < choices.size(); ++i) out += (i == 0 ? "" : " | ") + gbnf_literal(choices[i]);
+  for (size_t i = 0; i < choices.size(); ++i) out += (i == 0 ? "" : " | ") + grammar::gbnf_literal(choices[i]);
   return out + "\n";
 }
 
