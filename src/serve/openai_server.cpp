@@ -103,6 +103,7 @@ Expected<std::unique_ptr<OpenAiServer>> OpenAiServer::create(const ServeConfig& 
   server->chat_template_ = std::make_unique<ChatTemplate>(std::move(chat).value());
   server->tool_format_ = detect_tool_call_format(server->chat_template_->source());
   server->tool_caps_ = probe_tool_template(*server->chat_template_);
+  server->template_renders_tools_ = template_supports_tools(server->chat_template_->source());
   server->model_name_ = config.served_model_name.empty()
                             ? std::filesystem::path(config.engine.model_path).stem().string()
                             : config.served_model_name;
@@ -248,7 +249,7 @@ Expected<std::vector<int32_t>> OpenAiServer::render_chat(std::vector<ChatMessage
   options.add_generation_prompt = true;
   tool_caps_.apply_to(&options);
   if (tools != nullptr && tools->active()) {
-    if (template_supports_tools(chat_template_->source())) {
+    if (template_renders_tools_) {
       options.tools_json = tools->tools_json;
     } else {
       // A template that never renders tools: describe them (and llama.cpp's generic call format)
@@ -269,7 +270,7 @@ Expected<std::vector<int32_t>> OpenAiServer::render_chat(std::vector<ChatMessage
 
 Status OpenAiServer::prepare_tools(const ToolRequest& tools, GenerationJob& job) const {
   if (!tools.active()) return Status();
-  const ToolCallFormat format = template_supports_tools(chat_template_->source()) ? tool_format_ : ToolCallFormat::kGeneric;
+  const ToolCallFormat format = template_renders_tools_ ? tool_format_ : ToolCallFormat::kGeneric;
   job.tool_format = format == ToolCallFormat::kNone ? ToolCallFormat::kGeneric : format;
   job.parallel_tool_calls = tools.parallel;
   if (!tools.forced()) return Status();

@@ -90,6 +90,7 @@ class OpenAiServer {
   std::unique_ptr<GrammarCompiler> grammars_;      // structured output against this vocabulary
   ToolCallFormat tool_format_ = ToolCallFormat::kNone;  // how the template's model writes tool calls
   ToolTemplateCaps tool_caps_;                     // what the template needs to render calls and results
+  bool template_renders_tools_ = false;            // the template renders `tools` itself (read once at start)
   std::unique_ptr<ServeMetrics> metrics_;
   std::shared_ptr<EngineClient> client_;           // sessions hold it weakly (generation_session.h)
   std::unique_ptr<http::HttpServer> http_;
