@@ -96,6 +96,9 @@ class DecoderModel final : public Model {
   std::vector<Linear*> streamed_linears();
   LayerContext layer_context(ThreadPool& pool) { return {pool, ws_.matmul_scratch, &matmul_input_observer_}; }
   const float* rope_table(int32_t rope_index) const { return ws_.rope + ws_.rope_stride * static_cast<size_t>(rope_index); }
+  // Tokens per chunk of a forward pass of num_tokens tokens (docs/distributed.md, "Micro-batches").
+  static constexpr int32_t kMinMicroBatchTokens = 64;
+  int32_t chunk_tokens(int32_t num_tokens) const;
   // Runs tokens [begin, end) of `batch` through every layer; returns logits for requested rows.
   void forward_chunk(const ForwardBatch& batch, int32_t begin, int32_t end, KvStorage& kv, float* logits,
                      int32_t& logits_written, ThreadPool& pool);

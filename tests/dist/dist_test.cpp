@@ -184,6 +184,40 @@ TEST(Parallel, ResidentWeightsAreShards) {
   }
 }
 
+// Under PP a step of >= 128 tokens runs as two micro-batches (one per stage), cut wherever the
+// token count says, mid-sequence included: every logit must still be bitwise the single process's.
+TEST(Parallel, PipelineMicroBatchesChangeNoBit) {
+  SKIP_WITHOUT_TWO_RANKS();
+  const std::string path = testing::shared_dir() + "/models/TinyStories-656K-f32.gguf";
+  auto single = Model::load(path);
+  ModelOptions options;
+  options.parallel = {1, 2};
+  auto split = Model::load(path, options);
+  ASSERT_TRUE(single.ok() && split.ok());
+  ThreadPool pool(1);
+  // Five sequences of 61 tokens (305 in the step: micro-batches of 153 and 152 tokens), logits of
+  // every row.
+  constexpr int32_t kBlock = 16, kSeqs = 5, kLen = 61;
+  const int32_t blocks_per_seq = (kLen + kBlock - 1) / kBlock;
+  std::vector<std::vector<int32_t>> tables(kSeqs), tokens(kSeqs);
+  ForwardBatch batch;
+  for (int32_t s = 0; s < kSeqs; ++s) {
+    for (int32_t i = 0; i < kLen; ++i) tokens[s].push_back(1 + (s * 131 + i * 17) % 500);
+    for (int32_t b = 0; b < blocks_per_seq; ++b) tables[s].push_back(s * blocks_per_seq + b);
+    batch.add_sequence(tokens[s], 0, tables[s], kBlock, /*num_logits=*/kLen);
+  }
+  auto run = [&](Model& model) {
+    KvStorage kv(model.config().num_layers, kSeqs * blocks_per_seq, kBlock, model.kv_cache_heads(),
+                 model.config().head_dim);
+    std::vector<float> logits(batch.logit_rows.size() * static_cast<size_t>(model.config().vocab_size));
+    kernels::ExecutionContext context(pool);
+    model.forward(batch, kv, logits.data(), context);
+    return logits;
+  };
+  ASSERT_EQ(batch.num_tokens(), kSeqs * kLen);
+  EXPECT_TRUE(run(**split) == run(**single));
+}
+
 // A model no rank can split fails on every rank with one error, and the workers take the next load.
 TEST(Parallel, LoadFailureIsOneErrorAndWorkersRecover) {
   SKIP_WITHOUT_TWO_RANKS();
@@ -201,15 +235,18 @@ TEST(Parallel, LoadFailureIsOneErrorAndWorkersRecover) {
   EXPECT_TRUE(ok.ok()) << ok.status().message();
 }
 
-// The engine's batch invariance (tests/engine/engine_test.cpp) under TP=2: each request's greedy
-// output is the same alone and in a batch, chunked or not, with or without prefix caching.
-TEST(Parallel, EngineBatchInvarianceUnderTensorParallelism) {
+// The engine's batch invariance (tests/engine/engine_test.cpp) under TP=2 and PP=2: each request's
+// greedy output is the same alone and in a batch, chunked or not, with or without prefix caching.
+class EngineUnderParallelism : public ::testing::TestWithParam<Mode> {};
+
+TEST_P(EngineUnderParallelism, BatchInvariance) {
   SKIP_WITHOUT_TWO_RANKS();
   EngineConfig base;
   base.model_path = testing::shared_dir() + "/models/TinyStories-656K-f32.gguf";
   base.kv_cache_memory_bytes = 32 << 20;
   base.max_model_len = 256;
-  base.tensor_parallel_size = 2;
+  base.tensor_parallel_size = GetParam().parallel.tensor_parallel_size;
+  base.pipeline_parallel_size = GetParam().parallel.pipeline_parallel_size;
   GenerationParams params;
   params.temperature = 0.0f;
   params.max_tokens = 24;
@@ -249,6 +286,9 @@ TEST(Parallel, EngineBatchInvarianceUnderTensorParallelism) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, EngineUnderParallelism, ::testing::ValuesIn(kModes),
+                         [](const auto& info) { return std::string(info.param.parallel.tensor_parallel_size > 1 ? "TP2" : "PP2"); });
 
 }  // namespace
 }  // namespace tessera
