@@ -3,9 +3,15 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <csignal>
 #include <cstdio>
-#include <pthread.h>
+#include <semaphore.h>
 #include <thread>
 
 #include "commands.h"
@@ -52,6 +58,75 @@ void fit_connections_to_file_limit(serve::ServeConfig& c) {
   }
 }
 
+// Why the server stops, handed to the thread that stops it. Filled by a signal handler (any
+// thread may take SIGINT/SIGTERM: MPI starts threads of its own before we could block them, and
+// a process-directed signal to one of those would otherwise kill us), by an engine failure or
+// by the normal end of run(). sem_post is async-signal-safe.
+class StopRequest {
+ public:
+  static constexpr int kEnd = 0;       // run() returned: nothing to do
+  static constexpr int kFailure = -1;  // the parallel job failed (ParallelFailure)
+  StopRequest() { sem_init(&sem_, 0, 0); }
+  ~StopRequest() { sem_destroy(&sem_); }
+  void request(int reason) {
+    int expected = kNone;
+    reason_.compare_exchange_strong(expected, reason);  // the first reason wins
+    sem_post(&sem_);
+  }
+  int wait() {
+    while (sem_wait(&sem_) != 0) {
+    }
+    return reason_.load();
+  }
+
+ private:
+  static constexpr int kNone = -2;
+  sem_t sem_;
+  std::atomic<int> reason_{kNone};
+};
+
+StopRequest* g_stop_request = nullptr;
+extern "C" void on_stop_signal(int signal_number) {
+  if (g_stop_request != nullptr) g_stop_request->request(signal_number);
+}
+
+// What the server does when its parallel job fails (dist::abort_job, on whichever thread waited
+// for the rank that died or hung): answer every in-flight request, stop as on SIGTERM, and return
+// once stopped or after `grace`, whichever comes first (then the job ends).
+class ParallelFailure {
+ public:
+  void arm(serve::OpenAiServer* server, StopRequest* stop) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    server_ = server;
+    stop_ = stop;
+  }
+  void disarm() {  // before the server goes away
+    std::lock_guard<std::mutex> lock(mutex_);
+    server_ = nullptr;
+    stopped_ = true;
+    stopped_cv_.notify_all();
+  }
+  void mark_stopped() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopped_ = true;
+    stopped_cv_.notify_all();
+  }
+  void on_abort(const std::string& message, std::chrono::milliseconds grace) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (server_ == nullptr) return;  // not serving (any more): nobody to answer
+    server_->fail_in_flight(message);
+    stop_->request(StopRequest::kFailure);  // the stopping thread runs stop()
+    stopped_cv_.wait_for(lock, grace, [this] { return stopped_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable stopped_cv_;
+  serve::OpenAiServer* server_ = nullptr;
+  StopRequest* stop_ = nullptr;
+  bool stopped_ = false;
+};
+
 int run_serve(ServeFlags f) {
   serve::ServeConfig& c = f.config;
   if (c.engine.model_path.empty()) c.engine.model_path = default_model_path();
@@ -79,14 +154,16 @@ int run_serve(ServeFlags f) {
   const unsigned cores = std::thread::hardware_concurrency();
   c.engine.num_threads = f.num_threads > 0 ? f.num_threads : (cores == 0 ? 1 : static_cast<int32_t>(cores));
 
-  // SIGINT/SIGTERM are taken by one waiting thread (blocked everywhere else, before any thread
-  // starts); a closed client socket must not kill the process.
+  // A closed client socket must not kill the process; SIGINT/SIGTERM become a StopRequest.
   std::signal(SIGPIPE, SIG_IGN);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  static StopRequest stop_request;  // static: a signal may come at any time until the process ends
+  g_stop_request = &stop_request;
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
 
   auto server = serve::OpenAiServer::create(c);
   if (!server.ok()) return fail(c.engine.model_path + ": " + server.status().message());
@@ -96,24 +173,39 @@ int run_serve(ServeFlags f) {
                c.host.c_str(), *port);
   std::fflush(stderr);
   serve::OpenAiServer& s = **server;
-  std::thread signal_waiter([&s, stop_signals] {
-    int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
-    if (signal_number == 0) return;  // woken by the main thread at a normal exit
+  const bool parallel = c.engine.tensor_parallel_size * c.engine.pipeline_parallel_size > 1;
+  auto failure = std::make_shared<ParallelFailure>();
+  std::thread stopper([&s, parallel, failure] {
+    const int reason = stop_request.wait();
+    if (reason == StopRequest::kEnd) return;
+    if (reason == StopRequest::kFailure) {
+      std::fprintf(stderr, "tessera serve: the parallel job failed, stopping\n");
+      s.stop();
+      failure->mark_stopped();
+      return;
+    }
+    const int signal_number = reason;
     std::fprintf(stderr, "tessera serve: signal %d, stopping\n", signal_number);
+    // NOTE: a parallel job cannot drain: mpirun signals every rank (the workers end at once)
+    // when one of them dies or mpirun itself is stopped, and kills them all a second later
+    // (Open MPI's odls_base_sigkill_timeout). So in-flight requests are answered now.
+    if (parallel) s.fail_in_flight("signal " + std::to_string(signal_number) + ": a process of the job ended, or mpirun was stopped");
     s.stop();
+    failure->mark_stopped();
   });
-  if (c.engine.tensor_parallel_size * c.engine.pipeline_parallel_size > 1) {
-    // A rank that dies or hangs ends the job (dist::abort_job, on the engine thread): first the
-    // server stops as on SIGTERM (new requests get 503, connections close within the shutdown
-    // timeout), then every process exits with the error.
-    dist::set_abort_hook([handle = signal_waiter.native_handle()] { pthread_kill(handle, SIGTERM); },
-                         std::chrono::milliseconds(c.shutdown_timeout_ms + 1000));
+  if (parallel) {
+    failure->arm(&s, &stop_request);
+    // A rank that dies or hangs ends the job (dist::abort_job, on the thread that waited for it):
+    // every in-flight request is answered 503 (or an error event) naming the failure, the server
+    // stops as on SIGTERM, then every process exits with the error.
+    dist::set_abort_hook([failure, grace = std::chrono::milliseconds(c.shutdown_timeout_ms + 1000)](
+                             const std::string& message) { failure->on_abort(message, grace); });
   }
   s.run();
   s.stop();  // run() also returns when listening failed; make the waiter's stop() a no-op
-  pthread_kill(signal_waiter.native_handle(), SIGTERM);
-  signal_waiter.join();
+  stop_request.request(StopRequest::kEnd);
+  stopper.join();
+  failure->disarm();  // the server goes away with this function
   std::fprintf(stderr, "tessera serve: stopped\n");
   return 0;
 }

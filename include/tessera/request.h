@@ -15,6 +15,7 @@ enum class FinishReason : uint8_t {
   kLength,  // reached max_tokens or the model's context
   kAbort,   // aborted by the caller
   kTimeout, // ran past GenerationParams::timeout_ms (the engine aborted it)
+  kError,   // the engine failed under it (a rank of a parallel model died or hung); no more tokens come
 };
 
 const char* to_string(FinishReason reason);

@@ -29,25 +29,18 @@ Status unavailable(const std::string& what, int peer, std::chrono::milliseconds 
                                            " s (dead or hung; TESSERA_DIST_TIMEOUT_S sets the limit)");
 }
 
-std::function<void()> g_abort_hook;
-std::chrono::milliseconds g_abort_grace{0};
+std::function<void(const std::string&)> g_abort_hook;
 
-// The message, then the hook and its grace period (abort_job).
+// The message, then the hook (abort_job).
 void run_abort_hook(const std::string& message) {
   std::fprintf(stderr, "tessera: %s\n", message.c_str());
   std::fflush(stderr);
-  if (g_abort_hook) {
-    g_abort_hook();
-    std::this_thread::sleep_for(g_abort_grace);
-  }
+  if (g_abort_hook) g_abort_hook(message);
 }
 
 }  // namespace
 
-void set_abort_hook(std::function<void()> hook, std::chrono::milliseconds grace) {
-  g_abort_hook = std::move(hook);
-  g_abort_grace = grace;
-}
+void set_abort_hook(std::function<void(const std::string&)> hook) { g_abort_hook = std::move(hook); }
 
 #ifdef TESSERA_HAVE_MPI
 

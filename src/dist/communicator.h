@@ -90,9 +90,9 @@ Communicator& world();
 
 // Prints "tessera: <message>" and ends the whole job (MPI_Abort), for a failure in the middle of
 // a forward pass, where the ranks can no longer agree on anything. Plain exit(1) without MPI.
-// The abort hook, if set, runs first and gets `grace` to finish (the server: stop taking
-// requests, answer 503).
+// The abort hook, if set, runs first with the message and returns when it is done, in a time
+// it bounds itself (the server: answer every in-flight request 503, stop).
 [[noreturn]] void abort_job(const std::string& message);
-void set_abort_hook(std::function<void()> hook, std::chrono::milliseconds grace);
+void set_abort_hook(std::function<void(const std::string& message)> hook);
 
 }  // namespace tessera::dist

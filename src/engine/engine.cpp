@@ -122,6 +122,7 @@ const char* to_string(FinishReason reason) {
     case FinishReason::kLength: return "length";
     case FinishReason::kAbort: return "abort";
     case FinishReason::kTimeout: return "timeout";
+    case FinishReason::kError: return "error";
   }
   return "?";
 }

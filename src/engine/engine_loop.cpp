@@ -33,7 +33,12 @@ Expected<EngineRequestId> EngineLoop::add_request(std::vector<int32_t> prompt_to
 void EngineLoop::add_request_async(std::vector<int32_t> prompt_token_ids, GenerationParams params,
                                    AdmitCallback on_admitted, ResultCallback on_result) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!failed_.ok()) {
+      const Status why = failed_;
+      lock.unlock();
+      return on_result(why);
+    }
     commands_.push_back({std::move(prompt_token_ids), std::move(params), std::move(on_result), 0, std::move(on_admitted)});
     idle_ = false;
   }
@@ -47,6 +52,20 @@ void EngineLoop::abort(EngineRequestId request_id) {
     idle_ = false;
   }
   wake_cv_.notify_one();
+}
+
+void EngineLoop::fail_queued(const Status& why) {
+  std::deque<Command> queued;
+  Status reason;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (failed_.ok()) failed_ = why.ok() ? Status(StatusCode::kInternal, "the engine failed") : why;
+    reason = failed_;
+    queued.swap(commands_);
+  }
+  for (Command& command : queued) {
+    if (command.on_result) command.on_result(reason);
+  }
 }
 
 void EngineLoop::wait_until_idle() {

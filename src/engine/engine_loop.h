@@ -40,6 +40,10 @@ class EngineLoop {
                          ResultCallback on_result);
   // Thread-safe, non-blocking; unknown or finished ids are ignored.
   void abort(EngineRequestId request_id);
+  // Thread-safe, also while the loop thread is stuck in a step (a parallel model's rank died or
+  // hung): every queued add gets `why` now, on this thread, and so does every later add, at
+  // once, on its caller's thread. Requests already admitted are the caller's to end.
+  void fail_queued(const Status& why);
   // Thread-safe. Returns once no command is queued and no request is unfinished.
   void wait_until_idle();
   // The engine's counters as of the last completed step.
@@ -67,6 +71,7 @@ class EngineLoop {
   std::deque<Command> commands_;       // submitted, not yet applied
   bool idle_ = true;                   // no commands and no unfinished requests
   bool stop_ = false;
+  Status failed_;                      // fail_queued's reason: adds are refused
   EngineStats stats_;                  // copied after each step
   int64_t step_start_us_ = 0;          // loop thread only: start of the step being delivered
   std::thread thread_;                 // started last, in the constructor body

@@ -24,7 +24,7 @@ struct LogprobEntry {
 struct ChoiceDelta {
   std::string text;                         // newly visible text (stop strings cut, held-back tails excluded)
   std::vector<LogprobEntry> logprobs;       // one per consumed token when logprobs were asked for
-  std::optional<std::string> finish_reason; // "stop" | "length" | "abort" | "timeout" once ended
+  std::optional<std::string> finish_reason; // "stop" | "length" | "abort" | "timeout" | "error" once ended
 };
 
 class ChoiceState {

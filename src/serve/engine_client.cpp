@@ -53,7 +53,8 @@ void EngineClient::submit_async(std::vector<int32_t> prompt_token_ids, const Gen
   const int32_t n = params.n;
   // Registered on the loop thread before the first step that could produce its outputs.
   auto on_admitted = [this, channel = std::move(channel), prompt_index, arrival_us, n](EngineRequestId id) {
-    Tracked tracked{channel, prompt_index, arrival_us, false, std::vector<int64_t>(size_t(n), 0), n};
+    Tracked tracked{channel, prompt_index, arrival_us, false, std::vector<int64_t>(size_t(n), 0),
+                    std::vector<bool>(size_t(n), false), n};
     std::lock_guard<std::mutex> lock(mutex_);
     tracked_.emplace(id, std::move(tracked));
   };
@@ -75,6 +76,32 @@ void EngineClient::abort_all() {
   for (EngineRequestId id : ids) loop_->abort(id);
 }
 
+void EngineClient::fail_all(const std::string& message) {
+  std::vector<std::pair<Tracked, EngineRequestId>> failed;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (failure_.empty()) failure_ = message.empty() ? "the engine failed" : message;
+    for (auto& [id, tracked] : tracked_) failed.emplace_back(std::move(tracked), id);
+    tracked_.clear();  // a late output of the stuck loop finds nothing to route
+  }
+  loop_->fail_queued(Status(StatusCode::kInternal, failure()));  // 503 "The server is stopping: ..."
+  for (const auto& [tracked, id] : failed) {
+    for (size_t i = 0; i < tracked.finished.size(); ++i) {
+      if (tracked.finished[i]) continue;
+      RequestOutput output;
+      output.request_id = id;
+      output.index = static_cast<int32_t>(i);
+      output.finish_reason = FinishReason::kError;
+      tracked.channel->push(tracked.prompt_index, output);
+    }
+  }
+}
+
+std::string EngineClient::failure() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return failure_;
+}
+
 int32_t EngineClient::num_in_flight() {
   std::lock_guard<std::mutex> lock(mutex_);
   return static_cast<int32_t>(tracked_.size());
@@ -87,7 +114,7 @@ void EngineClient::on_output(const RequestOutput& output) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = tracked_.find(output.request_id);
-    if (it == tracked_.end()) return;  // cannot happen: registered at admission, dropped when done
+    if (it == tracked_.end()) return;  // only after fail_all: registered at admission, dropped when done
     Tracked& tracked = it->second;
     channel = tracked.channel;
     prompt_index = tracked.prompt_index;
@@ -104,6 +131,9 @@ void EngineClient::on_output(const RequestOutput& output) {
       }
       last = t;
       metrics_.add_generation_tokens(static_cast<int64_t>(output.new_token_ids.size()));
+    }
+    if (output.finished() && output.index >= 0 && size_t(output.index) < tracked.finished.size()) {
+      tracked.finished[size_t(output.index)] = true;
     }
     if (output.finished() && --tracked.num_unfinished <= 0) tracked_.erase(it);
   }

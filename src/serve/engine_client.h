@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -58,6 +59,12 @@ class EngineClient {
                     std::shared_ptr<RequestChannel> channel, int32_t prompt_index, SubmitCallback on_result);
   void abort(EngineRequestId request_id);  // non-blocking; outputs with kAbort follow on the channel
   void abort_all();                        // every request still in flight (shutdown)
+  // The engine cannot go on (a rank of a parallel model died or hung: dist::abort_job): every
+  // unfinished completion ends now with FinishReason::kError on its channel, and `message` is
+  // what their clients are told. Safe from any thread, also while the loop thread is stuck.
+  void fail_all(const std::string& message);
+  // fail_all's message; "" while the engine works.
+  std::string failure() const;
   int32_t num_in_flight();                 // requests with an unfinished completion
 
   EngineStats stats() { return loop_->stats(); }
@@ -70,13 +77,15 @@ class EngineClient {
     int64_t arrival_us = 0;
     bool seen_output = false;              // its queue time is recorded at the first output
     std::vector<int64_t> last_token_us;    // [n] when each completion last got a token; 0 = none yet
+    std::vector<bool> finished;            // [n] completions the engine ended
     int32_t num_unfinished = 0;            // completions still running
   };
   void on_output(const RequestOutput& output);  // loop thread
 
   ServeMetrics& metrics_;
   const int32_t max_model_len_;
-  std::mutex mutex_;                       // guards tracked_
+  mutable std::mutex mutex_;               // guards tracked_ and failure_
+  std::string failure_;                    // fail_all's message
   std::unordered_map<EngineRequestId, Tracked> tracked_;
   std::unique_ptr<EngineLoop> loop_;       // last: its thread stops before the members above go
 };

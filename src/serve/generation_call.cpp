@@ -1,6 +1,7 @@
 #include "serve/generation_call.h"
 
 #include "serve/openai_error.h"
+#include "serve/openai_response.h"
 
 namespace tessera::serve {
 
@@ -56,7 +57,8 @@ void GenerationCall::on_started(GenerationSession::StartResult result) {
 
 void GenerationCall::on_outputs() {
   if (!started_ || finished_) return;
-  const auto deltas = session_->poll(std::chrono::milliseconds(0));
+  auto deltas = session_->poll(std::chrono::milliseconds(0));
+  if (session_->engine_failed()) return fail(deltas);
   if (!job_->sampling.stream) {
     if (session_->done()) respond_when_done();
     return;
@@ -76,6 +78,27 @@ void GenerationCall::on_outputs() {
     finished_ = true;
     release();
   }
+}
+
+// The engine failed under the request (EngineClient::fail_all): 503 with the reason, or, once a
+// stream has begun, the text that was ready, an error event and [DONE] (as vLLM ends a stream
+// that fails). No finish_reason goes out: the choices did not finish.
+void GenerationCall::fail(std::vector<std::pair<int32_t, ChoiceDelta>>& deltas) {
+  finished_ = true;
+  session_->cancel();  // nothing is left in the engine; marks the rest of the choices ended
+  const std::string message = "The model's parallel job failed (" + session_->failure() + "); the server is stopping.";
+  if (!job_->sampling.stream) {
+    http::HttpResponse response = error_response(503, message, "server_error", "", "engine_failed");
+    context_.decorate(response, exchange_->request());
+    exchange_->respond(std::move(response));
+    return release();
+  }
+  for (auto& [index, delta] : deltas) delta.finish_reason.reset();
+  std::string bytes = encoder_.encode(deltas);
+  if (!began_) bytes.insert(0, encoder_.begin());
+  bytes += "data: " + dump_json(error_json(message, "server_error", "", "engine_failed")) + "\n\ndata: [DONE]\n\n";
+  if (exchange_->write(std::move(bytes))) exchange_->end_stream();
+  release();
 }
 
 void GenerationCall::respond_when_done() {

@@ -38,6 +38,7 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
   // Each runs on the exchange's strand.
   void on_started(GenerationSession::StartResult result);
   void on_outputs();
+  void fail(std::vector<std::pair<int32_t, ChoiceDelta>>& deltas);
   void on_client_gone();
   void respond_when_done();
   void release() { self_.reset(); }

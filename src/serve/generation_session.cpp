@@ -1,5 +1,7 @@
 #include "serve/generation_session.h"
 
+#include <mutex>
+
 #include "base/timer.h"
 
 namespace tessera::serve {
@@ -63,8 +65,10 @@ Status GenerationSession::start() {
 void GenerationSession::start_async(std::function<void(StartResult)> on_done) {
   auto client = client_.lock();
   if (client == nullptr) return on_done({Status(StatusCode::kInternal, "the engine has stopped"), {}});
-  // Filled on the loop thread alone (every result arrives there), so it needs no lock.
+  // Filled on the loop thread, except after an engine failure (EngineLoop::fail_queued), when
+  // the failing thread answers what the loop had not taken: hence the lock.
   struct Pending {
+    std::mutex mutex;
     StartResult result;
     size_t num_left = 0;
     std::function<void(StartResult)> on_done;
@@ -76,12 +80,15 @@ void GenerationSession::start_async(std::function<void(StartResult)> on_done) {
   for (size_t p = 0; p < job_.prompts.size(); ++p) {
     client->submit_async(job_.prompts[p], job_.sampling.params, channel_, int32_t(p),
                          [pending, p](Expected<EngineRequestId> id) {
+                           std::unique_lock<std::mutex> lock(pending->mutex);
                            if (id.ok()) {
                              pending->result.ids[p] = *id;
                            } else if (pending->result.status.ok()) {
                              pending->result.status = id.status();
                            }
-                           if (--pending->num_left == 0) pending->on_done(std::move(pending->result));
+                           if (--pending->num_left > 0) return;
+                           lock.unlock();
+                           pending->on_done(std::move(pending->result));
                          });
   }
 }
@@ -102,6 +109,7 @@ std::vector<std::pair<int32_t, ChoiceDelta>> GenerationSession::poll(std::chrono
     const auto p = static_cast<size_t>(prompt_index);
     if (p >= runs_.size() || output.index < 0 || output.index >= n) continue;
     if (output.finished()) ++runs_[p].num_engine_finished;
+    if (output.finish_reason == FinishReason::kError) engine_failed_ = true;
     const int32_t choice_index = static_cast<int32_t>(p) * n + output.index;
     ChoiceState& choice = choices_[size_t(choice_index)];
     if (choice.finished()) continue;
@@ -138,6 +146,12 @@ void GenerationSession::abort_unneeded(size_t p) {
     if (!choices_[p * size_t(n) + size_t(i)].finished()) return;
   }
   abort_run(run);
+}
+
+std::string GenerationSession::failure() const {
+  auto client = client_.lock();
+  const std::string why = client != nullptr ? client->failure() : "";
+  return why.empty() ? "the engine failed" : why;
 }
 
 int64_t GenerationSession::prompt_tokens() const {

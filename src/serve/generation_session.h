@@ -67,6 +67,10 @@ class GenerationSession {
   void cancel();
 
   bool done() const { return num_finished_ == static_cast<int32_t>(choices_.size()); }
+  // The engine failed under this request (EngineClient::fail_all): its choices ended with
+  // finish_reason "error" and the reply is an error. failure() says why.
+  bool engine_failed() const { return engine_failed_; }
+  std::string failure() const;
   const std::vector<ChoiceState>& choices() const { return choices_; }
   int64_t prompt_tokens() const;      // usage: each prompt once
   int64_t completion_tokens() const;  // usage: every choice's tokens
@@ -90,6 +94,7 @@ class GenerationSession {
   std::vector<PromptRun> runs_;        // [prompts]
   std::vector<ChoiceState> choices_;   // [prompts * n]: choice p*n+i is completion i of prompt p
   int32_t num_finished_ = 0;
+  bool engine_failed_ = false;
   bool cancelled_ = false;             // cancel() came first: finish_start aborts what was admitted
   std::vector<RoutedOutput> scratch_;  // outputs taken from the channel, reused
 };

@@ -144,6 +144,8 @@ Expected<int32_t> OpenAiServer::bind() {
 
 void OpenAiServer::run() { http_->run(); }
 
+void OpenAiServer::fail_in_flight(const std::string& why) { client_->fail_all(why); }
+
 void OpenAiServer::stop(int32_t grace_ms) {
   if (draining_.exchange(true)) return;
   http_->stop_accepting();

@@ -58,6 +58,10 @@ class OpenAiServer {
   // finish_reason "abort" and [DONE]); waits up to `grace_ms` (-1: the configured
   // shutdown_timeout_ms) for their answers to leave, then closes every connection.
   void stop(int32_t grace_ms = -1);
+  // The engine cannot go on (a rank of a parallel job died or hung): every in-flight request is
+  // answered now, 503 or an error event naming `why` (EngineClient::fail_all); call stop() next.
+  // Thread-safe, also while the engine's thread is stuck.
+  void fail_in_flight(const std::string& why);
 
   const std::string& model_name() const { return model_name_; }
 

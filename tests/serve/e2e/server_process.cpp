@@ -27,7 +27,7 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
-ServerProcess::ServerProcess(std::vector<std::string> extra_args) {
+ServerProcess::ServerProcess(std::vector<std::string> extra_args, std::vector<std::string> launcher) {
   static int counter = 0;
   log_path_ = "/tmp/tessera_serve_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + ".log";
   // Extra arguments that start with "-m MODEL" replace the default model.
@@ -36,7 +36,8 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args) {
     model = extra_args[1];
     extra_args.erase(extra_args.begin(), extra_args.begin() + 2);
   }
-  std::vector<std::string> args = {TESSERA_BINARY, "serve", "-m", model, "--port", "0", "-t", "1"};
+  std::vector<std::string> args = std::move(launcher);
+  args.insert(args.end(), {TESSERA_BINARY, "serve", "-m", model, "--port", "0", "-t", "1"});
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -46,7 +47,7 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args) {
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    execv(argv[0], argv.data());
+    execvp(argv[0], argv.data());
     _exit(127);
   }
   const std::regex listening("on http://[^:]+:([0-9]+)");
@@ -84,6 +85,17 @@ httplib::Client ServerProcess::client() const {
 int ServerProcess::terminate_and_wait(double timeout_s) {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
+  const int code = wait_for_exit(timeout_s);
+  if (pid_ <= 0) return code;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return -1;
+}
+
+int ServerProcess::wait_for_exit(double timeout_s) {
+  if (pid_ <= 0) return -1;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   int status = 0;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -94,9 +106,6 @@ int ServerProcess::terminate_and_wait(double timeout_s) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  kill(pid_, SIGKILL);
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
   return -1;
 }
 

@@ -19,8 +19,9 @@ std::string model_path();  // ../shared/models/TinyStories-656K-Q8_0.gguf
 class ServerProcess {
  public:
   // Starts `tessera serve -m MODEL --port 0 -t 1 <extra_args>` and waits (up to 30 s) for /health.
-  // extra_args starting with {"-m", path} serve that model instead of the default.
-  explicit ServerProcess(std::vector<std::string> extra_args = {});
+  // extra_args starting with {"-m", path} serve that model instead of the default. `launcher`
+  // goes first (e.g. {"mpirun", "-np", "2"}): pid() is then the launcher's.
+  explicit ServerProcess(std::vector<std::string> extra_args = {}, std::vector<std::string> launcher = {});
   ~ServerProcess();  // SIGTERM and reap, if still running
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -32,6 +33,9 @@ class ServerProcess {
   httplib::Client client() const;
   // Sends SIGTERM and waits up to `timeout_s` for the exit; returns the exit status (-1: none / killed).
   int terminate_and_wait(double timeout_s);
+  // Waits up to `timeout_s` for the process to end by itself; its exit code, or -1 (killed by a
+  // signal, or still running: then it is left running).
+  int wait_for_exit(double timeout_s);
 
  private:
   pid_t pid_ = -1;

@@ -91,5 +91,32 @@ TEST(StreamResponse, AQueuedStreamLearnsOfItsGoneClientFromTheKeepAlive) {
   EXPECT_TRUE(f.drained());
 }
 
+// An engine that cannot go on (a parallel model's rank died or hung: EngineClient::fail_all, the
+// server's path to a 503): every running completion ends with "error" at once, the session says
+// why, and a request submitted afterwards is refused with the same reason.
+TEST(EngineFailure, FailAllEndsEveryRunningCompletionAndRefusesNewOnes) {
+  Fixture f(/*max_num_seqs=*/4);
+  GenerationJob job = streaming_job(500);
+  job.sampling.params.n = 3;
+  GenerationSession session(f.client, *f.tokenizer, f.metrics, job);
+  ASSERT_TRUE(session.start().ok());
+  while (session.completion_tokens() == 0) session.poll(std::chrono::milliseconds(100));
+  ASSERT_FALSE(session.done());
+  f.client->fail_all("rank 1 did not answer within 3 s");
+  for (int i = 0; i < 100 && !session.done(); ++i) session.poll(std::chrono::milliseconds(10));
+  ASSERT_TRUE(session.done());
+  EXPECT_TRUE(session.engine_failed());
+  EXPECT_EQ(session.failure(), "rank 1 did not answer within 3 s");
+  for (const ChoiceState& choice : session.choices()) EXPECT_EQ(choice.finish_reason(), "error");
+  EXPECT_LT(session.completion_tokens(), 3 * 500);
+  EXPECT_EQ(f.client->num_in_flight(), 0);
+
+  const GenerationJob late_job = streaming_job(4);  // the session keeps a reference
+  GenerationSession late(f.client, *f.tokenizer, f.metrics, late_job);
+  const Status refused = late.start();
+  EXPECT_EQ(refused.code(), StatusCode::kInternal);
+  EXPECT_NE(refused.message().find("rank 1 did not answer"), std::string::npos) << refused.message();
+}
+
 }  // namespace
 }  // namespace tessera::serve
