@@ -219,7 +219,11 @@ Expected<std::vector<BenchRecord>> run_bench(const BenchParams& p) {
     }
     r.rank_bytes_sent = bytes_sent_since(r.rank_bytes_sent);
     finish(r, p.n_gen);
-    r.weights_bytes_per_token = weights_bytes_per_token(model.file());
+    // NOTE: a parallel job's roofline is rank 0's: the bytes it reads per token (its resident
+    // shard and the output head) against its own threads' bandwidth. The whole model's bytes
+    // against one rank's probe would read as far above 100%.
+    r.weights_bytes_per_token = r.rank_weight_bytes.size() > 1 ? static_cast<uint64_t>(r.rank_weight_bytes[0])
+                                                              : weights_bytes_per_token(model.file());
     // Step at position q reads q + 1 positions of K and V in every layer: mean depth + (n_gen + 1) / 2.
     const uint64_t kv_bytes_per_position =
         static_cast<uint64_t>(c.num_layers) * static_cast<uint64_t>(model.kv_cache_heads()) *

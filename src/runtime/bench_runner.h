@@ -45,7 +45,7 @@ struct BenchRecord {
   std::vector<double> samples_ts;   // tokens/s of each repetition
   double avg_ts = 0.0;
   double stddev_ts = 0.0;
-  // tg only (0 for pp):
+  // tg only (0 for pp): weight bytes read per token (rank 0's resident weights in a parallel job)
   uint64_t weights_bytes_per_token = 0;
   // K and V bytes attention reads per generated token, averaged over the test's positions. Not
   // in roofline_pct (weights only): it matters at depth.
