@@ -62,7 +62,7 @@ Expected<std::shared_ptr<const grammar::CompiledGrammar>> load_bench_grammar(con
   text << in.rdbuf();
   Expected<std::shared_ptr<const grammar::Grammar>> parsed = Status();
   if (!f.json_schema_path.empty()) {
-    const nlohmann::json schema = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+    const nlohmann::ordered_json schema = nlohmann::ordered_json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
     if (schema.is_discarded()) return invalid_argument(path + ": not JSON");
     parsed = grammar::compile_json_schema(schema);
   } else {

@@ -14,7 +14,9 @@
 namespace tessera::grammar {
 namespace {
 
-using nlohmann::json;
+// ordered_json: objects keep the schema's key order, so properties come out in the order written
+// (a field meant to come first, such as "reasoning" before "answer", does).
+using json = nlohmann::ordered_json;
 
 constexpr int kMaxSchemaDepth = 64;
 constexpr int kOpenIntegerDigits = 16;
@@ -451,7 +453,7 @@ class SchemaConverter {
 
 }  // namespace
 
-Expected<std::string> json_schema_to_gbnf_rules(const nlohmann::json& schema, const std::string& prefix) {
+Expected<std::string> json_schema_to_gbnf_rules(const nlohmann::ordered_json& schema, const std::string& prefix) {
   for (char c : prefix) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) {
       return invalid_argument("rule name prefix may only hold letters, digits, '-' and '_'");
@@ -460,12 +462,12 @@ Expected<std::string> json_schema_to_gbnf_rules(const nlohmann::json& schema, co
   return SchemaConverter(schema, prefix).convert();
 }
 
-Expected<std::string> json_schema_to_gbnf(const nlohmann::json& schema) {
+Expected<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema) {
   TS_ASSIGN_OR_RETURN(std::string rules, json_schema_to_gbnf_rules(schema, "j-"));
   return "root ::= j-root\n" + rules;
 }
 
-Expected<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::json& schema) {
+Expected<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::ordered_json& schema) {
   TS_ASSIGN_OR_RETURN(std::string gbnf, json_schema_to_gbnf(schema));
   return parse_gbnf(gbnf);
 }

@@ -33,18 +33,18 @@
 namespace tessera::grammar {
 
 // The schema as a complete GBNF grammar with root rule "root".
-Expected<std::string> json_schema_to_gbnf(const nlohmann::json& schema);
+Expected<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema);
 
 // The schema's rules, every rule name starting with `prefix`, the schema's own rule being
 // `<prefix>root`; the shared JSON rules (<prefix>ws, <prefix>string, ...) are included. Meant to
 // be pasted into a larger grammar, e.g. root ::= "<tool_call>" tool0-root "</tool_call>".
-Expected<std::string> json_schema_to_gbnf_rules(const nlohmann::json& schema, const std::string& prefix);
+Expected<std::string> json_schema_to_gbnf_rules(const nlohmann::ordered_json& schema, const std::string& prefix);
 
 // The shared JSON rules under `prefix`: ws, value, object, array, string, number, integer,
 // boolean, null (any JSON value of that kind, bounded whitespace).
 std::string json_shared_rules(const std::string& prefix);
 
-Expected<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::json& schema);
+Expected<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::ordered_json& schema);
 
 // Any JSON object (response_format json_object), bounded whitespace.
 std::shared_ptr<const Grammar> json_object_grammar();

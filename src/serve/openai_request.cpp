@@ -11,7 +11,9 @@
 namespace tessera::serve {
 namespace {
 
-using nlohmann::json;
+// ordered_json: objects keep the order the client wrote (a JSON schema's properties come out in that
+// order; tools reach the chat template as sent).
+using json = nlohmann::ordered_json;
 
 Status bad(std::string_view field, const std::string& problem) {
   return invalid_argument("'" + std::string(field) + "' " + problem);

@@ -47,10 +47,10 @@ Expected<std::string> forced_tool_call_gbnf(ToolCallFormat format, const ToolReq
   if (chosen.empty()) return invalid_argument("'tool_choice' names no function of 'tools'");
   std::string argument_rules;
   for (size_t i = 0; i < chosen.size(); ++i) {
-    nlohmann::json schema = nlohmann::json::parse(chosen[i]->parameters_json, nullptr, /*allow_exceptions=*/false);
+    nlohmann::ordered_json schema = nlohmann::ordered_json::parse(chosen[i]->parameters_json, nullptr, /*allow_exceptions=*/false);
     // OpenAI: absent parameters mean a function that takes no arguments: the empty object.
     if (schema.is_discarded() || schema.empty()) {
-      schema = nlohmann::json{{"type", "object"}, {"properties", nlohmann::json::object()}, {"additionalProperties", false}};
+      schema = nlohmann::ordered_json{{"type", "object"}, {"properties", nlohmann::ordered_json::object()}, {"additionalProperties", false}};
     }
     const std::string prefix = "tool" + std::to_string(i) + "-";
     Expected<std::string> rules = grammar::json_schema_to_gbnf_rules(schema, prefix);
@@ -97,7 +97,7 @@ Expected<std::shared_ptr<const grammar::CompiledGrammar>> GrammarCompiler::compi
       parsed = grammar::json_object_grammar();
       break;
     case OutputConstraint::Kind::kJsonSchema: {
-      const nlohmann::json schema = nlohmann::json::parse(c.source, nullptr, /*allow_exceptions=*/false);
+      const nlohmann::ordered_json schema = nlohmann::ordered_json::parse(c.source, nullptr, /*allow_exceptions=*/false);
       if (schema.is_discarded()) return invalid_argument("'" + c.param + "' is not valid JSON");
       parsed = grammar::compile_json_schema(schema);
       break;

@@ -64,6 +64,18 @@ TEST(JsonSchema, ObjectsRequiredOptionalAndAdditional) {
   EXPECT_TRUE(schema_matches({{"type", "object"}}, R"({"any": [1, {"x": null}]})"));
 }
 
+// Properties come out in the order the schema writes them, not sorted: a model told to write
+// "reasoning" before "answer" must be allowed to (and only to).
+TEST(JsonSchema, PropertiesKeepTheSchemasOrder) {
+  const auto schema = nlohmann::ordered_json::parse(
+      R"({"type": "object", "properties": {"reasoning": {"type": "string"}, "answer": {"type": "integer"}},
+          "required": ["reasoning", "answer"]})");
+  auto g = compile_json_schema(schema);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_TRUE(matches(*g, R"({"reasoning": "6 x 7", "answer": 42})"));
+  EXPECT_FALSE(matches(*g, R"({"answer": 42, "reasoning": "6 x 7"})"));
+}
+
 TEST(JsonSchema, ArraysStringsNumbersFormats) {
   EXPECT_TRUE(schema_matches({{"type", "array"}, {"items", {{"type", "integer"}}}, {"minItems", 1}, {"maxItems", 3}}, "[1, 2, 3]"));
   EXPECT_FALSE(schema_matches({{"type", "array"}, {"items", {{"type", "integer"}}}, {"minItems", 1}, {"maxItems", 3}}, "[]"));

@@ -114,6 +114,25 @@ TEST_F(StructuredOutput, EveryJsonSchemaReplyParsesAndValidatesUnder64Concurrent
   for (size_t i = 0; i < failures.size() && i < 5; ++i) ADD_FAILURE() << failures[i];
 }
 
+// The schema's property order survives the request parser (the body is sent as text: a Json
+// object here would sort its keys before it left).
+TEST_F(StructuredOutput, PropertiesComeOutInTheSchemasOrder) {
+  const std::string body = R"({"messages": [{"role": "user", "content": "Answer in JSON."}], "max_tokens": 200,
+      "temperature": 1.0, "seed": 7, "response_format": {"type": "json_schema", "json_schema": {"name": "s",
+      "schema": {"type": "object", "properties": {"zeta": {"type": "integer"}, "alpha": {"type": "boolean"},
+      "mid": {"enum": ["x", "y"]}}, "required": ["zeta", "alpha", "mid"]}}}})";
+  for (int i = 0; i < 3; ++i) {
+    const JsonResponse r = post_json(*server_, "/v1/chat/completions", body);
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    const std::string text = r.body["choices"][0]["message"]["content"].get<std::string>();
+    const auto value = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(value.is_object()) << text;
+    std::vector<std::string> keys;
+    for (const auto& [key, v] : value.items()) keys.push_back(key);
+    EXPECT_EQ(keys, (std::vector<std::string>{"zeta", "alpha", "mid"})) << text;
+  }
+}
+
 TEST_F(StructuredOutput, EveryGbnfReplyIsInTheGrammarsLanguage) {
   struct Case {
     const char* gbnf;

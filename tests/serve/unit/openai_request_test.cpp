@@ -193,7 +193,8 @@ TEST(ParseStructuredOutput, EachFieldBecomesOneConstraint) {
   }
   auto schema = parse_completion_request(R"({"prompt": "a", "guided_json": {"type": "object", "properties": {"a": {"type": "integer"}}}})");
   ASSERT_TRUE(schema.ok());
-  EXPECT_EQ(schema->sampling.constraint.source, R"({"properties":{"a":{"type":"integer"}},"type":"object"})");
+  // Compact, in the order the client wrote it (properties keep the schema's order).
+  EXPECT_EQ(schema->sampling.constraint.source, R"({"type":"object","properties":{"a":{"type":"integer"}}})");
   auto choice = parse_completion_request(R"({"prompt": "a", "guided_choice": ["yes", "no"]})");
   EXPECT_EQ(choice->sampling.constraint.choices, (std::vector<std::string>{"yes", "no"}));
 }
@@ -221,7 +222,7 @@ TEST(ParseTools, ToolsChoiceAndParallelCalls) {
   ASSERT_EQ(r->tools.tools.size(), 2u);
   EXPECT_EQ(r->tools.tools[0].name, "get_weather");
   EXPECT_EQ(r->tools.tools[0].description, "d");
-  EXPECT_EQ(r->tools.tools[0].parameters_json, R"({"properties":{"city":{"type":"string"}},"type":"object"})");
+  EXPECT_EQ(r->tools.tools[0].parameters_json, R"({"type":"object","properties":{"city":{"type":"string"}}})");
   EXPECT_EQ(r->tools.tools[1].parameters_json, "{}");
   EXPECT_EQ(r->tools.choice, ToolChoice::kNamed);
   EXPECT_EQ(r->tools.named_function, "noop");
