@@ -49,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (input.rfind("#regex\n", 0) == 0) {
     grammar = compile_regex(input.substr(7), limits);
   } else if (input.rfind("#schema\n", 0) == 0) {
-    const auto schema = nlohmann::json::parse(input.substr(8), nullptr, /*allow_exceptions=*/false);
+    const auto schema = nlohmann::ordered_json::parse(input.substr(8), nullptr, /*allow_exceptions=*/false);
     if (schema.is_discarded()) return 0;
     auto gbnf = json_schema_to_gbnf(schema);
     if (!gbnf.ok()) {
