@@ -191,23 +191,25 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
   const int64_t blocks_per_seq =
       KvCacheManager(config.block_size, 2, false, kv_layout.group_windows)
           .max_blocks_needed(max_model_len, std::max(config.max_num_batched_tokens, 1));
-  TS_ASSIGN_OR_RETURN(const int32_t pool_blocks, compute_num_kv_blocks(config, bytes_per_block, blocks_per_seq));
   // Pipeline parallelism: one virtual engine per stage, each scheduling an equal share of the
-  // pool (its own null block included) and of max_num_seqs; the token budget stays per step.
+  // pool and of max_num_seqs (the token budget stays per step): a share is sized like a pool of
+  // its own (its part of the budget, capped at its sequences' most, plus its own null block).
   const int32_t num_virtual_engines = std::max(config.pipeline_parallel_size, 1);
-  const int32_t share = pool_blocks / num_virtual_engines;
-  if (share < 2) {
-    return Status(StatusCode::kResourceExhausted, "KV cache of " + std::to_string(pool_blocks) +
-                                                      " blocks cannot give each of " +
-                                                      std::to_string(num_virtual_engines) +
-                                                      " pipeline virtual engines 2 blocks");
+  if (num_virtual_engines > 1) {
+    // The whole budget's checks (a share's could pass where the whole is wrong: a fraction over 1).
+    TS_RETURN_IF_ERROR(compute_num_kv_blocks(config, bytes_per_block, blocks_per_seq).status());
   }
+  EngineConfig share_config = config;
+  share_config.max_num_seqs = (config.max_num_seqs + num_virtual_engines - 1) / num_virtual_engines;
+  share_config.kv_cache_memory_bytes = config.kv_cache_memory_bytes / num_virtual_engines;
+  share_config.kv_cache_memory_fraction = config.kv_cache_memory_fraction / num_virtual_engines;
+  TS_ASSIGN_OR_RETURN(const int32_t share, compute_num_kv_blocks(share_config, bytes_per_block, blocks_per_seq));
   const int32_t num_blocks = share * num_virtual_engines;
 
   SchedulerConfig sc;
   sc.kv_group_windows = kv_layout.group_windows;
   sc.max_num_batched_tokens = config.max_num_batched_tokens;
-  sc.max_num_seqs = (config.max_num_seqs + num_virtual_engines - 1) / num_virtual_engines;
+  sc.max_num_seqs = share_config.max_num_seqs;
   sc.block_size = config.block_size;
   sc.num_blocks = share;
   sc.max_model_len = max_model_len;

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dist/communicator.h"
+#include "engine/engine_test_util.h"
 #include "gguf/gguf_file.h"
 #include "grammar/compiled_grammar.h"
 #include "grammar/json_schema.h"
@@ -350,22 +351,22 @@ std::vector<std::vector<int32_t>> varied_prompts(int32_t count) {
   return prompts;
 }
 
+// A new TinyStories engine of `pp` pipeline stages runs `prompts` to the end.
+EngineRun run_prompts(int32_t pp, const std::vector<std::vector<int32_t>>& prompts, const GenerationParams& params) {
+  auto engine = Engine::create(tinystories_config(pp));
+  EXPECT_TRUE(engine.ok()) << engine.status().message();
+  if (!engine.ok()) return {};
+  for (const auto& prompt : prompts) EXPECT_TRUE((*engine)->add_request(prompt, params).ok());
+  return step_to_end(**engine, pp);
+}
+
 // Many requests: the two virtual engines' steps overlap (one launched while the other's is still
 // in flight), and every greedy output is the single process's.
 TEST(PipelineStepsInFlight, OverlapAndMatchSingleProcess) {
   SKIP_WITHOUT_TWO_RANKS();
-  GenerationParams params;
-  params.temperature = 0.0f;
-  params.max_tokens = 20;
-  params.ignore_eos = true;
   const auto prompts = varied_prompts(16);
-  std::vector<EngineRun> runs;
-  for (const int32_t pp : {1, 2}) {
-    auto engine = Engine::create(tinystories_config(pp));
-    ASSERT_TRUE(engine.ok()) << engine.status().message();
-    for (const auto& prompt : prompts) ASSERT_TRUE((*engine)->add_request(prompt, params).ok());
-    runs.push_back(step_to_end(**engine, pp));
-  }
+  const GenerationParams params = testing::greedy(20);
+  const std::vector<EngineRun> runs = {run_prompts(1, prompts, params), run_prompts(2, prompts, params)};
   const EngineStats& stats = runs[1].stats;
   std::printf("[ parallel ] PP=2 engine: %lld steps, %lld launched while another was in flight\n",
               static_cast<long long>(stats.num_steps), static_cast<long long>(stats.num_pipelined_steps));
@@ -380,15 +381,9 @@ TEST(PipelineStepsInFlight, OverlapAndMatchSingleProcess) {
 // requests on the freed blocks with the same outputs.
 TEST(PipelineStepsInFlight, AbortInFlightChangesNoOtherOutput) {
   SKIP_WITHOUT_TWO_RANKS();
-  GenerationParams params;
-  params.temperature = 0.0f;
-  params.max_tokens = 24;
-  params.ignore_eos = true;
+  const GenerationParams params = testing::greedy(24);
   const auto prompts = varied_prompts(12);
-  auto reference_engine = Engine::create(tinystories_config(1));
-  ASSERT_TRUE(reference_engine.ok());
-  for (const auto& prompt : prompts) ASSERT_TRUE((*reference_engine)->add_request(prompt, params).ok());
-  const EngineRun reference = step_to_end(**reference_engine, 1);
+  const EngineRun reference = run_prompts(1, prompts, params);
 
   auto engine = Engine::create(tinystories_config(2));
   ASSERT_TRUE(engine.ok()) << engine.status().message();
@@ -408,6 +403,7 @@ TEST(PipelineStepsInFlight, AbortInFlightChangesNoOtherOutput) {
   ASSERT_EQ(aborted.size(), 4u);
   for (size_t i = 0; i < ids.size(); ++i) {
     const auto key = std::make_pair(ids[i], 0);
+    // Both engines number requests from 1 in the order added.
     const std::vector<int32_t>& expected = reference.tokens.at(key);
     const std::vector<int32_t>& got = run.tokens.at(key);
     if (aborted.count(ids[i]) != 0) {
