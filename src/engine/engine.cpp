@@ -326,8 +326,9 @@ void EngineCore::abort_with_reason(EngineRequestId request_id, FinishReason reas
     auto completion = completions_.find(child);
     if (completion == completions_.end()) continue;  // that completion already finished
     // NOTE: safe while the completion's step is in flight: its blocks go back to its virtual
-    // engine's pool, which schedules again only after collecting that step (whose late writes
-    // they take), and update_from_output skips a request its scheduler no longer has.
+    // engine's pool, whose next step that hands them out runs after it on every stage (each stage
+    // runs the batches in the order sent), and update_from_output skips a request its scheduler
+    // no longer has.
     (void)virtual_engines_[completion->second.virtual_engine].scheduler->abort_request(child);
     RequestOutput output;
     output.request_id = request_id;

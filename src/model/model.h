@@ -58,7 +58,8 @@ class Model {
                               kernels::ExecutionContext& context) {
     forward(batch, kv, logits, context);
   }
-  virtual void forward_collect(const ForwardBatch& /*batch*/, float* /*logits*/, kernels::ExecutionContext& /*context*/) {}
+  virtual void forward_collect(const ForwardBatch& /*batch*/, float* /*logits*/,
+                               kernels::ExecutionContext& /*context*/) {}
 
   // Sees the f32 input of every weight matmul before it runs (layers/layer_context.h). For activation statistics (`tessera imatrix`);
   // unset (the default) it costs one branch per matmul.

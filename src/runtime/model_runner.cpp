@@ -214,7 +214,8 @@ RunnerOutput ModelRunner::collect(const SchedulerOutput& out, int32_t slot) {
 
   bool any_logprobs = false;
   for (size_t i = 0; i < num_scheduled; ++i) {
-    any_logprobs = any_logprobs || (step.logit_row_of[i] >= 0 && step.scheduled_states[i]->sampler.params().logprobs >= 0);
+    const bool wants_logprobs = step.scheduled_states[i]->sampler.params().logprobs >= 0;
+    any_logprobs = any_logprobs || (step.logit_row_of[i] >= 0 && wants_logprobs);
   }
   if (any_logprobs) result.logprobs.resize(num_scheduled);
   // Each request samples on its own (its sampler, RNG and history are its own), so the batch's

@@ -351,13 +351,14 @@ std::vector<std::vector<int32_t>> varied_prompts(int32_t count) {
   return prompts;
 }
 
-// A new TinyStories engine of `pp` pipeline stages runs `prompts` to the end.
-EngineRun run_prompts(int32_t pp, const std::vector<std::vector<int32_t>>& prompts, const GenerationParams& params) {
-  auto engine = Engine::create(tinystories_config(pp));
+// A new engine runs `prompts` to the end.
+EngineRun run_prompts(const EngineConfig& config, const std::vector<std::vector<int32_t>>& prompts,
+                      const GenerationParams& params) {
+  auto engine = Engine::create(config);
   EXPECT_TRUE(engine.ok()) << engine.status().message();
   if (!engine.ok()) return {};
   for (const auto& prompt : prompts) EXPECT_TRUE((*engine)->add_request(prompt, params).ok());
-  return step_to_end(**engine, pp);
+  return step_to_end(**engine, config.pipeline_parallel_size);
 }
 
 // Many requests: the two virtual engines' steps overlap (one launched while the other's is still
@@ -366,7 +367,8 @@ TEST(PipelineStepsInFlight, OverlapAndMatchSingleProcess) {
   SKIP_WITHOUT_TWO_RANKS();
   const auto prompts = varied_prompts(16);
   const GenerationParams params = testing::greedy(20);
-  const std::vector<EngineRun> runs = {run_prompts(1, prompts, params), run_prompts(2, prompts, params)};
+  const std::vector<EngineRun> runs = {run_prompts(tinystories_config(1), prompts, params),
+                                       run_prompts(tinystories_config(2), prompts, params)};
   const EngineStats& stats = runs[1].stats;
   std::printf("[ parallel ] PP=2 engine: %lld steps, %lld launched while another was in flight\n",
               static_cast<long long>(stats.num_steps), static_cast<long long>(stats.num_pipelined_steps));
@@ -383,7 +385,7 @@ TEST(PipelineStepsInFlight, AbortInFlightChangesNoOtherOutput) {
   SKIP_WITHOUT_TWO_RANKS();
   const GenerationParams params = testing::greedy(24);
   const auto prompts = varied_prompts(12);
-  const EngineRun reference = run_prompts(1, prompts, params);
+  const EngineRun reference = run_prompts(tinystories_config(1), prompts, params);
 
   auto engine = Engine::create(tinystories_config(2));
   ASSERT_TRUE(engine.ok()) << engine.status().message();
@@ -424,6 +426,25 @@ TEST(PipelineStepsInFlight, AbortInFlightChangesNoOtherOutput) {
   }
 }
 
+// Speculation with a draft model (on rank 0 alone; it proposes when a step is collected): PP=2
+// verifies the same drafts and yields the single process's greedy tokens.
+TEST(PipelineStepsInFlight, DraftModelSpeculationMatchesSingleProcess) {
+  SKIP_WITHOUT_TWO_RANKS();
+  const auto prompts = varied_prompts(10);
+  std::vector<EngineRun> runs;
+  for (const int32_t pp : {1, 2}) {
+    EngineConfig config = tinystories_config(pp);
+    config.speculative.method = SpecMethod::kDraft;
+    config.speculative.draft_model_path = testing::shared_dir() + "/models/TinyStories-656K-Q4_0.gguf";
+    config.speculative.num_spec_tokens = 3;
+    runs.push_back(run_prompts(config, prompts, testing::greedy(24)));
+  }
+  EXPECT_GT(runs[1].stats.num_pipelined_steps, 0);
+  EXPECT_GT(runs[1].stats.spec_num_accepted_tokens, 0);
+  EXPECT_EQ(runs[1].stats.spec_num_accepted_tokens, runs[0].stats.spec_num_accepted_tokens);
+  EXPECT_EQ(runs[1].tokens, runs[0].tokens);
+}
+
 // Sampled (seeded) completions, n = 2 each, under JSON-schema grammars and with n-gram
 // speculative decoding: sampling, grammar and drafts happen when a step is collected, so PP=2
 // draws exactly the single process's tokens.
@@ -439,9 +460,10 @@ TEST(PipelineStepsInFlight, SampledGrammarSpeculationMatchSingleProcess) {
   for (int32_t id = 0; id < (*tokenizer)->vocab_size(); ++id) pieces.push_back((*tokenizer)->token_to_piece(id));
   const auto vocab = grammar::TokenVocabulary::create(std::move(pieces), (*tokenizer)->eog_ids());
   std::vector<std::shared_ptr<const grammar::CompiledGrammar>> grammars;
-  for (const char* schema : {R"({"type": "object", "properties": {"name": {"type": "string", "maxLength": 10},
-                                  "age": {"type": "integer", "minimum": 0, "maximum": 99}}, "required": ["name", "age"]})",
-                             R"({"type": "array", "items": {"enum": ["once", "upon", "a", "time"]}, "maxItems": 5})"}) {
+  for (const char* schema :
+       {R"({"type": "object", "properties": {"name": {"type": "string", "maxLength": 10},
+            "age": {"type": "integer", "minimum": 0, "maximum": 99}}, "required": ["name", "age"]})",
+        R"({"type": "array", "items": {"enum": ["once", "upon", "a", "time"]}, "maxItems": 5})"}) {
     auto compiled = grammar::compile_json_schema(nlohmann::json::parse(schema));
     ASSERT_TRUE(compiled.ok()) << compiled.status().message();
     auto bound = grammar::CompiledGrammar::create(*compiled, vocab);
