@@ -186,6 +186,7 @@ int run_bench(BenchFlags f) {
   if (const auto ranks = (*engine)->rank_stats(); ranks.size() > 1) {  // a parallel job (docs/distributed.md)
     out["tensor_parallel_size"] = config.tensor_parallel_size;
     out["pipeline_parallel_size"] = config.pipeline_parallel_size;
+    out["num_pipelined_steps"] = stats.num_pipelined_steps;
     for (const Engine::RankStats& r : ranks) {
       out["rank_weight_bytes"].push_back(r.resident_weight_bytes);
       out["rank_bytes_sent_per_output_token"].push_back(static_cast<double>(r.bytes_sent) /
@@ -220,6 +221,10 @@ int run_bench(BenchFlags f) {
               stats.peak_kv_blocks_in_use, 100.0 * stats.kv_waste, static_cast<long long>(stats.num_preemptions));
   std::printf("Prefix cache: hit rate %.2f%%, prefill tokens saved %.2f%%\n", 100.0 * stats.prefix_cache_hit_rate,
               100.0 * prefill_saved);
+  if (stats.num_pipelined_steps > 0) {  // pipeline parallelism's virtual engines (docs/distributed.md)
+    std::printf("Pipeline: %lld of %lld steps launched while another was in flight\n",
+                static_cast<long long>(stats.num_pipelined_steps), static_cast<long long>(stats.num_steps));
+  }
   if (stats.moe_layer_calls > 0) {
     const double calls = static_cast<double>(stats.moe_layer_calls);
     std::printf("MoE: %.1f experts read per layer call (each once), %.1f routed (token, expert) rows per call, "

@@ -79,6 +79,10 @@ struct EngineStats {
   int64_t kv_block_bytes = 0;           // K and V bytes of one block (its KV cache group's layers)
   int32_t num_kv_cache_groups = 0;      // block tables per request (several with sliding-window layers)
   int64_t num_steps = 0;                // steps that ran a forward pass
+  // Pipeline parallelism: steps launched while another virtual engine's step was still in flight
+  // (so two pipeline stages worked at once); 0 otherwise.
+  int64_t num_pipelined_steps = 0;
+  int32_t num_steps_in_flight = 0;      // launched and not yet collected now (between steps: pipeline parallelism only)
   int64_t num_preemptions = 0;          // requests preempted, summed over steps
   int64_t num_prompt_tokens = 0;        // prompt tokens of admitted completions
   int64_t num_computed_tokens = 0;      // tokens run through the model (recompute included)

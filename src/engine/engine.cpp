@@ -192,14 +192,27 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
   const int64_t blocks_per_seq =
       KvCacheManager(config.block_size, 2, false, kv_layout.group_windows)
           .max_blocks_needed(max_model_len, std::max(config.max_num_batched_tokens, 1));
-  TS_ASSIGN_OR_RETURN(const int32_t num_blocks, compute_num_kv_blocks(config, bytes_per_block, blocks_per_seq));
+  // Pipeline parallelism: one virtual engine per stage, each scheduling an equal share of the
+  // pool and of max_num_seqs (the token budget stays per step): a share is sized like a pool of
+  // its own (its part of the budget, capped at its sequences' most, plus its own null block).
+  const int32_t num_virtual_engines = std::max(config.pipeline_parallel_size, 1);
+  if (num_virtual_engines > 1) {
+    // The whole budget's checks (a share's could pass where the whole is wrong: a fraction over 1).
+    TS_RETURN_IF_ERROR(compute_num_kv_blocks(config, bytes_per_block, blocks_per_seq).status());
+  }
+  EngineConfig share_config = config;
+  share_config.max_num_seqs = (config.max_num_seqs + num_virtual_engines - 1) / num_virtual_engines;
+  share_config.kv_cache_memory_bytes = config.kv_cache_memory_bytes / num_virtual_engines;
+  share_config.kv_cache_memory_fraction = config.kv_cache_memory_fraction / num_virtual_engines;
+  TS_ASSIGN_OR_RETURN(const int32_t share, compute_num_kv_blocks(share_config, bytes_per_block, blocks_per_seq));
+  const int32_t num_blocks = share * num_virtual_engines;
 
   SchedulerConfig sc;
   sc.kv_group_windows = kv_layout.group_windows;
   sc.max_num_batched_tokens = config.max_num_batched_tokens;
-  sc.max_num_seqs = config.max_num_seqs;
+  sc.max_num_seqs = share_config.max_num_seqs;
   sc.block_size = config.block_size;
-  sc.num_blocks = num_blocks;
+  sc.num_blocks = share;
   sc.max_model_len = max_model_len;
   sc.enable_prefix_caching = config.enable_prefix_caching;
   TS_RETURN_IF_ERROR(validate_scheduler_config(sc));
@@ -207,13 +220,16 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(const EngineConfig& con
   core->kv_storage_ = std::make_unique<KvStorage>(std::move(kv_layout), num_blocks, config.block_size,
                                                   core->model_->kv_cache_heads(), mc.head_dim, kv_type);
   core->pool_ = std::make_unique<ThreadPool>(config.num_threads);
-  core->scheduler_ = std::make_unique<Scheduler>(sc);
+  for (int32_t v = 0; v < num_virtual_engines; ++v) {
+    core->virtual_engines_.push_back({std::make_unique<Scheduler>(sc), v * share, std::nullopt});
+  }
   // NOTE: the draft's pool has as many blocks as the target's (its blocks are smaller), which is
   // enough unless prefix caching lets the target share blocks the draft cannot; a request that
   // finds no draft blocks just gets no drafts.
   TS_ASSIGN_OR_RETURN(RunnerSpecConfig spec,
                       make_runner_spec_config(config.speculative, *core->model_, num_blocks, config.block_size));
-  core->runner_ = std::make_unique<ModelRunner>(*core->model_, *core->kv_storage_, *core->pool_, std::move(spec));
+  core->runner_ = std::make_unique<ModelRunner>(*core->model_, *core->kv_storage_, *core->pool_, std::move(spec),
+                                                num_virtual_engines);
   core->stats_.num_kv_blocks = num_blocks;
   core->stats_.kv_block_bytes = static_cast<int64_t>(bytes_per_block);
   core->stats_.num_kv_cache_groups = static_cast<int32_t>(sc.kv_group_windows.size());
@@ -246,7 +262,7 @@ Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> promp
   }
   // NOTE: checked before anything is queued, so a full queue rejects the whole request, never part
   // of its n completions. The server maps kResourceExhausted to 503.
-  const int32_t num_waiting = scheduler_->num_waiting_requests();
+  const int32_t num_waiting = num_waiting_requests();
   if (max_waiting_requests_ > 0 && num_waiting + params.n > max_waiting_requests_) {
     return Status(StatusCode::kResourceExhausted,
                   "waiting queue is full: " + std::to_string(num_waiting) + " completions wait, " +
@@ -259,6 +275,10 @@ Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> promp
   }
   const EngineRequestId parent_id = next_request_id_++;
   std::vector<RequestId>& children = children_[parent_id];
+  // All n completions in one virtual engine: the later ones find the first's prompt blocks in its
+  // prefix cache (each virtual engine caches only its own blocks).
+  const size_t v = least_loaded_virtual_engine();
+  Scheduler& scheduler = *virtual_engines_[v].scheduler;
   // One copy for all n completions (the request's stop ids can be long).
   auto stop_token_ids = params.stop_token_ids.empty()
                             ? nullptr
@@ -272,16 +292,16 @@ Expected<EngineRequestId> EngineCore::add_request(std::span<const int32_t> promp
     rp.eog_token_ids = eog_token_ids_;
     rp.ignore_eos = params.ignore_eos;
     rp.sampling_params = to_sampling_params(params, index);
-    if (Status s = scheduler_->add_request(std::move(rp)); !s.ok()) {
+    if (Status s = scheduler.add_request(std::move(rp)); !s.ok()) {
       for (RequestId child : children) {
-        (void)scheduler_->abort_request(child);
+        (void)scheduler.abort_request(child);
         completions_.erase(child);
       }
       children_.erase(parent_id);
       return s;
     }
     children.push_back(next_completion_id_ - 1);
-    completions_[next_completion_id_ - 1] = {parent_id, index};
+    completions_[next_completion_id_ - 1] = {parent_id, index, v};
   }
   stats_.num_prompt_tokens += static_cast<int64_t>(prompt_token_ids.size()) * params.n;
   if (params.timeout_ms > 0) {
@@ -306,7 +326,11 @@ void EngineCore::abort_with_reason(EngineRequestId request_id, FinishReason reas
   for (RequestId child : it->second) {
     auto completion = completions_.find(child);
     if (completion == completions_.end()) continue;  // that completion already finished
-    (void)scheduler_->abort_request(child);
+    // NOTE: safe while the completion's step is in flight: its blocks go back to its virtual
+    // engine's pool, whose next step that hands them out runs after it on every stage (each stage
+    // runs the batches in the order sent), and update_from_output skips a request its scheduler
+    // no longer has.
+    (void)virtual_engines_[completion->second.virtual_engine].scheduler->abort_request(child);
     RequestOutput output;
     output.request_id = request_id;
     output.index = completion->second.index;
@@ -328,15 +352,95 @@ void EngineCore::expire_deadlines() {
   for (EngineRequestId request_id : expired) abort_with_reason(request_id, FinishReason::kTimeout);
 }
 
+EngineCore::~EngineCore() {
+  // The workers run every forward they were sent, and the last stage waits for rank 0 to take
+  // each one's final rows: collect them all before the model goes (it tells the workers to unload).
+  if (runner_ != nullptr) collect_all_steps();
+}
+
+bool EngineCore::has_unfinished_requests() const {
+  if (!pending_outputs_.empty()) return true;
+  return std::any_of(virtual_engines_.begin(), virtual_engines_.end(), [](const VirtualEngine& ve) {
+    return ve.in_flight.has_value() || ve.scheduler->has_unfinished_requests();
+  });
+}
+
+size_t EngineCore::least_loaded_virtual_engine() const {
+  size_t best = 0;
+  int32_t best_load = INT32_MAX;
+  for (size_t v = 0; v < virtual_engines_.size(); ++v) {
+    const Scheduler& scheduler = *virtual_engines_[v].scheduler;
+    const int32_t load = scheduler.num_waiting_requests() + scheduler.num_running_requests();
+    if (load < best_load) {
+      best = v;
+      best_load = load;
+    }
+  }
+  return best;
+}
+
+int32_t EngineCore::num_waiting_requests() const {
+  int32_t num = 0;
+  for (const VirtualEngine& ve : virtual_engines_) num += ve.scheduler->num_waiting_requests();
+  return num;
+}
+
 std::vector<RequestOutput> EngineCore::step() {
   expire_deadlines();
   std::vector<RequestOutput> outputs = std::move(pending_outputs_);
   pending_outputs_.clear();
-  const SchedulerOutput scheduler_output = scheduler_->schedule();
-  // Runs even when nothing is scheduled, so the runner drops finished requests' state.
-  const RunnerOutput runner_output = runner_->execute(scheduler_output);
-  const std::vector<RequestUpdate> updates = scheduler_->update_from_output(scheduler_output, runner_output);
-  record_step_metrics(scheduler_output, runner_output);
+  const size_t v = next_virtual_engine_;
+  next_virtual_engine_ = (v + 1) % virtual_engines_.size();
+  // NOTE: with P virtual engines, v's last step was launched P steps ago and every step launched
+  // since belongs to another one: collecting it here keeps the others' steps in flight while v
+  // updates and schedules (its scheduler must see that step's tokens first).
+  collect_step(v, outputs);
+  launch_step(v);
+  // Nothing to overlap with (one virtual engine, or nothing scheduled): collect at once. Runs
+  // even when nothing is scheduled, so the runner drops finished requests' state.
+  const bool launched_a_batch = !virtual_engines_[v].in_flight->empty();
+  if (virtual_engines_.size() == 1 || !launched_a_batch) collect_step(v, outputs);
+  return outputs;
+}
+
+void EngineCore::launch_step(size_t v) {
+  VirtualEngine& ve = virtual_engines_[v];
+  SchedulerOutput scheduler_output = ve.scheduler->schedule();
+  scheduler_output.block_id_offset = ve.block_id_offset;
+  if (!scheduler_output.empty()) {
+    const bool others_in_flight = std::any_of(virtual_engines_.begin(), virtual_engines_.end(),
+                                              [](const VirtualEngine& other) { return other.in_flight.has_value(); });
+    if (others_in_flight) ++stats_.num_pipelined_steps;
+  }
+  runner_->launch(scheduler_output, static_cast<int32_t>(v));
+  ve.in_flight = std::move(scheduler_output);
+}
+
+void EngineCore::collect_step(size_t v, std::vector<RequestOutput>& outputs) {
+  VirtualEngine& ve = virtual_engines_[v];
+  if (!ve.in_flight) return;
+  const SchedulerOutput scheduler_output = std::move(*ve.in_flight);
+  ve.in_flight.reset();
+  const RunnerOutput runner_output = runner_->collect(scheduler_output, static_cast<int32_t>(v));
+  const std::vector<RequestUpdate> updates = ve.scheduler->update_from_output(scheduler_output, runner_output);
+  record_step_metrics(*ve.scheduler, scheduler_output, runner_output);
+  append_outputs(scheduler_output, runner_output, updates, outputs);
+}
+
+void EngineCore::collect_all_steps() {
+  // Steps go round the virtual engines, so the oldest in flight is the next one's.
+  for (size_t i = 0; i < virtual_engines_.size(); ++i) {
+    collect_step((next_virtual_engine_ + i) % virtual_engines_.size(), pending_outputs_);
+  }
+}
+
+std::vector<Model::RankStats> EngineCore::rank_stats() {
+  collect_all_steps();
+  return model_->rank_stats();
+}
+
+void EngineCore::append_outputs(const SchedulerOutput& scheduler_output, const RunnerOutput& runner_output,
+                                const std::vector<RequestUpdate>& updates, std::vector<RequestOutput>& outputs) {
   // Scheduled position of each request, to find its logprobs (only when some request asked).
   std::unordered_map<RequestId, size_t> scheduled_index;
   if (!runner_output.logprobs.empty()) {
@@ -365,10 +469,10 @@ std::vector<RequestOutput> EngineCore::step() {
       deadlines_us_.erase(completion.parent_id);
     }
   }
-  return outputs;
 }
 
-void EngineCore::record_step_metrics(const SchedulerOutput& scheduler_output, const RunnerOutput& runner_output) {
+void EngineCore::record_step_metrics(const Scheduler& scheduler, const SchedulerOutput& scheduler_output,
+                                     const RunnerOutput& runner_output) {
   stats_.num_preemptions += static_cast<int64_t>(scheduler_output.preempted_request_ids.size());
   if (scheduler_output.empty()) return;
   for (size_t i = 0; i < scheduler_output.num_scheduled_tokens.size(); ++i) {
@@ -385,14 +489,18 @@ void EngineCore::record_step_metrics(const SchedulerOutput& scheduler_output, co
   }
   ++stats_.num_steps;
   stats_.num_computed_tokens += scheduler_output.total_num_scheduled_tokens;
-  const KvCacheManager& kv = scheduler_->kv_cache_manager();
-  const int32_t in_use = kv.block_pool().num_blocks() - 1 - kv.block_pool().get_num_free_blocks();
+  int32_t in_use = 0;  // over every virtual engine's share (each has its own null block)
+  for (const VirtualEngine& ve : virtual_engines_) {
+    const BlockPool& pool = ve.scheduler->kv_cache_manager().block_pool();
+    in_use += pool.num_blocks() - 1 - pool.get_num_free_blocks();
+  }
   stats_.peak_kv_blocks_in_use = std::max(stats_.peak_kv_blocks_in_use, in_use);
+  const KvCacheManager& kv = scheduler.kv_cache_manager();
   int64_t allocated_slots = 0, used_slots = 0;
-  for (RequestId id : scheduler_->running_request_ids()) {
+  for (RequestId id : scheduler.running_request_ids()) {
     // Waste is measured on group 0 (full attention: every token it holds is a used slot).
     allocated_slots += static_cast<int64_t>(kv.num_held_blocks(id, 0)) * kv.block_size();
-    used_slots += scheduler_->find_request(id)->num_computed_tokens();
+    used_slots += scheduler.find_request(id)->num_computed_tokens();
   }
   if (allocated_slots > 0) {
     kv_waste_sum_ += 1.0 - static_cast<double>(used_slots) / static_cast<double>(allocated_slots);
@@ -402,14 +510,21 @@ void EngineCore::record_step_metrics(const SchedulerOutput& scheduler_output, co
 
 EngineStats EngineCore::stats() const {
   EngineStats s = stats_;
-  s.num_free_kv_blocks = scheduler_->kv_cache_manager().block_pool().get_num_free_blocks();
-  s.num_cached_kv_blocks = scheduler_->kv_cache_manager().block_pool().num_cached_blocks();
-  const PrefixCacheStats& prefix = scheduler_->kv_cache_manager().prefix_cache_stats();
+  PrefixCacheStats prefix;  // summed over the virtual engines
+  for (const VirtualEngine& ve : virtual_engines_) {
+    const KvCacheManager& kv = ve.scheduler->kv_cache_manager();
+    s.num_free_kv_blocks += kv.block_pool().get_num_free_blocks();
+    s.num_cached_kv_blocks += kv.block_pool().num_cached_blocks();
+    prefix.num_requests += kv.prefix_cache_stats().num_requests;
+    prefix.num_query_tokens += kv.prefix_cache_stats().num_query_tokens;
+    prefix.num_hit_tokens += kv.prefix_cache_stats().num_hit_tokens;
+    s.num_running_requests += ve.scheduler->num_running_requests();
+    s.num_waiting_requests += ve.scheduler->num_waiting_requests();
+    s.num_steps_in_flight += ve.in_flight.has_value() ? 1 : 0;
+  }
   s.prefix_cache_hit_rate = prefix.hit_rate();
   s.prefix_cache_queries = prefix.num_query_tokens;
   s.prefix_cache_hits = prefix.num_hit_tokens;
-  s.num_running_requests = scheduler_->num_running_requests();
-  s.num_waiting_requests = scheduler_->num_waiting_requests();
   s.kv_waste = num_waste_steps_ == 0 ? 0.0 : kv_waste_sum_ / static_cast<double>(num_waste_steps_);
   const Model::MoeStats moe = model_->moe_stats();
   s.moe_layer_calls = moe.layer_calls;
@@ -435,7 +550,7 @@ bool Engine::has_unfinished_requests() const { return core_->has_unfinished_requ
 EngineStats Engine::stats() const { return core_->stats(); }
 std::vector<Engine::RankStats> Engine::rank_stats() {
   std::vector<RankStats> out;
-  for (const Model::RankStats& r : core_->model().rank_stats()) out.push_back({r.resident_weight_bytes, r.bytes_sent});
+  for (const Model::RankStats& r : core_->rank_stats()) out.push_back({r.resident_weight_bytes, r.bytes_sent});
   return out;
 }
 int32_t Engine::vocab_size() const { return core_->model().config().vocab_size; }

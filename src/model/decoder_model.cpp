@@ -172,6 +172,18 @@ void DecoderModel::allocate_workspace(const kernels::ExecutionContext& context) 
 
 void DecoderModel::forward(const ForwardBatch& batch, KvStorage& kv, float* logits,
                            kernels::ExecutionContext& context) {
+  forward_launch(batch, kv, logits, context);
+  forward_collect(batch, logits, context);
+}
+
+void DecoderModel::forward_collect(const ForwardBatch& batch, float* logits, kernels::ExecutionContext& context) {
+  // NOTE: finish_pipeline receives into the workspace (ws_.normed): any batch launched since this
+  // one has already left it (launch returns after its last chunk was sent on).
+  if (parallel_ != nullptr) finish_pipeline(batch, logits, context.pool());
+}
+
+void DecoderModel::forward_launch(const ForwardBatch& batch, KvStorage& kv, float* logits,
+                                  kernels::ExecutionContext& context) {
   allocate_workspace(context);
   TS_CHECK(kv.layout().num_layers() == config_.num_layers && kv.layout().num_groups() == batch.num_kv_groups,
            "KV cache of %d layers in %d groups for a model of %d layers and a batch of %d groups",
@@ -189,7 +201,6 @@ void DecoderModel::forward(const ForwardBatch& batch, KvStorage& kv, float* logi
     const int32_t end = std::min(batch.num_tokens(), begin + chunk);
     forward_chunk(batch, begin, end, kv, logits, logits_written, context.pool());
   }
-  if (parallel_ != nullptr) finish_pipeline(batch, logits, context.pool());
   TS_CHECK(logits_written == static_cast<int32_t>(batch.logit_rows.size()), "logit rows out of order");
 }
 

@@ -59,6 +59,12 @@ class DecoderModel final : public Model {
   ~DecoderModel() override;
 
   void forward(const ForwardBatch& batch, KvStorage& kv, float* logits, kernels::ExecutionContext& context) override;
+  // Pipeline parallelism on rank 0: launch = the forward command and stage 0's chunks (sent on,
+  // not waited for); collect = the last stage's final rows through the output head. Otherwise
+  // launch is the whole pass (collect only waits for this rank's sends under tensor parallelism).
+  void forward_launch(const ForwardBatch& batch, KvStorage& kv, float* logits,
+                      kernels::ExecutionContext& context) override;
+  void forward_collect(const ForwardBatch& batch, float* logits, kernels::ExecutionContext& context) override;
   MoeStats moe_stats() const override { return moe_stats_; }
   std::vector<RankStats> rank_stats() const override;
   // This rank's own entry of rank_stats().

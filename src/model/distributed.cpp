@@ -161,15 +161,25 @@ struct Worker {
 Status send_worker_command(WorkerCommand command, const std::vector<int64_t>& payload) {
   dist::Communicator& world = dist::world();
   if (world.size() == 1) return Status();
-  int64_t header[2] = {static_cast<int64_t>(command), static_cast<int64_t>(payload.size())};
-  TS_RETURN_IF_ERROR(world.broadcast(header, sizeof(header), 0));
-  if (payload.empty()) return Status();
-  return world.broadcast(const_cast<int64_t*>(payload.data()), payload.size() * sizeof(int64_t), 0);
+  const int64_t header[2] = {static_cast<int64_t>(command), static_cast<int64_t>(payload.size())};
+  // NOTE: point to point, not a broadcast: a broadcast over the transport's eager limit (~4 KB on
+  // shared memory) completes only once every worker has entered it, i.e. finished its previous
+  // forward, so rank 0 could never run ahead of the last stage. Sends are copies and return at
+  // once; MPI keeps their order per (source, tag), so every command travels on the one tag.
+  for (int rank = 1; rank < world.size(); ++rank) {
+    TS_RETURN_IF_ERROR(world.send(header, sizeof(header), rank, kCommandTag));
+    if (!payload.empty()) {
+      TS_RETURN_IF_ERROR(world.send(payload.data(), payload.size() * sizeof(int64_t), rank, kCommandTag));
+    }
+  }
+  return Status();
 }
 
 void stop_workers() {
   if (dist::world().size() == 1 || dist::world().rank() != 0) return;
-  if (Status s = send_worker_command(WorkerCommand::kStop, {}); !s.ok()) dist::abort_job(s.message());
+  Status s = send_worker_command(WorkerCommand::kStop, {});
+  if (s.ok()) s = dist::world().flush();  // before MPI_Finalize: no send may be left pending
+  if (!s.ok()) dist::abort_job(s.message());
 }
 
 int run_worker() {
@@ -180,13 +190,13 @@ int run_worker() {
     int64_t header[2] = {0, 0};
     // An idle server sends nothing for hours: this wait has no deadline (a dead rank 0 ends the
     // job through mpirun).
-    if (Status s = world.broadcast(header, sizeof(header), 0, dist::Communicator::kNoDeadline); !s.ok()) {
+    if (Status s = world.recv(header, sizeof(header), 0, kCommandTag, dist::Communicator::kNoDeadline); !s.ok()) {
       dist::abort_job(s.message());
     }
     if (header[1] < 0 || header[1] > (int64_t{1} << 32)) dist::abort_job("worker: malformed command header");
     payload.resize(static_cast<size_t>(header[1]));
     if (!payload.empty()) {
-      if (Status s = world.broadcast(payload.data(), payload.size() * sizeof(int64_t), 0); !s.ok()) {
+      if (Status s = world.recv(payload.data(), payload.size() * sizeof(int64_t), 0, kCommandTag); !s.ok()) {
         dist::abort_job(s.message());
       }
     }

@@ -1,8 +1,9 @@
 // The rank-0 / worker protocol of a tensor- or pipeline-parallel model (docs/distributed.md).
 // Rank 0 runs everything a single process does (tokenizer, scheduler, sampler, server) and, at
-// each Model::load, forward and unload, broadcasts one command to the other ranks; they run
+// each Model::load, forward and unload, sends one command to every other rank; they run
 // run_worker(), which loads their shard, runs their part of each forward pass and answers
-// statistics, until stop_workers(). Commands are a header {command, payload bytes} and a payload.
+// statistics, until stop_workers(). Commands are a header {command, payload words} and a payload,
+// sent point to point on one tag (kCommandTag), so a worker takes them in the order sent.
 #pragma once
 
 #include <cstdint>
@@ -24,8 +25,11 @@ inline constexpr int kActivationTag = 1;  // residual rows, stage to stage
 inline constexpr int kFinalRowsTag = 2;   // the last stage's final hidden rows to rank 0 (output head)
 inline constexpr int kStatsTag = 3;       // a worker's Model::RankStats to rank 0
 inline constexpr int kLoadTag = 4;        // a worker's load result to rank 0
+inline constexpr int kCommandTag = 5;     // rank 0's commands (header, then payload) to every worker
 
-// Rank 0: broadcasts a command to every other rank (a no-op in a group of one).
+// Rank 0: sends a command to every other rank (a no-op in a group of one). Returns once the
+// command is copied for sending, before any worker takes it: with pipeline parallelism rank 0
+// sends the next forward while the workers still run the previous ones.
 Status send_worker_command(WorkerCommand command, const std::vector<int64_t>& payload);
 
 // A worker's main loop (every rank but 0): returns the process exit code at kStop.

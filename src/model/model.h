@@ -47,6 +47,19 @@ class Model {
   // Runs every token of `batch`: writes its K/V at batch.slot_mapping and returns in `logits`
   // ([batch.logit_rows.size(), vocab_size] f32) the logits of the requested rows.
   virtual void forward(const ForwardBatch& batch, KvStorage& kv, float* logits, kernels::ExecutionContext& context) = 0;
+  // forward() in two halves, so that the caller can start another batch before this one's logits
+  // exist (pipeline parallelism: rank 0 runs stage 0 of the next batch while the later stages run
+  // this one; docs/distributed.md). forward_launch writes this process's K/V and may return
+  // before `logits` is written; forward_collect, with the same batch and logits, finishes it.
+  // Between the two, other batches (on other KV blocks) may be launched and collected; batches
+  // are collected in launch order, and `batch` and `logits` stay untouched until then. The
+  // default runs the whole forward pass in forward_launch.
+  virtual void forward_launch(const ForwardBatch& batch, KvStorage& kv, float* logits,
+                              kernels::ExecutionContext& context) {
+    forward(batch, kv, logits, context);
+  }
+  virtual void forward_collect(const ForwardBatch& /*batch*/, float* /*logits*/,
+                               kernels::ExecutionContext& /*context*/) {}
 
   // Sees the f32 input of every weight matmul before it runs (layers/layer_context.h). For activation statistics (`tessera imatrix`);
   // unset (the default) it costs one branch per matmul.

@@ -1,5 +1,6 @@
 #include "runtime/model_runner.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
@@ -9,16 +10,29 @@
 
 namespace tessera {
 
-ModelRunner::ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool, RunnerSpecConfig spec)
-    : model_(model), kv_(kv), pool_(pool), execution_(pool), spec_(std::move(spec)) {
-  batch_.num_kv_groups = kv.layout().num_groups();
+ModelRunner::ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool, RunnerSpecConfig spec, int32_t num_slots)
+    : model_(model), kv_(kv), pool_(pool), execution_(pool), spec_(std::move(spec)),
+      slots_(static_cast<size_t>(std::max(num_slots, 1))) {
+  for (StepSlot& slot : slots_) slot.batch.num_kv_groups = kv.layout().num_groups();
 }
 
-void ModelRunner::append_block_ids(RequestState& state, const std::vector<int32_t>& block_ids) const {
-  const size_t num_groups = static_cast<size_t>(batch_.num_kv_groups);
+ModelRunner::StepSlot& ModelRunner::slot_at(int32_t slot) {
+  TS_CHECK(slot >= 0 && static_cast<size_t>(slot) < slots_.size(), "slot %d of %zu", slot, slots_.size());
+  return slots_[static_cast<size_t>(slot)];
+}
+
+void ModelRunner::append_block_ids(RequestState& state, const std::vector<int32_t>& block_ids,
+                                   int32_t block_id_offset) const {
+  const size_t num_groups = static_cast<size_t>(kv_.layout().num_groups());
   TS_CHECK(block_ids.size() % num_groups == 0, "%zu block ids for %zu groups", block_ids.size(), num_groups);
   state.block_tables.resize(num_groups);
-  for (size_t i = 0; i < block_ids.size(); ++i) state.block_tables[i % num_groups].push_back(block_ids[i]);
+  // NOTE: the one place a scheduler's block id becomes a KV storage block (virtual engines each
+  // schedule their own share of the pool, ids from 0): nothing before this sees storage ids.
+  for (size_t i = 0; i < block_ids.size(); ++i) {
+    const int32_t block = block_ids[i] + block_id_offset;
+    TS_CHECK(block >= 0 && block < kv_.num_blocks(), "block %d outside the KV storage of %d", block, kv_.num_blocks());
+    state.block_tables[i % num_groups].push_back(block);
+  }
 }
 
 void ModelRunner::drop_request(RequestId request_id) {
@@ -40,7 +54,7 @@ void ModelRunner::update_states(const SchedulerOutput& out) {
         if (!state.matcher->accept_token(r.token_ids[t])) state.grammar_dead_end = true;  // it had ended there
       }
     }
-    append_block_ids(state, r.block_ids);
+    append_block_ids(state, r.block_ids, out.block_id_offset);
     requests_.emplace(r.request_id, std::move(state));
   }
   for (const CachedRequestData& r : out.cached_requests) {
@@ -53,14 +67,15 @@ void ModelRunner::update_states(const SchedulerOutput& out) {
                static_cast<long long>(r.request_id), r.num_kept_block_entries, table.size());
       table.resize(static_cast<size_t>(r.num_kept_block_entries));
     }
-    append_block_ids(state, r.new_block_ids);
+    append_block_ids(state, r.new_block_ids, out.block_id_offset);
     state.num_computed_tokens = r.num_computed_tokens;
   }
 }
 
-void ModelRunner::build_batch(const SchedulerOutput& out) {
-  batch_.clear();
-  logit_row_of_.assign(out.num_scheduled_tokens.size(), -1);
+void ModelRunner::build_batch(const SchedulerOutput& out, StepSlot& step) {
+  ForwardBatch& batch = step.batch;
+  batch.clear();
+  step.logit_row_of.assign(out.num_scheduled_tokens.size(), -1);
   // NOTE: scheduled order, never map order: a request may read prefix-cache blocks that an
   // earlier request in this very batch writes.
   for (size_t i = 0; i < out.num_scheduled_tokens.size(); ++i) {
@@ -77,15 +92,15 @@ void ModelRunner::build_batch(const SchedulerOutput& out) {
              static_cast<long long>(s.request_id));
     // Logits at the last known token and at every draft: k + 1 positions to verify and sample.
     const int32_t num_logits = end == static_cast<int32_t>(state.token_ids.size()) ? 1 + s.num_spec_tokens : 0;
-    if (num_logits > 0) logit_row_of_[i] = static_cast<int32_t>(batch_.logit_rows.size());
+    if (num_logits > 0) step.logit_row_of[i] = static_cast<int32_t>(batch.logit_rows.size());
     const std::span<const int32_t> tokens(state.token_ids.data() + start, static_cast<size_t>(s.num_tokens));
-    sequence_tables_.assign(state.block_tables.begin(), state.block_tables.end());
-    batch_.add_sequence(tokens, start, sequence_tables_, kv_.block_size(), num_logits);
+    step.sequence_tables.assign(state.block_tables.begin(), state.block_tables.end());
+    batch.add_sequence(tokens, start, step.sequence_tables, kv_.block_size(), num_logits);
   }
 }
 
-void ModelRunner::sample_request(const SchedulerOutput& out, size_t i, RunnerOutput& result) {
-  RequestState& state = *scheduled_states_[i];
+void ModelRunner::sample_request(const SchedulerOutput& out, StepSlot& step, size_t i, RunnerOutput& result) {
+  RequestState& state = *step.scheduled_states[i];
   const int32_t num_drafts = out.num_scheduled_tokens[i].num_spec_tokens;
   const size_t vocab = static_cast<size_t>(model_.config().vocab_size);
   const size_t num_known = state.token_ids.size() - static_cast<size_t>(num_drafts);
@@ -94,7 +109,8 @@ void ModelRunner::sample_request(const SchedulerOutput& out, size_t i, RunnerOut
   // prefix; an accepted draft is already in place there, and the first rejection ends the run.
   int32_t num_accepted = 0;
   for (int32_t j = 0; j <= num_drafts; ++j) {
-    const std::span<float> mutable_row(logits_.data() + static_cast<size_t>(logit_row_of_[i] + j) * vocab, vocab);
+    const std::span<float> mutable_row(step.logits.data() + static_cast<size_t>(step.logit_row_of[i] + j) * vocab,
+                                       vocab);
     // NOTE: masked in place (logprobs then describe what could be drawn): the row is this
     // request's alone, and a copy of 150k logits per token would cost as much as the mask.
     // NOTE: a matcher past its end (an end-of-generation draft was accepted) constrains nothing:
@@ -168,27 +184,38 @@ void ModelRunner::mask_row(RequestState& state, std::span<float> row) const {
   }
 }
 
-RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
+void ModelRunner::launch(const SchedulerOutput& out, int32_t slot) {
+  StepSlot& step = slot_at(slot);
   update_states(out);
-  RunnerOutput result;
-  result.sampled_token_ids.resize(out.num_scheduled_tokens.size());
-  if (out.empty()) return result;
-  build_batch(out);
+  step.scheduled_states.clear();
+  if (out.empty()) return;
+  build_batch(out, step);
 
   const size_t vocab = static_cast<size_t>(model_.config().vocab_size);
-  const size_t needed = batch_.logit_rows.size() * vocab;
-  if (logits_.size() < needed) logits_.resize(needed);
-  model_.forward(batch_, kv_, logits_.data(), execution_);
+  const size_t needed = step.batch.logit_rows.size() * vocab;
+  if (step.logits.size() < needed) step.logits.resize(needed);
+  model_.forward_launch(step.batch, kv_, step.logits.data(), execution_);
+  for (const ScheduledTokens& s : out.num_scheduled_tokens) {
+    RequestState& state = requests_.at(s.request_id);
+    state.num_computed_tokens += s.num_tokens;
+    step.scheduled_states.push_back(&state);
+  }
+}
 
+RunnerOutput ModelRunner::collect(const SchedulerOutput& out, int32_t slot) {
+  StepSlot& step = slot_at(slot);
+  RunnerOutput result;
   const size_t num_scheduled = out.num_scheduled_tokens.size();
-  std::vector<RequestState*>& states = scheduled_states_;
-  states.clear();
+  result.sampled_token_ids.resize(num_scheduled);
+  if (out.empty()) return result;
+  TS_CHECK(step.scheduled_states.size() == num_scheduled, "slot %d collects %zu requests, launched %zu", slot,
+           num_scheduled, step.scheduled_states.size());
+  model_.forward_collect(step.batch, step.logits.data(), execution_);
+
   bool any_logprobs = false;
   for (size_t i = 0; i < num_scheduled; ++i) {
-    RequestState& state = requests_.at(out.num_scheduled_tokens[i].request_id);
-    state.num_computed_tokens += out.num_scheduled_tokens[i].num_tokens;
-    states.push_back(&state);
-    any_logprobs = any_logprobs || (logit_row_of_[i] >= 0 && state.sampler.params().logprobs >= 0);
+    const bool wants_logprobs = step.scheduled_states[i]->sampler.params().logprobs >= 0;
+    any_logprobs = any_logprobs || (step.logit_row_of[i] >= 0 && wants_logprobs);
   }
   if (any_logprobs) result.logprobs.resize(num_scheduled);
   // Each request samples on its own (its sampler, RNG and history are its own), so the batch's
@@ -196,14 +223,14 @@ RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
   // serial work per request that one thread did for all of them while the others waited.
   pool_.parallel_for_dynamic(static_cast<int64_t>(num_scheduled), 1, [&](int64_t begin, int64_t end, int) {
     for (size_t i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) {
-      if (logit_row_of_[i] >= 0) sample_request(out, i, result);
+      if (step.logit_row_of[i] >= 0) sample_request(out, step, i, result);
     }
   });
-  if (spec_.proposer) propose(out, result);
+  if (spec_.proposer) propose(out, step, result);
   return result;
 }
 
-void ModelRunner::propose(const SchedulerOutput& out, RunnerOutput& result) {
+void ModelRunner::propose(const SchedulerOutput& out, const StepSlot& step, RunnerOutput& result) {
   const size_t num_scheduled = out.num_scheduled_tokens.size();
   result.spec_token_ids.resize(num_scheduled);
   // The step's load without its drafts: what the batch would cost if nobody speculated.
@@ -211,8 +238,8 @@ void ModelRunner::propose(const SchedulerOutput& out, RunnerOutput& result) {
   for (const ScheduledTokens& s : out.num_scheduled_tokens) num_step_tokens -= s.num_spec_tokens;
   proposals_.clear();
   for (size_t i = 0; i < num_scheduled; ++i) {
-    if (logit_row_of_[i] < 0) continue;
-    const RequestState& state = *scheduled_states_[i];
+    if (step.logit_row_of[i] < 0) continue;
+    const RequestState& state = *step.scheduled_states[i];
     const int32_t k = state.spec_depth.next_num_spec_tokens(num_step_tokens);
     if (k <= 0) continue;
     proposals_.push_back({out.num_scheduled_tokens[i].request_id, state.token_ids, k, &result.spec_token_ids[i]});

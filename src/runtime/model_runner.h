@@ -3,10 +3,13 @@
 // and samples. With speculative decoding it also verifies the scheduled draft tokens (rejection
 // sampling over the k + 1 positions' logits) and asks its Proposer for the next drafts. Knows
 // nothing about queues, budgets or how blocks were chosen.
+// Under pipeline parallelism a step is launched and collected apart (launch / collect), so that
+// up to one step per slot (the engine's virtual engines) runs at once; execute() is both at once.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -31,11 +34,23 @@ struct RunnerSpecConfig {
 
 class ModelRunner {
  public:
-  // `model`, `kv` and `pool` are borrowed and must outlive the runner.
-  ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool, RunnerSpecConfig spec = {});
+  // `model`, `kv` and `pool` are borrowed and must outlive the runner. num_slots: steps that may
+  // be in flight at once (launched, not yet collected), one per virtual engine.
+  ModelRunner(Model& model, KvStorage& kv, ThreadPool& pool, RunnerSpecConfig spec = {}, int32_t num_slots = 1);
 
   // Runs one step. Returns one entry per scheduled request, in scheduled order.
-  RunnerOutput execute(const SchedulerOutput& scheduler_output);
+  RunnerOutput execute(const SchedulerOutput& scheduler_output) {
+    launch(scheduler_output, 0);
+    return collect(scheduler_output, 0);
+  }
+  // The two halves of execute(): launch takes the step's request updates, lays out its batch and
+  // starts the forward pass (Model::forward_launch); collect finishes it and samples. Between
+  // them other slots' steps may be launched or collected, each of requests no other slot holds;
+  // a slot's steps are collected in launch order, with the same SchedulerOutput, which must stay
+  // unchanged in between. launch runs even when nothing is scheduled (finished requests' state is
+  // dropped then).
+  void launch(const SchedulerOutput& scheduler_output, int32_t slot);
+  RunnerOutput collect(const SchedulerOutput& scheduler_output, int32_t slot);
 
   int32_t num_requests() const { return static_cast<int32_t>(requests_.size()); }
   bool has_request(RequestId request_id) const { return requests_.count(request_id) != 0; }
@@ -53,34 +68,42 @@ class ModelRunner {
     std::unique_ptr<grammar::GrammarMatcher> matcher;
     bool grammar_dead_end = false;   // the vocabulary could not continue the grammar: EOG only
   };
+  // What one step in flight needs from its launch to its collect (one per slot).
+  struct StepSlot {
+    ForwardBatch batch;                 // rebuilt each step, capacity reused
+    std::vector<std::span<const int32_t>> sequence_tables;  // [num_kv_groups] one sequence's tables
+    std::vector<int32_t> logit_row_of;  // [num scheduled] first row in logits of each request, -1 = none
+    std::vector<RequestState*> scheduled_states;  // [num scheduled] each request's state, for sampling
+    std::vector<float> logits;          // [num logit rows, vocab_size] f32, grown on demand
+  };
   void update_states(const SchedulerOutput& scheduler_output);
   void drop_request(RequestId request_id);
-  // Appends block-major ids (num_kv_groups per block, as the KV cache manager hands them out).
-  void append_block_ids(RequestState& state, const std::vector<int32_t>& block_ids) const;
-  // Lays out the scheduled requests in scheduled order into batch_ and fills logit_row_of_.
-  void build_batch(const SchedulerOutput& scheduler_output);
+  // Appends block-major ids (num_kv_groups per block, as the KV cache manager hands them out),
+  // moved by `block_id_offset` from the scheduler's pool into the KV storage (SchedulerOutput).
+  void append_block_ids(RequestState& state, const std::vector<int32_t>& block_ids, int32_t block_id_offset) const;
+  // Lays out the scheduled requests in scheduled order into the slot's batch and logit_row_of.
+  void build_batch(const SchedulerOutput& scheduler_output, StepSlot& step);
   // Samples request i of the step (its drafts verified first) into result.
-  void sample_request(const SchedulerOutput& scheduler_output, size_t i, RunnerOutput& result);
+  void sample_request(const SchedulerOutput& scheduler_output, StepSlot& step, size_t i, RunnerOutput& result);
   // Sets every logit of `row` the request's grammar forbids next to -inf (at a dead end, every
   // logit but the end-of-generation ids').
   void mask_row(RequestState& state, std::span<float> row) const;
   // Ends a request's grammar (it continues unconstrained) after the engine broke its contract.
   static void drop_grammar(RequestState& state, RequestId request_id);
   // Asks the proposer for the next drafts of every request that sampled.
-  void propose(const SchedulerOutput& scheduler_output, RunnerOutput& result);
+  void propose(const SchedulerOutput& scheduler_output, const StepSlot& step, RunnerOutput& result);
+  StepSlot& slot_at(int32_t slot);
 
   Model& model_;
   KvStorage& kv_;
   ThreadPool& pool_;
   kernels::ExecutionContext execution_;  // runs the forward passes on pool_
   RunnerSpecConfig spec_;
-  std::unordered_map<RequestId, RequestState> requests_;  // every request the scheduler has running
-  ForwardBatch batch_;                 // rebuilt each step, capacity reused
-  std::vector<std::span<const int32_t>> sequence_tables_;  // [num_kv_groups] one sequence's tables
-  std::vector<int32_t> logit_row_of_;  // [num scheduled] first row in logits_ of each request, -1 = none
-  std::vector<RequestState*> scheduled_states_;  // [num scheduled] each request's state, for sampling
-  std::vector<ProposalRequest> proposals_;       // scratch of propose()
-  std::vector<float> logits_;          // [num logit rows, vocab_size] f32, grown on demand
+  // Every request the schedulers have running. Ids are unique across virtual engines (the engine
+  // hands them out), so one map serves every slot; a slot's step touches only its own requests.
+  std::unordered_map<RequestId, RequestState> requests_;
+  std::vector<StepSlot> slots_;
+  std::vector<ProposalRequest> proposals_;  // scratch of propose()
 };
 
 }  // namespace tessera

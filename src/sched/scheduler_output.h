@@ -54,6 +54,10 @@ struct SchedulerOutput {
   std::vector<std::vector<int32_t>> scheduled_spec_decode_tokens;
   std::vector<RequestId> preempted_request_ids;    // lost their blocks this step: the runner drops their state
   std::vector<RequestId> finished_request_ids;     // finished or aborted since the previous step: drop state
+  // Added to every block id above to address the KV storage: under pipeline parallelism each
+  // virtual engine's scheduler hands out ids 0.. of its own share of one storage (set by the
+  // engine; the scheduler never sees it). 0 with one scheduler.
+  int32_t block_id_offset = 0;
 
   bool empty() const { return num_scheduled_tokens.empty(); }
   // Tokens scheduled for `request_id` this step (0 when not scheduled); linear, for tests and logs.

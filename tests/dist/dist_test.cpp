@@ -15,15 +15,25 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <numeric>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "dist/communicator.h"
+#include "engine/engine_test_util.h"
+#include "gguf/gguf_file.h"
+#include "grammar/compiled_grammar.h"
+#include "grammar/json_schema.h"
 #include "model/distributed.h"
 #include "model/golden.h"
 #include "model/model.h"
 #include "runtime/generator.h"
 #include "sampling/sampler.h"
 #include "tessera/engine.h"
+#include "tokenizer/tokenizer.h"
 
 namespace tessera {
 namespace {
@@ -289,6 +299,209 @@ TEST_P(EngineUnderParallelism, BatchInvariance) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, EngineUnderParallelism, ::testing::ValuesIn(kModes),
                          [](const auto& info) { return std::string(info.param.parallel.tensor_parallel_size > 1 ? "TP2" : "PP2"); });
+
+// ---- Pipeline parallelism: one step per virtual engine in flight (docs/distributed.md) ----
+
+// Tokens and finish reason of each (request, completion index), accumulated over steps.
+struct EngineRun {
+  std::map<std::pair<EngineRequestId, int32_t>, std::vector<int32_t>> tokens;
+  std::map<std::pair<EngineRequestId, int32_t>, FinishReason> finish;
+  EngineStats stats;
+};
+
+void collect_outputs(const std::vector<RequestOutput>& outputs, EngineRun& run) {
+  for (const RequestOutput& o : outputs) {
+    std::vector<int32_t>& t = run.tokens[{o.request_id, o.index}];
+    t.insert(t.end(), o.new_token_ids.begin(), o.new_token_ids.end());
+    if (o.finish_reason != FinishReason::kNone) run.finish[{o.request_id, o.index}] = o.finish_reason;
+  }
+}
+
+// Steps `engine` until idle; after_step(step number) runs after each step (to abort requests).
+// Every KV block must be back in the pools then (each virtual engine keeps its null block).
+EngineRun step_to_end(Engine& engine, int32_t num_virtual_engines,
+                      const std::function<void(int32_t)>& after_step = nullptr) {
+  EngineRun run;
+  for (int32_t step = 1; engine.has_unfinished_requests() && step < 100000; ++step) {
+    collect_outputs(engine.step(), run);
+    if (after_step) after_step(step);
+  }
+  run.stats = engine.stats();
+  EXPECT_EQ(run.stats.num_steps_in_flight, 0);
+  EXPECT_EQ(run.stats.num_free_kv_blocks, run.stats.num_kv_blocks - num_virtual_engines) << "KV blocks leaked";
+  return run;
+}
+
+EngineConfig tinystories_config(int32_t pipeline_parallel_size) {
+  EngineConfig config;
+  config.model_path = testing::shared_dir() + "/models/TinyStories-656K-f32.gguf";
+  config.kv_cache_memory_bytes = 32 << 20;
+  config.max_model_len = 256;
+  config.pipeline_parallel_size = pipeline_parallel_size;
+  return config;
+}
+
+std::vector<std::vector<int32_t>> varied_prompts(int32_t count) {
+  std::vector<std::vector<int32_t>> prompts;
+  for (int32_t i = 0; i < count; ++i) {
+    std::vector<int32_t> prompt = {1};
+    for (int32_t j = 0; j < 3 + 5 * i % 29; ++j) prompt.push_back(100 + (i * 53 + j * 7) % 400);
+    prompts.push_back(prompt);
+  }
+  return prompts;
+}
+
+// A new engine runs `prompts` to the end.
+EngineRun run_prompts(const EngineConfig& config, const std::vector<std::vector<int32_t>>& prompts,
+                      const GenerationParams& params) {
+  auto engine = Engine::create(config);
+  EXPECT_TRUE(engine.ok()) << engine.status().message();
+  if (!engine.ok()) return {};
+  for (const auto& prompt : prompts) EXPECT_TRUE((*engine)->add_request(prompt, params).ok());
+  return step_to_end(**engine, config.pipeline_parallel_size);
+}
+
+// Many requests: the two virtual engines' steps overlap (one launched while the other's is still
+// in flight), and every greedy output is the single process's.
+TEST(PipelineStepsInFlight, OverlapAndMatchSingleProcess) {
+  SKIP_WITHOUT_TWO_RANKS();
+  const auto prompts = varied_prompts(16);
+  const GenerationParams params = testing::greedy(20);
+  const std::vector<EngineRun> runs = {run_prompts(tinystories_config(1), prompts, params),
+                                       run_prompts(tinystories_config(2), prompts, params)};
+  const EngineStats& stats = runs[1].stats;
+  std::printf("[ parallel ] PP=2 engine: %lld steps, %lld launched while another was in flight\n",
+              static_cast<long long>(stats.num_steps), static_cast<long long>(stats.num_pipelined_steps));
+  EXPECT_EQ(runs[0].stats.num_pipelined_steps, 0);
+  // Both virtual engines decode until the end: all but the first step and a few tail ones overlap.
+  EXPECT_GE(stats.num_pipelined_steps * 10, stats.num_steps * 8);
+  EXPECT_EQ(runs[1].tokens, runs[0].tokens);
+}
+
+// Requests aborted while their step is in flight: the step's late tokens are dropped, their
+// blocks return, and every other request's output is unchanged; the engine then serves new
+// requests on the freed blocks with the same outputs.
+TEST(PipelineStepsInFlight, AbortInFlightChangesNoOtherOutput) {
+  SKIP_WITHOUT_TWO_RANKS();
+  const GenerationParams params = testing::greedy(24);
+  const auto prompts = varied_prompts(12);
+  const EngineRun reference = run_prompts(tinystories_config(1), prompts, params);
+
+  auto engine = Engine::create(tinystories_config(2));
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  std::vector<EngineRequestId> ids;
+  for (const auto& prompt : prompts) ids.push_back((*engine)->add_request(prompt, params).value());
+  std::set<EngineRequestId> aborted;
+  const EngineRun run = step_to_end(**engine, 2, [&](int32_t step) {
+    if (step != 6) return;
+    // Both virtual engines have a step in flight, holding every running request (a step decodes
+    // them all): abort one request in three, spread over both.
+    ASSERT_EQ((*engine)->stats().num_steps_in_flight, 2);
+    for (size_t i = 0; i < ids.size(); i += 3) {
+      ASSERT_TRUE((*engine)->abort(ids[i]).ok());
+      aborted.insert(ids[i]);
+    }
+  });
+  ASSERT_EQ(aborted.size(), 4u);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const auto key = std::make_pair(ids[i], 0);
+    // Both engines number requests from 1 in the order added.
+    const std::vector<int32_t>& expected = reference.tokens.at(key);
+    const std::vector<int32_t>& got = run.tokens.at(key);
+    if (aborted.count(ids[i]) != 0) {
+      EXPECT_EQ(run.finish.at(key), FinishReason::kAbort);
+      ASSERT_LT(got.size(), expected.size());
+      EXPECT_TRUE(std::equal(got.begin(), got.end(), expected.begin())) << "request " << i << " before its abort";
+    } else {
+      EXPECT_EQ(got, expected) << "request " << i;
+      EXPECT_EQ(run.finish.at(key), FinishReason::kLength);
+    }
+  }
+  // The same engine again, on the blocks the aborted requests held.
+  std::vector<EngineRequestId> again;
+  for (const auto& prompt : prompts) again.push_back((*engine)->add_request(prompt, params).value());
+  const EngineRun second = step_to_end(**engine, 2);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_EQ(second.tokens.at({again[i], 0}), reference.tokens.at({ids[i], 0})) << "request " << i << " again";
+  }
+}
+
+// Speculation with a draft model (on rank 0 alone; it proposes when a step is collected): PP=2
+// verifies the same drafts and yields the single process's greedy tokens.
+TEST(PipelineStepsInFlight, DraftModelSpeculationMatchesSingleProcess) {
+  SKIP_WITHOUT_TWO_RANKS();
+  const auto prompts = varied_prompts(10);
+  std::vector<EngineRun> runs;
+  for (const int32_t pp : {1, 2}) {
+    EngineConfig config = tinystories_config(pp);
+    config.speculative.method = SpecMethod::kDraft;
+    config.speculative.draft_model_path = testing::shared_dir() + "/models/TinyStories-656K-Q4_0.gguf";
+    config.speculative.num_spec_tokens = 3;
+    runs.push_back(run_prompts(config, prompts, testing::greedy(24)));
+  }
+  EXPECT_GT(runs[1].stats.num_pipelined_steps, 0);
+  EXPECT_GT(runs[1].stats.spec_num_accepted_tokens, 0);
+  EXPECT_EQ(runs[1].stats.spec_num_accepted_tokens, runs[0].stats.spec_num_accepted_tokens);
+  EXPECT_EQ(runs[1].tokens, runs[0].tokens);
+}
+
+// Sampled (seeded) completions, n = 2 each, under JSON-schema grammars and with n-gram
+// speculative decoding: sampling, grammar and drafts happen when a step is collected, so PP=2
+// draws exactly the single process's tokens.
+TEST(PipelineStepsInFlight, SampledGrammarSpeculationMatchSingleProcess) {
+  SKIP_WITHOUT_TWO_RANKS();
+  // A random-weight Qwen3 (byte-level BPE: every JSON character can be written).
+  const std::string path = testing::shared_dir() + "/models/synthetic/synth-qwen3-d128-Q8_0.gguf";
+  auto file = gguf::GgufFile::open(path);
+  ASSERT_TRUE(file.ok());
+  auto tokenizer = Tokenizer::from_gguf(**file);
+  ASSERT_TRUE(tokenizer.ok());
+  std::vector<std::string> pieces;
+  for (int32_t id = 0; id < (*tokenizer)->vocab_size(); ++id) pieces.push_back((*tokenizer)->token_to_piece(id));
+  const auto vocab = grammar::TokenVocabulary::create(std::move(pieces), (*tokenizer)->eog_ids());
+  std::vector<std::shared_ptr<const grammar::CompiledGrammar>> grammars;
+  for (const char* schema :
+       {R"({"type": "object", "properties": {"name": {"type": "string", "maxLength": 10},
+            "age": {"type": "integer", "minimum": 0, "maximum": 99}}, "required": ["name", "age"]})",
+        R"({"type": "array", "items": {"enum": ["once", "upon", "a", "time"]}, "maxItems": 5})"}) {
+    auto compiled = grammar::compile_json_schema(nlohmann::json::parse(schema));
+    ASSERT_TRUE(compiled.ok()) << compiled.status().message();
+    auto bound = grammar::CompiledGrammar::create(*compiled, vocab);
+    ASSERT_TRUE(bound.ok());
+    grammars.push_back(*bound);
+  }
+  const std::vector<int32_t> prompt = (*tokenizer)->encode("Once upon a time, there was a little", true, false);
+  std::vector<EngineRun> runs;
+  for (const int32_t pp : {1, 2}) {
+    EngineConfig config;
+    config.model_path = path;
+    config.kv_cache_memory_bytes = 16 << 20;
+    config.max_model_len = 256;
+    config.pipeline_parallel_size = pp;
+    config.speculative.method = SpecMethod::kNgram;
+    config.speculative.num_spec_tokens = 3;
+    config.speculative.ngram_min = 1;
+    config.speculative.ngram_max = 3;
+    auto engine = Engine::create(config);
+    ASSERT_TRUE(engine.ok()) << engine.status().message();
+    for (int32_t i = 0; i < 8; ++i) {
+      GenerationParams p;
+      p.temperature = i % 4 == 0 ? 0.0f : 0.8f;
+      p.seed = 100 + static_cast<uint64_t>(i);
+      p.n = 2;
+      p.max_tokens = 64;
+      if (i % 4 != 3) p.grammar = grammars[static_cast<size_t>(i) % grammars.size()];
+      ASSERT_TRUE((*engine)->add_request(prompt, p).ok());
+    }
+    runs.push_back(step_to_end(**engine, pp));
+  }
+  ASSERT_EQ(runs[1].tokens.size(), 16u);
+  EXPECT_GT(runs[1].stats.num_pipelined_steps, 0);
+  EXPECT_GT(runs[1].stats.spec_num_drafts, 0);
+  EXPECT_EQ(runs[1].tokens, runs[0].tokens);
+  EXPECT_EQ(runs[1].finish, runs[0].finish);
+  EXPECT_EQ(runs[1].stats.spec_num_accepted_tokens, runs[0].stats.spec_num_accepted_tokens);
+}
 
 }  // namespace
 }  // namespace tessera
