@@ -1,5 +1,5 @@
 // A parallel server whose rank fails (docs/distributed.md, "Failure"): `mpirun -np 2 tessera serve
-// --tp 2` with a 3 s limit on every wait. Rank 1 is stopped (SIGSTOP: hung) or killed (SIGKILL:
+// --tp 2` (or --pp 2) with a 3 s limit on every wait. Rank 1 is stopped (SIGSTOP: hung) or killed (SIGKILL:
 // dead) while one non-streaming and one streaming request run and another waits: every one of
 // them is answered (503, or an error event and [DONE] once a stream has begun) naming the
 // failure, and the job ends within a bounded time. Skipped without MPI.
@@ -79,8 +79,8 @@ StreamOutcome stream_until_failure(const ServerProcess& server, const std::funct
 }
 
 // Runs the scenario with `failure` (SIGSTOP or SIGKILL) sent to rank 1; returns the server's log.
-void run_scenario(int failure, const std::string& expected_reason) {
-  ServerProcess server({"--tp", "2", "--max-model-len", "512"},
+void run_scenario(const char* mode, int failure, const std::string& expected_reason) {
+  ServerProcess server({mode, "2", "--max-model-len", "512"},
                        {TESSERA_MPIEXEC, "-np", "2", "--oversubscribe", "--allow-run-as-root", "-x",
                         "TESSERA_DIST_TIMEOUT_S=3"});
   ASSERT_TRUE(server.ready()) << server.log();
@@ -129,12 +129,19 @@ void run_scenario(int failure, const std::string& expected_reason) {
   EXPECT_TRUE(late.status == 503 || late.status == -1) << late.status;
   EXPECT_NE(exit_code, 0) << server.log();
   EXPECT_LT(seconds, 15.0) << "the job took too long to end";
-  std::printf("[ rank failure ] signal %d: job ended %.1f s after it; 503: %s\n", failure, seconds, message.c_str());
+  std::printf("[ rank failure ] %s, signal %d: job ended %.1f s after it; 503: %s\n", mode, failure, seconds, message.c_str());
 }
 
-TEST(RankFailure, HungRankAnswersEveryRequestAndEndsTheJob) { run_scenario(SIGSTOP, "rank 1 did not answer"); }
+TEST(RankFailure, HungRankAnswersEveryRequestAndEndsTheJob) { run_scenario("--tp", SIGSTOP, "rank 1 did not answer"); }
 
-TEST(RankFailure, DeadRankAnswersEveryRequestAndEndsTheJob) { run_scenario(SIGKILL, "a process of the job ended"); }
+TEST(RankFailure, DeadRankAnswersEveryRequestAndEndsTheJob) {
+  run_scenario("--tp", SIGKILL, "a process of the job ended");
+}
+
+// Under PP rank 0 waits for the last stage's rows of a step in flight (virtual engines).
+TEST(RankFailure, HungPipelineStageAnswersEveryRequestAndEndsTheJob) {
+  run_scenario("--pp", SIGSTOP, "rank 1 did not answer");
+}
 
 #else
 
