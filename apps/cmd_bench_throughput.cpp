@@ -156,9 +156,12 @@ int run_bench(BenchFlags f) {
   const double elapsed_s = static_cast<double>(now_us() - start_us) / 1e6;
   const EngineStats stats = (*engine)->stats();
   const int64_t num_prompt_tokens = static_cast<int64_t>(f.num_prompts) * f.input_len;
-  // Prompt tokens actually run through the model: all computed tokens minus decode steps (each
-  // output token but the first is fed back once). Exact when nothing was preempted.
-  const int64_t prefill_tokens = stats.num_computed_tokens - (num_output_tokens - f.num_prompts);
+  // Prompt tokens actually run through the model: all computed tokens minus what decode steps
+  // ran. Each decode step runs its last sampled token plus the drafts it verifies, and yields its
+  // accepted drafts plus one token, so decode steps = outputs - first tokens - accepted drafts.
+  // Exact when nothing was preempted.
+  const int64_t num_decode_steps = num_output_tokens - f.num_prompts - stats.spec_num_accepted_tokens;
+  const int64_t prefill_tokens = stats.num_computed_tokens - num_decode_steps - stats.spec_num_draft_tokens;
   const double prefill_saved = 1.0 - static_cast<double>(prefill_tokens) / static_cast<double>(num_prompt_tokens);
 
   nlohmann::json out;

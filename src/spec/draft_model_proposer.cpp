@@ -43,15 +43,22 @@ bool DraftModelProposer::prepare(DraftState& state, std::span<const int32_t> tok
 
 void DraftModelProposer::propose(std::span<const ProposalRequest> requests, ThreadPool& pool) {
   active_.clear();
+  num_drafts_.assign(requests.size(), 0);
   int32_t max_spec_tokens = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
     const ProposalRequest& r = requests[i];
     r.draft_token_ids->clear();
     const auto num_tokens = static_cast<int32_t>(r.token_ids.size());
+    // NOTE: draft j runs the draft model at position num_tokens - 1 + j, which must stay inside its
+    // context (the engine's max_model_len): a request near its end drafts fewer tokens, or none.
+    // Drafts past the end could never be verified anyway (the scheduler caps them).
+    const int32_t k = std::min(num_tokens < draft_->max_context() ? r.num_spec_tokens : 0,
+                               draft_->max_context() - num_tokens + 1);
     // KV for every position but the last draft's: num_tokens + k - 1.
-    if (prepare(states_[r.request_id], r.token_ids, num_tokens + r.num_spec_tokens - 1)) {
+    if (k > 0 && prepare(states_[r.request_id], r.token_ids, num_tokens + k - 1)) {
       active_.push_back(i);
-      max_spec_tokens = std::max(max_spec_tokens, r.num_spec_tokens);
+      num_drafts_[i] = k;
+      max_spec_tokens = std::max(max_spec_tokens, k);
     }
   }
   const size_t vocab = static_cast<size_t>(draft_->config().vocab_size);
@@ -61,7 +68,7 @@ void DraftModelProposer::propose(std::span<const ProposalRequest> requests, Thre
     batch_.clear();
     for (size_t i : active_) {
       const ProposalRequest& r = requests[i];
-      if (pass >= r.num_spec_tokens) continue;
+      if (pass >= num_drafts_[i]) continue;
       DraftState& state = states_.at(r.request_id);
       const auto start = static_cast<int32_t>(state.token_ids.size());
       if (pass == 0) {
@@ -80,7 +87,7 @@ void DraftModelProposer::propose(std::span<const ProposalRequest> requests, Thre
     size_t row = 0;
     for (size_t i : active_) {
       const ProposalRequest& r = requests[i];
-      if (pass >= r.num_spec_tokens) continue;
+      if (pass >= num_drafts_[i]) continue;
       const float* logits = logits_.data() + row++ * vocab;
       r.draft_token_ids->push_back(static_cast<int32_t>(std::max_element(logits, logits + vocab) - logits));
     }

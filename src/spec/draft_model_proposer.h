@@ -44,6 +44,7 @@ class DraftModelProposer final : public Proposer {
   std::unordered_map<int64_t, DraftState> states_;
   ForwardBatch batch_;                   // rebuilt for each draft position, capacity reused
   std::vector<size_t> active_;           // scratch: requests still drafting in this pass
+  std::vector<int32_t> num_drafts_;      // scratch: [requests] drafts each makes (within the context)
   std::vector<float> logits_;            // [rows, vocab] f32
 };
 

@@ -284,6 +284,37 @@ TEST(EngineSpec, SampledTokensFollowTheTargetDistribution) {
   EXPECT_GT(covered, 0.9);
 }
 
+// Requests that run to the very end of max_model_len: the draft model must not be asked for
+// positions past its context (it used to stop the process with "position 96 outside context 96"),
+// and the tokens stay the greedy ones without speculation.
+TEST(EngineSpec, DraftsStopAtTheEndOfTheContext) {
+  EngineConfig config = base_config(engine_model_path("TinyStories-656K-f32.gguf"));
+  config.max_model_len = 96;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 6; ++i) {
+    std::vector<int32_t> prompt = {1};
+    for (int j = 0; j < 20 + 5 * i; ++j) prompt.push_back(100 + (i * 31 + j * 7) % 300);
+    prompts.push_back(prompt);
+  }
+  // Each request asks for exactly what is left of the context.
+  auto run = [&](const EngineConfig& c) {
+    auto engine = make_engine(c);
+    std::vector<EngineRequestId> ids;
+    for (const auto& prompt : prompts) {
+      ids.push_back(*engine->add_request(prompt, greedy(96 - static_cast<int32_t>(prompt.size()))));
+    }
+    auto tokens = drain(*engine);
+    std::vector<std::vector<int32_t>> outputs;
+    for (EngineRequestId id : ids) outputs.push_back(tokens[{id, 0}]);
+    return outputs;
+  };
+  const auto expected = run(config);
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(prompts[i].size() + expected[i].size(), 96u);
+  EngineConfig speculating = config;
+  speculating.speculative = draft("TinyStories-656K-Q4_0.gguf", 8);
+  EXPECT_EQ(run(speculating), expected);
+}
+
 TEST(EngineSpec, BadConfigsAreOneClearError) {
   const std::string target = engine_model_path("stories260K-f32.gguf");
   auto expect_error = [&](SpeculativeConfig spec, const std::string& model, const std::string& words) {
