@@ -223,6 +223,9 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("--api-key", c.api_key, "Require 'Authorization: Bearer KEY' (except /health, /metrics)");
   cmd->add_option("--served-model-name", c.served_model_name, "Model name in the API (default: file name)");
   cmd->add_option("--chat-template", c.chat_template_path, "Jinja chat template file or family name (default: the model's)");
+  cmd->add_option("--reasoning-parser", c.reasoning_parser,
+                  "Return a reply's leading <think>...</think> as reasoning_content: auto (when the template thinks), "
+                  "deepseek_r1, qwen3 (default: off)");
   cmd->add_option("--max-num-seqs", c.engine.max_num_seqs, "Running requests at most")->capture_default_str();
   cmd->add_option("--max-model-len", c.engine.max_model_len, "Prompt + output tokens per request (0: the model's context)")->capture_default_str();
   // NOTE: a step runs every decode plus prompt chunks up to this budget, so the budget bounds how

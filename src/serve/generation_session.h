@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "chat/tool_call_format.h"
+#include "chat/tool_call_parser.h"
 #include "serve/choice_state.h"
 #include "serve/engine_client.h"
 #include "serve/openai_request.h"
@@ -30,6 +31,10 @@ struct GenerationJob {
   // (message.tool_calls / delta.tool_calls); kNone = the text is all content.
   ToolCallFormat tool_format = ToolCallFormat::kNone;
   bool parallel_tool_calls = true;  // false: only a reply's first call is returned
+  // Chat with a reasoning parser: a leading <think>...</think> becomes reasoning_content.
+  ToolCallParseOptions parse_options;
+  // Whether chat replies go through the tool-call / reasoning parser at all.
+  bool parses_output() const { return chat && (tool_format != ToolCallFormat::kNone || parse_options.extract_reasoning); }
 };
 
 // Chooses max_tokens against the context like vLLM: a given value must fit (else an

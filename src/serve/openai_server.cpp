@@ -104,6 +104,12 @@ Expected<std::unique_ptr<OpenAiServer>> OpenAiServer::create(const ServeConfig& 
   server->tool_format_ = detect_tool_call_format(server->chat_template_->source());
   server->tool_caps_ = probe_tool_template(*server->chat_template_);
   server->template_renders_tools_ = template_supports_tools(server->chat_template_->source());
+  const std::string& reasoning = config.reasoning_parser;
+  if (!reasoning.empty() && reasoning != "auto" && reasoning != "deepseek_r1" && reasoning != "qwen3") {
+    return invalid_argument("--reasoning-parser must be auto, deepseek_r1 or qwen3, got '" + reasoning + "'");
+  }
+  server->extract_reasoning_ =
+      !reasoning.empty() && (reasoning != "auto" || template_has_reasoning(server->chat_template_->source()));
   server->model_name_ = config.served_model_name.empty()
                             ? std::filesystem::path(config.engine.model_path).stem().string()
                             : config.served_model_name;
@@ -246,7 +252,7 @@ std::optional<http::HttpResponse> OpenAiServer::model_mismatch(const std::string
 }
 
 Expected<std::vector<int32_t>> OpenAiServer::render_chat(std::vector<ChatMessage> messages, bool add_special,
-                                                       const ToolRequest* tools) const {
+                                                       const ToolRequest* tools, std::string* rendered) const {
   ChatRenderOptions options;
   options.add_generation_prompt = true;
   tool_caps_.apply_to(&options);
@@ -266,6 +272,7 @@ Expected<std::vector<int32_t>> OpenAiServer::render_chat(std::vector<ChatMessage
   }
   Expected<std::string> text = chat_template_->render(messages, options);
   if (!text.ok()) return invalid_argument("'messages' " + text.status().message());
+  if (rendered != nullptr) *rendered = *text;
   // The rendered text already carries BOS where the template writes it.
   return tokenizer_->encode(*text, add_special, /*parse_special=*/true);
 }
@@ -296,11 +303,17 @@ void OpenAiServer::handle_generation(const std::shared_ptr<http::HttpExchange>& 
     Expected<ChatRequest> parsed = parse_chat_request(request.body, config_.limits);
     if (!parsed.ok()) return fail(status_response(parsed.status()));
     if (auto mismatch = model_mismatch(parsed->sampling.model)) return fail(*mismatch);
-    Expected<std::vector<int32_t>> prompt = render_chat(std::move(parsed->messages), /*add_special=*/false, &parsed->tools);
+    std::string rendered;
+    Expected<std::vector<int32_t>> prompt =
+        render_chat(std::move(parsed->messages), /*add_special=*/false, &parsed->tools, &rendered);
     if (!prompt.ok()) return fail(status_response(prompt.status()));
     job.prompts.push_back(std::move(prompt).value());
     job.sampling = std::move(parsed->sampling);
     if (Status s = prepare_tools(parsed->tools, job); !s.ok()) return fail(status_response(s));
+    // A template that opens <think> itself (Qwen3 with enable_thinking, DeepSeek R1) leaves the
+    // reply inside the reasoning from its first token.
+    job.parse_options.extract_reasoning = extract_reasoning_;
+    job.parse_options.starts_in_reasoning = extract_reasoning_ && prompt_opens_reasoning(rendered);
   } else {
     Expected<CompletionRequest> parsed = parse_completion_request(request.body, config_.limits);
     if (!parsed.ok()) return fail(status_response(parsed.status()));

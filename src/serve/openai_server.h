@@ -37,6 +37,10 @@ struct ServeConfig {
   std::vector<std::string> allowed_origins;  // CORS origins ("*" = any); empty = none
   std::string served_model_name;       // "" = the model file's name without .gguf
   std::string chat_template_path;      // "" = the model's tokenizer.chat_template
+  // Split a chat reply's leading <think>...</think> into reasoning_content (vLLM's
+  // --reasoning-parser): "" off; "auto" when the chat template writes <think>; "deepseek_r1" or
+  // "qwen3" always (both write <think>...</think>).
+  std::string reasoning_parser;
   http::HttpLimits http;               // connections, headers, body, deadlines, I/O threads, workers
   int64_t request_timeout_ms = 0;      // > 0: every completion ends with finish_reason "timeout"
                                        // this long after it arrived (engine timeout_ms); 0 = none
@@ -79,8 +83,9 @@ class OpenAiServer {
   Json engine_stats() const;  // the snapshot both engine endpoints send
   void decorate(http::HttpResponse& response, const http::HttpRequest& request) const;  // CORS
   // Chat messages -> prompt token ids through the chat template.
+  // `rendered`, if given, gets the prompt's text.
   Expected<std::vector<int32_t>> render_chat(std::vector<ChatMessage> messages, bool add_special,
-                                             const ToolRequest* tools = nullptr) const;
+                                             const ToolRequest* tools = nullptr, std::string* rendered = nullptr) const;
   // Chat with tools: where the calls are parsed from, and the grammar forcing one when asked.
   Status prepare_tools(const ToolRequest& tools, GenerationJob& job) const;
   std::optional<http::HttpResponse> model_mismatch(const std::string& requested) const;
@@ -94,6 +99,7 @@ class OpenAiServer {
   std::unique_ptr<GrammarCompiler> grammars_;      // structured output against this vocabulary
   ToolCallFormat tool_format_ = ToolCallFormat::kNone;  // how the template's model writes tool calls
   ToolTemplateCaps tool_caps_;                     // what the template needs to render calls and results
+  bool extract_reasoning_ = false;                 // --reasoning-parser is on for this template
   bool template_renders_tools_ = false;            // the template renders `tools` itself (read once at start)
   std::unique_ptr<ServeMetrics> metrics_;
   std::shared_ptr<EngineClient> client_;           // sessions hold it weakly (generation_session.h)

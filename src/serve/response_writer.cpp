@@ -33,7 +33,7 @@ std::string tool_finish_reason(const std::string& reason, bool has_calls) {
 
 // The assistant message of a finished chat choice whose text may hold tool calls.
 Json tool_message_json(const GenerationJob& job, const std::string& text, bool* has_calls) {
-  const ParsedAssistantMessage parsed = parse_assistant_output(job.tool_format, text);
+  const ParsedAssistantMessage parsed = parse_assistant_output(job.tool_format, text, job.parse_options);
   Json message = {{"role", "assistant"}};
   *has_calls = !parsed.tool_calls.empty();
   message["content"] = parsed.content.empty() && *has_calls ? Json(nullptr) : Json(parsed.content);
@@ -73,7 +73,7 @@ Json response_body(const GenerationSession& session, const GenerationJob& job, c
     const ChoiceState& c = choices[i];
     const std::string& echo = echo_text(job, int32_t(i));
     const Json logprobs = logprobs_json(job, c.logprobs(), echo.size());
-    if (job.chat && job.tool_format != ToolCallFormat::kNone) {
+    if (job.parses_output()) {
       bool has_calls = false;
       Json message = tool_message_json(job, c.text(), &has_calls);
       body["choices"].push_back({{"index", i},
@@ -96,8 +96,8 @@ Json response_body(const GenerationSession& session, const GenerationJob& job, c
 SseEncoder::SseEncoder(const GenerationJob& job, const ResponseIds& ids, int32_t num_choices)
     : job_(job), envelope_(response_envelope(ids.id, object_name(job, true), ids.created, job.model)),
       num_choices_(num_choices), text_offset_(size_t(num_choices), 0) {
-  if (job.chat && job.tool_format != ToolCallFormat::kNone) {
-    for (int32_t i = 0; i < num_choices; ++i) tool_parsers_.emplace_back(job.tool_format);
+  if (job.parses_output()) {
+    for (int32_t i = 0; i < num_choices; ++i) tool_parsers_.emplace_back(job.tool_format, job.parse_options);
     call_ids_.resize(size_t(num_choices));
   }
 }

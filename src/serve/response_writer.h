@@ -50,7 +50,7 @@ class SseEncoder {
   Json envelope_;                    // the fields every chunk repeats
   int32_t num_choices_ = 0;
   std::vector<size_t> text_offset_;  // [choices] completions logprobs offsets so far
-  std::vector<StreamingToolCallParser> tool_parsers_;  // [choices] when job.tool_format is set
+  std::vector<StreamingToolCallParser> tool_parsers_;  // [choices] when job.parses_output()
   std::vector<std::vector<std::string>> call_ids_;     // [choices][calls] ids sent with each call's start
 };
 

@@ -305,5 +305,50 @@ TEST(StructuredOutputVocabulary, AGrammarTheVocabularyCannotBeginIs400) {
   EXPECT_EQ(ok.status, 200) << ok.body.dump();
 }
 
+// --reasoning-parser: a reply's leading <think>...</think> becomes reasoning_content, whole and
+// streamed (the regex makes the noise model write one); without the flag the text is unchanged.
+TEST(ReasoningParser, ThinkBlocksBecomeReasoningContent) {
+  const std::string qwen3_template = std::string(TESSERA_SHARED_DIR) + "/chat-templates/Qwen-Qwen3-0.6B.jinja";
+  const Json body = {{"messages", Json::array({{{"role", "user"}, {"content", "Think, then answer."}}})},
+                     {"max_tokens", 60},
+                     {"seed", 3},
+                     {"guided_regex", "<think>[a-z]{4,12}</think>[a-z]{4,12}"}};
+  ServerProcess server({"-m", synth_model(), "--chat-template", qwen3_template, "--reasoning-parser", "auto"});
+  ASSERT_TRUE(server.ready()) << server.log();
+  const JsonResponse whole = post_json(server, "/v1/chat/completions", body.dump());
+  ASSERT_EQ(whole.status, 200) << whole.body.dump();
+  const Json& message = whole.body["choices"][0]["message"];
+  ASSERT_TRUE(message.contains("reasoning_content")) << message.dump();
+  const std::string reasoning = message["reasoning_content"].get<std::string>();
+  const std::string content = message["content"].get<std::string>();
+  EXPECT_TRUE(std::regex_match(reasoning, std::regex("[a-z]{4,12}"))) << message.dump();
+  EXPECT_TRUE(std::regex_match(content, std::regex("[a-z]{4,12}"))) << message.dump();
+
+  Json streamed_body = body;
+  streamed_body["stream"] = true;
+  const StreamResult stream = post_stream(server, "/v1/chat/completions", streamed_body.dump());
+  ASSERT_TRUE(stream.complete());
+  std::string streamed_reasoning, streamed_content;
+  for (size_t i = 0; i + 1 < stream.events.size(); ++i) {
+    const Json delta = Json::parse(stream.events[i])["choices"][0]["delta"];
+    if (delta.contains("reasoning_content")) streamed_reasoning += delta["reasoning_content"].get<std::string>();
+    if (delta.contains("content") && delta["content"].is_string()) streamed_content += delta["content"].get<std::string>();
+  }
+  EXPECT_EQ(streamed_reasoning, reasoning);  // same seed, same text
+  EXPECT_EQ(streamed_content, content);
+
+  ServerProcess plain({"-m", synth_model(), "--chat-template", qwen3_template});
+  ASSERT_TRUE(plain.ready()) << plain.log();
+  const JsonResponse unparsed = post_json(plain, "/v1/chat/completions", body.dump());
+  ASSERT_EQ(unparsed.status, 200);
+  EXPECT_FALSE(unparsed.body["choices"][0]["message"].contains("reasoning_content"));
+  EXPECT_EQ(unparsed.body["choices"][0]["message"]["content"], "<think>" + reasoning + "</think>" + content);
+}
+
+TEST(ReasoningParser, UnknownParserIsAStartupError) {
+  ServerProcess server({"-m", synth_model(), "--reasoning-parser", "nope"});
+  EXPECT_FALSE(server.ready());
+}
+
 }  // namespace
 }  // namespace tessera::serve_test
