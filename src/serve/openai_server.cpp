@@ -272,9 +272,10 @@ Expected<std::vector<int32_t>> OpenAiServer::render_chat(std::vector<ChatMessage
   }
   Expected<std::string> text = chat_template_->render(messages, options);
   if (!text.ok()) return invalid_argument("'messages' " + text.status().message());
-  if (rendered != nullptr) *rendered = *text;
   // The rendered text already carries BOS where the template writes it.
-  return tokenizer_->encode(*text, add_special, /*parse_special=*/true);
+  std::vector<int32_t> ids = tokenizer_->encode(*text, add_special, /*parse_special=*/true);
+  if (rendered != nullptr) *rendered = std::move(text).value();
+  return ids;
 }
 
 Status OpenAiServer::prepare_tools(const ToolRequest& tools, GenerationJob& job) const {
@@ -305,7 +306,8 @@ void OpenAiServer::handle_generation(const std::shared_ptr<http::HttpExchange>& 
     if (auto mismatch = model_mismatch(parsed->sampling.model)) return fail(*mismatch);
     std::string rendered;
     Expected<std::vector<int32_t>> prompt =
-        render_chat(std::move(parsed->messages), /*add_special=*/false, &parsed->tools, &rendered);
+        render_chat(std::move(parsed->messages), /*add_special=*/false, &parsed->tools,
+                    extract_reasoning_ ? &rendered : nullptr);  // the text only when it is read
     if (!prompt.ok()) return fail(status_response(prompt.status()));
     job.prompts.push_back(std::move(prompt).value());
     job.sampling = std::move(parsed->sampling);

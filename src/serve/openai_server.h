@@ -83,7 +83,7 @@ class OpenAiServer {
   Json engine_stats() const;  // the snapshot both engine endpoints send
   void decorate(http::HttpResponse& response, const http::HttpRequest& request) const;  // CORS
   // Chat messages -> prompt token ids through the chat template.
-  // `rendered`, if given, gets the prompt's text.
+  // `rendered`, if given, gets the prompt's text (moved, not copied).
   Expected<std::vector<int32_t>> render_chat(std::vector<ChatMessage> messages, bool add_special,
                                              const ToolRequest* tools = nullptr, std::string* rendered = nullptr) const;
   // Chat with tools: where the calls are parsed from, and the grammar forcing one when asked.

@@ -50,10 +50,10 @@ void DraftModelProposer::propose(std::span<const ProposalRequest> requests, Thre
     r.draft_token_ids->clear();
     const auto num_tokens = static_cast<int32_t>(r.token_ids.size());
     // NOTE: draft j runs the draft model at position num_tokens - 1 + j, which must stay inside its
-    // context (the engine's max_model_len): a request near its end drafts fewer tokens, or none.
-    // Drafts past the end could never be verified anyway (the scheduler caps them).
-    const int32_t k = std::min(num_tokens < draft_->max_context() ? r.num_spec_tokens : 0,
-                               draft_->max_context() - num_tokens + 1);
+    // context (the engine's max_model_len): a request near its end drafts fewer tokens, and one
+    // already at the end none (the scheduler could not verify them anyway).
+    const int32_t room = draft_->max_context() - num_tokens;
+    const int32_t k = room <= 0 ? 0 : std::min(r.num_spec_tokens, room + 1);
     // KV for every position but the last draft's: num_tokens + k - 1.
     if (k > 0 && prepare(states_[r.request_id], r.token_ids, num_tokens + k - 1)) {
       active_.push_back(i);
